@@ -1,0 +1,174 @@
+"""Audio I/O and waveform utilities shared by every study.
+
+All file I/O goes through soundfile: torchaudio's own load/save needs torchcodec
+and FFmpeg, which the CPU machines this book is built on do not have.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Hashable, Iterator, Mapping, Sequence
+
+import numpy as np
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used: unreadable, empty or truncated."""
+
+
+def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
+    """Read a file as mono float32 at ``sr`` Hz (``None`` keeps the file's rate)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such audio file")
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for bad files
+        raise AudioError(f"{path}: unreadable audio ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: empty audio (0 samples)")
+    if data.shape[1] > 1:
+        log.info("%s: %d channels, averaged to mono", path, data.shape[1])
+    wav = data.mean(axis=1)
+    if sr is not None and file_sr != sr:
+        log.info("%s: resampled from %d Hz to %d Hz", path, file_sr, sr)
+        wav = resample(wav, file_sr, sr)
+    return wav.astype(np.float32, copy=False)
+
+
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
+    """Header of an audio file (rate, channels, frames) without decoding it."""
+    try:
+        return sf.info(str(path))
+    except Exception as exc:
+        raise AudioError(f"{path}: unreadable audio header ({exc})") from exc
+
+
+def save_audio(path: str | Path, wav: np.ndarray, sr: int) -> Path:
+    """Write mono audio; the format follows the suffix (.flac, .wav, .mp3, ...)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim != 1:
+        raise ValueError(f"{path}: expected mono audio, got shape {wav.shape}")
+    tmp = path.with_name(path.name + ".part")
+    subtype = "PCM_16" if path.suffix.lower() in {".flac", ".wav"} else None
+    fmt = path.suffix.lstrip(".").upper()
+    sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sr, subtype=subtype, format=fmt)
+    tmp.replace(path)  # atomic: an interrupted write never leaves a truncated file
+    return path
+
+
+def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling (librosa's soxr_hq)."""
+    if orig_sr == target_sr:
+        return wav
+    import librosa
+
+    return librosa.resample(np.asarray(wav, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")
+
+
+def crop_or_pad(wav: np.ndarray, length: int, *, random_crop: bool = False,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+    """Fix the length: crop (start or random offset) or repeat-pad as in the ASVspoof baselines."""
+    n = len(wav)
+    if n == 0:
+        raise AudioError("cannot crop or pad an empty waveform")
+    if n >= length:
+        start = 0
+        if random_crop and n > length:
+            start = int((rng or np.random.default_rng()).integers(0, n - length + 1))
+        return wav[start:start + length]
+    reps = int(np.ceil(length / n))
+    return np.tile(wav, reps)[:length]
+
+
+def segment(wav: np.ndarray, seg_len: int, *, drop_last: bool = True) -> list[np.ndarray]:
+    """Cut into consecutive non-overlapping segments of ``seg_len`` samples."""
+    if seg_len <= 0:
+        raise ValueError(f"segment length must be positive, got {seg_len}")
+    n_full = len(wav) // seg_len
+    out = [wav[i * seg_len:(i + 1) * seg_len] for i in range(n_full)]
+    if not drop_last and len(wav) % seg_len:
+        out.append(wav[n_full * seg_len:])
+    return out
+
+
+def peak_normalise(wav: np.ndarray, peak: float = 1.0, eps: float = 1e-8) -> np.ndarray:
+    """Scale so the largest magnitude is ``peak``; silence is returned unchanged, never divided by zero."""
+    m = float(np.max(np.abs(wav))) if len(wav) else 0.0
+    if m < eps:
+        return wav.copy()
+    return wav * (peak / m)
+
+
+def rms_db(wav: np.ndarray, eps: float = 1e-10) -> float:
+    """RMS level in dBFS; silence gives a finite floor instead of -inf."""
+    return float(10.0 * np.log10(np.mean(np.square(wav, dtype=np.float64)) + eps))
+
+
+def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000) -> np.ndarray:
+    """Read frames ``[start, stop)`` (in the file's own rate) as mono float32 at ``sr`` Hz.
+
+    Long recordings (DEEP-VOICE: about 600 s of 44.1 kHz stereo) are cut
+    without decoding the whole file; a file shorter than ``stop`` is an error.
+    """
+    path = Path(path)
+    if not 0 <= start < stop:
+        raise ValueError(f"{path}: bad frame range [{start}, {stop})")
+    try:
+        data, file_sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"{path}: unreadable audio ({exc})") from exc
+    if data.shape[0] != stop - start:
+        raise AudioError(f"{path}: truncated audio (frames {start}-{stop} requested, {data.shape[0]} read)")
+    if data.shape[1] > 1:
+        log.info("%s: %d channels, averaged to mono", path, data.shape[1])
+    wav = data.mean(axis=1)
+    if sr is not None and file_sr != sr:
+        log.info("%s: resampled from %d Hz to %d Hz", path, file_sr, sr)
+        wav = resample(wav, file_sr, sr)
+    return wav.astype(np.float32, copy=False)
+
+
+def concatenate_by(groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16000) -> dict[Hashable, np.ndarray]:
+    """Concatenate the files of each group (e.g. key ``(speaker, label)``) in the order given."""
+    out = {}
+    for key, paths in groups.items():
+        if not paths:
+            raise ValueError(f"group {key!r} has no files")
+        out[key] = np.concatenate([load_audio(p, sr=sr) for p in paths])
+    return out
+
+
+def concat_segments(groups: Mapping[Hashable, Sequence[str | Path]], seconds: float = 30.0, sr: int = 16000,
+                    drop_last: bool = False) -> Iterator[tuple[Hashable, int, np.ndarray]]:
+    """Concatenate each group's files and cut the result into ``seconds``-long pieces: yields ``(key, index, piece)``.
+
+    Source 003's ASVspoof preprocessing: all utterances of one speaker and one
+    label joined, then cut every 30 s with the shorter last piece kept
+    (``drop_last=False``, as its ``range(0, len, 30000)`` loop does). Streams
+    file by file, so a group of an hour of audio never sits in memory whole.
+    """
+    seg_len = int(round(seconds * sr))
+    if seg_len <= 0:
+        raise ValueError(f"segment length must be positive, got {seconds} s")
+    for key, paths in groups.items():
+        if not paths:
+            raise ValueError(f"group {key!r} has no files")
+        buf, n, index = [], 0, 0
+        for p in paths:
+            wav = load_audio(p, sr=sr)
+            buf.append(wav)
+            n += len(wav)
+            while n >= seg_len:
+                joined = np.concatenate(buf)
+                yield key, index, joined[:seg_len]
+                index += 1
+                buf, n = [joined[seg_len:]], n - seg_len
+        if n and not drop_last:
+            yield key, index, np.concatenate(buf)

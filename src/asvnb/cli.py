@@ -1,0 +1,123 @@
+"""The ``asvnb`` command: build the embedded corpus, run one notebook, build the book."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asvnb import config
+
+
+def _params(pairs: list[list[str]] | None) -> dict:
+    from asvnb.book import parse_value
+
+    return {name: parse_value(value) for name, value in (pairs or [])}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """asvnb run: execute one notebook with papermill into the build tree."""
+    from asvnb.book import execute_notebook
+
+    params = _params(args.parameter)
+    if args.profile:
+        params["profile"] = args.profile
+    rec = execute_notebook(args.notebook, params, output=args.output, use_cache=not args.force)
+    print(f"{rec.notebook}: {rec.status}, {rec.duration_s:.0f} s, peak {rec.peak_memory_mb:.0f} MB -> {rec.output}")
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    """asvnb book: execute every notebook that needs it and render the HTML book."""
+    from asvnb.book import build_book
+
+    if not args.no_data:
+        _ensure_corpus(args.scale)
+    html = build_book(jobs=args.jobs, use_cache=not args.force)
+    print(f"book: {html / 'index.html'}")
+    return 0
+
+
+def _ensure_corpus(scale: str) -> None:
+    from asvnb.data.synth import build_corpus
+
+    build_corpus(config.embedded_root(), scale=scale, seed=0)
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    """asvnb data synth: build the embedded corpus in the real datasets' layouts."""
+    from asvnb.data.synth import SystemPackagesMissing, build_corpus
+
+    try:
+        manifest = build_corpus(Path(args.out), scale=args.scale, seed=args.seed)
+    except SystemPackagesMissing as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    print(f"embedded corpus ({manifest.get('scale')}, seed {manifest.get('seed')}) at {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``asvnb`` command."""
+    p = argparse.ArgumentParser(
+        prog="asvnb",
+        description="Reproducible voice anti-spoofing book: build the embedded corpus, "
+                    "execute study notebooks with papermill, build the Jupyter Book.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="execute one notebook with papermill into the build tree",
+                       description="Execute NOTEBOOK (.ipynb or its paired .py) with papermill into "
+                                   "build/book/<same path>. Parameters are checked against the notebook's "
+                                   "'parameters' cell; an unchanged notebook with the same parameters, package "
+                                   "code and data is not executed again (use --force).")
+    r.add_argument("notebook", help="path of the notebook, e.g. notebooks/04_spectrogram_resnet18.ipynb")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="set a parameter; VALUE is read as YAML (3, 0.5, true, [0, 1], null, text)")
+    r.add_argument("--profile", choices=config.PROFILES,
+                   help="embedded: generated corpus, local models, CPU; full: real datasets and hub models (GPU)")
+    r.add_argument("-o", "--output", help="where to write the executed notebook (default: build tree)")
+    r.add_argument("--force", action="store_true", help="execute even if the cache says nothing changed")
+    r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("book", help="execute the notebooks that need it and build the HTML book",
+                       description="Prepare the embedded corpus if missing, execute every notebook named in "
+                                   "_toc.yml that changed since its last successful execution (embedded profile), "
+                                   "and render the book with Jupyter Book into build/_build/html.")
+    b.add_argument("-j", "--jobs", type=int, default=1,
+                   help="notebooks executed in parallel (default 1: each already uses every core)")
+    b.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
+    b.add_argument("--no-data", action="store_true", help="do not build the embedded corpus first")
+    b.add_argument("--scale", default="small", choices=("small", "medium"),
+                   help="embedded corpus scale to prepare if missing (default small)")
+    b.set_defaults(func=cmd_book)
+
+    d = sub.add_parser("data", help="datasets: build the embedded corpus",
+                       description="Data commands. 'synth' builds the embedded corpus.")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    s = dsub.add_parser("synth", help="build the embedded corpus in the real datasets' layouts",
+                        description="Build the embedded corpus deterministically from speech that Debian "
+                                    "packages ship, in the on-disk layouts of ASVspoof 2019 LA, ASVspoof 2021 "
+                                    "LA eval, Common Voice, DEEP-VOICE, the Imitation set, MUSAN and RIRS_NOISES. "
+                                    "Files already built are kept.")
+    s.add_argument("--scale", default="small", choices=("tiny", "small", "medium"),
+                   help="small (default): what the book and CI use; medium: bigger; tiny: for tests")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--out", default=str(config.embedded_root()), help="output folder (default %(default)s)")
+    s.set_defaults(func=cmd_data_synth)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asvnb`` console script."""
+    from asvnb.book import NotebookFailed, ParameterError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParameterError, NotebookFailed, FileNotFoundError) as exc:
+        print(f"asvnb: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Profiles, paths, seeding and the environment fingerprint.
+
+Two profiles run the same code: ``embedded`` (the generated corpus and locally
+built models, 2 CPU cores, no network) and ``full`` (the real datasets and hub
+models, a GPU on Colab). Only data paths, sizes and weights differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PROFILES = ("embedded", "full")
+
+
+def project_root() -> Path:
+    """The checkout holding ``_toc.yml`` (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[2]
+    if (here / "_toc.yml").is_file() or (here / "pyproject.toml").is_file():
+        return here
+    return Path.cwd()
+
+
+def data_root() -> Path:
+    """Root of generated data: ``$ASVNB_DATA`` or ``<project>/data``."""
+    return Path(os.environ.get("ASVNB_DATA", project_root() / "data"))
+
+
+def embedded_root() -> Path:
+    """Where ``asvnb data synth`` writes the embedded corpus."""
+    return data_root() / "embedded"
+
+
+def build_root() -> Path:
+    """Root of executed notebooks, run outputs and checkpoints: ``$ASVNB_BUILD`` or ``<project>/build``."""
+    return Path(os.environ.get("ASVNB_BUILD", project_root() / "build"))
+
+
+def runs_root() -> Path:
+    """Checkpoints, histories and exported models of every training run."""
+    return build_root() / "runs"
+
+
+def check_profile(profile: str) -> str:
+    """Validate a profile name."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    return profile
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one study reads data and writes its outputs."""
+
+    data: Path
+    out: Path
+
+    @classmethod
+    def for_profile(cls, profile: str, study: str, data_root_override: str | Path | None = None) -> "Paths":
+        """Default paths of a profile: the embedded corpus, or a user-given root of the real datasets."""
+        check_profile(profile)
+        if data_root_override:
+            data = Path(data_root_override).expanduser()
+        elif profile == "embedded":
+            data = embedded_root()
+        else:
+            raise ValueError("profile 'full' needs data_root: the folder that holds the real datasets "
+                             "(see the book's chapter 'Rerun a study on Colab')")
+        return cls(data=data, out=runs_root() / study / profile)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` picks CUDA when present, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (and CUDA when present)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def git_commit(root: Path | None = None) -> str:
+    """Commit of the checkout, with ``+dirty`` when it has uncommitted changes; ``unknown`` outside git."""
+    root = root or project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def data_fingerprint(root: str | Path) -> str:
+    """Short hash of a data folder: its MANIFEST.json when present, else names and sizes of its protocol/metadata files.
+
+    Hashing every audio file of the real datasets would take minutes; the
+    manifests and protocol files change whenever the content does.
+    """
+    root = Path(root)
+    if not root.exists():
+        return "missing"
+    h = hashlib.sha256()
+    manifest = root / "MANIFEST.json"
+    if manifest.is_file():
+        h.update(manifest.read_bytes())
+    else:
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() in {".txt", ".tsv", ".csv", ".json"} and p.is_file():
+                h.update(f"{p.relative_to(root)}:{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(data: str | Path | None = None, device: str | None = None) -> dict:
+    """Everything needed to tell two runs apart: package, commit, python, torch, device, data."""
+    import torch
+
+    from asvnb import __version__
+
+    dev = device or resolve_device()
+    fp = {
+        "asvnb": __version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
+        "device": torch.cuda.get_device_name(0) if dev.startswith("cuda") and torch.cuda.is_available() else dev,
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if data is not None:
+        fp["data_root"] = str(data)
+        fp["data_fingerprint"] = data_fingerprint(data)
+    return fp
+
+
+def show_fingerprint(fp: dict) -> None:
+    """Print a fingerprint as aligned ``key: value`` lines (what every notebook shows first)."""
+    width = max(len(k) for k in fp)
+    for k, v in fp.items():
+        print(f"{k:<{width}}  {v}")
+
+
+def stable_hash(obj: object) -> str:
+    """SHA-256 of a JSON-serialisable object with sorted keys."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

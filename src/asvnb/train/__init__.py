@@ -1,0 +1,5 @@
+"""Training: the shared trainer (loop), the studies' losses, adversarial example generation."""
+
+from asvnb.train.loop import TrainConfig, Trainer, TrainResult, load_best, mean_loss_eval, model_config
+
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "load_best", "mean_loss_eval", "model_config"]

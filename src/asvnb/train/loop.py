@@ -1,0 +1,307 @@
+"""One trainer for every study, built on Hugging Face accelerate.
+
+The same loop runs on the CPU here, on one GPU with mixed precision on Colab,
+and on several GPUs or machines under ``accelerate launch``. What each study
+trains differs only in the functions it passes: ``loss_fn`` for one step
+(cross entropy, GE2E, distillation with a teacher, permutation-invariant loss
+over two streams) and ``evaluate_fn`` for validation over the whole set.
+
+Every epoch ends with an atomic checkpoint (model, optimiser, scheduler, RNG
+states, history) so that a killed run resumes from its last finished epoch and,
+with the same seed, ends exactly where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]] | torch.Tensor"]
+EvalFn = Callable[[nn.Module, Any], "dict[str, float]"]
+
+
+@dataclass
+class TrainConfig:
+    """How to train: epochs, accumulation, clipping, precision, what "best" means, where to write."""
+
+    out_dir: Path
+    epochs: int = 10
+    seed: int = 0
+    grad_accum: int = 1
+    max_grad_norm: float | None = None
+    mixed_precision: str = "auto"         # "auto": fp16 on CUDA, none on the CPU; or "no", "fp16", "bf16"
+    monitor: str = "val_loss"             # a key of the history used to choose the best model
+    mode: str = "min"                     # "min" or "max"
+    scheduler_interval: str = "epoch"     # scheduler.step() after every "epoch" or optimiser "step"
+    resume: bool = True                   # continue from out_dir/checkpoint when present
+    progress: bool | None = None          # None: a progress bar unless run non-interactively (papermill)
+    cpu: bool = False                     # force the CPU even when CUDA is present
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
+        if self.scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {self.scheduler_interval!r}")
+        if self.epochs < 1 or self.grad_accum < 1:
+            raise ValueError("epochs and grad_accum must be at least 1")
+
+
+@dataclass
+class TrainResult:
+    """What fit() returns: the history table, the best epoch and its metrics, where the best model is."""
+
+    history: pd.DataFrame
+    best_epoch: int | None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_dir: Path | None = None
+    resumed_from: int = 0
+
+
+def _as_loss(out: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    if isinstance(out, tuple):
+        return out[0], dict(out[1])
+    return out, {}
+
+
+def _batch_size(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_size(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_size(next(iter(batch.values())))
+    return 1
+
+
+def mean_loss_eval(loss_fn: LossFn) -> EvalFn:
+    """An evaluate_fn that averages loss_fn over a loader, weighted by batch size (not averaged over batches)."""
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module, loader: Any) -> dict[str, float]:
+        total, n = 0.0, 0
+        for batch in loader:
+            loss, _ = _as_loss(loss_fn(model, batch))
+            bs = _batch_size(batch)
+            total += float(loss) * bs
+            n += bs
+        return {"val_loss": total / max(n, 1)}
+
+    return evaluate
+
+
+class Trainer:
+    """Train a model with checkpoints, resume, metric history and best-model export."""
+
+    CHECKPOINT = "checkpoint"
+    BEST = "best"
+    HISTORY = "history.csv"
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Any,
+                 loss_fn: LossFn, config: TrainConfig, *, val_loader: Any = None,
+                 evaluate_fn: EvalFn | None = None, scheduler: Any = None,
+                 model_config: dict[str, Any] | None = None,
+                 on_epoch_start: Callable[["Trainer", int], None] | None = None,
+                 on_epoch_end: Callable[["Trainer", int, dict[str, float]], None] | None = None) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.cfg = config
+        precision = config.mixed_precision
+        if precision == "auto":
+            precision = "fp16" if torch.cuda.is_available() and not config.cpu else "no"
+        set_seed(config.seed)
+        self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision,
+                                       cpu=config.cpu)
+        self.model, self.optimizer, self.train_loader = self.accelerator.prepare(model, optimizer, train_loader)
+        self.val_loader = self.accelerator.prepare(val_loader) if val_loader is not None else None
+        # The scheduler stays unprepared (we step it ourselves, per epoch or per optimiser step) but is
+        # registered so that its state is checkpointed with the rest.
+        self.scheduler = scheduler
+        if scheduler is not None:
+            self.accelerator.register_for_checkpointing(scheduler)
+        self.loss_fn = loss_fn
+        self.evaluate_fn = evaluate_fn or (mean_loss_eval(loss_fn) if val_loader is not None else None)
+        self.model_config = model_config or {}
+        self.on_epoch_start = on_epoch_start
+        self.on_epoch_end = on_epoch_end
+        self.history: list[dict[str, Any]] = []
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.epoch = 0  # epochs finished
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def device(self) -> torch.device:
+        """The device the model is on (CPU here, CUDA on Colab)."""
+        return self.accelerator.device
+
+    def _state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
+                "seed": self.cfg.seed, "config": {k: str(v) for k, v in dataclasses.asdict(self.cfg).items()}}
+
+    def save_checkpoint(self) -> Path:
+        """Write out_dir/checkpoint atomically: a crash mid-write leaves the previous one intact."""
+        out = self.cfg.out_dir
+        final, tmp, old = out / self.CHECKPOINT, out / (self.CHECKPOINT + ".tmp"), out / (self.CHECKPOINT + ".old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.accelerator.save_state(str(tmp), safe_serialization=False)
+        (tmp / "trainer_state.json").write_text(json.dumps(self._state(), indent=2, default=str))
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def load_checkpoint(self) -> bool:
+        """Resume from out_dir/checkpoint (or the .old one a crash may have left); False when there is none."""
+        out = self.cfg.out_dir
+        for cand in (out / self.CHECKPOINT, out / (self.CHECKPOINT + ".old")):
+            state_file = cand / "trainer_state.json"
+            if state_file.is_file():
+                state = json.loads(state_file.read_text())
+                self.accelerator.load_state(str(cand))
+                self.epoch, self.history = state["epoch"], state["history"]
+                self.best, self.best_epoch = state["best"], state["best_epoch"]
+                return True
+        return False
+
+    def export_best(self, metrics: dict[str, float]) -> Path:
+        """Save the current model as the best one, with its config and metrics, so it can be reloaded."""
+        dst = self.cfg.out_dir / self.BEST
+        tmp = self.cfg.out_dir / (self.BEST + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model = self.accelerator.unwrap_model(self.model)
+        if hasattr(model, "save_pretrained"):  # transformers models keep their own format
+            model.save_pretrained(str(tmp))
+        else:
+            torch.save(model.state_dict(), tmp / "model.pt")
+        meta = {"model_config": self.model_config, "epoch": self.epoch, "metrics": metrics,
+                "monitor": self.cfg.monitor, "seed": self.cfg.seed}
+        (tmp / "asvnb_model.json").write_text(json.dumps(meta, indent=2, default=str))
+        shutil.rmtree(dst, ignore_errors=True)
+        tmp.rename(dst)
+        return dst
+
+    # ------------------------------------------------------------------ training
+    def _progress(self) -> bool:
+        if self.cfg.progress is not None:
+            return self.cfg.progress
+        # papermill runs (the book build, CI) set this: a per-epoch line reads better there than a bar
+        return os.environ.get("ASVNB_NONINTERACTIVE") != "1"
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None or math.isnan(self.best):
+            return not math.isnan(value)
+        return value < self.best if self.cfg.mode == "min" else value > self.best
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training loader; returns the sample-weighted mean loss and step metrics."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        sums: dict[str, float] = {}
+        n = 0
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
+                   disable=not self._progress())
+        for batch in bar:
+            with self.accelerator.accumulate(self.model):
+                loss, logs = _as_loss(self.loss_fn(self.model, batch))
+                self.accelerator.backward(loss)
+                if self.accelerator.sync_gradients and self.cfg.max_grad_norm:
+                    self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+                self.optimizer.step()
+                self.optimizer.zero_grad()
+                if (self.scheduler is not None and self.cfg.scheduler_interval == "step"
+                        and self.accelerator.sync_gradients):
+                    self.scheduler.step()
+            bs = _batch_size(batch)
+            n += bs
+            for k, v in {"train_loss": float(loss.detach()), **{f"train_{k}": float(v) for k, v in logs.items()}}.items():
+                sums[k] = sums.get(k, 0.0) + v * bs
+            bar.set_postfix(loss=f"{sums['train_loss'] / n:.4f}")
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+    def fit(self, stop_after: int | None = None) -> TrainResult:
+        """Train until cfg.epochs (resuming when a checkpoint exists); stop_after ends early, as a kill would."""
+        self.cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        resumed_from = 0
+        if self.cfg.resume and self.load_checkpoint():
+            resumed_from = self.epoch
+            print(f"resumed from {self.cfg.out_dir / self.CHECKPOINT} after epoch {self.epoch}")
+        while self.epoch < self.cfg.epochs:
+            epoch = self.epoch + 1
+            if self.on_epoch_start:
+                self.on_epoch_start(self, epoch)
+            t0 = time.perf_counter()
+            row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
+            if self.evaluate_fn is not None and self.val_loader is not None:
+                self.model.eval()
+                with torch.no_grad():
+                    row.update(self.evaluate_fn(self.model, self.val_loader))
+            row["lr"] = self.optimizer.param_groups[0]["lr"]
+            row["seconds"] = round(time.perf_counter() - t0, 2)
+            if self.scheduler is not None and self.cfg.scheduler_interval == "epoch":
+                self.scheduler.step()
+            self.epoch = epoch
+            self.history.append(row)
+            monitored = row.get(self.cfg.monitor)
+            if monitored is None:
+                raise KeyError(f"monitor {self.cfg.monitor!r} is not among the epoch's metrics {sorted(row)}")
+            if self._improved(float(monitored)):
+                self.best, self.best_epoch = float(monitored), epoch
+                self.export_best({k: v for k, v in row.items() if isinstance(v, (int, float))})
+            self.save_checkpoint()
+            pd.DataFrame(self.history).to_csv(self.cfg.out_dir / self.HISTORY, index=False)
+            print(" ".join([f"epoch {epoch}/{self.cfg.epochs}"] +
+                           [f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and isinstance(v, float)]))
+            if self.on_epoch_end:
+                self.on_epoch_end(self, epoch, row)
+            if stop_after is not None and epoch >= stop_after:
+                break
+        best_dir = self.cfg.out_dir / self.BEST
+        best_metrics = next((r for r in self.history if r["epoch"] == self.best_epoch), {})
+        return TrainResult(history=pd.DataFrame(self.history), best_epoch=self.best_epoch,
+                           best_metrics=best_metrics, best_dir=best_dir if best_dir.exists() else None,
+                           resumed_from=resumed_from)
+
+
+def model_config(factory: Callable[..., nn.Module], **kwargs: Any) -> dict[str, Any]:
+    """Describe how to rebuild a model: the importable factory and its keyword arguments."""
+    return {"factory": f"{factory.__module__}:{factory.__qualname__}", "kwargs": kwargs}
+
+
+def load_best(best_dir: str | Path, map_location: str = "cpu") -> nn.Module:
+    """Rebuild a model exported by Trainer.export_best from its config and weights."""
+    best_dir = Path(best_dir)
+    meta_file = best_dir / "asvnb_model.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{best_dir}: not an exported model (no asvnb_model.json)")
+    meta = json.loads(meta_file.read_text())
+    cfg = meta["model_config"]
+    if "factory" not in cfg:
+        raise ValueError(f"{meta_file}: model_config has no 'factory'; export with model_config=model_config(...)")
+    module, _, name = cfg["factory"].partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    if hasattr(obj, "from_pretrained") and (best_dir / "config.json").is_file():
+        return obj.from_pretrained(str(best_dir))
+    model = obj(**cfg.get("kwargs", {}))
+    model.load_state_dict(torch.load(best_dir / "model.pt", map_location=map_location))
+    return model.eval()

@@ -1,0 +1,160 @@
+"""The shared trainer: history, checkpoints, resume after a kill, best-model export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from asvnb.train import TrainConfig, Trainer, load_best, model_config
+
+
+class TinyNet(nn.Module):
+    """A two-layer classifier small enough to train in a second."""
+
+    def __init__(self, n_in: int = 4, n_hidden: int = 8, n_out: int = 2) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(n_hidden, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_data(seed: int = 0) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(96, 4, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return TensorDataset(x, y)
+
+
+def loss_fn(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+    x, y = batch
+    logits = model(x)
+    return nn.functional.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader) -> dict[str, float]:
+    correct = n = 0
+    loss = 0.0
+    for x, y in loader:
+        logits = model(x)
+        loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+    return {"val_loss": loss / n, "val_acc": correct / n}
+
+
+def make_trainer(out: Path, epochs: int = 4, seed: int = 0) -> Trainer:
+    torch.manual_seed(seed)
+    model = TinyNet()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    data = make_data()
+    train = DataLoader(data, batch_size=16, shuffle=True)
+    val = DataLoader(make_data(1), batch_size=32)
+    cfg = TrainConfig(out_dir=out, epochs=epochs, seed=seed, monitor="val_acc", mode="max", progress=False,
+                      max_grad_norm=1.0)
+    return Trainer(model, opt, train, loss_fn, cfg, val_loader=val, evaluate_fn=evaluate, scheduler=sched,
+                   model_config=model_config(TinyNet, n_in=4, n_hidden=8, n_out=2))
+
+
+def weights(trainer: Trainer) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in trainer.accelerator.unwrap_model(trainer.model).parameters()])
+
+
+def test_history_checkpoint_and_best_export(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    result = trainer.fit()
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert list(hist["epoch"]) == [1, 2, 3, 4]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(hist.columns)
+    # StepLR(step_size=2, gamma=0.5): the lr used in epochs 1-2 is 0.05, in epochs 3-4 0.025
+    assert hist["lr"].tolist() == pytest.approx([0.05, 0.05, 0.025, 0.025])
+    assert result.best_epoch == int(hist.loc[hist["val_acc"].idxmax(), "epoch"])
+    state = json.loads((tmp_path / "checkpoint" / "trainer_state.json").read_text())
+    assert state["epoch"] == 4 and len(state["history"]) == 4
+    assert not (tmp_path / "checkpoint.tmp").exists() and not (tmp_path / "checkpoint.old").exists()
+    # the exported best model reloads from its config and scores like the trainer's evaluation said
+    model = load_best(tmp_path / "best")
+    reloaded = evaluate(model, DataLoader(make_data(1), batch_size=32))
+    assert reloaded["val_acc"] == pytest.approx(result.best_metrics["val_acc"])
+    assert result.best_metrics["val_acc"] > 0.75  # the task is linearly separable: it learned something
+
+
+def test_resume_after_stop_matches_uninterrupted_run(tmp_path: Path) -> None:
+    full = make_trainer(tmp_path / "full")
+    full_result = full.fit()
+
+    first = make_trainer(tmp_path / "split")
+    first.fit(stop_after=2)
+    # a new process would build a fresh model with another init: resume must overwrite all of it
+    second = make_trainer(tmp_path / "split", seed=0)
+    torch.manual_seed(123)
+    second_result = second.fit()
+    assert second_result.resumed_from == 2
+    pd.testing.assert_frame_equal(full_result.history.drop(columns="seconds"),
+                                  second_result.history.drop(columns="seconds"))
+    assert torch.equal(weights(full), weights(second))
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from pathlib import Path
+    from test_train_loop import make_trainer
+    def slow(trainer, epoch, row):
+        print(f"EPOCH {{epoch}} DONE", flush=True)
+        time.sleep(30 if epoch == 2 else 0)   # the parent kills us here, after the epoch-2 checkpoint
+    t = make_trainer(Path({out!r}))
+    t.on_epoch_end = slow
+    t.fit()
+""")
+
+
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    """A run killed with SIGKILL resumes from its last checkpoint and ends like an uninterrupted one."""
+    out = tmp_path / "killed"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, ASVNB_NONINTERACTIVE="1"))
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        if "EPOCH 2 DONE" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    state = json.loads((out / "checkpoint" / "trainer_state.json").read_text())
+    assert state["epoch"] == 2
+
+    resumed = make_trainer(out).fit()
+    reference = make_trainer(tmp_path / "reference").fit()
+    assert resumed.resumed_from == 2
+    pd.testing.assert_frame_equal(reference.history.drop(columns="seconds"),
+                                  resumed.history.drop(columns="seconds"))
+
+
+def test_bad_config_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        TrainConfig(out_dir=tmp_path, mode="best")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(out_dir=tmp_path, epochs=0)
+
+
+def test_unknown_monitor_is_an_error(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path, epochs=1)
+    trainer.cfg.monitor = "val_f1"
+    with pytest.raises(KeyError, match="val_f1"):
+        trainer.fit()
