@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine:
+#   make book   create .venv if missing, build the embedded corpus if missing,
+#               execute every notebook (embedded profile) and render the HTML book
+#   make test   create .venv if missing and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.asvnb-installed
+LOCK   := requirements-lock.txt
+
+.PHONY: book test env data benchmarks clean
+
+book: $(STAMP)
+	$(BIN)/asvnb book
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+env: $(STAMP)
+
+# torch first and alone: PyPI's torch wheels are CUDA builds that also run on the CPU.
+# resemblyzer (a pretrained GE2E speaker encoder that ships its weights) is installed
+# without its dependencies, whose old pins break here; what it needs is in requirements.txt.
+$(STAMP): requirements.txt $(LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c $(LOCK) torch torchvision torchaudio
+	$(PIP) install -q -c $(LOCK) -r requirements.txt
+	$(PIP) install -q -c $(LOCK) --no-deps resemblyzer
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/asvnb data synth --scale small
+
+benchmarks: $(STAMP)
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf build

@@ -1,0 +1,271 @@
+"""The notebook runner and the book build: parameters, execution cache, failures, fingerprints, pairing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from asvnb import book, config
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "notebooks" / "tiny.ipynb"
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    """A private copy of the tiny notebook, so tests may edit it."""
+    dst = tmp_path / "nb" / "tiny.ipynb"
+    dst.parent.mkdir()
+    shutil.copy(TINY, dst)
+    return dst
+
+
+def run(nb: Path, params: dict, build: Path) -> tuple[book.ExecutionRecord, list[str]]:
+    lines: list[str] = []
+    rec = book.execute_notebook(nb, params, build=build, log=lines.append)
+    return rec, lines
+
+
+def outputs_text(path: str | Path) -> str:
+    nb = nbformat.read(str(path), as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+# ----------------------------------------------------------------------------- parameters
+
+def test_declared_parameters_and_types() -> None:
+    params = book.declared_parameters(TINY)
+    assert list(params) == ["profile", "n", "scale", "fail", "label"]
+    assert params["n"] == {"default": 3, "type": "int", "help": "how many squares to sum"}
+    assert params["scale"]["type"] == "float" and params["fail"]["type"] == "bool"
+    assert params["profile"]["default"] == "embedded"
+
+
+def test_unknown_parameter_names_the_valid_ones() -> None:
+    with pytest.raises(book.ParameterError) as err:
+        book.validate_parameters(TINY, {"epochs": 3})
+    msg = str(err.value)
+    assert "unknown parameter(s) epochs" in msg
+    for name in ("profile", "n", "scale", "fail", "label"):
+        assert name in msg
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"n": "five"}, "parameter n expects int"),
+    ({"fail": 1}, "parameter fail expects bool"),
+    ({"profile": "gpu"}, "profile must be one of embedded, full"),
+])
+def test_wrongly_typed_parameters_are_refused(params: dict, fragment: str) -> None:
+    with pytest.raises(book.ParameterError, match=fragment):
+        book.validate_parameters(TINY, params)
+
+
+def test_int_is_accepted_for_float_and_none_for_anything() -> None:
+    assert book.validate_parameters(TINY, {"scale": 2, "label": None}) == {"scale": 2, "label": None}
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("0.5", 0.5), ("true", True), ("[0, 1]", [0, 1]),
+                                         ("null", None), ("embedded", "embedded"), ("a: b: c", "a: b: c")])
+def test_command_line_values_are_read_as_yaml(text: str, value) -> None:
+    assert book.parse_value(text) == value
+
+
+def test_notebook_without_parameters_cell_is_refused(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    path = tmp_path / "bare.ipynb"
+    nbformat.write(nb, str(path))
+    with pytest.raises(book.ParameterError, match="no cell tagged 'parameters'"):
+        book.declared_parameters(path)
+
+
+# ----------------------------------------------------------------------------- execution and cache
+
+def test_execute_then_cache_hit_and_each_kind_of_miss(tiny: Path, tmp_path: Path, monkeypatch) -> None:
+    build = tmp_path / "build"
+    monkeypatch.setattr(book, "package_hash", lambda: "this version of the package")
+    rec, lines = run(tiny, {"n": 4}, build)
+    assert rec.status == "ok" and lines[0].startswith("[run]")
+    out = Path(rec.output)
+    assert out.is_file()
+    assert "sum of squares below 4 times 1.0 = 14.0" in outputs_text(out)   # 0+1+4+9
+    record = json.loads((build / "execution" / "tiny.json").read_text())
+    assert record["parameters"] == {"n": 4} and record["status"] == "ok"
+    assert record["duration_s"] > 0 and record["peak_memory_mb"] > 50  # a kernel was measured
+
+    # nothing changed: not executed, the old record is returned
+    again, lines = run(tiny, {"n": 4}, build)
+    assert lines == [f"[cache] {again.notebook}: unchanged (key {rec.key}), not executed"]
+    assert again.started == rec.started
+
+    # another parameter value: executed
+    changed, lines = run(tiny, {"n": 5}, build)
+    assert lines[0].startswith("[run]") and changed.key != rec.key
+    assert "= 30.0" in outputs_text(changed.output)
+
+    # an edited cell: executed
+    nb = nbformat.read(str(tiny), as_version=4)
+    nb.cells[-2].source = nb.cells[-2].source.replace("sum of squares", "SUM OF SQUARES")
+    nbformat.write(nb, str(tiny))
+    edited, lines = run(tiny, {"n": 5}, build)
+    assert lines[0].startswith("[run]") and "SUM OF SQUARES" in outputs_text(edited.output)
+    # outputs or metadata alone do not count as a change
+    nb = nbformat.read(str(tiny), as_version=4)
+    nb.metadata["touched"] = True
+    nbformat.write(nb, str(tiny))
+    assert run(tiny, {"n": 5}, build)[1][0].startswith("[cache]")
+
+    # changed package code or data: executed
+    monkeypatch.setattr(book, "package_hash", lambda: "another version of the package")
+    assert run(tiny, {"n": 5}, build)[1][0].startswith("[run]")
+    monkeypatch.setattr(config, "data_fingerprint", lambda root: "other data")
+    assert run(tiny, {"n": 5}, build)[1][0].startswith("[run]")
+
+
+def test_use_cache_false_always_executes(tiny: Path, tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    run(tiny, {}, build)
+    lines: list[str] = []
+    book.execute_notebook(tiny, {}, build=build, use_cache=False, log=lines.append)
+    assert lines[0].startswith("[run]")
+
+
+def test_failure_names_notebook_cell_and_error(tiny: Path, tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    with pytest.raises(book.NotebookFailed) as err:
+        run(tiny, {"fail": True, "n": 2}, build)
+    msg = str(err.value)
+    assert "notebook tiny.ipynb failed" in msg or "tiny.ipynb failed" in msg
+    assert re.search(r"cell \d+ \(execution count \d+\)", msg)
+    assert 'raise ValueError(f"asked to fail after computing {total}")' in msg
+    assert "ValueError: asked to fail after computing 1.0" in msg
+    failed = build / "failed" / "tiny.ipynb"
+    assert failed.is_file() and f"partially executed notebook: {failed}" in msg
+    record = json.loads((build / "execution" / "tiny.json").read_text())
+    assert record["status"] == "failed" and record["error"]["ename"] == "ValueError"
+    # a failed execution is never a cache hit
+    with pytest.raises(book.NotebookFailed):
+        run(tiny, {"fail": True, "n": 2}, build)
+
+
+def test_cli_run_with_overrides(tmp_path: Path) -> None:
+    out = tmp_path / "tiny-out.ipynb"
+    env_build = tmp_path / "build"
+    proc = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(TINY.with_suffix(".py")),
+                           "-p", "n", "6", "-p", "label", "cli", "--profile", "embedded", "-o", str(out)],
+                          capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
+    assert proc.returncode == 0, proc.stderr
+    assert "cli: sum of squares below 6 times 1.0 = 55.0" in outputs_text(out)
+    bad = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "epochs", "2"],
+                         capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
+    assert bad.returncode == 2 and "unknown parameter(s) epochs" in bad.stderr and "valid parameters" in bad.stderr
+
+
+def _env() -> dict:
+    import os
+
+    return dict(os.environ)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--help"], "execute study notebooks with papermill"),
+    (["run", "--help"], "Parameters are checked against the notebook's 'parameters' cell"),
+    (["book", "--help"], "render the book with Jupyter Book"),
+    (["data", "--help"], "builds the embedded corpus"),
+    (["data", "synth", "--help"], "in the on-disk layouts of ASVspoof 2019 LA"),
+])
+def test_help_texts(argv: list[str], fragment: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "asvnb.cli", *argv], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert fragment in " ".join(proc.stdout.split())
+
+
+# ----------------------------------------------------------------------------- fingerprints and reports
+
+def test_fingerprint_contents(tmp_path: Path) -> None:
+    fp = config.fingerprint(tmp_path, device="cpu")
+    for key in ("asvnb", "git_commit", "python", "torch", "cuda", "device", "data_root", "data_fingerprint"):
+        assert key in fp
+    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", fp["git_commit"])
+    assert fp["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert fp["device"] == "cpu"
+
+
+def test_data_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
+    assert config.data_fingerprint(tmp_path / "absent") == "missing"
+    (tmp_path / "MANIFEST.json").write_text('{"scale": "small"}')
+    a = config.data_fingerprint(tmp_path)
+    (tmp_path / "MANIFEST.json").write_text('{"scale": "medium"}')
+    b = config.data_fingerprint(tmp_path)
+    assert a != b and len(a) == 16
+    # without a manifest (real datasets): protocol files' names and sizes count, audio does not
+    real = tmp_path / "real"
+    (real / "proto").mkdir(parents=True)
+    (real / "proto" / "p.txt").write_text("LA_0079 LA_T_1 - - bonafide\n")
+    c = config.data_fingerprint(real)
+    (real / "a.flac").write_bytes(b"x")
+    assert config.data_fingerprint(real) == c
+    (real / "proto" / "p.txt").write_text("LA_0079 LA_T_1 - - bonafide\nLA_0079 LA_T_2 - A01 spoof\n")
+    assert config.data_fingerprint(real) != c
+
+
+def test_execution_report_lists_every_field() -> None:
+    rec = book.ExecutionRecord(notebook="notebooks/x.ipynb", status="ok", profile="embedded",
+                               parameters={"epochs": 2}, key="k1", started="2026-01-01", duration_s=12.3,
+                               peak_memory_mb=1536.0, fingerprint={"git_commit": "abc", "torch": "2.9.1",
+                                                                   "data_fingerprint": "d1", "cache_key": "k1"},
+                               output="o")
+    table = book.execution_report([rec])
+    row = table.splitlines()[2]
+    for cell in ("`notebooks/x.ipynb`", "embedded", "ok", "12 s", "1536 MB", "`epochs=2`", "git_commit: `abc`",
+                 "data_fingerprint: `d1`"):
+        assert cell in row
+
+
+def test_toc_lists_existing_notebooks_only(tmp_path: Path) -> None:
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                       "  - file: notebooks/99_missing\n")
+    with pytest.raises(FileNotFoundError, match="notebooks/99_missing"):
+        book.toc_notebooks(tmp_path)
+    for nb in book.toc_notebooks():
+        assert nb.is_file() and nb.parent.name == "notebooks"
+
+
+# ----------------------------------------------------------------------------- pairing
+
+def paired_notebooks() -> list[Path]:
+    return sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "tests" / "notebooks").glob("*.py"))
+
+
+def test_every_notebook_is_paired() -> None:
+    for folder in (ROOT / "notebooks", ROOT / "tests" / "notebooks"):
+        stems_py = {p.stem for p in folder.glob("*.py")}
+        stems_nb = {p.stem for p in folder.glob("*.ipynb")}
+        assert stems_py == stems_nb, f"{folder}: unpaired {sorted(stems_py ^ stems_nb)}"
+
+
+@pytest.mark.parametrize("py", paired_notebooks(), ids=lambda p: p.name)
+def test_py_and_ipynb_are_in_sync(py: Path) -> None:
+    from_py = jupytext.read(str(py))
+    from_nb = nbformat.read(str(py.with_suffix(".ipynb")), as_version=4)
+    cells_py = [(c.cell_type, c.source.strip()) for c in from_py.cells]
+    cells_nb = [(c.cell_type, c.source.strip()) for c in from_nb.cells]
+    assert cells_py == cells_nb, f"{py} and its .ipynb differ: run `jupytext --sync {py}`"
+    tags = [c.metadata.get("tags", []) for c in from_nb.cells]
+    assert sum("parameters" in t for t in tags) == 1, f"{py}: needs exactly one 'parameters' cell"
+
+
+def test_pairing_check_detects_a_difference(tmp_path: Path) -> None:
+    """The sync test above can fail: an edited .py no longer matches its .ipynb."""
+    py = tmp_path / "tiny.py"
+    py.write_text(TINY.with_suffix(".py").read_text().replace("n = 3", "n = 4"))
+    shutil.copy(TINY, tmp_path / "tiny.ipynb")
+    with pytest.raises(AssertionError, match="differ"):
+        test_py_and_ipynb_are_in_sync(py)
