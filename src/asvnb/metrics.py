@@ -1,0 +1,372 @@
+"""Evaluation metrics of the ASVspoof challenges, and score files.
+
+Score convention (the one of ASVspoof, used everywhere in this book): a higher
+countermeasure (CM) score means more bona fide; a higher ASV score means more
+target speaker. A model that outputs P(spoof) must be turned around (e.g.
+``1 - p`` or a negated logit) before it reaches this module.
+
+Which official code each function follows (ASVspoof 2021 evaluation package,
+``eval-package/LA/package-stage-1/eval_metrics.py`` and ``evaluate.py``; the
+2019 ``eval_metrics.py`` / ``evaluate_tDCF_asvspoof19.py`` carry the same
+``compute_det_curve``/``compute_eer`` and the 2019 t-DCF):
+
+- ``det_curve``        = ``compute_det_curve``: stable (mergesort) sort of all
+  scores, cumulative counts, a first point at ``min(score) - 0.001``. At
+  ``thresholds[i]`` the rates count trials sorted up to position ``i`` as
+  rejected; tied scores keep bona fide before spoof (the official order).
+- ``eer``              = ``compute_eer``: the point where ``|frr - far|`` is
+  smallest (``argmin``: the first one, and two equal gaps on either side of
+  the crossing are told apart by floating-point rounding, as in the official
+  code), EER = mean of the two rates there, as a fraction.
+- ``asv_error_rates``  = ``compute_eer`` on target vs non-target ASV scores,
+  then ``obtain_asv_error_rates`` (accept when ``score >= threshold``).
+- ``tdcf_curve`` / ``min_tdcf`` = 2021 ``compute_tDCF`` (revised t-DCF, C0 + C1
+  Pmiss_cm + C2 Pfa_cm normalised by C0 + min(C1, C2)) and, with
+  ``legacy=True``, ``compute_tDCF_legacy`` = the ASVspoof 2019 t-DCF (C1 Pmiss_cm
+  + C2 Pfa_cm normalised by min(C1, C2)); the official sanity checks become
+  ``ValueError`` instead of ``sys.exit``. The minimum is at most 1 (accepting or
+  rejecting everything costs the normaliser); an error-free CM gives 0 in the
+  2019 form but C0 / (C0 + min(C1, C2)), the ASV's own cost, in the 2021 form.
+- ``write_scores`` / ``read_scores``: the submission format ``UTT SCORE`` of
+  2021 and the 2019 CM score file ``UTT SYSTEM KEY SCORE``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+__all__ = [
+    "det_curve", "eer", "CostModel", "AsvErrorRates", "asv_error_rates", "tdcf_curve",
+    "min_tdcf", "split_by_key", "per_attack_eer", "classification_report",
+    "multiclass_report", "ScoreFileError", "write_scores", "read_scores",
+    "read_cm_score_file", "align_scores",
+]
+
+
+# --------------------------------------------------------------------------- EER
+
+def _scores(x, name: str) -> np.ndarray:
+    """1-D float64 copy of a score vector; empty, NaN or inf scores are refused."""
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: scores are not numeric ({exc})") from exc
+    if a.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D score vector, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name}: no scores (empty array)")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: {int(bad.sum())} NaN/inf score(s), first at index {i} ({a[i]})")
+    return a
+
+
+def det_curve(bonafide_scores, spoof_scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Official DET curve: (frr, far, thresholds), one point more than there are scores."""
+    tar = _scores(bonafide_scores, "bonafide_scores")
+    non = _scores(spoof_scores, "spoof_scores")
+    all_scores = np.concatenate((tar, non))
+    labels = np.concatenate((np.ones(tar.size), np.zeros(non.size)))
+    # mergesort is stable: among tied scores bona fide comes first, as in the official code
+    order = np.argsort(all_scores, kind="mergesort")
+    tar_sums = np.cumsum(labels[order])
+    non_sums = non.size - (np.arange(1, all_scores.size + 1) - tar_sums)
+    frr = np.concatenate(([0.0], tar_sums / tar.size))
+    far = np.concatenate(([1.0], non_sums / non.size))
+    thresholds = np.concatenate(([all_scores[order[0]] - 0.001], all_scores[order]))
+    return frr, far, thresholds
+
+
+def eer(bonafide_scores, spoof_scores) -> tuple[float, float]:
+    """Official EER as a fraction, and its threshold (the point where |frr - far| is smallest)."""
+    frr, far, thresholds = det_curve(bonafide_scores, spoof_scores)
+    i = int(np.argmin(np.abs(frr - far)))
+    return float(np.mean((frr[i], far[i]))), float(thresholds[i])
+
+
+# ------------------------------------------------------------------------- t-DCF
+
+@dataclass(frozen=True)
+class CostModel:
+    """t-DCF priors and costs; defaults are those of ASVspoof 2019 and 2021.
+
+    2021 names are used as is. The 2019 (legacy) cost model maps onto them as
+    Cmiss_asv = Cmiss_cm = ``Cmiss`` (a target rejected, by ASV or by CM),
+    Cfa_asv = ``Cfa`` (a non-target accepted) and Cfa_cm = ``Cfa_spoof`` (a spoof
+    accepted), which gives the official 1, 10, 1, 10.
+    """
+
+    Pspoof: float = 0.05
+    Ptar: float = 0.9405  # (1 - Pspoof) * 0.99 in the official scripts
+    Pnon: float = 0.0095  # (1 - Pspoof) * 0.01
+    Cmiss: float = 1.0
+    Cfa: float = 10.0
+    Cfa_spoof: float = 10.0
+
+    def __post_init__(self) -> None:
+        priors = (self.Ptar, self.Pnon, self.Pspoof)
+        if min(priors) < 0 or abs(sum(priors) - 1) > 1e-10:
+            raise ValueError(f"CostModel: priors Ptar, Pnon, Pspoof must be >= 0 and sum to 1, got {priors}")
+        # the official code only warns here; a negative cost makes the minimum meaningless
+        if min(self.Cmiss, self.Cfa, self.Cfa_spoof) < 0:
+            raise ValueError(f"CostModel: costs must be >= 0, got {self}")
+
+    def as_2021(self) -> dict[str, float]:
+        """The cost_model dict of the 2021 ``compute_tDCF``."""
+        return dict(Pspoof=self.Pspoof, Ptar=self.Ptar, Pnon=self.Pnon,
+                    Cmiss=self.Cmiss, Cfa=self.Cfa, Cfa_spoof=self.Cfa_spoof)
+
+    def as_2019(self) -> dict[str, float]:
+        """The cost_model dict of the 2019 (legacy) ``compute_tDCF``."""
+        return dict(Pspoof=self.Pspoof, Ptar=self.Ptar, Pnon=self.Pnon, Cmiss_asv=self.Cmiss,
+                    Cfa_asv=self.Cfa, Cmiss_cm=self.Cmiss, Cfa_cm=self.Cfa_spoof)
+
+
+@dataclass(frozen=True)
+class AsvErrorRates:
+    """ASV operating point fixed at its EER threshold (fractions)."""
+
+    eer: float
+    threshold: float
+    Pfa_asv: float
+    Pmiss_asv: float
+    Pmiss_spoof_asv: float
+    Pfa_spoof_asv: float
+
+
+def asv_error_rates(asv_target, asv_nontarget, asv_spoof) -> AsvErrorRates:
+    """ASV error rates at the ASV EER threshold (target vs non-target), official rule score >= thr."""
+    tar = _scores(asv_target, "asv_target")
+    non = _scores(asv_nontarget, "asv_nontarget")
+    spf = _scores(asv_spoof, "asv_spoof")  # the official code stops without spoof trials too
+    asv_eer, thr = eer(tar, non)
+    return AsvErrorRates(
+        eer=asv_eer, threshold=thr,
+        Pfa_asv=float(np.mean(non >= thr)), Pmiss_asv=float(np.mean(tar < thr)),
+        Pmiss_spoof_asv=float(np.mean(spf < thr)), Pfa_spoof_asv=float(np.mean(spf >= thr)),
+    )
+
+
+def tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
+               cost_model: CostModel | None = None, *, legacy: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised t-DCF at every CM threshold: (tdcf_norm, cm_thresholds); 2021 form unless legacy."""
+    cm = cost_model or CostModel()
+    bona = _scores(bonafide_cm, "bonafide_cm")
+    spoof = _scores(spoof_cm, "spoof_cm")
+    if np.unique(np.concatenate((bona, spoof))).size < 3:
+        raise ValueError("CM scores: fewer than 3 distinct values; the official t-DCF needs soft "
+                         "scores, not hard decisions")
+    asv = asv_error_rates(asv_target, asv_nontarget, asv_spoof)
+    pmiss_cm, pfa_cm, thresholds = det_curve(bona, spoof)
+    if legacy:  # compute_tDCF_legacy (ASVspoof 2019)
+        c0 = 0.0
+        c1 = cm.Ptar * (cm.Cmiss - cm.Cmiss * asv.Pmiss_asv) - cm.Pnon * cm.Cfa * asv.Pfa_asv
+        c2 = cm.Cfa_spoof * cm.Pspoof * (1 - asv.Pmiss_spoof_asv)
+    else:  # compute_tDCF (ASVspoof 2021)
+        c0 = cm.Ptar * cm.Cmiss * asv.Pmiss_asv + cm.Pnon * cm.Cfa * asv.Pfa_asv
+        c1 = cm.Ptar * cm.Cmiss - c0
+        c2 = cm.Pspoof * cm.Cfa_spoof * asv.Pfa_spoof_asv
+    if c0 < 0 or c1 < 0 or c2 < 0:
+        raise ValueError(f"t-DCF weights must be >= 0, got C0={c0}, C1={c1}, C2={c2}: "
+                         "check the ASV scores")
+    if c0 + min(c1, c2) == 0:  # the official code returns inf/NaN here
+        raise ValueError(f"t-DCF of the default system is 0 (C0={c0}, C1={c1}, C2={c2}): "
+                         "nothing to normalise by (does the ASV reject every spoof?)")
+    return (c0 + c1 * pmiss_cm + c2 * pfa_cm) / (c0 + min(c1, c2)), thresholds
+
+
+def min_tdcf(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
+             cost_model: CostModel | None = None, *, legacy: bool = False) -> float:
+    """Normalised minimum t-DCF (ASVspoof 2021 revised form; ``legacy=True``: ASVspoof 2019)."""
+    curve, _ = tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
+                          cost_model, legacy=legacy)
+    return float(curve.min())
+
+
+# ------------------------------------------------------------ per-attack tables
+
+def split_by_key(scores, keys) -> tuple[np.ndarray, np.ndarray]:
+    """Split CM scores by protocol KEY ('bonafide' / 'spoof') into (bonafide, spoof)."""
+    s = np.asarray(scores, dtype=np.float64)
+    k = np.asarray(keys, dtype=object)
+    if s.shape != k.shape or s.ndim != 1:
+        raise ValueError(f"scores {s.shape} and keys {k.shape} must be 1-D of the same length")
+    unknown = sorted(set(k.tolist()) - {"bonafide", "spoof"})
+    if unknown:
+        raise ValueError(f"keys: expected 'bonafide' or 'spoof', got {unknown[:5]}")
+    return s[k == "bonafide"], s[k == "spoof"]
+
+
+def per_attack_eer(scores, keys, systems) -> pd.DataFrame:
+    """EER of each attack system's spoofs vs all bona fide, plus a 'pooled' row (EER as a fraction)."""
+    sysarr = np.asarray(systems, dtype=object)
+    bona, _ = split_by_key(scores, keys)
+    s, k = np.asarray(scores, dtype=np.float64), np.asarray(keys, dtype=object)
+    if sysarr.shape != s.shape:
+        raise ValueError(f"systems {sysarr.shape} and scores {s.shape} must have the same length")
+    rows = []
+    for name in sorted(set(sysarr[k == "spoof"].tolist())):
+        spoof = s[(k == "spoof") & (sysarr == name)]
+        rows.append((name, bona.size, spoof.size, *eer(bona, spoof)))
+    rows.append(("pooled", bona.size, int((k == "spoof").sum()), *eer(bona, s[k == "spoof"])))
+    return pd.DataFrame(rows, columns=["system", "n_bonafide", "n_spoof", "eer", "threshold"])
+
+
+# --------------------------------------------------------- classification reports
+
+def classification_report(y_true, y_pred, positive=1, labels=None) -> dict:
+    """Accuracy, precision, recall, F1 of class ``positive`` and the confusion matrix, over the whole set."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if yt.shape != yp.shape or yt.ndim != 1 or yt.size == 0:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length")
+    labels = list(labels) if labels is not None else sorted(set(yt.tolist()) | set(yp.tolist()))
+    if positive not in labels:
+        raise ValueError(f"positive class {positive!r} is not among the labels {labels}")
+    unknown = sorted(map(str, (set(yt.tolist()) | set(yp.tolist())) - set(labels)))
+    if unknown:  # sklearn's confusion_matrix would drop them silently
+        raise ValueError(f"labels {unknown[:5]} are not in {labels}")
+    # binary average on the positive class; an empty denominator gives 0, not a warning
+    p, r, f1, _ = skm.precision_recall_fscore_support(
+        yt == positive, yp == positive, average="binary", pos_label=True, zero_division=0)
+    tp = int(np.sum((yt == positive) & (yp == positive)))
+    fp = int(np.sum((yt != positive) & (yp == positive)))
+    fn = int(np.sum((yt == positive) & (yp != positive)))
+    return dict(accuracy=float(skm.accuracy_score(yt, yp)), precision=float(p), recall=float(r),
+                f1=float(f1), tp=tp, fp=fp, fn=fn, tn=int(yt.size - tp - fp - fn), n=int(yt.size),
+                labels=labels, confusion_matrix=skm.confusion_matrix(yt, yp, labels=labels))
+
+
+def multiclass_report(y_true, y_pred, labels: Sequence = ("SS", "SB", "BB")) -> dict:
+    """Per-class precision/recall/F1/support table (+ macro and weighted avg), accuracy, confusion matrix."""
+    yt, yp = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    labels = list(labels)
+    if yt.shape != yp.shape or yt.ndim != 1 or yt.size == 0:
+        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length")
+    unknown = sorted(map(str, (set(yt.tolist()) | set(yp.tolist())) - set(labels)))
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} are not in {labels}")
+    table = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"),
+                                  skm.precision_recall_fscore_support(yt, yp, labels=labels, zero_division=0))),
+                         index=labels)
+    for avg in ("macro", "weighted"):
+        p, r, f1, _ = skm.precision_recall_fscore_support(yt, yp, labels=labels, average=avg, zero_division=0)
+        table.loc[f"{avg} avg"] = (p, r, f1, yt.size)
+    table["support"] = table["support"].astype(int)
+    cm = pd.DataFrame(skm.confusion_matrix(yt, yp, labels=labels), index=labels, columns=labels)
+    cm.index.name, cm.columns.name = "true", "predicted"
+    return dict(table=table, accuracy=float(skm.accuracy_score(yt, yp)), confusion_matrix=cm)
+
+
+# ------------------------------------------------------------------- score files
+
+class ScoreFileError(ValueError):
+    """A score file that is malformed or does not match its protocol."""
+
+
+def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequence[str] | None = None,
+                 keys: Sequence[str] | None = None) -> Path:
+    """Write ``UTT SCORE`` lines, or ``UTT SYSTEM KEY SCORE`` (2019 CM format) with systems and keys."""
+    path = Path(path)
+    s = _scores(scores, f"{path}: scores")
+    cols = [list(map(str, utt_ids))]
+    if (systems is None) != (keys is None):
+        raise ValueError(f"{path}: give both systems and keys (2019 CM format) or neither")
+    if systems is not None:
+        cols += [list(map(str, systems)), list(map(str, keys))]
+    if any(len(c) != s.size for c in cols):
+        raise ValueError(f"{path}: column lengths differ: {[len(c) for c in cols]} vs {s.size} scores")
+    for c in cols:
+        bad = [v for v in c if not v or v.split() != [v]]
+        if bad:
+            raise ValueError(f"{path}: empty or whitespace-containing field {bad[0]!r}")
+    dup = [u for u, n in Counter(cols[0]).items() if n > 1]
+    if dup:
+        raise ValueError(f"{path}: {len(dup)} duplicated utterance IDs, e.g. {dup[:5]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        # repr() is the shortest text that reads back as the same float
+        f.writelines(" ".join(fields) + f" {repr(float(v))}\n" for *fields, v in zip(*cols, s))
+    os.replace(tmp, path)  # atomic: a crashed run never leaves half a score file
+    return path
+
+
+def _parse_score_file(path: str | Path) -> list[tuple[str, ...]]:
+    """Rows (fields..., score) of a score file with 2 or 4 fields per line, all lines alike."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoreFileError(f"{path}: no such score file")
+    rows, seen, width = [], {}, None
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:  # blank lines carry no trial
+                continue
+            if len(fields) not in (2, 4):
+                raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', "
+                                     f"got {len(fields)} fields: {line.strip()!r}")
+            if width is None:
+                width = len(fields)
+            elif len(fields) != width:
+                raise ScoreFileError(f"{path}:{n}: {len(fields)} fields, but earlier lines have {width}")
+            try:
+                score = float(fields[-1])
+            except ValueError:
+                raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not a number") from None
+            if not math.isfinite(score):
+                raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not finite")
+            if fields[0] in seen:
+                raise ScoreFileError(f"{path}:{n}: utterance {fields[0]} already scored "
+                                     f"on line {seen[fields[0]]}")
+            seen[fields[0]] = n
+            rows.append((*fields[:-1], score))
+    if not rows:
+        raise ScoreFileError(f"{path}: no scores in file")
+    return rows
+
+
+def read_scores(path: str | Path) -> dict[str, float]:
+    """Read a score file (``UTT SCORE`` or ``UTT SYSTEM KEY SCORE``) into {utt: score}, in file order."""
+    return {row[0]: row[-1] for row in _parse_score_file(path)}
+
+
+def read_cm_score_file(path: str | Path) -> pd.DataFrame:
+    """Read a 2019 CM score file ``UTT SYSTEM KEY SCORE`` into columns utt, system, key, score."""
+    rows = _parse_score_file(path)
+    if len(rows[0]) != 4:
+        raise ScoreFileError(f"{path}: expected 'UTT SYSTEM KEY SCORE' lines, got 'UTT SCORE'")
+    df = pd.DataFrame(rows, columns=["utt", "system", "key", "score"])
+    bad = df.index[~df["key"].isin(["bonafide", "spoof"])]
+    if len(bad):
+        raise ScoreFileError(f"{path}: KEY must be bonafide or spoof, got {df['key'][bad[0]]!r} "
+                             f"for {df['utt'][bad[0]]}")
+    return df
+
+
+def align_scores(scores: dict[str, float], protocol_utts: Iterable[str], path_for_errors: str | Path = "scores"
+                 ) -> np.ndarray:
+    """Scores in protocol order; any missing, extra or duplicated utterance ID is an error."""
+    utts = list(protocol_utts)
+    dup = [u for u, n in Counter(utts).items() if n > 1]
+    wanted = set(utts)
+    missing = [u for u in dict.fromkeys(utts) if u not in scores]
+    extra = [u for u in scores if u not in wanted]
+    if dup or missing or extra:
+        def few(xs: list[str]) -> str:
+            return ", ".join(xs[:5]) + (", ..." if len(xs) > 5 else "")
+        problems = [f"{len(xs)} {what} ({few(xs)})" for what, xs in
+                    (("missing", missing), ("extra", extra), ("duplicated in the protocol", dup)) if xs]
+        raise ScoreFileError(f"{path_for_errors}: scores do not match the protocol ({len(scores)} scores, "
+                             f"{len(utts)} protocol trials): " + "; ".join(problems))
+    return np.array([scores[u] for u in utts], dtype=np.float64)
