@@ -1,0 +1,95 @@
+"""Results tables: the source's figure beside ours, always labelled with the profile that produced ours.
+
+A results table is a pandas DataFrame with the columns ``model``, ``metric``,
+``source`` (the figure the source reported, as text so that "0.69 (also 70%)"
+or "-" survive), ``this book`` (ours, mean +- std over seeds when there are
+several), ``profile`` and ``note``. Notebooks save their tables with
+:func:`save_results`; the book's results overview collects them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from asvnb import config
+
+COLUMNS = ["model", "metric", "source", "this book", "profile", "note"]
+
+PROFILE_NOTES = {
+    "embedded": "embedded corpus (generated, synthetic attacks) and locally trained models, 2 CPU cores",
+    "full": "real datasets and hub models, GPU",
+}
+
+
+def mean_std(values: Iterable[float], digits: int | None = None, percent: bool = False) -> str:
+    """Format seeds' results as ``mean ± std (n=k)`` (a single value as itself); NaNs are reported, not dropped."""
+    digits = (2 if percent else 3) if digits is None else digits
+    v = np.asarray(list(values), dtype=float)
+    if v.size == 0:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    suffix = "%" if percent else ""
+    if np.isnan(v).any():
+        return f"nan in {int(np.isnan(v).sum())} of {v.size} runs"
+    if v.size == 1:
+        return f"{v[0] * scale:.{digits}f}{suffix}"
+    return f"{v.mean() * scale:.{digits}f} ± {v.std(ddof=1) * scale:.{digits}f}{suffix} (n={v.size})"
+
+
+def fmt_source(value: float | str | None, digits: int = 3, percent: bool = False) -> str:
+    """Format a source's figure: numbers like ours, text (e.g. "0.69 (also 70%)") as given, None as "-"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value * (100.0 if percent else 1.0):.{digits}f}{'%' if percent else ''}"
+
+
+def comparison_table(rows: Sequence[dict], profile: str) -> pd.DataFrame:
+    """Build a results table from rows of {model, metric, source, ours (list of per-seed values or text), note}."""
+    config.check_profile(profile)
+    out = []
+    for r in rows:
+        percent = bool(r.get("percent", False))
+        digits = int(r.get("digits", 2 if percent else 3))
+        ours = r.get("ours")
+        if isinstance(ours, str):
+            ours_text = ours
+        elif ours is None:
+            ours_text = "-"
+        else:
+            ours_text = mean_std(np.atleast_1d(ours), digits=digits, percent=percent)
+        out.append({"model": r["model"], "metric": r["metric"],
+                    "source": fmt_source(r.get("source"), digits=digits, percent=percent),
+                    "this book": ours_text, "profile": profile, "note": r.get("note", "")})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def results_dir() -> Path:
+    """Where notebooks save their results tables (``build/results``)."""
+    return Path(os.environ.get("ASVNB_BUILD", config.build_root())) / "results"
+
+
+def save_results(df: pd.DataFrame, name: str) -> Path:
+    """Save a results table for the book's results overview (``build/results/<name>.csv``)."""
+    missing = [c for c in ("model", "metric", "source", "this book", "profile") if c not in df.columns]
+    if missing:
+        raise ValueError(f"results table {name!r} lacks the columns {missing}; build it with comparison_table()")
+    path = results_dir() / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def profile_banner(profile: str) -> str:
+    """One markdown sentence that says which profile produced the numbers below it."""
+    config.check_profile(profile)
+    return f"**Profile: `{profile}`** — {PROFILE_NOTES[profile]}."
