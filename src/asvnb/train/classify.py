@@ -1,0 +1,115 @@
+"""Supervised bona fide / spoof classification with the shared trainer (studies 000 and 003).
+
+Batches are ``(x, y)`` or ``(x, y, ids)``. Scores follow the ASVspoof
+convention (higher = more bona fide): the log-odds of the bona fide class,
+``logit[bonafide] - logit[other]`` for two classes. Metrics are computed over
+the whole set, never averaged over batches (source 003 averaged F1 over
+batches, which is biased when batches differ in size or class balance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from asvnb import metrics
+from asvnb.train.loop import TrainConfig, Trainer, TrainResult
+
+
+@dataclass
+class Predictions:
+    """Per-example logits, labels and ids of one evaluation pass."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    ids: list[str] = field(default_factory=list)
+
+    def scores(self, bonafide: int) -> np.ndarray:
+        """CM scores, higher = more bona fide: log-odds of the bona fide class against the rest."""
+        lp = torch.log_softmax(torch.as_tensor(self.logits, dtype=torch.float64), dim=1)
+        own = lp[:, bonafide]
+        rest = torch.logsumexp(torch.cat([lp[:, :bonafide], lp[:, bonafide + 1:]], dim=1), dim=1)
+        return (own - rest).numpy()
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Arg-max class of each example."""
+        return self.logits.argmax(axis=1)
+
+
+def ce_step(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    """One cross-entropy step on a ``(x, y[, ids])`` batch; also reports the batch accuracy."""
+    x, y = batch[0], batch[1]
+    logits = model(x)
+    return F.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: Any, device: torch.device | str | None = None) -> Predictions:
+    """Run a model over a loader in eval mode; gather logits, labels and ids."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    logits, labels, ids = [], [], []
+    for batch in loader:
+        x = batch[0].to(device)
+        logits.append(model(x).float().cpu())
+        labels.append(torch.as_tensor(batch[1]).cpu())
+        if len(batch) > 2:
+            ids.extend(list(batch[2]))
+    return Predictions(torch.cat(logits).numpy(), torch.cat(labels).numpy(), ids)
+
+
+def binary_metrics(pred: Predictions, *, positive: int, bonafide: int) -> dict[str, Any]:
+    """Accuracy, precision, recall, F1 (for ``positive``), confusion matrix and EER over the whole set."""
+    rep = metrics.classification_report(pred.labels, pred.predicted, positive=positive, labels=[0, 1])
+    scores = pred.scores(bonafide)
+    bona, spoof = scores[pred.labels == bonafide], scores[pred.labels != bonafide]
+    eer, thr = metrics.eer(bona, spoof) if len(bona) and len(spoof) else (float("nan"), float("nan"))
+    return {**rep, "eer": eer, "eer_threshold": thr}
+
+
+def make_evaluate_fn(*, positive: int, bonafide: int):
+    """Validation for the trainer: loss, accuracy, F1 and EER over the whole validation set."""
+
+    def evaluate(model: nn.Module, loader: Any) -> dict[str, float]:
+        pred = predict(model, loader)
+        loss = float(F.cross_entropy(torch.as_tensor(pred.logits), torch.as_tensor(pred.labels).long()))
+        m = binary_metrics(pred, positive=positive, bonafide=bonafide)
+        return {"val_loss": loss, "val_acc": m["accuracy"], "val_f1": m["f1"], "val_eer": m["eer"]}
+
+    return evaluate
+
+
+@dataclass
+class ClassifierSetup:
+    """Optimiser and loop settings of one classifier (the sources' values are given by each study)."""
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 30
+    weight_decay: float = 0.0
+    monitor: str = "val_f1"
+    mode: str = "max"
+    num_workers: int = 0
+
+
+def train_classifier(model: nn.Module, train_set: Dataset, val_set: Dataset, setup: ClassifierSetup, *,
+                     out_dir: str | Path, seed: int, positive: int, bonafide: int,
+                     model_config: dict[str, Any] | None = None) -> TrainResult:
+    """Train with Adam and cross entropy through the shared trainer (checkpoints, resume, history, best model)."""
+    # no private generator: the shuffle then draws from torch's global RNG, which the trainer seeds and
+    # checkpoints, so a resumed run sees the same batches as an uninterrupted one
+    train = DataLoader(train_set, batch_size=setup.batch_size, shuffle=True, num_workers=setup.num_workers)
+    val = DataLoader(val_set, batch_size=setup.batch_size, num_workers=setup.num_workers)
+    opt = torch.optim.Adam(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
+    cfg = TrainConfig(out_dir=Path(out_dir), epochs=setup.epochs, seed=seed, monitor=setup.monitor, mode=setup.mode)
+    trainer = Trainer(model, opt, train, ce_step, cfg, val_loader=val,
+                      evaluate_fn=make_evaluate_fn(positive=positive, bonafide=bonafide), model_config=model_config)
+    return trainer.fit()
