@@ -1,0 +1,99 @@
+"""Tests of asvnb.train.adversarial: BIM bounds, falling similarity, keep rule and relabelling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asvnb.features import preset
+from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
+from asvnb.train.adversarial import bim_attack, generate_adversarial, same_speaker_partners
+
+INT16 = 32768.0
+
+
+def tiny_model(seed: int = 0) -> ResNetSE:
+    """A small random ResNetSE on 8 kHz waveforms, fast enough for CPU tests."""
+    torch.manual_seed(seed)
+    return ResNetSE((8, 8, 8, 8), layers=(1, 1, 1, 1), emb_dim=16, frontend=preset("source002", sr=8000)).eval()
+
+
+def batch(n: int = 6, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return 0.1 * torch.randn(n, 4000, generator=g), 0.1 * torch.randn(n, 4000, generator=g)
+
+
+def test_perturbation_within_clip_bound():
+    model = tiny_model()
+    w, ref = batch()
+    adv, _ = bim_attack(model.embed, w, ref)  # default eps = alpha * iters = 15 int16 units
+    d = (adv - w).abs().max().item() * INT16
+    assert 3.0 < d <= 15.0 + 1e-3
+    adv, _ = bim_attack(model.embed, w, ref, eps=4.0)  # a bound that binds before 5 steps of 3
+    assert (adv - w).abs().max().item() * INT16 <= 4.0 + 1e-3
+
+
+def test_int16_scale_and_range_clip():
+    model = tiny_model()
+    w, ref = batch()
+    # int16-valued waveforms: alpha is in sample units directly
+    adv, _ = bim_attack(lambda x: model.embed(x / INT16), w * INT16, ref * INT16, full_scale=INT16)
+    assert (adv - w * INT16).abs().max().item() <= 15.0 + 1e-3
+    # a signal at full scale stays a valid waveform
+    loud = torch.sign(w) * 0.99995
+    adv, _ = bim_attack(model.embed, loud, ref, alpha=300.0)
+    assert adv.abs().max().item() <= 1.0
+    assert (adv - loud).abs().max().item() > 0
+
+
+def test_similarity_falls_over_iterations():
+    model = tiny_model()
+    w, ref = batch()
+    sims = torch.stack([bim_attack(model.embed, w, ref, iters=k)[1] for k in range(6)])
+    with torch.no_grad():
+        start = torch.nn.functional.cosine_similarity(model.embed(ref), model.embed(w), dim=-1)
+    torch.testing.assert_close(sims[0], start)  # no iteration, no perturbation
+    assert (sims[1:] < sims[:-1]).all()  # every sample, every step
+
+
+def test_generate_keeps_below_threshold_with_label_7():
+    model = tiny_model().train()
+    w, _ = batch(8)
+    speakers = ["s1", "s1", "s1", "s2", "s2", "s3", "s3", "s3"]
+    kw = dict(alpha=300.0, iters=5, seed=3)
+    partners = torch.from_numpy(same_speaker_partners(speakers, seed=3))
+    model.eval()
+    _, all_sims = bim_attack(model.embed, w, w[partners], alpha=300.0, iters=5)
+    ordered = all_sims.sort().values
+    threshold = ((ordered[3] + ordered[4]) / 2).item()  # half kept, away from any sample's value
+    model.train()
+    out = generate_adversarial(model, w, speakers, threshold=threshold, batch_size=3, **kw)
+    assert model.training  # mode given back
+    assert all(p.grad is None for p in model.parameters())  # the attack trains nothing
+    assert len(out) == 4 and out.n_tried == 8
+    assert (out.labels == ADVERSARIAL_CLASS).all() and ADVERSARIAL_CLASS == 7
+    assert (out.cos_sim <= threshold).all()
+    expected_kept = torch.nonzero(all_sims <= threshold).flatten()
+    torch.testing.assert_close(out.source_index, expected_kept)
+    torch.testing.assert_close(out.cos_sim, all_sims[expected_kept], atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.reference_index, partners[expected_kept])
+    assert out.waveforms.shape == (len(out), 4000)
+    assert ((out.waveforms - w[expected_kept]).abs().max() * INT16 <= 1500.0 + 1e-2).all()
+
+
+def test_partners_are_other_utterances_of_the_same_speaker():
+    speakers = ["a", "b", "a", "b", "a"]
+    partners = same_speaker_partners(speakers, seed=0)
+    for i, j in enumerate(partners):
+        assert j != i and speakers[j] == speakers[i]
+
+
+def test_bad_inputs():
+    model = tiny_model()
+    w, _ = batch(3)
+    with pytest.raises(ValueError, match="only one: c"):
+        generate_adversarial(model, w, ["a", "a", "c"])
+    with pytest.raises(ValueError, match="2 speaker labels for 3 waveforms"):
+        generate_adversarial(model, w, ["a", "a"])
+    with pytest.raises(ValueError, match="batch, samples"):
+        bim_attack(model.embed, w[0], w[0])
