@@ -7,6 +7,7 @@ and FFmpeg, which the CPU machines this book is built on do not have.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Hashable, Iterator, Mapping, Sequence
 
@@ -25,6 +26,7 @@ def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
+    check_complete(path)
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for bad files
@@ -38,6 +40,19 @@ def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
         log.info("%s: resampled from %d Hz to %d Hz", path, file_sr, sr)
         wav = resample(wav, file_sr, sr)
     return wav.astype(np.float32, copy=False)
+
+
+def check_complete(path: str | Path) -> None:
+    """Raise :class:`AudioError` if a WAV header declares more audio data than the file holds.
+
+    libsndfile reads a truncated WAV as a shorter file without complaint (a
+    truncated FLAC fails to decode on its own); its header report says
+    ``data : <declared> (should be <present>)``, which is what is checked here.
+    """
+    info = audio_info(path)
+    m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", info.extra_info, re.M)
+    if m and int(m[1]) > int(m[2]):
+        raise AudioError(f"{path}: truncated audio (header declares {m[1]} bytes of data, the file holds {m[2]})")
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
@@ -120,6 +135,7 @@ def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000
     path = Path(path)
     if not 0 <= start < stop:
         raise ValueError(f"{path}: bad frame range [{start}, {stop})")
+    check_complete(path)
     try:
         data, file_sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except Exception as exc:

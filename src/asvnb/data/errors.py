@@ -1,0 +1,53 @@
+"""Errors of the dataset adapters, and the catalogue of where each real dataset comes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a real dataset is downloaded from, and under which licence."""
+
+    name: str
+    url: str
+    licence: str
+
+
+SOURCES: dict[str, Source] = {
+    "asvspoof2019_la": Source("ASVspoof 2019 LA", "https://datashare.ed.ac.uk/handle/10283/3336", "ODC-By 1.0"),
+    "asvspoof2021_la": Source("ASVspoof 2021 LA eval",
+                              "https://zenodo.org/record/4837263 (audio), "
+                              "https://www.asvspoof.org/index2021.html (keys: LA-keys-stage-1 / LA-keys-full)",
+                              "ODC-By 1.0"),
+    "commonvoice": Source("Common Voice 14.0 delta (en)", "https://commonvoice.mozilla.org/datasets", "CC0 1.0"),
+    "deepvoice": Source("DEEP-VOICE: DeepFake Voice Recognition (Kaggle)",
+                        "https://www.kaggle.com/datasets/birdy654/deep-voice-deepfake-voice-recognition",
+                        "as stated on the Kaggle page (not verified here)"),
+    "imitation": Source("Fake voice recordings (Imitation), Mendeley Data",
+                        "https://data.mendeley.com/datasets/ytkv9w92t6/1", "CC BY 4.0"),
+    "musan": Source("MUSAN", "https://www.openslr.org/17/", "CC BY 4.0"),
+    "rirs_noises": Source("RIRS_NOISES", "https://www.openslr.org/28/", "Apache 2.0"),
+}
+
+
+class DatasetMissing(FileNotFoundError):
+    """A dataset (or one of its required folders/files) is not where the adapter looked."""
+
+    def __init__(self, dataset: str, path: str | Path, what: str = "folder"):
+        src = SOURCES[dataset]
+        self.dataset, self.path = src.name, Path(path)
+        super().__init__(f"{src.name}: {what} not found at {path}. Download it from {src.url} "
+                         f"(licence: {src.licence}) and unpack it there, or build the embedded "
+                         f"corpus with `asvnb data synth`.")
+
+
+class ProtocolError(ValueError):
+    """A malformed line of a protocol, key, score or metadata file."""
+
+    def __init__(self, path: str | Path, line_no: int | None, message: str, line: str = ""):
+        self.path, self.line_no = Path(path), line_no
+        shown = f": {line.rstrip()!r}" if line else ""
+        where = f"{path}:{line_no}" if line_no else f"{path}"
+        super().__init__(f"{where}: {message}{shown}")

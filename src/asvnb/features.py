@@ -1,0 +1,256 @@
+"""Time-frequency features shared by the studies: log-mel, linear spectrogram, instance norm, spectrogram images.
+
+Presets name each source's settings. Spectrogram images (source 003) come by
+two routes that share one function, :func:`spectrogram_image`:
+
+* ``route="source"``: what the source did, ``pyplot.specgram`` of the segment
+  (NFFT 1024, noverlap 512, Fs the rate, viridis, axes off) saved as a JPEG
+  and read back, resized to 224 x 224 and scaled to [0, 1] (torchvision's
+  ``Resize((224, 224))`` + ``ToTensor``). The source saves the whole figure:
+  the white margins around the axes stay in the image (``crop_axes=False``).
+* ``route="tensor"``: :class:`SpecgramImage`, the same PSD in dB computed by
+  ``torch.stft`` with matplotlib's conventions (symmetric Hann window, no
+  centring, one-sided density), min-max scaled as ``imshow`` does, coloured by
+  the same colour map and resized, with no files; batchable on the GPU.
+  ``margins=True`` reproduces the figure's white margins.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+from torch import nn
+
+# ----------------------------------------------------------------------------- normalisation
+
+
+def instance_norm(x: torch.Tensor, dim: int = -1, eps: float = 1e-5) -> torch.Tensor:
+    """Per-utterance mean/variance normalisation over time (``dim``); a constant input gives zeros, not NaN.
+
+    Written out rather than ``nn.InstanceNorm1d`` so that silent inputs are
+    guarded explicitly: rows whose standard deviation is below ``eps`` (a
+    constant row, up to rounding) become zeros instead of amplified rounding noise.
+    """
+    mean = x.mean(dim=dim, keepdim=True)
+    std = x.var(dim=dim, unbiased=False, keepdim=True).sqrt()
+    return torch.where(std > eps, (x - mean) / std.clamp_min(eps), torch.zeros_like(x))
+
+
+# ----------------------------------------------------------------------------- log-mel / linear
+
+
+@dataclass(frozen=True)
+class SpecConfig:
+    """STFT settings in milliseconds (so one preset serves any rate) and the mel/normalisation options."""
+
+    sr: int = 16000
+    n_fft: int = 512
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    n_mels: int = 40
+    f_min: float = 0.0
+    f_max: float | None = None
+    window: str = "hamming"
+    instance_norm: bool = True
+    log_eps: float = 1e-6
+
+    def frames(self) -> tuple[int, int, int]:
+        """``(n_fft, win_length, hop_length)`` in samples at ``sr``.
+
+        Source 002 states a 25 ms window with a 512-point FFT at 22,050 Hz,
+        where 25 ms is 551 samples: the FFT is raised to the next power of two
+        that holds the window rather than silently shortening the window.
+        """
+        win = int(round(self.win_ms * self.sr / 1000))
+        hop = int(round(self.hop_ms * self.sr / 1000))
+        n_fft = self.n_fft if win <= self.n_fft else 2 ** math.ceil(math.log2(win))
+        return n_fft, win, hop
+
+
+PRESETS: dict[str, SpecConfig] = {
+    # 40 log-mel, 25 ms / 10 ms, FFT 512, instance norm (voxceleb_trainer ResNetSE front end)
+    "source002": SpecConfig(),
+    "source002_22k": SpecConfig(sr=22050),  # the rate the paper states
+    # source 000 does not give its settings: a common log-power spectrogram, 25 ms / 10 ms, FFT 512
+    "source000": SpecConfig(n_mels=0, window="hann", instance_norm=False),
+}
+
+
+def preset(name: str, **overrides) -> SpecConfig:
+    """A named preset, with fields overridden (e.g. ``sr=22050``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown feature preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+_WINDOWS = {"hamming": torch.hamming_window, "hann": torch.hann_window}
+
+
+class LogMel(nn.Module):
+    """``(batch, samples)`` -> ``(batch, n_mels, frames)`` log-mel energies (natural log), optionally instance-normalised."""
+
+    def __init__(self, cfg: SpecConfig = PRESETS["source002"]):
+        super().__init__()
+        n_fft, win, hop = cfg.frames()
+        self.cfg = cfg
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=cfg.sr, n_fft=n_fft, win_length=win, hop_length=hop, f_min=cfg.f_min, f_max=cfg.f_max,
+            n_mels=cfg.n_mels, window_fn=_WINDOWS[cfg.window])
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Features of a batch (or of one 1-D waveform)."""
+        x = torch.log(self.mel(wav) + self.cfg.log_eps)
+        return instance_norm(x) if self.cfg.instance_norm else x
+
+
+class LinearSpectrogram(nn.Module):
+    """``(batch, samples)`` -> ``(batch, n_fft // 2 + 1, frames)`` log power in dB (floored), optionally normalised."""
+
+    def __init__(self, cfg: SpecConfig = PRESETS["source000"], floor_db: float = -100.0):
+        super().__init__()
+        n_fft, win, hop = cfg.frames()
+        self.cfg, self.floor = cfg, 10 ** (floor_db / 10)
+        self.spec = torchaudio.transforms.Spectrogram(n_fft=n_fft, win_length=win, hop_length=hop, power=2.0,
+                                                      window_fn=_WINDOWS[cfg.window])
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Features of a batch (or of one 1-D waveform)."""
+        x = 10 * torch.log10(self.spec(wav).clamp_min(self.floor))
+        return instance_norm(x) if self.cfg.instance_norm else x
+
+
+def log_mel(wav: np.ndarray | torch.Tensor, name: str = "source002", **overrides) -> torch.Tensor:
+    """Log-mel features of one waveform with a named preset: ``(n_mels, frames)``."""
+    return LogMel(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
+
+
+def linear_spectrogram(wav: np.ndarray | torch.Tensor, name: str = "source000", **overrides) -> torch.Tensor:
+    """Log-power linear spectrogram of one waveform with a named preset: ``(bins, frames)``."""
+    return LinearSpectrogram(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
+
+
+# ----------------------------------------------------------------------------- spectrogram images (source 003)
+
+# The source's JPEGs are 539 x 542 (rows x columns): a 5.42 x 5.39 inch figure at 100 dpi.
+SOURCE_FIGSIZE, SOURCE_DPI = (5.42, 5.39), 100
+# matplotlib's default subplot box (figure fractions): where the axes sit in the saved figure
+_AXES_BOX = dict(left=0.125, right=0.9, bottom=0.11, top=0.88)
+
+
+def specgram_jpeg(wav: np.ndarray, sr: int, path: str | Path, nfft: int = 1024, noverlap: int = 512,
+                  figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI, cmap: str = "viridis") -> Path:
+    """Render a segment as the source did (``specgram`` + ``axis('off')`` + ``savefig(..., format='jpg')``)."""
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=figsize, dpi=dpi)  # pyplot-free, so it is safe in loader workers
+    ax = fig.add_subplot()
+    with np.errstate(divide="ignore"):  # digital silence: log10(0) is masked and drawn white, as in the source
+        ax.specgram(np.asarray(wav, dtype=np.float64), NFFT=nfft, Fs=sr, noverlap=noverlap, cmap=cmap)
+    ax.axis("off")
+    fig.savefig(path, format="jpg")
+    return path
+
+
+def axes_box_pixels(size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` pixel rows/columns of the axes in a saved default-layout figure."""
+    h, w = size_hw
+    return (round((1 - _AXES_BOX["top"]) * h), round((1 - _AXES_BOX["bottom"]) * h),
+            round(_AXES_BOX["left"] * w), round(_AXES_BOX["right"] * w))
+
+
+def read_image(path: str | Path, size: int = 224, crop_axes: bool = False) -> torch.Tensor:
+    """A JPEG as the source read it: RGB, ``Resize((size, size))``, ``ToTensor`` -> float ``(3, size, size)`` in [0, 1]."""
+    from PIL import Image
+    from torchvision import transforms
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if crop_axes:
+            t, b, l, r = axes_box_pixels((im.height, im.width))
+            im = im.crop((l, t, r, b))
+        return transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])(im)
+
+
+class SpecgramImage(nn.Module):
+    """The tensor route: waveform batch ``(B, T)`` -> coloured spectrogram images ``(B, 3, size, size)`` in [0, 1]."""
+
+    def __init__(self, sr: int, nfft: int = 1024, noverlap: int = 512, size: int = 224, cmap: str = "viridis",
+                 margins: bool = False, figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI):
+        super().__init__()
+        import matplotlib
+
+        if not 0 <= noverlap < nfft:
+            raise ValueError(f"noverlap must be in [0, nfft), got {noverlap} with nfft {nfft}")
+        self.sr, self.nfft, self.hop, self.size, self.margins = sr, nfft, nfft - noverlap, size, margins
+        self.fig_hw = (round(figsize[1] * dpi), round(figsize[0] * dpi))
+        # matplotlib's window_hanning is numpy's symmetric Hann window
+        self.register_buffer("window", torch.from_numpy(np.hanning(nfft).astype(np.float32)), persistent=False)
+        lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
+        self.register_buffer("lut", torch.from_numpy(lut.astype(np.float32)), persistent=False)
+
+    def psd_db(self, wav: torch.Tensor) -> torch.Tensor:
+        """``(B, nfft//2+1, frames)`` one-sided power spectral density in dB, scaled as ``matplotlib.mlab``."""
+        if wav.shape[-1] < self.nfft:  # mlab zero-pads a signal shorter than one window
+            wav = F.pad(wav, (0, self.nfft - wav.shape[-1]))
+        # float64 as matplotlib: the image is min-max scaled, so a float32 rounding floor
+        # (about -140 dB) would set the scale for clean synthetic signals
+        win = self.window.double()
+        spec = torch.stft(wav.double(), self.nfft, hop_length=self.hop, window=win, center=False,
+                          return_complex=True).abs().pow(2)
+        spec = spec / (self.sr * win.pow(2).sum())
+        spec[:, 1:-1 if self.nfft % 2 == 0 else None] *= 2  # one-sided: double all but DC (and Nyquist)
+        return (10 * torch.log10(spec.clamp_min(1e-300))).float()
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Images of a batch of equal-length waveforms (a 1-D waveform gives a batch of one)."""
+        if wav.dim() == 1:
+            wav = wav.unsqueeze(0)
+        z = self.psd_db(wav).flip(1)  # high frequencies at the top, as imshow draws specgram
+        lo = z.amin(dim=(1, 2), keepdim=True)
+        span = (z.amax(dim=(1, 2), keepdim=True) - lo).clamp_min(1e-12)  # silent input: a flat image, no 0/0
+        z = ((z - lo) / span).unsqueeze(1)
+        if self.margins:
+            h, w = self.fig_hw
+            t, b, l, r = axes_box_pixels((h, w))
+            z = F.interpolate(z, size=(b - t, r - l), mode="bilinear", antialias=True, align_corners=False)
+            rgb = self._colour(z)
+            canvas = torch.ones(rgb.shape[0], 3, h, w, device=rgb.device)
+            canvas[:, :, t:b, l:r] = rgb
+            return F.interpolate(canvas, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                 align_corners=False).clamp(0, 1)
+        z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        return self._colour(z)
+
+    def _colour(self, z: torch.Tensor) -> torch.Tensor:
+        # colour-map lookup after resizing the data, as imshow resamples data before colouring
+        idx = (z.squeeze(1).clamp(0, 1) * 256).long().clamp_max(255)
+        return self.lut[idx].permute(0, 3, 1, 2).contiguous()
+
+
+def spectrogram_image(wav: np.ndarray | torch.Tensor, sr: int, route: str = "tensor", nfft: int = 1024,
+                      noverlap: int = 512, size: int = 224, jpeg_path: str | Path | None = None,
+                      crop_axes: bool = False, margins: bool = False) -> torch.Tensor:
+    """One segment as a float ``(3, size, size)`` image in [0, 1] by the ``source`` (JPEG) or ``tensor`` route.
+
+    ``jpeg_path`` keeps the source route's JPEG (else it is written to a
+    temporary folder and removed); ``crop_axes`` drops its white margins,
+    ``margins`` adds them to the tensor route.
+    """
+    if route == "tensor":
+        return SpecgramImage(sr, nfft, noverlap, size, margins=margins)(torch.as_tensor(np.asarray(wav, np.float32)))[0]
+    if route != "source":
+        raise ValueError(f"route must be 'source' or 'tensor', got {route!r}")
+    x = np.asarray(wav, dtype=np.float32)
+    if jpeg_path is not None:
+        return read_image(specgram_jpeg(x, sr, jpeg_path, nfft, noverlap), size, crop_axes)
+    with tempfile.TemporaryDirectory() as d:
+        return read_image(specgram_jpeg(x, sr, Path(d) / "spec.jpg", nfft, noverlap), size, crop_axes)

@@ -1,0 +1,136 @@
+"""Shared figures (seaborn/matplotlib): confusion matrices, DET curves, training curves, spectrogram grids.
+
+Every function returns the matplotlib Figure (nothing is shown or saved
+here), built without pyplot so it works under any backend. Scores follow the
+ASVspoof convention: higher = more bona fide.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from scipy.stats import norm
+
+# DET ticks of the official ASVspoof / NIST plots, in percent
+DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
+
+
+def plot_confusion(y_true: Sequence, y_pred: Sequence, class_names: Sequence[str] | None = None,
+                   labels: Sequence | None = None, normalize: str = "both", title: str | None = None) -> Figure:
+    """Confusion matrix heatmap(s): ``normalize`` is ``counts``, ``true`` (row-normalised) or ``both`` (two panels).
+
+    Rows are true classes, columns predicted ones; an empty row normalises to zeros.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    if normalize not in ("counts", "true", "both"):
+        raise ValueError(f"normalize must be counts, true or both, got {normalize!r}")
+    labels = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
+    names = list(class_names) if class_names is not None else [str(c) for c in labels]
+    if len(names) != len(labels):
+        raise ValueError(f"{len(names)} class names for {len(labels)} classes")
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    cm_norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    panels = {"counts": [("counts", cm, "d")], "true": [("row-normalised", cm_norm, ".2f")],
+              "both": [("counts", cm, "d"), ("row-normalised", cm_norm, ".2f")]}[normalize]
+    fig = Figure(figsize=(4.6 * len(panels), 4.0), layout="constrained")
+    for ax, (name, mat, fmt) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        sns.heatmap(mat, annot=True, fmt=fmt, cmap="Blues", cbar=False, square=True, ax=ax,
+                    xticklabels=names, yticklabels=names, vmin=0, vmax=1 if fmt == ".2f" else None)
+        ax.set(xlabel="predicted", ylabel="true", title=name)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_det(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str | None = None,
+             limits: tuple[float, float] = (0.05, 60.0)) -> Figure:
+    """DET curves of several systems on normal-deviate axes; ``systems`` maps name -> (bona fide, spoof) scores.
+
+    Miss = bona fide rejected, false alarm = spoof accepted, from the official
+    DET points of :func:`asvnb.metrics.det_curve` (the ones the EER is read
+    from). Axes are probit-scaled with the percent ticks of the official DET plots.
+    """
+    from asvnb.metrics import det_curve
+
+    fig = Figure(figsize=(5.2, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    lo, hi = limits[0] / 100, limits[1] / 100
+    for name, (bona, spoof) in systems.items():
+        bona, spoof = np.asarray(bona, float), np.asarray(spoof, float)
+        if len(bona) == 0 or len(spoof) == 0:
+            raise ValueError(f"DET of {name!r}: needs both bona fide and spoof scores")
+        p_miss, p_fa, _ = det_curve(bona, spoof)
+        # 0 and 1 have no normal deviate: clip just outside the plotted range
+        ax.plot(norm.ppf(np.clip(p_fa, lo / 10, 1 - lo / 10)), norm.ppf(np.clip(p_miss, lo / 10, 1 - lo / 10)),
+                label=name)
+    ticks = [t for t in DET_TICKS if limits[0] <= t <= limits[1]]
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_ticks(norm.ppf(np.array(ticks) / 100), labels=[f"{t:g}" for t in ticks])
+    ax.set(xlim=norm.ppf([lo, hi]), ylim=norm.ppf([lo, hi]), xlabel="False alarm rate (%)",
+           ylabel="Miss rate (%)", title=title or "DET curve")
+    ax.plot(norm.ppf([lo, hi]), norm.ppf([lo, hi]), ls=":", color="grey", lw=0.8)  # EER line: miss = false alarm
+    ax.grid(True, alpha=0.4)
+    ax.legend(loc="upper right")
+    return fig
+
+
+def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = None) -> Figure:
+    """Training curves: one panel per metric, train vs val lines from ``train_<m>`` / ``val_<m>`` columns.
+
+    Columns without a ``train_``/``val_`` prefix (other than ``x``) get a panel of their own.
+    """
+    if x not in history.columns:
+        raise ValueError(f"history has no {x!r} column (columns: {', '.join(history.columns)})")
+    metrics: dict[str, list[tuple[str, str]]] = {}
+    for c in history.columns:
+        if c == x or not pd.api.types.is_numeric_dtype(history[c]):
+            continue
+        split, _, m = c.partition("_") if c.startswith(("train_", "val_")) else ("", "", c)
+        metrics.setdefault(m, []).append((split or c, c))
+    if not metrics:
+        raise ValueError("history has no numeric metric columns")
+    fig = Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
+    for ax, (m, cols) in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics.items()):
+        for split, c in cols:
+            ax.plot(history[x], history[c], marker="o", ms=3, label=split)
+        ax.set(xlabel=x, ylabel=m, title=m)
+        ax.grid(True, alpha=0.4)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_spectrogram_grid(items: Sequence[tuple[str, np.ndarray]], ncols: int = 4, title: str | None = None,
+                          cmap: str = "viridis") -> Figure:
+    """A grid of spectrograms (e.g. one per attack): 2-D ``(freq, time)`` arrays drawn low frequency at the
+    bottom, or ``(3, H, W)`` / ``(H, W, 3)`` images drawn as they are; each panel titled."""
+    if not items:
+        raise ValueError("no spectrograms to draw")
+    n = len(items)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(3.0 * ncols, 2.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (name, spec) in zip(axes, items):
+        a = spec.detach().cpu().numpy() if hasattr(spec, "detach") else np.asarray(spec)
+        if a.ndim == 3:
+            ax.imshow(np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a)
+        elif a.ndim == 2:
+            ax.imshow(a, origin="lower", aspect="auto", cmap=cmap)
+        else:
+            raise ValueError(f"{name}: expected a 2-D spectrogram or a 3-channel image, got shape {a.shape}")
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,101 @@
+"""Features against hand-computed cases: tone peaks, normalisation statistics, matplotlib's PSD, the two image routes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib import mlab
+from PIL import Image
+
+from asvnb import features as fe
+from replicas import tone
+
+SR = 16000
+
+
+def test_linear_spectrogram_tone_peak_bin():
+    x = tone(1000, 1.0)
+    spec = fe.linear_spectrogram(x)  # FFT 512 at 16 kHz: 31.25 Hz per bin, 1000 Hz is bin 32
+    assert spec.shape == (257, 1 + 16000 // 160)
+    assert (spec[:, 5:-5].argmax(dim=0) == 32).all()
+
+
+def test_log_mel_shape_and_tone_band():
+    x = tone(1000, 1.0)
+    m = fe.LogMel(fe.preset("source002", instance_norm=False))(torch.from_numpy(x))
+    assert m.shape == (40, 101)
+    # the band whose centre is nearest 1000 Hz on torchaudio's HTK mel scale carries the tone
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    centres = np.linspace(mel(0), mel(8000), 42)[1:-1]
+    assert int(m[:, 50].argmax()) == int(np.argmin(np.abs(centres - mel(1000))))
+
+
+def test_presets():
+    assert fe.preset("source002").frames() == (512, 400, 160)
+    # 25 ms at 22,050 Hz is 551 samples: the FFT grows to 1024 rather than cutting the window
+    assert fe.preset("source002", sr=22050).frames() == (1024, 551, 220)
+    with pytest.raises(ValueError, match="unknown feature preset"):
+        fe.preset("nope")
+
+
+def test_instance_norm_statistics_and_guard():
+    x = torch.randn(2, 40, 300) * 5 + 3
+    y = fe.instance_norm(x)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(2, 40), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(-1, unbiased=False), torch.ones(2, 40), atol=1e-4, rtol=0)
+    assert torch.equal(fe.instance_norm(torch.full((3, 10), 7.0)), torch.zeros(3, 10))
+
+
+def test_silent_audio_gives_finite_features():
+    z = np.zeros(SR, np.float32)
+    assert torch.equal(fe.log_mel(z), torch.zeros(40, 101))  # constant rows normalise to zero
+    assert torch.isfinite(fe.linear_spectrogram(z)).all()
+    for route in ("tensor", "source"):
+        img = fe.spectrogram_image(z, SR, route=route)
+        assert img.shape == (3, 224, 224) and torch.isfinite(img).all()
+
+
+def test_tensor_route_psd_equals_matplotlib():
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    ours = fe.SpecgramImage(SR).psd_db(torch.from_numpy(x)[None])[0].double().numpy()
+    ref, freqs, _ = mlab.specgram(x.astype(np.float64), NFFT=1024, Fs=SR, noverlap=512)
+    assert ours.shape == ref.shape == (513, (SR - 512) // 512)
+    np.testing.assert_allclose(ours, 10 * np.log10(ref), atol=1e-3)
+
+
+def _peak_row(img: torch.Tensor) -> int:
+    # viridis: the loudest pixels are yellow (high red + green, little blue)
+    return int((img[0] + img[1] - img[2]).mean(-1).argmax())
+
+
+@pytest.mark.parametrize("freq", [1000.0, 2000.0, 6000.0])
+def test_routes_agree_on_where_the_energy_is(freq):
+    x = tone(freq, 2.0)
+    src = fe.spectrogram_image(x, SR, route="source", crop_axes=True)
+    ten = fe.spectrogram_image(x, SR, route="tensor")
+    expect = 224 * (1 - freq / (SR / 2))  # top row = Nyquist, bottom row = 0 Hz
+    assert abs(_peak_row(src) - expect) <= 3 and abs(_peak_row(ten) - expect) <= 3
+    assert (src - ten).abs().mean() < 0.05  # same picture, JPEG artefacts apart
+
+
+def test_source_route_jpeg_and_margins(tmp_path):
+    x = tone(2000, 2.0)
+    path = tmp_path / "seg_1.jpg"
+    src = fe.spectrogram_image(x, SR, route="source", jpeg_path=path)
+    with Image.open(path) as im:
+        assert (im.format, im.size, im.mode) == ("JPEG", (542, 539), "RGB")  # the source's 539 x 542 images
+    assert torch.allclose(src[:, :5, :], torch.ones(3, 5, 224), atol=0.02)  # white margin kept, as saved
+    ten = fe.spectrogram_image(x, SR, route="tensor", margins=True)
+    assert (src - ten).abs().mean() < 0.05
+
+
+def test_tensor_route_batches():
+    xs = torch.from_numpy(np.stack([tone(500, 1.0), tone(3000, 1.0)]))
+    mod = fe.SpecgramImage(SR)
+    batch = mod(xs)
+    assert batch.shape == (2, 3, 224, 224) and 0 <= batch.min() and batch.max() <= 1
+    torch.testing.assert_close(batch[1], mod(xs[1])[0])
+    with pytest.raises(ValueError, match="route"):
+        fe.spectrogram_image(xs[0].numpy(), SR, route="png")
