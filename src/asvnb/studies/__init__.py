@@ -1,0 +1,1 @@
+"""One module per study: its configuration per profile, the source's reported figures, its experiments."""
