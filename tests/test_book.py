@@ -205,6 +205,9 @@ def test_data_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
     (tmp_path / "MANIFEST.json").write_text('{"scale": "medium"}')
     b = config.data_fingerprint(tmp_path)
     assert a != b and len(a) == 16
+    # how long a build took is not what the corpus holds
+    (tmp_path / "MANIFEST.json").write_text('{"scale": "medium", "build_seconds": 12.5}')
+    assert config.data_fingerprint(tmp_path) == b
     # without a manifest (real datasets): protocol files' names and sizes count, audio does not
     real = tmp_path / "real"
     (real / "proto").mkdir(parents=True)

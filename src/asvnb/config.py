@@ -122,7 +122,14 @@ def data_fingerprint(root: str | Path) -> str:
     h = hashlib.sha256()
     manifest = root / "MANIFEST.json"
     if manifest.is_file():
-        h.update(manifest.read_bytes())
+        try:
+            content = json.loads(manifest.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{manifest}: not valid JSON ({exc}); rebuild with `asvnb data synth`") from exc
+        # timings and per-run counters say how a build went, not what the corpus holds
+        volatile = {"build_seconds", "stage_seconds", "files_written_this_run", "packages_installed_this_run",
+                    "built_at"}
+        h.update(json.dumps({k: v for k, v in content.items() if k not in volatile}, sort_keys=True).encode())
     else:
         for p in sorted(root.rglob("*")):
             if p.suffix.lower() in {".txt", ".tsv", ".csv", ".json"} and p.is_file():
