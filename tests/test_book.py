@@ -221,15 +221,18 @@ def test_data_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
 
 def test_execution_report_lists_every_field() -> None:
     rec = book.ExecutionRecord(notebook="notebooks/x.ipynb", status="ok", profile="embedded",
-                               parameters={"epochs": 2}, key="k1", started="2026-01-01", duration_s=12.3,
+                               parameters={"epochs": 2}, key="k1", started="2026-01-01 10:00:00 UTC", duration_s=12.3,
                                peak_memory_mb=1536.0, fingerprint={"git_commit": "abc", "torch": "2.9.1",
                                                                    "data_fingerprint": "d1", "cache_key": "k1"},
-                               output="o")
-    table = book.execution_report([rec])
-    row = table.splitlines()[2]
-    for cell in ("`notebooks/x.ipynb`", "embedded", "ok", "12 s", "1536 MB", "`epochs=2`", "git_commit: `abc`",
-                 "data_fingerprint: `d1`"):
+                               output="o", effective_parameters={"profile": "embedded", "epochs": 2})
+    text = book.execution_report([rec])
+    row = text.splitlines()[2]
+    assert "- **notebook**: `notebooks/x.ipynb`" in text
+    for cell in ("| x |", "embedded", "ok", "12 s", "1536 MB", "2026-01-01 10:00:00 UTC"):
         assert cell in row
+    assert "`profile='embedded'`, `epochs=2` (set)" in text
+    for fp in ("git_commit `abc`", "torch `2.9.1`", "data_fingerprint `d1`", "cache_key `k1`"):
+        assert fp in text
 
 
 def test_toc_lists_existing_notebooks_only(tmp_path: Path) -> None:

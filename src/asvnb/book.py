@@ -70,6 +70,7 @@ class ExecutionRecord:
     fingerprint: dict[str, Any]
     output: str
     error: dict[str, Any] | None = None
+    effective_parameters: dict[str, Any] | None = None  # the parameters cell's defaults with the overrides applied
 
     def save(self, path: Path) -> None:
         """Write the record as JSON (atomically)."""
@@ -257,7 +258,8 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
             notebook=str(rel), status=outcome["status"], profile=params.get("profile", _default(notebook, "profile")),
             parameters=params, key=key, started=started, duration_s=round(duration, 1),
             peak_memory_mb=round(peak, 1), fingerprint=config.fingerprint(data, device="cpu") | {"cache_key": key},
-            output=str(output), error=outcome.get("error"))
+            output=str(output), error=outcome.get("error"),
+            effective_parameters={n: d["default"] for n, d in declared_parameters(notebook).items()} | params)
         if record.status == "ok":
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(tmp_out), output)
@@ -366,20 +368,23 @@ def _write_if_changed(dst: Path, text: str) -> None:
 
 
 def execution_report(records: list[ExecutionRecord]) -> str:
-    """Markdown table: for each notebook, profile, parameters, duration, peak memory, status, fingerprint."""
+    """Markdown: a summary table (profile, status, duration, peak memory) and, per notebook, parameters and fingerprint."""
     if not records:
         return "_No notebook has been executed yet._\n"
-    rows = ["| notebook | profile | status | duration | peak memory | parameters | fingerprint |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| chapter | profile | status | duration | peak memory | executed |", "|---|---|---|---|---|---|"]
+    details = []
     for r in records:
-        params = ", ".join(f"`{k}={v}`" for k, v in r.parameters.items()) or "defaults"
+        rows.append(f"| {Path(r.notebook).stem} | {r.profile} | {r.status} | {r.duration_s:.0f} s | "
+                    f"{r.peak_memory_mb:.0f} MB | {r.started} |")
+        params = r.effective_parameters or r.parameters
+        overridden = set(r.parameters)
+        ptext = ", ".join(f"`{k}={v!r}`" + (" (set)" if k in overridden else "") for k, v in params.items())
         fp = r.fingerprint
-        fp_text = "<br>".join(f"{k}: `{fp[k]}`" for k in
-                              ("git_commit", "asvnb", "python", "torch", "device", "data_fingerprint", "cache_key")
-                              if k in fp)
-        rows.append(f"| `{r.notebook}` | {r.profile} | {r.status} | {r.duration_s:.0f} s | "
-                    f"{r.peak_memory_mb:.0f} MB | {params} | {fp_text} |")
-    return "\n".join(rows) + "\n"
+        ftext = ", ".join(f"{k} `{fp[k]}`" for k in ("git_commit", "asvnb", "python", "torch", "cuda", "device",
+                                                      "cpu_threads", "data_root", "data_fingerprint", "cache_key")
+                          if k in fp)
+        details.append(f"## {Path(r.notebook).stem}\n\n- **notebook**: `{r.notebook}`\n- **parameters**: {ptext or 'none'}\n- **fingerprint**: {ftext}\n")
+    return "\n".join(rows) + "\n\n" + "\n".join(details)
 
 
 def results_overview(results_dir: Path) -> str:
