@@ -24,26 +24,25 @@ import psutil
 def timed_build(build: Path) -> tuple[float, float, str]:
     """Run `asvnb book` in a child process; return seconds, peak RSS of its process tree in MB, and its output."""
     env = dict(os.environ, ASVNB_BUILD=str(build))
+    log = build / "benchmark.log"
+    build.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "asvnb.cli", "book"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ps, peak = psutil.Process(proc.pid), 0.0
-    out: list[str] = []
-    os.set_blocking(proc.stdout.fileno(), False)
-    while proc.poll() is None:
-        try:
-            rss = sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)])
-            peak = max(peak, rss / 2**20)
-        except psutil.Error:
-            pass
-        chunk = proc.stdout.read()
-        if chunk:
-            out.append(chunk)
-        time.sleep(0.2)
-    out.append(proc.stdout.read() or "")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "asvnb.cli", "book"], env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, text=True)
+        ps, peak = psutil.Process(proc.pid), 0.0
+        while proc.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)])
+                peak = max(peak, rss / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+    seconds = time.perf_counter() - t0
+    out = log.read_text()
     if proc.returncode != 0:
-        sys.exit("".join(out) + f"\nbook build failed with exit code {proc.returncode}")
-    return time.perf_counter() - t0, peak, "".join(out)
+        sys.exit(out + f"\nbook build failed with exit code {proc.returncode}")
+    return seconds, peak, out
 
 
 def main() -> None:
