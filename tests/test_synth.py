@@ -274,3 +274,23 @@ def test_other_scale_or_seed_into_a_built_folder_is_an_error(corpus):
 def test_unknown_scale_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="unknown scale 'huge'"):
         build_corpus(tmp_path, "huge")
+
+
+def test_complete_corpus_short_cut_needs_same_generator_and_every_file(corpus, tmp_path):
+    """A finished build is returned without re-planning only if its generator and all its LA files are there."""
+    import json
+    import shutil
+
+    root, manifest = corpus
+    assert manifest["generator"] == build.generator_hash()
+    assert build._complete_manifest(root, "tiny", 0) == json.loads((root / "MANIFEST.json").read_text())
+    assert build._complete_manifest(root, "tiny", 1) is None
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    m = json.loads((copy / "MANIFEST.json").read_text())
+    (copy / "MANIFEST.json").write_text(json.dumps(m | {"generator": "older code"}))
+    assert build._complete_manifest(copy, "tiny", 0) is None
+    (copy / "MANIFEST.json").write_text(json.dumps(m))
+    utt = read_rows(copy / layouts.LA19_CM["dev"])[0][1]
+    (copy / layouts.LA19_SPLIT_DIR["dev"] / f"{utt}.flac").unlink()
+    assert build._complete_manifest(copy, "tiny", 0) is None
