@@ -59,10 +59,21 @@ def test_silent_audio_gives_finite_features():
 def test_tensor_route_psd_equals_matplotlib():
     rng = np.random.default_rng(0)
     x = (0.1 * rng.standard_normal(SR)).astype(np.float32)
-    ours = fe.SpecgramImage(SR).psd_db(torch.from_numpy(x)[None])[0].double().numpy()
     ref, freqs, _ = mlab.specgram(x.astype(np.float64), NFFT=1024, Fs=SR, noverlap=512)
-    assert ours.shape == ref.shape == (513, (SR - 512) // 512)
-    np.testing.assert_allclose(ours, 10 * np.log10(ref), atol=1e-3)
+    exact = fe.SpecgramImage(SR, precision="float64").psd_db(torch.from_numpy(x)[None])[0].double().numpy()
+    assert exact.shape == ref.shape == (513, (SR - 512) // 512)
+    np.testing.assert_allclose(exact, 10 * np.log10(ref), atol=1e-3)
+    # the fast float32 default: the same PSD of noise to a few thousandths of a dB
+    fast = fe.SpecgramImage(SR).psd_db(torch.from_numpy(x)[None])[0].double().numpy()
+    np.testing.assert_allclose(fast, 10 * np.log10(ref), atol=2e-2)
+
+
+def test_float32_psd_is_clipped_at_its_rounding_floor():
+    x = torch.from_numpy(tone(1000.0, 1.0))[None]
+    db = fe.SpecgramImage(SR).psd_db(x)
+    assert float(db.amax() - db.amin()) == pytest.approx(fe.SpecgramImage.FLOOR_DB)
+    with pytest.raises(ValueError, match="precision"):
+        fe.SpecgramImage(SR, precision="float16")
 
 
 def _peak_row(img: torch.Tensor) -> int:
@@ -70,9 +81,15 @@ def _peak_row(img: torch.Tensor) -> int:
     return int((img[0] + img[1] - img[2]).mean(-1).argmax())
 
 
+def recorded_tone(freq: float, seconds: float) -> np.ndarray:
+    """A tone over a -80 dB noise floor: like any recording, far above float32's rounding floor."""
+    rng = np.random.default_rng(int(freq))
+    return (tone(freq, seconds) + 1e-4 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+
+
 @pytest.mark.parametrize("freq", [1000.0, 2000.0, 6000.0])
 def test_routes_agree_on_where_the_energy_is(freq):
-    x = tone(freq, 2.0)
+    x = recorded_tone(freq, 2.0)
     src = fe.spectrogram_image(x, SR, route="source", crop_axes=True)
     ten = fe.spectrogram_image(x, SR, route="tensor")
     expect = 224 * (1 - freq / (SR / 2))  # top row = Nyquist, bottom row = 0 Hz
@@ -81,7 +98,7 @@ def test_routes_agree_on_where_the_energy_is(freq):
 
 
 def test_source_route_jpeg_and_margins(tmp_path):
-    x = tone(2000, 2.0)
+    x = recorded_tone(2000, 2.0)
     path = tmp_path / "seg_1.jpg"
     src = fe.spectrogram_image(x, SR, route="source", jpeg_path=path)
     with Image.open(path) as im:
