@@ -158,3 +158,41 @@ def test_unknown_monitor_is_an_error(tmp_path: Path) -> None:
     trainer.cfg.monitor = "val_f1"
     with pytest.raises(KeyError, match="val_f1"):
         trainer.fit()
+
+
+class EpochAware(TensorDataset):
+    """A dataset whose items depend on the epoch (like random crops): records the epochs it was told."""
+
+    def __init__(self) -> None:
+        data = make_data()
+        super().__init__(*data.tensors)
+        self.epochs: list[int] = []
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return x + 0.01 * self.epoch, y
+
+
+def epoch_aware_trainer(out: Path, data: EpochAware) -> Trainer:
+    torch.manual_seed(0)
+    model = TinyNet()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    cfg = TrainConfig(out_dir=out, epochs=4, seed=0, monitor="train_loss", progress=False)
+    return Trainer(model, opt, DataLoader(data, batch_size=16, shuffle=True), loss_fn, cfg)
+
+
+def test_resume_continues_the_epoch_count_of_epoch_dependent_data(tmp_path: Path) -> None:
+    full_data = EpochAware()
+    full = epoch_aware_trainer(tmp_path / "full", full_data).fit()
+    assert sorted(set(full_data.epochs)) == [0, 1, 2, 3]
+
+    epoch_aware_trainer(tmp_path / "split", EpochAware()).fit(stop_after=2)
+    resumed_data = EpochAware()
+    resumed = epoch_aware_trainer(tmp_path / "split", resumed_data).fit()
+    assert sorted(set(resumed_data.epochs)) == [2, 3]  # not 0 and 1 again
+    pd.testing.assert_frame_equal(full.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"))

@@ -248,6 +248,10 @@ class Trainer:
             epoch = self.epoch + 1
             if self.on_epoch_start:
                 self.on_epoch_start(self, epoch)
+            # accelerate's loader passes its own pass counter to the sampler's and dataset's set_epoch, and that
+            # counter restarts at 0 on resume: set it from the epoch, so random crops and shuffles continue
+            if hasattr(self.train_loader, "set_epoch"):
+                self.train_loader.set_epoch(epoch - 1)
             t0 = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
             if self.evaluate_fn is not None and self.val_loader is not None:
