@@ -1,0 +1,278 @@
+"""Study 03 orchestration on a tiny corpus in the real layouts: GE2E batches, static/active AEG, resume, tables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asvnb import report
+from asvnb.models.resnetse import ADVERSARIAL_CLASS
+from asvnb.studies import ge2e_aeg_kd as study
+from asvnb.train.adversarial import AdversarialSet
+
+SR = 8000
+SPEAKERS = ("LA_0001", "LA_0002", "LA_0003")
+ATTACKS = ("A01", "A02", "A03", "A04", "A05", "A06")
+
+
+def tone(rng: np.random.Generator, f0: float, n: int) -> np.ndarray:
+    t = np.arange(n) / SR
+    return (0.3 * np.sin(2 * np.pi * f0 * t) + 0.02 * rng.standard_normal(n)).astype(np.float32)
+
+
+def write(path: Path, wav: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wav, SR)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """LA 2019 train (3 speakers x (4 bona fide + 6 spoof)), 12 LA 2021 eval trials with keys and ASV scores,
+    MUSAN and RIR, in the real layouts."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    la = root / "LA"
+    rows, k = [], 0
+    for s, spk in enumerate(SPEAKERS):
+        for i in range(4 + len(ATTACKS)):
+            k += 1
+            utt = f"LA_T_{1000000 + k}"
+            system = "-" if i < 4 else ATTACKS[i - 4]
+            key = "bonafide" if i < 4 else "spoof"
+            rows.append(f"{spk} {utt} - {system} {key}")
+            wav = tone(rng, 150 + 60 * s, SR // 2)
+            if key == "spoof":  # a buzzy spoof, so there is something to learn
+                wav = np.sign(wav).astype(np.float32) * 0.2
+            write(la / "ASVspoof2019_LA_train" / "flac" / f"{utt}.flac", wav)
+    (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True)
+    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text("\n".join(rows) + "\n")
+    ev = root / "ASVspoof2021_LA_eval"
+    keys = root / "LA-keys-stage-1" / "keys"
+    cm, asv, scores, utts = [], [], [], []
+    for i in range(12):
+        utt, spk = f"LA_E_{2000000 + i}", SPEAKERS[i % 3]
+        system, key = ("bonafide", "bonafide") if i % 3 == 0 else (f"A{7 + i % 4:02d}", "spoof")
+        wav = tone(rng, 150 + 60 * (i % 3), SR // 2)
+        write(ev / "flac" / f"{utt}.flac", wav if key == "bonafide" else np.sign(wav).astype(np.float32) * 0.2)
+        utts.append(utt)
+        cm.append(f"{spk} {utt} alaw ita_tx {system} {key} notrim eval")
+        for j, (asv_key, score) in enumerate((("target", 3.0), ("nontarget", -2.0), ("spoof", 2.0))):
+            asv.append(f"{spk} {utt}-{j} alaw ita_tx {system} {asv_key} notrim eval")
+            scores.append(f"{spk} {utt}-{j} {score + 0.1 * rng.standard_normal():.4f}")
+    (ev / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("\n".join(utts) + "\n")
+    for path, lines in ((keys / "CM" / "trial_metadata.txt", cm), (keys / "ASV" / "trial_metadata.txt", asv),
+                        (keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", scores)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    for cat in ("music", "speech", "noise"):
+        write(root / "musan" / cat / "sub" / f"{cat}-0000.wav", 0.1 * rng.standard_normal(SR).astype(np.float32))
+    rir = np.zeros(400, dtype=np.float32)
+    rir[0], rir[200] = 1.0, 0.3
+    write(root / "RIRS_NOISES" / "simulated_rirs" / "smallroom" / "Room001" / "Room001-00001.wav", rir)
+    return root
+
+
+@pytest.fixture()
+def cfg(corpus, tmp_path, monkeypatch) -> study.GE2EAEGKDConfig:
+    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
+    return study.GE2EAEGKDConfig.for_profile(
+        "embedded", data_root=corpus, sample_rate=SR, crop_s=0.25, eval_crop_s=0.25, emb_dim=32,
+        ge2e_speakers=3, ge2e_utts=4, ge2e_epochs=2, epochs=2, batch_size=8, train_per_epoch=8, aeg_pool=6,
+        device="cpu")
+
+
+def test_profiles_and_reductions(corpus):
+    with pytest.raises(ValueError, match="needs data_root"):
+        study.GE2EAEGKDConfig.for_profile("full")
+    full = study.GE2EAEGKDConfig.for_profile("full", data_root=corpus)
+    assert (full.sample_rate, full.layers, full.ge2e_speakers, full.ge2e_utts) == (22050, (3, 4, 6, 3), 7, 10)
+    assert (full.lr, full.lr_decay, full.decay_every, full.kd_gamma, full.kd_T) == (3e-4, 0.95, 2, 0.5, 5.0)
+    assert (full.aeg_alpha, full.aeg_iters, full.aeg_threshold) == (3.0, 5, 0.4)
+    assert full.reductions == ()
+    emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
+    assert emb.epochs == 3 and emb.ge2e_epochs == 4 and emb.batch_size == 16
+    assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
+    text = "; ".join(emb.reductions)
+    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 64 utts" in text
+    # an epochs=None override (the notebook's default) keeps the profile's value
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 3
+
+
+def test_ge2e_sampler_gives_n_distinct_speakers_times_m_utterances():
+    speakers = [f"s{i % 5}" for i in range(60)] + ["rare"] * 3  # 5 speakers x 12, one with too few
+    sampler = study.GE2EBatchSampler(speakers, n_speakers=4, n_utts=6, n_batches=3, seed=1)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3
+    for b in batches:
+        assert len(b) == 24 and len(set(b)) == 24
+        rows = [[speakers[i] for i in b[r * 6:(r + 1) * 6]] for r in range(4)]
+        assert all(len(set(r)) == 1 for r in rows)  # speaker-major: row r is one speaker
+        assert len({r[0] for r in rows}) == 4 and "rare" not in {r[0] for r in rows}
+    assert list(sampler) == batches  # same epoch, same draws (resume)
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    with pytest.raises(ValueError, match="only 5 speakers have 6 or more"):
+        study.GE2EBatchSampler(speakers, n_speakers=6, n_utts=6)
+
+
+def test_ge2e_pretraining_batches_and_learnt_scale(cfg):
+    data = study.load_data(cfg)
+    seen = []
+    orig = study.GE2EPretrainer.forward
+
+    def spy(self, x):
+        seen.append(x.shape)
+        return orig(self, x)
+
+    study.GE2EPretrainer.forward = spy
+    try:
+        model, hist = study.pretrain_ge2e(cfg, data, 0, cfg.paths.out / "ge2e", progress=False)
+    finally:
+        study.GE2EPretrainer.forward = orig
+    assert seen == [torch.Size([12, cfg.crop_samples])] * 2  # one N x M batch per epoch
+    assert list(hist["epoch"]) == [1, 2] and {"train_w", "train_b"} <= set(hist.columns)
+    # logged at each step before the update: the first shows the initial 10 and -5, the second the learnt ones
+    assert (hist["train_w"].iloc[0], hist["train_b"].iloc[0]) == (10.0, -5.0)
+    assert hist["train_w"].iloc[1] != 10.0  # w is in the optimiser (b too, though the softmax form ignores a shift)
+    assert isinstance(model, study.ResNetSE)
+
+
+def test_finetune_set_labels_and_adversarial_class(cfg):
+    data = study.load_data(cfg)
+    base = study.train_dataset(cfg, data, 0)
+    assert sorted(set(base.labels)) == list(range(7))  # bona fide + A01..A06
+    adv = AdversarialSet(torch.zeros(2, cfg.crop_samples), torch.full((2,), ADVERSARIAL_CLASS),
+                         torch.zeros(2), torch.arange(2), torch.arange(2), n_tried=5)
+    ds = study.FineTuneSet(base, adv, data.augmenter)
+    assert len(ds) == len(base) + 2
+    wav, label, uid = ds[len(base) + 1]
+    assert label == ADVERSARIAL_CLASS == 7 and uid == "adv1" and wav.shape == (cfg.crop_samples,)
+    ds.set_adversarial(None)
+    assert len(ds) == len(base)
+
+
+def test_static_generated_once_active_before_every_epoch(cfg, monkeypatch):
+    cfg = replace(cfg, aeg_threshold=1.0)  # keep every example, so each round's set is visible
+    data = study.load_data(cfg)
+    pool = study.aeg_pool(cfg, data, 0)
+    assert pool[0].shape == (6, cfg.crop_samples) and sorted(set(pool[1])) == list(SPEAKERS)
+    calls = []
+    real = study.generate_adversarial
+
+    def counting(model, waveforms, speakers, **kw):
+        calls.append(kw["seed"])
+        return real(model, waveforms, speakers, **kw)
+
+    monkeypatch.setattr(study, "generate_adversarial", counting)
+    torch.manual_seed(0)
+    model = cfg.student()  # any ResNetSE: the student keeps the test fast
+    path = cfg.paths.out / "static.pt"
+    first, sims = study.static_aeg(cfg, model, pool, 0, path)
+    again, sims_again = study.static_aeg(cfg, model, pool, 0, path)
+    assert len(calls) == 1 and path.is_file()  # generated once, then read back
+    torch.testing.assert_close(again.waveforms, first.waveforms)
+    assert len(first) == len(sims) == 6 and sims["kept"].all()
+    assert (sims["after"] < sims["before"]).all()  # BIM lowers every pair's similarity
+    np.testing.assert_allclose(sims_again["after"], first.cos_sim.numpy(), rtol=1e-5)
+    d = (first.waveforms - pool[0][first.source_index]).abs().max().item() * 32768
+    assert 0 < d <= 15.0 + 1e-2  # alpha 3 x 5 iterations, int16 units
+
+    calls.clear()
+    ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
+    sets = []
+    active = study.ActiveAEG(cfg, ds, pool, 0, cfg.paths.out / "active_last.pt")
+
+    def hook(trainer, epoch):
+        active(trainer, epoch)
+        sets.append(ds.adversarial.waveforms.clone())
+
+    study.fine_tune(cfg, cfg.student(), ds, 0, cfg.paths.out / "active", active=hook, progress=False)
+    assert calls == [1, 2] and [e for e, *_ in active.log] == [1, 2]  # before each of the 2 epochs
+    assert len(sets) == 2 and len(ds) == len(ds.base) + 6
+    assert not torch.equal(sets[0], sets[1])  # new samples: new partners, updated model
+    torch.testing.assert_close(study.load_adversarial(cfg.paths.out / "active_last.pt").waveforms, sets[1])
+
+
+def test_threshold_decides_what_is_kept(cfg):
+    data = study.load_data(cfg)
+    pool = study.aeg_pool(cfg, data, 0)
+    torch.manual_seed(0)
+    model = cfg.student()
+    _, sims = study.static_aeg(cfg, model, pool, 0, cfg.paths.out / "s_all.pt")
+    cut = float(sims["after"].median())
+    kept, sims_cut = study.static_aeg(replace(cfg, aeg_threshold=cut), model, pool, 0, cfg.paths.out / "s_cut.pt")
+    assert len(kept) == int((sims["after"] <= cut).sum()) == int(sims_cut["kept"].sum())
+    assert (kept.cos_sim <= cut).all() and (kept.labels == ADVERSARIAL_CLASS).all()
+
+
+def weights(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_fine_tuning_resumes_after_interruption(cfg):
+    data = study.load_data(cfg)
+    cfg = replace(cfg, epochs=3)
+
+    def run(out: Path, stop_after=None):
+        torch.manual_seed(0)
+        ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
+        return study.fine_tune(cfg, cfg.student(), ds, 0, out, progress=False, stop_after=stop_after)
+
+    full, hist_full = run(cfg.paths.out / "full")
+    part, hist_part = run(cfg.paths.out / "killed", stop_after=1)
+    assert list(hist_part["epoch"]) == [1]
+    resumed, hist_res = run(cfg.paths.out / "killed")
+    assert list(hist_res["epoch"]) == [1, 2, 3]
+    np.testing.assert_allclose(hist_res["train_loss"], hist_full["train_loss"], rtol=1e-5)
+    torch.testing.assert_close(weights(resumed), weights(full))
+    # the learning rate decays x0.95 every two epochs
+    np.testing.assert_allclose(hist_full["lr"], [3e-4, 3e-4, 3e-4 * 0.95])
+
+
+def test_run_seed_and_tables(cfg):
+    # narrow models keep the seven trainings fast; the orchestration is the same
+    cfg = replace(cfg, ge2e_epochs=1, epochs=1, teacher_channels=(8, 8, 16, 16), student_channels=(8, 8, 8, 8))
+    data = study.load_data(cfg)
+    run = study.run_seed(cfg, data, 0, progress=False, log=lambda s: None)
+    assert set(run.results) == set(study.MODELS)
+    for name, r in run.results.items():
+        assert r.scores.shape == (12,) and np.isfinite(r.scores).all()
+        assert 0 <= r.eer <= 1 and 0 <= r.min_tdcf <= 1.0 + 1e-9
+        assert set(r.per_attack()["system"]) == {"A07", "A08", "A09", "A10", "pooled"}
+    tried, kept = run.aeg["static"]
+    assert tried == 6 and kept == int(run.aeg["static_similarity"]["kept"].sum())
+    assert [e for e, *_ in run.aeg["active"]] == [1]
+    if kept == 0:  # an empty static set repeats the run without AEG: its result is reused, not recomputed
+        assert run.results["G static"] is run.results["G GE2E+NLL"] and run.results["L static"] is run.results["L none"]
+    # a second call finds every run finished: nothing retrains, the scores are the same
+    again = study.run_seed(cfg, data, 0, progress=False, log=lambda s: None)
+    np.testing.assert_allclose(again.results["L static"].scores, run.results["L static"].scores, rtol=1e-5)
+    t1 = report.comparison_table(study.table1_rows([run], cfg), cfg.profile)
+    assert list(t1["source"]) == ["0.3143", "5.78%", "0.3003", "5.10%"]
+    assert t1["this book"].iloc[0] == f"{run.results['G NLL'].min_tdcf:.4f}"
+    t2 = report.comparison_table(study.table2_rows([run], cfg), cfg.profile)
+    assert len(t2) == 12 and (t2["profile"] == "embedded").all() and t2["note"].str.contains("blocks").all()
+    assert t2.loc[t2["model"] == "L-ResNetSE, AEG static", "source"].tolist() == ["0.2695", "3.54%"]
+
+
+def test_complexity_matches_table3_in_layout_v2(cfg):
+    cx = study.complexity_table(replace(cfg, emb_dim=512))
+    teacher_l, teacher_v2, student = (cx.iloc[i] for i in range(3))
+    assert teacher_v2["params (M)"] == pytest.approx(6.39, abs=0.005)
+    assert teacher_v2["MACs (G)"] == pytest.approx(4.62, abs=0.005)
+    assert student["params (M)"] == pytest.approx(1.44, abs=0.005)
+    assert student["MACs (G)"] == pytest.approx(0.90, abs=0.005)
+    assert teacher_l["params (M)"] == pytest.approx(5.61, abs=0.005) and (cx["frames"] == 401).all()
+    assert len(cx) == 5  # plus the two reduced models trained in the embedded profile
+    rows = study.table3_rows([], cfg, cx)
+    eer = report.comparison_table([r for r in rows if r["metric"] == "EER"], "embedded")
+    assert eer["source"].tolist() == ["9.26%", "-", "9.50%", "4.59%", "3.54%"]
+    t3 = report.comparison_table([r for r in rows if r["metric"] in ("params", "MACs")], "embedded")
+    assert t3.loc[t3["model"] == "RawNet2", "source"].tolist() == ["0.89 M", "1.47 G"]
+    g = t3[t3["model"] == "G-ResNetSE"]
+    assert g["source"].tolist() == ["6.39 M", "4.62 G"] and g["this book"].tolist() == ["6.39 M", "4.62 G"]

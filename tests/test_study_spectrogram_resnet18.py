@@ -1,0 +1,225 @@
+"""Study 04: data preparation, the source's slips, scoring new audio, and resuming a killed training run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchvision
+
+from asvnb.config import Paths
+from asvnb.studies import spectrogram_common as common
+from asvnb.studies import spectrogram_resnet18 as study
+from asvnb.train import load_best
+from asvnb.train.classify import Predictions
+
+SR = 16000
+
+
+def tone(seconds: float, f0: float, rng: np.random.Generator) -> np.ndarray:
+    """A harmonic tone with a little noise: 'real' speech of the mini corpus."""
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)) + 0.01 * rng.standard_normal(len(t)))
+
+
+def noise(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise: 'fake' speech of the mini corpus."""
+    return 0.2 * rng.standard_normal(int(seconds * SR))
+
+
+def write_mini_corpus(root: Path) -> None:
+    """A few seconds of audio in the real layouts of ASVspoof 2019 LA, DEEP-VOICE and Imitation."""
+    rng = np.random.default_rng(0)
+    la = root / "LA"
+    protocols = {"train": "ASVspoof2019.LA.cm.train.trn.txt", "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
+                 "eval": "ASVspoof2019.LA.cm.eval.trl.txt"}
+    n = 0
+    for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
+        lines = []
+        for spk in (f"LA_00{split[0]}1", f"LA_00{split[0]}2"):
+            for key in ("bonafide", "spoof"):
+                for _ in range(3):  # 3 x 0.7 s per speaker and label: segments of 1, 1 and 0.1 s
+                    n += 1
+                    utt = f"LA_{letter}_{n:07d}"
+                    wav = tone(0.7, 120 + 10 * n % 80, rng) if key == "bonafide" else noise(0.7, rng)
+                    path = la / f"ASVspoof2019_LA_{split}" / "flac" / f"{utt}.flac"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    sf.write(path, wav, SR)
+                    lines.append(f"{spk} {utt} - {'-' if key == 'bonafide' else 'A01'} {key}")
+        (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
+        (la / "ASVspoof2019_LA_cm_protocols" / protocols[split]).write_text("\n".join(lines) + "\n")
+    for folder, names in (("REAL", ("ann-original", "bob-original", "cat-original")),
+                          ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann"))):
+        for i, name in enumerate(names):
+            wav = tone(3.0, 110 + 30 * i, rng) if folder == "REAL" else noise(3.0, rng)
+            path = root / "KAGGLE" / "AUDIO" / folder / f"{name}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, np.stack([wav, wav], axis=1), SR)  # stereo, as the real recordings
+    for label in ("real", "fake"):
+        for i in range(2):
+            path = root / "Fake_voice_recordings_Imitation" / label / f"{label}{i}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, tone(1.5, 140 + 20 * i, rng) if label == "real" else noise(1.5, rng), SR)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Train on one torch thread, as the notebooks do: two stall on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("mini")
+    write_mini_corpus(root)
+    return root
+
+
+def mini_cfg(root: Path, out: Path, epochs: int = 3) -> study.SpectrogramResNet18Config:
+    cfg = study.SpectrogramResNet18Config.for_profile("embedded", data_root=root, epochs=epochs, seconds=1.0)
+    cfg.paths = Paths(root, out)
+    cfg.setups["SimpleCNN"].batch_size = 4  # several shuffled batches per epoch: the RNG state matters on resume
+    return cfg
+
+
+def test_sets_follow_the_source_preparation(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    sets = study.load_sets(cfg)
+    # LA: per split 2 speakers x 2 labels, each 2.1 s joined -> pieces of 1, 1 and 0.1 s = 12 segments
+    la_train = sets["train"].where(study.LA)
+    assert len(la_train) == 12 and sorted(la_train.labels.tolist()) == [0] * 6 + [1] * 6
+    assert "LA_00t1_real_3" in la_train.ids and "LA_00t1_fake_1" in la_train.ids
+    assert len(sets["test"].where(study.LA)) == 12 and len(sets["val"].where(study.LA)) == 12
+    # DEEP-VOICE: 6 files of 3 s -> 18 one-second segments, split 20% test then 20% of the rest validation
+    dv = [sets[k].where(study.DV) for k in ("train", "val", "test")]
+    assert [len(d) for d in dv] == [11, 3, 4]
+    ids = [i for d in dv for i in d.ids]
+    assert len(set(ids)) == 18 and "ann-original_3" in ids and "cat-to-ann_1" in ids
+    assert all(set(d.labels.tolist()) == {0, 1} for d in dv)  # stratified: both classes in every part
+    # Imitation, whole clips: 2 real + 2 fake, labels real 1 / fake 0
+    assert sorted(zip(sets["unseen"].ids, sets["unseen"].labels.tolist()))[:2] == [("fake/fake0", 0), ("fake/fake1", 0)]
+    x, y, uid = sets["train"][0]
+    assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
+
+
+def test_leaky_fft_changes_only_the_real_images(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    fixed, leaky = study.deepvoice_images(cfg), study.deepvoice_images(cfg, nfft_real=study.MPL_DEFAULT_NFFT)
+    assert fixed.ids == leaky.ids
+    real = fixed.labels == study.REAL
+    diff = (fixed.images.float() - leaky.images.float()).abs().mean(dim=(1, 2, 3))
+    assert bool((diff[~real] == 0).all()) and bool((diff[real] > 1).all())
+
+
+def test_batch_averaged_f1_differs_from_whole_set() -> None:
+    # labels 1,1,0,0,0 predicted 1,0,0,0,1; batches of 2 in order: {1,1 vs 1,0}, {0,0 vs 0,0}, {0 vs 1}
+    logits = np.array([[0, 1], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
+    pred = Predictions(logits, np.array([1, 1, 0, 0, 0]))
+    m = study.batch_averaged_metrics(pred, batch_size=2, shuffle=False)
+    # per-batch F1: 2/3, 0 (no real segment), 0 -> mean 2/9; accuracy 1/2, 1, 0 -> 1/2
+    assert m["f1"] == pytest.approx(2 / 9) and m["accuracy"] == pytest.approx(0.5) and m["batches"] == 3
+    whole = common.binary_metrics(pred, positive=study.REAL, bonafide=study.REAL)
+    assert whole["f1"] == pytest.approx(0.5) and whole["accuracy"] == pytest.approx(0.6)  # TP 1, FP 1, FN 1
+
+
+def test_source_weight_copy_loop_copies_nothing() -> None:
+    torch.manual_seed(0)
+    model, donor = study.ResNet18Transfer(weights=None), torchvision.models.resnet18(weights=None)
+    out = study.source_weight_copy(model, donor)
+    assert out["tensors changed"] == 0 and out["of them keys of the model"] == 0
+    assert out["donor tensors"] == len(donor.state_dict()) > 100
+    assert out["keys the loop writes"] == out["donor tensors"] - 1  # all but conv1.weight
+
+
+def test_unknown_model_and_route_are_refused(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    with pytest.raises(ValueError, match="unknown model 'ResNet34'"):
+        cfg.model("ResNet34")
+    with pytest.raises(ValueError, match="route must be one of"):
+        common.render([common.Clip("a", 1, "x", np.zeros(2000))], SR, route="png")
+    with pytest.raises(Exception, match="KAGGLE"):
+        study.deepvoice_images(mini_cfg(tmp_path / "empty", tmp_path))
+
+
+KILL_AFTER_FIRST_CHECKPOINT = """
+import os, signal, sys
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from asvnb.train.loop import Trainer
+sys.path.insert(0, {tests!r})
+from test_study_spectrogram_resnet18 import mini_cfg
+from asvnb.studies import spectrogram_resnet18 as study
+
+save = Trainer.save_checkpoint
+def save_then_die(self):
+    path = save(self)
+    if self.epoch == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a lost Colab session: no clean-up, no final files
+    return path
+Trainer.save_checkpoint = save_then_die
+cfg = mini_cfg(Path({root!r}), Path({out!r}))
+study.train_models(cfg, "SimpleCNN", study.load_sets(cfg), [0])
+"""
+
+
+def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(corpus: Path, tmp_path: Path, capsys) -> None:
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    code = KILL_AFTER_FIRST_CHECKPOINT.format(tests=str(Path(__file__).parent), root=str(corpus), out=str(killed))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ASVNB_NONINTERACTIVE": "1"})
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    (state,) = killed.glob("SimpleCNN-*/seed0/checkpoint/trainer_state.json")
+    assert json.loads(state.read_text())["epoch"] == 1
+
+    cfg = mini_cfg(corpus, killed)
+    sets = study.load_sets(cfg)
+    (resumed,) = study.train_models(cfg, "SimpleCNN", sets, [0])
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "after epoch 1" in out
+    (fresh,) = study.train_models(replace(cfg, paths=Paths(corpus, straight)), "SimpleCNN", sets, [0])
+    assert list(resumed.history["epoch"]) == [1, 2, 3]
+    for col in ("train_loss", "val_loss", "val_f1"):
+        assert resumed.history[col].tolist() == pytest.approx(fresh.history[col].tolist(), rel=1e-6, abs=1e-9)
+    assert resumed.best_epoch == fresh.best_epoch
+    for split in ("val", "test", "unseen"):
+        np.testing.assert_allclose(resumed.predictions[split].logits, fresh.predictions[split].logits, rtol=1e-5, atol=1e-6)
+        assert resumed.metrics[split]["f1"] == fresh.metrics[split]["f1"]
+
+
+def test_best_model_scores_new_audio_per_segment(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path, epochs=1)
+    (run,) = study.train_models(cfg, "SimpleCNN", study.load_sets(cfg), [0])
+    wav = tone(2.5, 150, np.random.default_rng(1))
+    sf.write(tmp_path / "new.wav", wav, SR)
+    table = study.score_audio(load_best(run.best_dir), tmp_path / "new.wav", cfg)
+    assert table["segment"].tolist() == ["new_1", "new_2", "new_3"]
+    assert table["seconds"].tolist() == pytest.approx([1.0, 1.0, 0.5])
+    assert set(table["decision"]) <= {"real", "fake"} and np.isfinite(table["score (log-odds real)"]).all()
+
+
+def test_render_runs_on_one_thread_and_restores_the_count() -> None:
+    seen = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+
+    def clips():
+        seen.append(torch.get_num_threads())  # read while render is consuming the clips
+        yield common.Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
+
+    try:
+        images = common.render(clips(), SR, "tensor", size=32)
+        assert seen == [1] and torch.get_num_threads() == 2 and images.images.shape == (1, 3, 32, 32)
+    finally:
+        torch.set_num_threads(before)
