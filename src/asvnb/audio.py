@@ -33,6 +33,11 @@ def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
         raise AudioError(f"{path}: unreadable audio ({exc})") from exc
     if data.shape[0] == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")
+    return _mono_at(data, file_sr, sr, path)
+
+
+def _mono_at(data: np.ndarray, file_sr: int, sr: int | None, path: Path) -> np.ndarray:
+    """Frames x channels as read -> mono float32 at ``sr``, each conversion logged with the file's name."""
     if data.shape[1] > 1:
         log.info("%s: %d channels, averaged to mono", path, data.shape[1])
     wav = data.mean(axis=1)
@@ -142,13 +147,7 @@ def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000
         raise AudioError(f"{path}: unreadable audio ({exc})") from exc
     if data.shape[0] != stop - start:
         raise AudioError(f"{path}: truncated audio (frames {start}-{stop} requested, {data.shape[0]} read)")
-    if data.shape[1] > 1:
-        log.info("%s: %d channels, averaged to mono", path, data.shape[1])
-    wav = data.mean(axis=1)
-    if sr is not None and file_sr != sr:
-        log.info("%s: resampled from %d Hz to %d Hz", path, file_sr, sr)
-        wav = resample(wav, file_sr, sr)
-    return wav.astype(np.float32, copy=False)
+    return _mono_at(data, file_sr, sr, path)
 
 
 def concatenate_by(groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16000) -> dict[Hashable, np.ndarray]:

@@ -244,7 +244,25 @@ def _la_root(root: str | Path) -> Path:
     return require("asvspoof2019_la", root / "LA")
 
 
-class LA2019:
+class _FlacTrials:
+    """What both LA releases share: trials whose audio is ``<audio_dir>/<utt>.flac``."""
+
+    trials: list
+    audio_dir: Path
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def audio_path(self, utt: str) -> Path:
+        """The flac file of an utterance."""
+        return self.audio_dir / f"{utt}.flac"
+
+    def dataset(self, **kwargs) -> CMDataset:
+        """A :class:`CMDataset` over the trials (keyword arguments as in CMDataset)."""
+        return CMDataset(self.trials, self.audio_dir, **kwargs)
+
+
+class LA2019(_FlacTrials):
     """ASVspoof 2019 LA, one split (train/dev/eval): CM trials, audio paths, ASV protocols and scores."""
 
     def __init__(self, root: str | Path, split: str):
@@ -262,16 +280,6 @@ class LA2019:
                 raise ProtocolError(self.protocol_path, n, f"utterance {t.utt} is not of the {split} split "
                                     f"(expected prefix LA_{letter}_)")
 
-    def __len__(self) -> int:
-        return len(self.trials)
-
-    def audio_path(self, utt: str) -> Path:
-        """The flac file of an utterance."""
-        return self.audio_dir / f"{utt}.flac"
-
-    def dataset(self, **kwargs) -> CMDataset:
-        """A :class:`CMDataset` over this split (keyword arguments as in CMDataset)."""
-        return CMDataset(self.trials, self.audio_dir, **kwargs)
 
     def _asv_split(self) -> str:
         if self.split == "train":
@@ -309,7 +317,7 @@ def _keys_dir(root: Path) -> Path:
     return require("asvspoof2021_la", candidates[0] / "CM" / "trial_metadata.txt", "CM key file (trial_metadata.txt)")
 
 
-class LA2021Eval:
+class LA2021Eval(_FlacTrials):
     """ASVspoof 2021 LA eval: CM keys with codec/attack/phase, audio paths, ASV keys and organiser ASV scores."""
 
     def __init__(self, root: str | Path, phase: str | None = None):
@@ -328,16 +336,6 @@ class LA2021Eval:
                                 f"{self.trial_list_path} (first: {', '.join(unlisted[:3])}); keys and audio "
                                 "release do not match")
 
-    def __len__(self) -> int:
-        return len(self.trials)
-
-    def audio_path(self, utt: str) -> Path:
-        """The flac file of an utterance."""
-        return self.audio_dir / f"{utt}.flac"
-
-    def dataset(self, **kwargs) -> CMDataset:
-        """A :class:`CMDataset` over the keyed trials (keyword arguments as in CMDataset)."""
-        return CMDataset(self.trials, self.audio_dir, **kwargs)
 
     def asv_trials(self, phase: str | None = "eval") -> list[ASVTrial]:
         """ASV trials of the keys (``ASV/trial_metadata.txt``) of one phase (None: all)."""
