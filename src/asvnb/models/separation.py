@@ -1,0 +1,391 @@
+"""Two-speaker separators behind one interface: SepFormer (speechbrain), ConvTasNet (torchaudio), oracle, none.
+
+Every separator turns a 16 kHz mixture into two 16 kHz streams (2, T). The
+8 kHz models (``speechbrain/sepformer-wsj02mix``, torchaudio's
+``CONVTASNET_BASE_LIBRI2MIX``) see the mixture resampled to 8 kHz and their
+outputs are resampled back to 16 kHz; each stream is then peak-normalised, as
+speechbrain's ``separate_file`` (the call the source used) does.
+
+Offline, the SepFormer is a small model of the same speechbrain family trained
+here on embedded mixtures (:func:`train_sepformer_standin`), written as a local
+speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
+``masknet.ckpt``, ``decoder.ckpt``) and loaded by the same
+``SepformerSeparation.from_hparams(source=...)`` call as the hub id.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from asvnb import audio
+
+SR = 16000
+HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
+SEPFORMER_SI_SNRI_WSJ0_2MIX = 22.3  # dB, published for speechbrain/sepformer-wsj02mix on the WSJ0-2mix test set
+
+
+def _peak(x: np.ndarray) -> np.ndarray:
+    return audio.peak_normalise(np.asarray(x, dtype=np.float32))
+
+
+class Separator:
+    """Base: ``separate(mixtures, items)`` -> one (2, T) float32 array at 16 kHz per mixture."""
+
+    name = "separator"
+    sample_rate = SR          # the model's own rate
+    needs_sources = False     # True: ``items`` must give the true sources (the oracle)
+
+    def describe(self) -> dict:
+        """What identifies this separator's outputs (the stream cache key)."""
+        return {"name": self.name}
+
+    def _separate_model_rate(self, batch: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, 2)
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Separate a batch of 16 kHz mixtures (any lengths: zero-padded to the longest, cropped back)."""
+        low = [audio.resample(m, SR, self.sample_rate) for m in mixtures]
+        n = max(len(x) for x in low)
+        batch = torch.zeros(len(low), n)
+        for i, x in enumerate(low):
+            batch[i, :len(x)] = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        est = self._separate_model_rate(batch).cpu().numpy()
+        out = []
+        for i, (m, x) in enumerate(zip(mixtures, low)):
+            streams = [audio.resample(est[i, :len(x), c], self.sample_rate, SR) for c in range(2)]
+            streams = [audio.crop_or_pad(s, len(m)) if len(s) != len(m) else s for s in streams]
+            out.append(np.stack([_peak(s) for s in streams]).astype(np.float32))
+        return out
+
+
+class SepformerSeparator(Separator):
+    """speechbrain ``SepformerSeparation.from_hparams(source)``: a hub id or a local model directory."""
+
+    name = "sepformer"
+
+    def __init__(self, source: str | Path = HUB_SEPFORMER, savedir: str | Path | None = None, device: str = "cpu"):
+        from speechbrain.inference.separation import SepformerSeparation
+
+        self.source = str(source)
+        local = Path(source).is_dir()
+        if local and not (Path(source) / "hyperparams.yaml").is_file():
+            raise FileNotFoundError(f"{source}: not a speechbrain model directory (no hyperparams.yaml)")
+        # hub models go to torch's cache folder (~/.cache/torch/speechbrain/<id>), local ones are used in place
+        savedir = str(savedir or (source if local else Path(torch.hub.get_dir()).parent / "speechbrain" / self.source))
+        self.model = SepformerSeparation.from_hparams(source=self.source, savedir=savedir,
+                                                      run_opts={"device": device})
+        self.model.eval()
+        self.sample_rate = int(self.model.hparams.sample_rate)
+        self.fingerprint = _dir_fingerprint(Path(source)) if local else self.source
+
+    def describe(self) -> dict:
+        """Name, source and (for a local directory) a hash of its files."""
+        return {"name": self.name, "source": self.fingerprint}
+
+    def _separate_model_rate(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.separate_batch(batch.to(self.model.device))
+
+    def n_params(self) -> int:
+        """Number of parameters of encoder, masknet and decoder."""
+        return sum(p.numel() for p in self.model.mods.parameters())
+
+
+class ConvTasNetSeparator(Separator):
+    """torchaudio ConvTasNet: the ``CONVTASNET_BASE_LIBRI2MIX`` bundle (8 kHz, downloaded) or a local state dict."""
+
+    name = "convtasnet"
+
+    def __init__(self, state_dict: str | Path | None = None, device: str = "cpu"):
+        import torchaudio
+
+        if state_dict is None:
+            bundle = torchaudio.pipelines.CONVTASNET_BASE_LIBRI2MIX
+            self.model, self.sample_rate = bundle.get_model(), bundle.sample_rate
+            self.source = "CONVTASNET_BASE_LIBRI2MIX"
+        else:
+            self.model = torchaudio.models.conv_tasnet_base(num_sources=2)
+            self.model.load_state_dict(torch.load(state_dict, map_location="cpu"))
+            self.sample_rate, self.source = 8000, str(state_dict)
+        self.model = self.model.to(device).eval()
+        self.device = device
+
+    def describe(self) -> dict:
+        """Name and weights."""
+        return {"name": self.name, "source": self.source}
+
+    def _separate_model_rate(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch.unsqueeze(1).to(self.device)).transpose(1, 2)
+
+
+class OracleSeparator(Separator):
+    """Returns the true (delayed, gained, scaled) sources: the upper bound of any separator.
+
+    ``band_limit`` (Hz) sends them through that rate and back, which isolates
+    what an 8 kHz separator loses by bandwidth alone.
+    """
+
+    needs_sources = True
+
+    def __init__(self, band_limit: int | None = None):
+        self.band_limit = band_limit
+        self.name = "oracle" if band_limit is None else f"oracle@{band_limit // 1000}k"
+
+    def describe(self) -> dict:
+        """Name and bandwidth."""
+        return {"name": self.name, "band_limit": self.band_limit}
+
+    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """The true sources of each mixture (peak-normalised per stream like the model outputs)."""
+        if sources is None:
+            raise ValueError("the oracle separator needs the true sources of each mixture")
+        out = []
+        for m, s in zip(mixtures, sources):
+            s = np.asarray(s, dtype=np.float32)
+            if s.shape != (2, len(m)):
+                raise ValueError(f"true sources of shape {s.shape} do not match a mixture of {len(m)} samples")
+            if self.band_limit:
+                s = np.stack([audio.crop_or_pad(audio.resample(audio.resample(c, SR, self.band_limit),
+                                                               self.band_limit, SR), len(m)) for c in s])
+            out.append(np.stack([_peak(c) for c in s]))
+        return out
+
+
+class NoSeparation(Separator):
+    """The mixture itself, as both streams: the detector scores the overlapped speech directly."""
+
+    name = "none"
+
+    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Two copies of each mixture."""
+        return [np.stack([m, m]).astype(np.float32) for m in mixtures]
+
+
+def make_separator(kind: str, source: str | Path | None = None, device: str = "cpu") -> Separator:
+    """A separator by name: ``sepformer`` (hub id or local dir), ``convtasnet``, ``oracle``, ``oracle@8k``, ``none``."""
+    if kind == "sepformer":
+        return SepformerSeparator(source or HUB_SEPFORMER, device=device)
+    if kind == "convtasnet":
+        return ConvTasNetSeparator(source, device=device)
+    if kind == "oracle":
+        return OracleSeparator()
+    if kind == "oracle@8k":
+        return OracleSeparator(band_limit=8000)
+    if kind == "none":
+        return NoSeparation()
+    raise ValueError(f"unknown separator {kind!r}; valid: sepformer, convtasnet, oracle, oracle@8k, none")
+
+
+# --------------------------------------------------------------------------- SI-SNR
+
+def si_snr(est: np.ndarray, ref: np.ndarray, eps: float = 1e-8) -> float:
+    """Scale-invariant SNR in dB of one estimate against one reference (both zero-meaned first)."""
+    est = np.asarray(est, dtype=np.float64) - np.mean(est)
+    ref = np.asarray(ref, dtype=np.float64) - np.mean(ref)
+    target = np.dot(est, ref) / (np.dot(ref, ref) + eps) * ref
+    noise = est - target
+    return float(10 * np.log10((np.dot(target, target) + eps) / (np.dot(noise, noise) + eps)))
+
+
+def si_snr_improvement(est: np.ndarray, ref: np.ndarray, mix: np.ndarray) -> float:
+    """SI-SNRi (dB) of two estimates, under the better of the two permutations, over the mixture as estimate."""
+    best = max((si_snr(est[0], ref[a]) + si_snr(est[1], ref[1 - a])) / 2 for a in (0, 1))
+    base = (si_snr(mix, ref[0]) + si_snr(mix, ref[1])) / 2
+    return best - base
+
+
+# --------------------------------------------------------------------------- stand-in SepFormer
+
+@dataclass(frozen=True)
+class SepformerStandinConfig:
+    """A small SepFormer (same speechbrain blocks as the hub model: 256 channels, 2x8 layers, 8 heads there)."""
+
+    channels: int = 64
+    layers: int = 1           # transformer layers in each intra/inter block
+    heads: int = 4
+    ffn: int = 128
+    dual_path_layers: int = 1
+    chunk: int = 100          # K: frames per chunk (250 in the hub model)
+    kernel: int = 16          # encoder kernel, stride kernel // 2, as the hub model
+    sample_rate: int = 8000
+    steps_per_epoch: int = 100
+    epochs: int = 2           # ~1.3 s a step on 2 idle CPU cores: about 5 minutes with validation
+    batch: int = 4
+    seconds: float = 1.5      # training crops at 8 kHz
+    lr: float = 1e-3
+    max_grad_norm: float = 5.0  # the speechbrain recipe's clipping
+    seed: int = 0
+
+
+def _hyperparams_yaml(c: SepformerStandinConfig) -> str:
+    block = f"""!new:speechbrain.lobes.models.dual_path.SBTransformerBlock
+    num_layers: {c.layers}
+    d_model: {c.channels}
+    nhead: {c.heads}
+    d_ffn: {c.ffn}
+    dropout: 0
+    use_positional_encoding: true
+    norm_before: true"""
+    return f"""# SepFormer stand-in built by asvnb (models/separation.py); same blocks as speechbrain/sepformer-wsj02mix
+sample_rate: {c.sample_rate}
+num_spks: 2
+Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
+    kernel_size: {c.kernel}
+    out_channels: {c.channels}
+SBtfintra: {block}
+SBtfinter: {block}
+MaskNet: !new:speechbrain.lobes.models.dual_path.Dual_Path_Model
+    num_spks: 2
+    in_channels: {c.channels}
+    out_channels: {c.channels}
+    num_layers: {c.dual_path_layers}
+    K: {c.chunk}
+    intra_model: !ref <SBtfintra>
+    inter_model: !ref <SBtfinter>
+    norm: ln
+    linear_layer_after_inter_intra: false
+    skip_around_intra: true
+Decoder: !new:speechbrain.lobes.models.dual_path.Decoder
+    in_channels: {c.channels}
+    out_channels: 1
+    kernel_size: {c.kernel}
+    stride: {c.kernel // 2}
+    bias: false
+modules:
+    encoder: !ref <Encoder>
+    decoder: !ref <Decoder>
+    masknet: !ref <MaskNet>
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        encoder: !ref <Encoder>
+        masknet: !ref <MaskNet>
+        decoder: !ref <Decoder>
+"""
+
+
+class SepformerNet(nn.Module):
+    """Encoder, masknet and decoder of a speechbrain SepFormer as one module (what the trainer trains)."""
+
+    def __init__(self, c: SepformerStandinConfig):
+        super().__init__()
+        from speechbrain.lobes.models.dual_path import Decoder, Dual_Path_Model, Encoder, SBTransformerBlock
+
+        def block() -> nn.Module:
+            return SBTransformerBlock(num_layers=c.layers, d_model=c.channels, nhead=c.heads, d_ffn=c.ffn, dropout=0,
+                                      use_positional_encoding=True, norm_before=True)
+
+        self.encoder = Encoder(kernel_size=c.kernel, out_channels=c.channels)
+        self.masknet = Dual_Path_Model(in_channels=c.channels, out_channels=c.channels, intra_model=block(),
+                                       inter_model=block(), num_layers=c.dual_path_layers, norm="ln", K=c.chunk,
+                                       num_spks=2, skip_around_intra=True, linear_layer_after_inter_intra=False)
+        self.decoder = Decoder(in_channels=c.channels, out_channels=1, kernel_size=c.kernel, stride=c.kernel // 2,
+                               bias=False)
+
+    def forward(self, mix: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, T, 2), as ``SepformerSeparation.separate_batch``."""
+        w = self.encoder(mix)
+        h = torch.stack([w] * 2) * self.masknet(w)
+        est = torch.cat([self.decoder(h[i]).unsqueeze(-1) for i in range(2)], dim=-1)
+        t = mix.shape[1]
+        return nn.functional.pad(est, (0, 0, 0, t - est.shape[1])) if est.shape[1] < t else est[:, :t]
+
+
+class DynamicMixtures(torch.utils.data.IterableDataset):
+    """Endless A.1 mixtures of random source pairs (delay, trim, gains, peak normalisation), cropped to ``seconds``."""
+
+    def __init__(self, waves: Sequence[np.ndarray], n: int, seconds: float, sr: int, seed: int):
+        self.waves, self.n, self.len, self.sr, self.seed, self.epoch = list(waves), n, int(seconds * sr), sr, seed, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        from asvnb.data.mixtures import mix_sources
+
+        rng = np.random.default_rng((self.seed, self.epoch))
+        self.epoch += 1
+        for _ in range(self.n):
+            i, j = rng.choice(len(self.waves), size=2, replace=False)
+            mix, src, _ = mix_sources(self.waves[i], self.waves[j], int(self.sr * rng.uniform(0, 1)),
+                                      int(rng.integers(2)) + 1, rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3))
+            if len(mix) > self.len:
+                o = int(rng.integers(0, len(mix) - self.len + 1))
+                mix, src = mix[o:o + self.len], src[:, o:o + self.len]
+            else:
+                mix, src = np.pad(mix, (0, self.len - len(mix))), np.pad(src, ((0, 0), (0, self.len - len(mix))))
+            yield torch.from_numpy(mix), torch.from_numpy(np.ascontiguousarray(src.T))
+
+
+def _pit_si_snr_loss(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+    from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
+
+    mix, src = batch
+    loss = get_si_snr_with_pitwrapper(src, model(mix)).mean()
+    return loss, {"si_snr": -float(loss.detach())}
+
+
+def _dir_fingerprint(d: Path) -> str:
+    """Hash of the model files' contents: two trainings of one architecture have equal sizes, not equal weights."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(d.iterdir()):
+        if p.is_file() and (p.suffix in (".ckpt", ".yaml")):
+            h.update(p.name.encode())
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequence[np.ndarray], out: str | Path,
+                            c: SepformerStandinConfig = SepformerStandinConfig(), *, work: str | Path | None = None,
+                            progress: bool | None = None) -> Path:
+    """Train the stand-in on dynamic A.1 mixtures of 8 kHz utterances and write a speechbrain model directory.
+
+    ``out`` gets ``hyperparams.yaml``, the three ``.ckpt`` files, the training
+    history and ``standin.json`` (config, parameters, seconds). Training goes
+    through :class:`asvnb.train.Trainer`, so an interrupted build resumes.
+    """
+    from asvnb.train import TrainConfig, Trainer
+
+    out = Path(out)
+    work = Path(work or out.with_name(out.name + ".work"))
+    torch.manual_seed(c.seed)
+    net = SepformerNet(c)
+    train = DynamicMixtures(train_waves, c.steps_per_epoch * c.batch, c.seconds, c.sample_rate, c.seed)
+    val = list(DynamicMixtures(val_waves, 32, c.seconds, c.sample_rate, c.seed + 1))
+    loader = torch.utils.data.DataLoader(train, batch_size=c.batch)
+    val_loader = torch.utils.data.DataLoader(val, batch_size=8)
+    opt = torch.optim.Adam(net.parameters(), lr=c.lr)
+    trainer = Trainer(net, opt, loader, _pit_si_snr_loss,
+                      TrainConfig(work, epochs=c.epochs, seed=c.seed, max_grad_norm=c.max_grad_norm,
+                                  progress=progress, cpu=True),
+                      val_loader=val_loader)
+    res = trainer.fit()
+    best = torch.load(Path(res.best_dir) / "model.pt", map_location="cpu")
+    net.load_state_dict(best)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("encoder", "masknet", "decoder"):
+        torch.save(getattr(net, name).state_dict(), tmp / f"{name}.ckpt")
+    (tmp / "hyperparams.yaml").write_text(_hyperparams_yaml(c))
+    res.history.to_csv(tmp / "history.csv", index=False)
+    (tmp / "standin.json").write_text(json.dumps({
+        "config": asdict(c), "parameters": sum(p.numel() for p in net.parameters()),
+        "train_seconds": round(float(res.history["seconds"].sum()), 1),  # over resumed runs too
+        "best_epoch": res.best_epoch,
+        "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan")))}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    shutil.rmtree(work, ignore_errors=True)
+    return out

@@ -1,0 +1,126 @@
+"""Study 02 end to end on a miniature LA replica: profiles, stand-ins, the stream cache reused by fine-tuning, resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asvnb.config import Paths
+from asvnb.models import separation, wavlm
+from asvnb.pipeline import StreamCache, ensure_streams, run_pipeline
+from asvnb.studies import overlap_pipeline as study
+
+PROTOCOLS = {"train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"), "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
+             "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt")}
+
+
+def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
+    """LA layout with n bona fide (harmonic tones) and n spoof (the same plus noise) utterances per split."""
+    rng = np.random.default_rng(0)
+    for split, (letter, proto) in PROTOCOLS.items():
+        lines = []
+        for k in range(2 * n):
+            utt, spoof = f"LA_{letter}_{1000000 + k}", k % 2 == 1
+            t = np.arange(int(sr * rng.uniform(0.6, 1.0))) / sr
+            x = sum(np.sin(2 * np.pi * rng.uniform(100, 250) * h * t) / h for h in range(1, 5)) * 0.2
+            x = x + (0.05 * rng.standard_normal(len(t)) if spoof else 0)
+            d = root / "LA" / f"ASVspoof2019_LA_{split}" / "flac"
+            d.mkdir(parents=True, exist_ok=True)
+            sf.write(d / f"{utt}.flac", x.astype(np.float32), sr, subtype="PCM_16")
+            lines.append(f"LA_000{k % 3} {utt} - {'A01' if spoof else '-'} {'spoof' if spoof else 'bonafide'}")
+        (root / "LA" / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
+        (root / "LA" / "ASVspoof2019_LA_cm_protocols" / proto).write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = write_la(tmp_path_factory.mktemp("data") / "embedded")
+    cfg = study.OverlapConfig.for_profile(
+        "embedded", data_root=root, epochs=2, n_mixtures={"train": 4, "dev": 2, "eval": 6}, batch_size=1,
+        separators=("sepformer", "oracle", "none"), max_seconds=1.0,
+        sepformer_standin=separation.SepformerStandinConfig(channels=16, ffn=32, heads=2, steps_per_epoch=2, epochs=1,
+                                                            batch=2, seconds=0.5),
+        detector_standin=wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, heads=2, ffn=32, epochs=1, batch=4,
+                                                  seconds=1.0))
+    cfg = replace(cfg, paths=Paths(root, tmp_path_factory.mktemp("runs")))
+    return cfg, study.make_mixtures(cfg), study.detector_source(cfg, progress=False)
+
+
+def test_profiles():
+    full = study.OverlapConfig.for_profile("full", data_root="/nowhere")
+    assert (full.n_mixtures, full.epochs, full.lr, full.last_epoch_lr, full.grad_accum, full.max_grad_norm) == (
+        {"train": 15000, "dev": 10000, "eval": 10000}, 6, 1e-6, 3e-4, 2, 1.0)
+    assert study.sepformer_source(full) == "speechbrain/sepformer-wsj02mix"
+    assert study.detector_source(full) == "abhishtagatya/wavlm-base-960h-asv19-deepfake"
+    assert "convtasnet" in full.separators and not full.freeze_feature_encoder
+    with pytest.raises(ValueError, match="data_root"):
+        study.OverlapConfig.for_profile("full")
+    assert study.OverlapConfig.for_profile("embedded", epochs=3).epochs == 3
+
+
+def test_standins_are_cached_and_loaded_like_hub_models(setup):
+    cfg, mixes, det_dir = setup
+    assert Path(det_dir).parent == cfg.models_dir and (Path(det_dir) / "config.json").is_file()
+    assert study.detector_source(cfg) == det_dir  # found, not retrained
+    fe, model = wavlm.load_detector(det_dir)
+    assert model.config.id2label == {0: "bonafide", 1: "spoof"}
+    sep_dir = study.sepformer_source(cfg, progress=False)
+    mtime = (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns
+    assert study.sepformer_source(cfg) == sep_dir and (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
+    assert sum(len(m) for m in mixes.values()) == 12
+    clean = study.clean_eval(cfg, fe, model)
+    assert clean["n"] == 12 and 0 <= clean["eer"] <= 1
+
+
+def test_cache_reused_by_finetuning_and_interrupted_run_resumes(setup, monkeypatch):
+    cfg, mixes, det_dir = setup
+    seps = study.make_separators(cfg)
+    calls = []
+    sep = seps["sepformer"]
+    original = sep.separate
+    monkeypatch.setattr(sep, "separate", lambda m, s=None: calls.append(len(m)) or original(m, s))
+    cache = StreamCache(cfg.paths.out / "streams", sep)
+    for split in study.SPLITS:
+        ensure_streams(sep, mixes[split], cache, batch_size=cfg.sep_batch)
+    assert sum(calls) == 12
+    n_calls = len(calls)
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("the separator was called during fine-tuning")
+
+    monkeypatch.setattr(sep, "separate", forbidden)
+    interrupted = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, stop_after=1, progress=False)
+    assert len(interrupted.history) == 1
+    resumed = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False)
+    assert resumed.resumed_from == 1 and list(resumed.history["epoch"]) == [1, 2]
+    assert ensure_streams(sep, mixes["train"], cache) == 0 and len(calls) == n_calls  # a later run: all cached
+    # an uninterrupted run elsewhere ends where the resumed one ended
+    other = replace(cfg, paths=Paths(cfg.paths.data, cfg.paths.out / "other"))
+    straight = study.finetune(other, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False)
+    cols = ["train_loss", "val_loss", "val_acc", "lr"]
+    np.testing.assert_allclose(straight.history[cols].to_numpy(), resumed.history[cols].to_numpy(), rtol=1e-5)
+    # the last epoch runs at the raised rate: its first step's rate is 3e-4 * (remaining fraction)
+    assert resumed.history["lr"].iloc[0] > 0
+    # the exported best model loads like the hub model and runs in the pipeline
+    fe, model = wavlm.load_detector(str(resumed.best_dir))
+    res = run_pipeline(mixes["eval"], cache, fe, model, max_samples=cfg.max_samples)
+    assert len(res.mixed_pred) == 6 and set(res.mixed_pred) <= {"SS", "SB", "BB"}
+    rep = res.stream_report()
+    assert rep["n"] == 12 and 0 <= rep["eer"] <= 1
+
+
+def test_si_snr_table_orders_oracle_above_none(setup):
+    cfg, mixes, _ = setup
+    caches = {}
+    for name in ("oracle", "none"):
+        sep = separation.make_separator(name)
+        caches[name] = StreamCache(cfg.paths.out / "streams", sep)
+        ensure_streams(sep, mixes["eval"], caches[name])
+    t = study.si_snr_table(mixes["eval"], caches, 3).set_index("separator")
+    assert t.loc["none", "mean"] == pytest.approx(0.0, abs=1e-2)  # the mixture as its own estimate
+    assert t.loc["oracle", "mean"] > 40 and list(t["count"]) == [3, 3]
