@@ -190,15 +190,15 @@ display(pd.DataFrame([{"separator": name, "3-class accuracy": r.mixture_report()
                       for name, r in pre.items()]).round(4))
 if "sepformer" in pre:
     display(pre["sepformer"].mixture_report()["table"].round(3))
-    plots.plot_confusion(pre["sepformer"].mixed_true, pre["sepformer"].mixed_pred, labels=["SS", "SB", "BB"],
-                         title="pre-trained pipeline (SepFormer), eval mixtures");
+    display(plots.plot_confusion(pre["sepformer"].mixed_true, pre["sepformer"].mixed_pred, labels=["SS", "SB", "BB"],
+                                 title="pre-trained pipeline (SepFormer), eval mixtures"))
 
 # %%
 det_systems = {"clean LA eval": (clean["scores"][clean["labels"] == 0], clean["scores"][clean["labels"] == 1])}
 for name, r in pre.items():
     y, s = r.stream_labels.reshape(-1), r.scores.reshape(-1)
     det_systems[f"streams: {name}"] = (s[y == 0], s[y == 1])
-plots.plot_det(det_systems, title="detector: clean speech vs separated streams");
+display(plots.plot_det(det_systems, title="detector: clean speech vs separated streams"))
 
 # %% [markdown]
 # ## Fine-tuning the detector on separated streams
@@ -222,7 +222,7 @@ src = study.SOURCE["history"].set_index("epoch")
 table[("source", "train_loss")], table[("source", "val_loss")], table[("source", "val_acc")] = (
     src["train_loss"], src["val_loss"], src["val_acc"])
 display(table)
-plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (seed {seeds[0]})");
+display(plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (seed {seeds[0]})"))
 
 # %% [markdown]
 # ## The fine-tuned pipeline
@@ -236,8 +236,8 @@ for seed, r in ft.items():
 display(pd.DataFrame([{"seed": s, "3-class accuracy": r.mixture_report()["accuracy"],
                        **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "precision", "recall", "f1", "eer")}}
                       for s, r in post.items()]).round(4))
-plots.plot_confusion(post[seeds[0]].mixed_true, post[seeds[0]].mixed_pred, labels=["SS", "SB", "BB"],
-                     title=f"fine-tuned pipeline (SepFormer, seed {seeds[0]}), eval mixtures");
+display(plots.plot_confusion(post[seeds[0]].mixed_true, post[seeds[0]].mixed_pred, labels=["SS", "SB", "BB"],
+                             title=f"fine-tuned pipeline (SepFormer, seed {seeds[0]}), eval mixtures"))
 
 # %% [markdown]
 # ## Results beside the source

@@ -85,3 +85,18 @@ def test_spectrogram_grid(tmp_path):
     assert visible[5].images[0].get_array().shape == (224, 224, 3)
     with pytest.raises(ValueError, match="expected a 2-D"):
         plots.plot_spectrogram_grid([("bad", np.zeros(5))])
+
+
+def test_figures_display_as_png_in_ipython() -> None:
+    """Figures are built without pyplot; IPython must still show a returned one as an image."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    from asvnb import plots
+
+    shell = InteractiveShell.instance()
+    plots._register_notebook_display()
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    data, _ = shell.display_formatter.format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"

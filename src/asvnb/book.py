@@ -241,7 +241,8 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
         result_file = Path(tmp) / "result.json"
         job = {"input": str(notebook), "output": str(tmp_out), "parameters": params,
                "cwd": str(notebook.parent), "result": str(result_file)}
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0", ASVNB_BUILD=str(build), ASVNB_NONINTERACTIVE="1")
+        # the inline backend, as in Jupyter: it shows every Figure a cell returns as an image
+        env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONHASHSEED="0", ASVNB_BUILD=str(build), ASVNB_NONINTERACTIVE="1")
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "asvnb.book", json.dumps(job)], env=env)

@@ -19,6 +19,34 @@ from scipy.stats import norm
 DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
 
 
+
+def _register_notebook_display() -> None:
+    """Show a returned Figure as a PNG in Jupyter, whatever the matplotlib backend.
+
+    The figures here are built without pyplot (no global figure state, nothing
+    leaks across a long notebook), so the inline backend's automatic display of
+    pyplot figures does not apply; IPython's formatter for the Figure type does.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+
+    def png(fig: Figure) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        return buf.getvalue()
+
+    ip.display_formatter.formatters["image/png"].for_type(Figure, png)
+
+
+_register_notebook_display()
+
 def plot_confusion(y_true: Sequence, y_pred: Sequence, class_names: Sequence[str] | None = None,
                    labels: Sequence | None = None, normalize: str = "both", title: str | None = None) -> Figure:
     """Confusion matrix heatmap(s): ``normalize`` is ``counts``, ``true`` (row-normalised) or ``both`` (two panels).

@@ -1,0 +1,302 @@
+"""Study 01 (source 000): a spectrogram CNN vs an ImageNet ResNet50 as countermeasures, and a CNN speaker verifier.
+
+Countermeasure (CM) data as the source describes it: ASVspoof 2019 LA bona
+fide and spoofed utterances plus Common Voice bona fide clips, labels genuine
+0 / spoofed 1 (precision, recall and F1 of the spoofed class, sklearn's
+default positive label). The source gives no spectrogram settings, clip length
+or optimiser: ours are stated in :class:`CnnVsResnet50Config`. The ASV side is
+the source's "CNN-based ASV system": a CNN trained with the LA training
+speakers as targets, whose penultimate layer embeds utterances of held-out
+speakers for cosine scoring; the GE2E encoder of ``resemblyzer`` stands beside
+it as a reference verifier. Its LA eval scores give the t-DCF of both CMs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from asvnb import audio, config, features, metrics
+from asvnb.config import Paths
+from asvnb.data.asvspoof import LA2019, ASVScores
+from asvnb.data.commonvoice import CommonVoice
+from asvnb.models.cnn import SpectrogramCNN
+from asvnb.models.image_resnet import resnet50_classifier
+from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, render, run_dir, run_seeds,
+                                              single_thread)
+from asvnb.train import TrainConfig, Trainer, load_best, model_config
+from asvnb.train.classify import ClassifierSetup, ce_step, predict
+
+STUDY = "01_cnn_vs_resnet50"
+GENUINE, SPOOFED = 0, 1
+TASK = Task(bonafide=GENUINE, positive=SPOOFED, names={GENUINE: "genuine", SPOOFED: "spoofed"})
+LA, CV = "ASVspoof 2019 LA", "Common Voice"
+
+# The source's figures (reproduction-targets section 1); its two CNN rows contradict each other: both are shown.
+SOURCE_FIGURES: dict[str, dict[tuple[str, str], Any]] = {
+    "CNN": {("test", "accuracy"): "0.69, also 70% (§7); 0.69 (§6.1)", ("test", "precision"): "0.710 (§7); 0.54 (§6.1)",
+            ("test", "recall"): "0.705 (§7); 0.69 (§6.1)", ("test", "f1"): "0.708 (§7); 0.57 (§6.1)"},
+    "ResNet50": {("test", "accuracy"): 0.52, ("test", "precision"): 0.564, ("test", "recall"): 0.525,
+                 ("test", "f1"): 0.540},
+}
+# embedded-profile reductions (the source trained on one V100; the whole notebook must fit in 5 minutes on 2 CPU cores)
+EMBEDDED_EPOCHS = {"CNN": 6, "ResNet50": 2, "ASV CNN": 20}
+EMBEDDED_SIZE = 48
+
+
+@dataclass
+class CnnVsResnet50Config:
+    """Everything study 01 depends on, per profile (the source states none of these settings)."""
+
+    profile: str
+    paths: Paths
+    sr: int = 16000
+    clip_seconds: float = 4.0        # every CM utterance cropped or repeat-padded to this length
+    nfft: int = 512                  # spectrogram images: 32 ms Hann frames, half overlap, viridis
+    size: int = 224                  # image side (the embedded profile uses less, said in the table)
+    weights: str | None = None       # ResNet50 backbone: "imagenet" (full) or None (random, embedded)
+    cv_train_fraction: float = 0.5   # Common Voice speakers whose clips join CM training (the rest: test)
+    cv_max_clips: int | None = None  # cap on Common Voice clips (the full release has many thousands)
+    asv_seconds: float = 2.0         # speaker-classifier training crops
+    setups: dict[str, ClassifierSetup] = field(default_factory=dict)
+    device: str = "auto"
+
+    @classmethod
+    def for_profile(cls, profile: str, data_root: str | Path | None = None, epochs: int | None = None,
+                    weights: str | None = "default", device: str = "auto", **overrides: Any) -> "CnnVsResnet50Config":
+        """Our settings for the source's unstated ones; the embedded profile trains less, at a smaller input size."""
+        embedded = config.check_profile(profile) == "embedded"
+
+        def epochs_of(name: str) -> int:
+            return epochs if epochs is not None else (EMBEDDED_EPOCHS[name] if embedded else 20)
+
+        setups = {"CNN": ClassifierSetup(lr=1e-3, batch_size=32, epochs=epochs_of("CNN")),
+                  "ResNet50": ClassifierSetup(lr=1e-4, batch_size=32, epochs=epochs_of("ResNet50")),
+                  "ASV CNN": ClassifierSetup(lr=1e-3, batch_size=32, epochs=epochs_of("ASV CNN"),
+                                             monitor="val_loss", mode="min")}
+        if weights == "default":
+            weights = None if embedded else "imagenet"
+        overrides.setdefault("size", EMBEDDED_SIZE if embedded else 224)
+        overrides.setdefault("cv_max_clips", None if embedded else 4000)
+        return cls(profile=profile, paths=Paths.for_profile(profile, STUDY, data_root), weights=weights,
+                   setups=setups, device=device, **overrides)
+
+    def model(self, name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]]:
+        """Factory and keyword arguments of a countermeasure."""
+        if name == "CNN":
+            return SpectrogramCNN, {"n_classes": 2, "in_channels": 3}
+        if name == "ResNet50":
+            return resnet50_classifier, {"n_classes": 2, "weights": self.weights}
+        raise ValueError(f"unknown model {name!r}; valid: CNN, ResNet50")
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        """What a run depends on besides model and optimiser (its folder hash)."""
+        return {"profile": self.profile, "sr": self.sr, "clip_seconds": self.clip_seconds, "nfft": self.nfft,
+                "size": self.size, "cv": [self.cv_train_fraction, self.cv_max_clips],
+                "data": config.data_fingerprint(self.paths.data), **extra}
+
+
+# ----------------------------------------------------------------------------- countermeasure data
+
+
+def _fixed(path: Path, cfg: CnnVsResnet50Config, seconds: float) -> np.ndarray:
+    return audio.crop_or_pad(audio.load_audio(path, sr=cfg.sr), int(round(seconds * cfg.sr)))
+
+
+def cv_split(cfg: CnnVsResnet50Config) -> dict[str, list[tuple[str, Path]]]:
+    """Common Voice ``(speaker, clip)`` pairs, split by speaker into CM train and test (no speaker in both)."""
+    cv = CommonVoice(cfg.paths.data)
+    clips = sorted(cv.table("validated"), key=lambda c: (c.client_id, c.path))[:cfg.cv_max_clips]
+    speakers = sorted({c.client_id for c in clips})
+    n_train = int(round(cfg.cv_train_fraction * len(speakers)))
+    train = set(speakers[:n_train])
+    out: dict[str, list[tuple[str, Path]]] = {"train": [], "test": []}
+    for c in clips:
+        out["train" if c.client_id in train else "test"].append((c.client_id, cv.audio_path(c)))
+    return out
+
+
+def cm_images(cfg: CnnVsResnet50Config) -> dict[str, ImageSet]:
+    """CM sets: train = LA train + CV (train speakers), val = LA dev, test = LA eval + CV (other speakers)."""
+    def la(split: str):
+        d = LA2019(cfg.paths.data, split)
+        for t in d.trials:
+            yield Clip(t.utt, GENUINE if t.is_bonafide else SPOOFED, LA, _fixed(d.audio_path(t.utt), cfg, cfg.clip_seconds),
+                       cfg.nfft)
+
+    def cv(part: list[tuple[str, Path]]):
+        for _, p in part:
+            yield Clip(p.stem, GENUINE, CV, _fixed(p, cfg, cfg.clip_seconds), cfg.nfft)
+
+    cvs = cv_split(cfg)
+    draw = lambda clips: render(clips, cfg.sr, "tensor", cfg.size)  # noqa: E731
+    return {"train": ImageSet.concat([draw(la("train")), draw(cv(cvs["train"]))]), "val": draw(la("dev")),
+            "test": ImageSet.concat([draw(la("eval")), draw(cv(cvs["test"]))])}
+
+
+def count_table(sets: dict[str, ImageSet]) -> pd.DataFrame:
+    """Utterances per set, corpus and class."""
+    return pd.DataFrame({k: s.counts(TASK.names) for k, s in sets.items()}).fillna(0).astype(int)
+
+
+def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], seeds: list[int]) -> list[SeedRun]:
+    """Train countermeasure ``name`` once per seed (best epoch by validation F1) and score every set."""
+    factory, kwargs = cfg.model(name)
+    evals = {"val": sets["val"], "test": sets["test"], "LA eval": sets["test"].where(LA)}
+    return run_seeds(name, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
+                     cfg.paths.out, seeds, cfg.settings(), cfg.device)
+
+
+# ----------------------------------------------------------------------------- speaker verification
+
+
+@dataclass
+class Verifier:
+    """A speaker embedding extractor: ``embed(wav)`` -> 1-D vector; scored by cosine similarity."""
+
+    name: str
+    embed: Callable[[np.ndarray], np.ndarray]
+
+
+def speaker_data(cfg: CnnVsResnet50Config, every: int = 5) -> tuple[TensorDataset, TensorDataset, list[str]]:
+    """Log-mel crops of the LA training speakers' bona fide speech; every ``every``-th utterance held out for validation."""
+    la = LA2019(cfg.paths.data, "train")
+    bona = [t for t in la.trials if t.is_bonafide]
+    speakers = sorted({t.speaker for t in bona})
+    logmel = features.LogMel(features.preset("source002", sr=cfg.sr))
+    x = logmel(torch.from_numpy(np.stack([_fixed(la.audio_path(t.utt), cfg, cfg.asv_seconds) for t in bona])))
+    y = torch.tensor([speakers.index(t.speaker) for t in bona])
+    val = torch.arange(len(bona)) % every == every - 1
+    return TensorDataset(x[~val], y[~val]), TensorDataset(x[val], y[val]), speakers
+
+
+def _speaker_eval(model: nn.Module, loader: Any) -> dict[str, float]:
+    # loss and accuracy of speaker identification over the whole validation set
+    p = predict(model, loader)
+    loss = float(F.cross_entropy(torch.as_tensor(p.logits), torch.as_tensor(p.labels).long()))
+    return {"val_loss": loss, "val_acc": float((p.predicted == p.labels).mean())}
+
+
+def train_speaker_cnn(cfg: CnnVsResnet50Config, data: tuple[TensorDataset, TensorDataset, list[str]], seed: int
+                      ) -> tuple[nn.Module, pd.DataFrame]:
+    """Train SpectrogramCNN with the training speakers as targets through the shared trainer; return its best epoch."""
+    train, val, speakers = data
+    setup = cfg.setups["ASV CNN"]
+    kwargs = {"n_classes": len(speakers), "in_channels": 1}
+    out = run_dir(cfg.paths.out, "ASV_CNN", seed, model=kwargs, setup=vars(setup), **cfg.settings(speakers=speakers))
+    config.seed_everything(seed)
+    model = SpectrogramCNN(**kwargs)
+    tc = TrainConfig(out_dir=out, epochs=setup.epochs, seed=seed, monitor=setup.monitor, mode=setup.mode)
+    trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=setup.lr),
+                      DataLoader(train, batch_size=setup.batch_size, shuffle=True), ce_step, tc,
+                      val_loader=DataLoader(val, batch_size=setup.batch_size), evaluate_fn=_speaker_eval,
+                      model_config=model_config(SpectrogramCNN, **kwargs))
+    res = trainer.fit()
+    return load_best(res.best_dir), res.history
+
+
+def cnn_verifier(model: SpectrogramCNN, cfg: CnnVsResnet50Config) -> Verifier:
+    """The speaker CNN's penultimate layer on the log-mel spectrogram of a whole utterance."""
+    logmel = features.LogMel(features.preset("source002", sr=cfg.sr))
+
+    @torch.no_grad()
+    def embed(wav: np.ndarray) -> np.ndarray:
+        return model.eval().embed(logmel(torch.from_numpy(wav)).unsqueeze(0))[0].numpy()
+
+    return Verifier("CNN (ours)", embed)
+
+
+def ge2e_verifier(cfg: CnnVsResnet50Config) -> Verifier:
+    """resemblyzer's pretrained GE2E encoder (weights ship with the package: it loads offline)."""
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    enc = VoiceEncoder("cpu", verbose=False)
+    return Verifier("GE2E (resemblyzer)", lambda wav: enc.embed_utterance(preprocess_wav(wav, source_sr=cfg.sr)))
+
+
+def _cosine_scores(verifier: Verifier, enrol: dict[str, list[Path]], trials: list[tuple[str, Path, str, str]],
+                   sr: int) -> ASVScores:
+    """Cosine of each test embedding with the mean of its claimed speaker's unit-norm enrolment embeddings."""
+    cache: dict[Path, np.ndarray] = {}
+
+    def unit(p: Path) -> np.ndarray:
+        if p not in cache:
+            e = verifier.embed(audio.load_audio(p, sr=sr))
+            cache[p] = e / max(float(np.linalg.norm(e)), 1e-12)
+        return cache[p]
+
+    models = {}
+    with single_thread():
+        for spk, paths in enrol.items():
+            m = np.mean([unit(p) for p in paths], axis=0)
+            models[spk] = m / max(float(np.linalg.norm(m)), 1e-12)
+        rows = [(spk, p.stem, system, key, float(models[spk] @ unit(p))) for spk, p, system, key in trials]
+    return ASVScores.from_frame(pd.DataFrame(rows, columns=["speaker", "utt", "system", "key", "score"]))
+
+
+def la_asv_scores(verifier: Verifier, cfg: CnnVsResnet50Config, split: str = "eval") -> ASVScores:
+    """Scores of the LA ``split`` ASV protocol (held-out speakers; target, non-target and spoof trials)."""
+    la = LA2019(cfg.paths.data, split)
+    enrol = {spk: [la.audio_path(u) for u in utts] for spk, utts in la.asv_enrolment().items()}
+    trials = [(t.speaker, la.audio_path(t.utt), t.system, t.key) for t in la.asv_trials()]
+    return _cosine_scores(verifier, enrol, trials, cfg.sr)
+
+
+def cv_asv_scores(verifier: Verifier, cfg: CnnVsResnet50Config) -> ASVScores:
+    """Common Voice test speakers (as the source tested): enrol on each speaker's first clip, every other clip a trial."""
+    by_spk: dict[str, list[Path]] = {}
+    for spk, p in cv_split(cfg)["test"]:
+        by_spk.setdefault(spk, []).append(p)
+    enrol = {s: ps[:1] for s, ps in by_spk.items() if len(ps) > 1}
+    tests = [(s, p) for s, ps in by_spk.items() for p in ps[1:]]
+    trials = [(spk, p, "bonafide", "target" if s == spk else "nontarget") for spk in enrol for s, p in tests]
+    if len(enrol) < 2:
+        raise ValueError(f"{cfg.paths.data}: Common Voice test part has {len(enrol)} speakers with 2+ clips; "
+                         "speaker verification needs at least 2")
+    return _cosine_scores(verifier, enrol, trials, cfg.sr)
+
+
+def plot_asv_scores(scores: dict[str, ASVScores]) -> Figure:
+    """Target / non-target / spoof ASV score distributions, one panel per verifier, with its EER threshold."""
+    import seaborn as sns
+
+    fig = Figure(figsize=(5.0 * len(scores), 3.6), layout="constrained")
+    for ax, (name, s) in zip(fig.subplots(1, len(scores), squeeze=False)[0], scores.items()):
+        sns.histplot(s.frame, x="score", hue="key", hue_order=["target", "nontarget", "spoof"], stat="density",
+                     common_norm=False, element="step", ax=ax)
+        thr = metrics.asv_error_rates(s.target, s.nontarget, s.spoof).threshold
+        ax.axvline(thr, color="k", ls="--", lw=1)
+        ax.set(title=f"{name} (EER threshold dashed)", xlabel="cosine score")
+    return fig
+
+
+def asv_summary(scores: dict[str, ASVScores]) -> pd.DataFrame:
+    """Per verifier: EER (target vs non-target) and how many spoofs pass at the EER threshold."""
+    rows = []
+    for name, s in scores.items():
+        r = metrics.asv_error_rates(s.target, s.nontarget, s.spoof)
+        rows.append({"verifier": name, "EER %": 100 * r.eer, "spoofs accepted % (at EER threshold)":
+                     100 * r.Pfa_spoof_asv, "targets": len(s.target), "non-targets": len(s.nontarget),
+                     "spoofs": len(s.spoof)})
+    return pd.DataFrame(rows)
+
+
+def min_tdcf(run: SeedRun, asv: ASVScores) -> float:
+    """min t-DCF (ASVspoof 2021 form) of a CM on LA eval, with the ASV error rates of ``asv``."""
+    p = run.predictions["LA eval"]
+    s = p.scores(TASK.bonafide)
+    try:
+        return metrics.min_tdcf(s[p.labels == GENUINE], s[p.labels == SPOOFED], asv.target, asv.nontarget, asv.spoof)
+    except ValueError as exc:  # e.g. a CM with fewer than 3 distinct scores: reported, not hidden
+        print(f"min t-DCF not defined for seed {run.seed}: {exc}")
+        return float("nan")

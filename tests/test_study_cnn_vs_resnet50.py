@@ -1,0 +1,146 @@
+"""Study 01: countermeasure data, the speaker CNN and its cosine scoring, min t-DCF of a countermeasure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from asvnb import metrics
+from asvnb.audio import save_audio
+from asvnb.config import Paths
+from asvnb.studies import cnn_vs_resnet50 as study
+from asvnb.studies.spectrogram_common import SeedRun
+from asvnb.train.classify import Predictions
+from test_study_spectrogram_resnet18 import SR, one_thread, tone, write_mini_corpus  # noqa: F401  (autouse fixture)
+
+CV_DIR = "cv-corpus-14.0-delta-2023-06-23/en"
+HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment"
+
+
+def add_asv_and_cv(root: Path) -> None:
+    """ASV protocols of LA eval (enrolment + trials) and a Common Voice table of 4 speakers x 3 clips."""
+    rng = np.random.default_rng(3)
+    la = root / "LA"
+    flac = la / "ASVspoof2019_LA_eval" / "flac"
+    proto = (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt").read_text().split("\n")
+    trials = [line.split() for line in proto if line]
+    asv = la / "ASVspoof2019_LA_asv_protocols"
+    asv.mkdir(parents=True, exist_ok=True)
+    enrol, lines = {}, []
+    for k, spk in enumerate(sorted({t[0] for t in trials})):
+        enrol[spk] = [f"LA_E_{9000000 + 10 * k + i}" for i in range(2)]
+        for u in enrol[spk]:
+            save_audio(flac / f"{u}.flac", tone(0.8, 120 + 40 * k, rng), SR)
+    for spk, utt, _, system, key in trials:
+        for claim in enrol:
+            if key == "spoof":
+                if claim == spk:
+                    lines.append(f"{claim} {utt} {system} spoof")
+            else:
+                lines.append(f"{claim} {utt} bonafide {'target' if claim == spk else 'nontarget'}")
+    (asv / "ASVspoof2019.LA.asv.eval.female.trn.txt").write_text(
+        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[:1]) + "\n")
+    (asv / "ASVspoof2019.LA.asv.eval.male.trn.txt").write_text(
+        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[1:]) + "\n")
+    (asv / "ASVspoof2019.LA.asv.eval.gi.trl.txt").write_text("\n".join(lines) + "\n")
+    rows = [HEADER]
+    for s in range(4):
+        for i in range(3):
+            name = f"common_voice_en_{100 * s + i}.mp3"
+            save_audio(root / CV_DIR / "clips" / name, tone(1.2, 100 + 50 * s, rng), 48000)
+            rows.append(f"{'%064x' % (s + 1)}\t{name}\tsome text\t2\t0\t\t\t\t\ten\t")
+    (root / CV_DIR / "validated.tsv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("mini01")
+    write_mini_corpus(root)
+    add_asv_and_cv(root)
+    return root
+
+
+def mini_cfg(root: Path, out: Path) -> study.CnnVsResnet50Config:
+    cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root=root, epochs=2, clip_seconds=1.0,
+                                                asv_seconds=0.5)
+    cfg.paths = Paths(root, out)
+    return cfg
+
+
+def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    sets = study.cm_images(cfg)
+    # LA: 2 speakers x 3 bona fide (genuine 0) + 3 spoofed (1) per split; CV: 4 speakers split 2 / 2, 3 clips each
+    assert sorted(sets["train"].where(study.LA).labels.tolist()) == [0] * 6 + [1] * 6
+    assert len(sets["val"]) == 12 and set(sets["val"].groups) == {study.LA}
+    cv_train, cv_test = sets["train"].where(study.CV), sets["test"].where(study.CV)
+    assert len(cv_train) == 6 and len(cv_test) == 6 and set(cv_train.labels.tolist()) == {study.GENUINE}
+    spk = lambda ids: {int(i.rsplit("_", 1)[1]) // 100 for i in ids}  # noqa: E731  clip number encodes speaker
+    assert spk(cv_train.ids) == {0, 1} and spk(cv_test.ids) == {2, 3}
+    assert sets["train"].images.shape[1:] == (3, study.EMBEDDED_SIZE, study.EMBEDDED_SIZE)
+
+
+def test_cosine_scoring_against_mean_enrolment(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    la = study.LA2019(corpus, "eval")
+    enrol = la.asv_enrolment()
+    spk = sorted(enrol)[0]
+    # enrolment embeddings (2, 0) and (0, 1) -> unit mean (1, 1)/sqrt(2); every test utterance embeds as (3, 0)
+    vectors = {enrol[spk][0]: np.array([2.0, 0.0]), enrol[spk][1]: np.array([0.0, 1.0])}
+    seen: list[int] = []
+
+    def embed(wav: np.ndarray) -> np.ndarray:
+        seen.append(len(wav))
+        return vectors.get(order[len(seen) - 1], np.array([3.0, 0.0]))
+
+    order = enrol[spk] + [u for s in sorted(enrol)[1:] for u in enrol[s]] + [t.utt for t in la.asv_trials()]
+    scores = study.la_asv_scores(study.Verifier("toy", embed), cfg)
+    first = scores.frame[scores.frame["speaker"] == spk]
+    assert first["score"].to_numpy() == pytest.approx(np.full(len(first), 1 / np.sqrt(2)))
+    assert len(scores.target) == len(scores.nontarget) == 6 and len(scores.spoof) == 6
+
+
+def test_speaker_cnn_trains_and_embeds(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    data = study.speaker_data(cfg)
+    assert data[2] == ["LA_00t1", "LA_00t2"] and len(data[0]) + len(data[1]) == 6
+    model, history = study.train_speaker_cnn(cfg, data, seed=0)
+    assert list(history["epoch"]) == [1, 2] and {"val_loss", "val_acc"} <= set(history.columns)
+    assert model.fc3.out_features == 2
+    emb = study.cnn_verifier(model, cfg).embed(tone(1.3, 150, np.random.default_rng(0)).astype(np.float32))
+    assert emb.shape == (128,) and np.isfinite(emb).all()
+    with pytest.raises(ValueError, match="needs at least 2"):
+        study.cv_asv_scores(study.Verifier("toy", lambda w: np.ones(2)),
+                            study.CnnVsResnet50Config(**{**vars(cfg), "cv_train_fraction": 0.75}))
+
+
+def test_min_tdcf_ranks_countermeasures_and_reports_hard_decisions() -> None:
+    rng = np.random.default_rng(0)
+    asv = study.ASVScores.from_frame(pd.DataFrame(
+        {"key": ["target"] * 50 + ["nontarget"] * 50 + ["spoof"] * 50,
+         "score": np.r_[rng.normal(2, 1, 50), rng.normal(-2, 1, 50), rng.normal(1.5, 1, 50)]}))
+    labels = np.r_[np.zeros(40, int), np.ones(40, int)]
+    good = np.c_[np.r_[rng.normal(3, 1, 40), rng.normal(-3, 1, 40)], np.zeros(80)]  # logit of genuine (0) high
+    poor = np.c_[rng.normal(0, 1, 80), np.zeros(80)]
+    run = lambda logits: SeedRun(0, None, 1, Path("."), {"LA eval": Predictions(logits, labels)})  # noqa: E731
+    t_good, t_poor = study.min_tdcf(run(good), asv), study.min_tdcf(run(poor), asv)
+    assert 0 < t_good < t_poor <= 1
+    s = good[:, 0]
+    assert t_good == pytest.approx(metrics.min_tdcf(s[:40], s[40:], asv.target, asv.nontarget, asv.spoof))
+    hard = np.c_[np.r_[np.ones(40), -np.ones(40)], np.zeros(80)]  # two distinct scores: no t-DCF
+    assert np.isnan(study.min_tdcf(run(hard), asv))
+
+
+def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
+    assert "0.710 (§7)" in study.SOURCE_FIGURES["CNN"][("test", "precision")]
+    assert "0.54 (§6.1)" in study.SOURCE_FIGURES["CNN"][("test", "precision")]
+    assert study.SOURCE_FIGURES["ResNet50"][("test", "accuracy")] == 0.52
+    cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
+    assert cfg.weights is None and cfg.size == study.EMBEDDED_SIZE
+    assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
+    with pytest.raises(ValueError, match="unknown model 'VGG'"):
+        cfg.model("VGG")
