@@ -73,3 +73,17 @@ def test_sepformer_standin_roundtrip_through_from_hparams(tmp_path):
     assert all(np.isclose(np.abs(s).max(axis=1), 1.0).all() for s in streams)
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
         make_separator("sepformer", tmp_path)
+
+
+def test_a_separator_must_say_how_it_separates() -> None:
+    """The bases are abstract: a separator without separate() (or a model without its forward) cannot be built."""
+    from asvnb.models.separation import ModelSeparator, Separator
+
+    with pytest.raises(TypeError, match="abstract"):
+        Separator()
+
+    class Half(ModelSeparator):
+        pass
+
+    with pytest.raises(TypeError, match="_separate_model_rate"):
+        Half()

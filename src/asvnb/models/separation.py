@@ -16,6 +16,7 @@ speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,8 +37,8 @@ def _peak(x: np.ndarray) -> np.ndarray:
     return audio.peak_normalise(np.asarray(x, dtype=np.float32))
 
 
-class Separator:
-    """Base: ``separate(mixtures, items)`` -> one (2, T) float32 array at 16 kHz per mixture."""
+class Separator(ABC):
+    """Base: ``separate(mixtures, sources)`` -> one (2, T) float32 array at 16 kHz per mixture."""
 
     name = "separator"
     sample_rate = SR          # the model's own rate
@@ -47,8 +48,17 @@ class Separator:
         """What identifies this separator's outputs (the stream cache key)."""
         return {"name": self.name}
 
-    def _separate_model_rate(self, batch: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, 2)
-        raise NotImplementedError
+    @abstractmethod
+    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Two 16 kHz streams per mixture (``sources``: the true sources, for separators that need them)."""
+
+
+class ModelSeparator(Separator):
+    """A neural separator at its own rate: resample in, separate a zero-padded batch, resample out."""
+
+    @abstractmethod
+    def _separate_model_rate(self, batch: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` mixtures at ``sample_rate`` -> ``(B, T, 2)`` streams."""
 
     @torch.no_grad()
     def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
@@ -67,7 +77,7 @@ class Separator:
         return out
 
 
-class SepformerSeparator(Separator):
+class SepformerSeparator(ModelSeparator):
     """speechbrain ``SepformerSeparation.from_hparams(source)``: a hub id or a local model directory."""
 
     name = "sepformer"
@@ -99,7 +109,7 @@ class SepformerSeparator(Separator):
         return sum(p.numel() for p in self.model.mods.parameters())
 
 
-class ConvTasNetSeparator(Separator):
+class ConvTasNetSeparator(ModelSeparator):
     """torchaudio ConvTasNet: the ``CONVTASNET_BASE_LIBRI2MIX`` bundle (8 kHz, downloaded) or a local state dict."""
 
     name = "convtasnet"

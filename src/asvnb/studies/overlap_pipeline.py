@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -141,33 +141,35 @@ def _cached(cfg: OverlapConfig, kind: str, conf: Any) -> Path:
     return cfg.models_dir / f"{kind}-standin-{key}"
 
 
-def sepformer_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
-    """The SepFormer to load: the given one, the hub id (full), or the cached stand-in (trained once when missing)."""
-    if cfg.sepformer:
-        return cfg.sepformer
+def _model_source(cfg: OverlapConfig, given: str | None, hub: str, kind: str, conf: Any, marker: str,
+                  train: Callable[[Path], None]) -> str:
+    """The given model, the hub id (full profile), or the cached stand-in, trained once when missing."""
+    if given:
+        return given
     if cfg.profile == "full":
-        return separation.HUB_SEPFORMER
-    out = _cached(cfg, "sepformer", cfg.sepformer_standin)
-    if not (out / "hyperparams.yaml").is_file():
-        sr = cfg.sepformer_standin.sample_rate
-        print(f"training the SepFormer stand-in once (cached in {out})")
-        separation.train_sepformer_standin(_load_split(cfg, "train", sr)[0], _load_split(cfg, "dev", sr)[0], out,
-                                           cfg.sepformer_standin, progress=progress)
+        return hub
+    out = _cached(cfg, kind, conf)
+    if not (out / marker).is_file():
+        print(f"training the {kind} stand-in once (cached in {out})")
+        train(out)
     return str(out)
+
+
+def sepformer_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
+    """The SepFormer to load: the given one, the hub id (full), or the cached stand-in."""
+    sr = cfg.sepformer_standin.sample_rate
+    return _model_source(cfg, cfg.sepformer, separation.HUB_SEPFORMER, "sepformer", cfg.sepformer_standin,
+                         "hyperparams.yaml", lambda out: separation.train_sepformer_standin(
+                             _load_split(cfg, "train", sr)[0], _load_split(cfg, "dev", sr)[0], out,
+                             cfg.sepformer_standin, progress=progress))
 
 
 def detector_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
-    """The detector to load: the given one, the hub id (full), or the cached stand-in (trained once when missing)."""
-    if cfg.detector:
-        return cfg.detector
-    if cfg.profile == "full":
-        return wavlm.HUB_WAVLM
-    out = _cached(cfg, "wavlm", cfg.detector_standin)
-    if not (out / "config.json").is_file():
-        print(f"training the WavLM stand-in once (cached in {out})")
-        wavlm.train_wavlm_standin(_load_split(cfg, "train", 16000), _load_split(cfg, "dev", 16000), out,
-                                  cfg.detector_standin, progress=progress)
-    return str(out)
+    """The detector to load: the given one, the hub id (full), or the cached stand-in."""
+    return _model_source(cfg, cfg.detector, wavlm.HUB_WAVLM, "wavlm", cfg.detector_standin, "config.json",
+                         lambda out: wavlm.train_wavlm_standin(_load_split(cfg, "train", 16000),
+                                                              _load_split(cfg, "dev", 16000), out,
+                                                              cfg.detector_standin, progress=progress))
 
 
 def standin_info(path: str | Path) -> dict:
