@@ -42,7 +42,7 @@ epochs = None  # None: the profile's default (embedded: a few; full: 20)
 image_size = None  # None: the profile's default (embedded: 48; full: 224)
 seeds = [0, 1, 2]  # one training run per seed; results are mean +- std over them
 device = "auto"  # auto | cpu | cuda
-threads = 1  # torch CPU threads (None: torch's default); one avoids thread hand-off stalls on a busy 2-core machine
+threads = None  # torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 weights = "default"  # ResNet50 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
 ge2e = True  # also score with resemblyzer's pretrained GE2E speaker encoder (a reference verifier)
 

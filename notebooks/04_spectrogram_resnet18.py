@@ -38,13 +38,14 @@
 profile = "embedded"  # embedded | full
 data_root = None  # None: the profile's default (the embedded corpus); required for full
 route = "tensor"  # spectrogram images: "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
+seconds = None  # segment length; None: the profile's default (full: the source's 30 s; embedded: 5 s)
 epochs = None  # None: the profile's default (embedded: a few; full: the source's 30)
 seeds = [0, 1, 2]  # one training run per seed; results are mean +- std over them
 device = "auto"  # auto | cpu | cuda
-threads = 1  # torch CPU threads (None: torch's default); one avoids thread hand-off stalls on a busy 2-core machine
+threads = None  # torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 weights = "default"  # ResNet18 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
 leak_demo = True  # also train SimpleCNN on the source's class-dependent FFT sizes (the leakage demonstration)
-leak_epochs = 20  # epochs of the leakage demonstration's DEEP-VOICE-only runs (few images: each epoch is short)
+leak_epochs = 10  # epochs of the leakage demonstration's DEEP-VOICE-only runs (few images: each epoch is short)
 
 # %%
 # %matplotlib inline
@@ -58,24 +59,28 @@ from asvnb.train import load_best
 
 torch.set_num_threads(threads or torch.get_num_threads())
 cfg = study.SpectrogramResNet18Config.for_profile(profile, data_root, epochs=epochs, route=route, weights=weights,
-                                                  device=device)
+                                                  device=device, seconds=seconds)
 config.seed_everything(seeds[0])
 config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device(device)))
 
 # %% [markdown]
-# ## Data: 30 s segments of three corpora
+# ## Data: segments of three corpora
 #
-# DEEP-VOICE recordings are cut into consecutive 30 s segments (the shorter last
+# DEEP-VOICE recordings are cut into consecutive segments (the shorter last
 # piece kept, as the source's `range(0, len, 30000)` loop keeps it) and split
 # 80/20 into train and test, the train part again 80/20 into train and
 # validation. ASVspoof 2019 LA keeps its official split: in each of train, dev
 # and eval, all bona fide utterances of a speaker are joined, all spoofed ones
-# likewise, and the results cut into 30 s segments. The unseen Imitation clips
+# likewise, and the results cut the same way. The unseen Imitation clips
 # are drawn whole. Every segment becomes one 224 x 224 x 3 image: a matplotlib
 # `specgram` picture (NFFT 1024, overlap 512, viridis) by the route chosen above.
-# Labels: real 1, fake 0.
+# Labels: real 1, fake 0. The source cuts 30 s segments, as the full profile
+# does; the embedded corpus holds only a few minutes of speech per class, which
+# 30 s segments cut into about 60 training images, too few for any model here to
+# learn from, so its default is 5 s.
 
 # %%
+display(Markdown(f"Segments of **{cfg.seconds:g} s** ({profile} profile; the source: {study.SOURCE_SECONDS:g} s)."))
 sets = study.load_sets(cfg)
 display(study.count_table(sets))
 
@@ -110,7 +115,8 @@ plots.plot_spectrogram_grid(panels, ncols=3)
 # cell resumes an interrupted run rather than starting over.
 
 # %%
-setup_note = {name: f"{s.epochs} epochs (source 30), batch {s.batch_size} (source {src_bs})"
+seg_note = "" if cfg.seconds == study.SOURCE_SECONDS else f"{cfg.seconds:g} s segments (source 30 s), "
+setup_note = {name: f"{seg_note}{s.epochs} epochs (source 30), batch {s.batch_size} (source {src_bs})"
               for (name, s), src_bs in zip(cfg.setups.items(), (64, 256))}
 backbone = {None: "random init (no ImageNet weights offline)", "imagenet": "ImageNet weights"}.get(
     cfg.weights, f"weights {cfg.weights}")
@@ -162,7 +168,7 @@ print("saved", report.save_results(table, "04_spectrogram_resnet18"))
 # %% [markdown]
 # How to read the two columns: the source's figures come from 2,986 training
 # images of the real datasets, 30 epochs and ImageNet weights; in the embedded
-# profile ours come from the few dozen 30 s segments the generated corpus makes,
+# profile ours come from the few hundred short segments the generated corpus makes,
 # a few epochs and random initialisation (see the note column), so they say
 # whether the pipeline runs end to end, not how well the method works. Rerun with
 # `profile = "full"` for figures that can be compared.

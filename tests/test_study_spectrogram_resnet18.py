@@ -152,6 +152,15 @@ def test_unknown_model_and_route_are_refused(corpus: Path, tmp_path: Path) -> No
         study.deepvoice_images(mini_cfg(tmp_path / "empty", tmp_path))
 
 
+def test_segment_length_is_the_source_s_in_full_and_shorter_embedded(tmp_path: Path) -> None:
+    full = study.SpectrogramResNet18Config.for_profile("full", data_root=tmp_path)
+    emb = study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path)
+    assert (full.seconds, emb.seconds) == (30.0, study.EMBEDDED_SECONDS) and emb.seconds < 30.0
+    assert study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path, seconds=30).seconds == 30
+    with pytest.raises(ValueError, match="segment length must be positive"):
+        study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path, seconds=0)
+
+
 KILL_AFTER_FIRST_CHECKPOINT = """
 import os, signal, sys
 from pathlib import Path

@@ -1,9 +1,10 @@
-"""Study 04 (source 003, "ProtectYourVoice"): 30 s spectrogram images, SimpleCNN vs the ResNet18 transfer model.
+"""Study 04 (source 003, "ProtectYourVoice"): spectrogram images of 30 s segments, SimpleCNN vs ResNet18 transfer.
 
-Data as the source built it: DEEP-VOICE recordings cut into 30 s segments and
+Data as the source built it (segment length ``seconds``, the source's 30 s in the
+full profile, 5 s in the embedded one): DEEP-VOICE recordings cut into segments and
 split 80/20 into train/test (the train part again 80/20 into train/val);
 ASVspoof 2019 LA utterances concatenated per speaker and label, then cut into
-30 s segments, official train/dev/eval kept; the Imitation set (whole clips)
+segments, official train/dev/eval kept; the Imitation set (whole clips)
 as the unseen test. Labels real 1 / fake 0, F1 with real as the positive class.
 The source's slips are reproduced on demand (``leak=True``: the class-dependent
 FFT size; :func:`batch_averaged_metrics`; :func:`source_weight_copy`) so the
@@ -48,8 +49,12 @@ SOURCE_FIGURES: dict[str, dict[tuple[str, str], Any]] = {
 }
 # epochs of the embedded profile (the source trains 30; on 2 CPU cores the whole notebook must fit in 5 minutes)
 EMBEDDED_EPOCHS = {"SimpleCNN": 8, "ResNet18 transfer": 5}
-# batch of the embedded profile: its ~80 training images would make one step per epoch at the source's 256
+# batch of the embedded profile: its few hundred training images would make one step per epoch at the source's 256
 EMBEDDED_BATCH = 16
+# segment length of the embedded profile: its corpus holds a few minutes per class, which 30 s segments cut into
+# about 60 training images (every model at chance); 5 s segments give about 300, and the leakage shows
+EMBEDDED_SECONDS = 5.0
+SOURCE_SECONDS = 30.0
 
 
 @dataclass
@@ -59,7 +64,7 @@ class SpectrogramResNet18Config:
     profile: str
     paths: Paths
     route: str = "tensor"            # "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
-    seconds: float = 30.0            # segment length
+    seconds: float = SOURCE_SECONDS  # segment length
     sr: int = 16000                  # every clip is read at this rate
     size: int = 224                  # image side
     nfft: int = 1024                 # the source's NFFT (noverlap 512) for every class once the leak is fixed
@@ -73,8 +78,9 @@ class SpectrogramResNet18Config:
     @classmethod
     def for_profile(cls, profile: str, data_root: str | Path | None = None, epochs: int | None = None,
                     route: str = "tensor", weights: str | None = "default", device: str = "auto",
-                    **overrides: Any) -> "SpectrogramResNet18Config":
-        """The source's settings; the embedded profile trains fewer epochs from random initialisation."""
+                    seconds: float | None = None, **overrides: Any) -> "SpectrogramResNet18Config":
+        """The source's settings; the embedded profile cuts shorter segments and trains fewer epochs from random
+        initialisation."""
         embedded = config.check_profile(profile) == "embedded"
         paths = Paths.for_profile(profile, STUDY, data_root)
 
@@ -89,8 +95,12 @@ class SpectrogramResNet18Config:
                                                        epochs=epochs_of("ResNet18 transfer"))}
         if weights == "default":
             weights = None if embedded else "imagenet"
+        if seconds is None:
+            seconds = EMBEDDED_SECONDS if embedded else SOURCE_SECONDS
+        if seconds <= 0:
+            raise ValueError(f"segment length must be positive, got {seconds} s")
         return cls(profile=profile, paths=paths, route=route, weights=weights, setups=setups, device=device,
-                   **overrides)
+                   seconds=seconds, **overrides)
 
     def model(self, name: str) -> tuple[Any, dict[str, Any]]:
         """Factory and keyword arguments of a model (what the exported best model is rebuilt from)."""
@@ -188,7 +198,7 @@ def load_sets(cfg: SpectrogramResNet18Config) -> dict[str, ImageSet]:
 
 
 def first_la_segment(cfg: SpectrogramResNet18Config) -> Clip:
-    """The first 30 s segment of the LA training set (the first speaker's bona fide speech): a sample to draw."""
+    """The first segment of the LA training set (the first speaker's bona fide speech): a sample to draw."""
     la = LA2019(cfg.paths.data, "train")
     key, paths = next((k, v) for k, v in speaker_label_groups(la.trials, la.audio_dir).items() if k[1] == BONAFIDE)
     (spk, _), k, wav = next(audio.concat_segments({key: paths}, seconds=cfg.seconds, sr=cfg.sr))
