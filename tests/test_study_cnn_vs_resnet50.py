@@ -73,7 +73,7 @@ def mini_cfg(root: Path, out: Path) -> study.CnnVsResnet50Config:
 
 def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(corpus: Path, tmp_path: Path) -> None:
     cfg = mini_cfg(corpus, tmp_path)
-    sets = study.cm_images(cfg)
+    sets = study.cm_images(cfg, 32)
     # LA: 2 speakers x 3 bona fide (genuine 0) + 3 spoofed (1) per split; CV: 4 speakers split 2 / 2, 3 clips each
     assert sorted(sets["train"].where(study.LA).labels.tolist()) == [0] * 6 + [1] * 6
     assert len(sets["val"]) == 12 and set(sets["val"].groups) == {study.LA}
@@ -81,7 +81,11 @@ def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(corpus: Path,
     assert len(cv_train) == 6 and len(cv_test) == 6 and set(cv_train.labels.tolist()) == {study.GENUINE}
     spk = lambda ids: {int(i.rsplit("_", 1)[1]) // 100 for i in ids}  # noqa: E731  clip number encodes speaker
     assert spk(cv_train.ids) == {0, 1} and spk(cv_test.ids) == {2, 3}
-    assert sets["train"].images.shape[1:] == (3, study.EMBEDDED_SIZE, study.EMBEDDED_SIZE)
+    assert sets["train"].images.shape[1:] == (3, 32, 32)
+    per_model = study.cm_image_sets(cfg)
+    for name, size in study.EMBEDDED_SIZES.items():
+        assert per_model[name]["test"].images.shape[1:] == (3, size, size)
+        assert per_model[name]["test"].ids == sets["test"].ids
 
 
 def test_cosine_scoring_against_mean_enrolment(corpus: Path, tmp_path: Path) -> None:
@@ -140,7 +144,9 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert "0.54 (§6.1)" in study.SOURCE_FIGURES["CNN"][("test", "precision")]
     assert study.SOURCE_FIGURES["ResNet50"][("test", "accuracy")] == 0.52
     cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
-    assert cfg.weights is None and cfg.size == study.EMBEDDED_SIZE
+    assert cfg.weights is None and cfg.sizes == study.EMBEDDED_SIZES
+    assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {"CNN": 64, "ResNet50": 64}
+    assert study.CnnVsResnet50Config.for_profile("full", data_root="/x").sizes == {"CNN": 224, "ResNet50": 224}
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")
