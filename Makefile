@@ -33,6 +33,7 @@ $(STAMP): requirements.txt $(LOCK) pyproject.toml
 
 data: $(STAMP)
 	$(BIN)/asvnb data synth --scale small
+	$(BIN)/asvnb data standins
 
 benchmarks: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -113,8 +113,10 @@ print("".join((mixes["eval"].root / "metadata.txt").read_text().splitlines(keepe
 # invariant SI-SNR loss, written as a speechbrain model directory and loaded with
 # `SepformerSeparation.from_hparams`; and a small WavLM trained on clean embedded
 # LA train utterances, saved with `save_pretrained` and loaded with
-# `WavLMForSequenceClassification.from_pretrained`. The first build trains them
-# (the time is shown below); later builds load them. They are tiny (about 0.1 M
+# `WavLMForSequenceClassification.from_pretrained`. They are trained once per
+# corpus, as part of the data (`asvnb data standins`, which `make book` runs
+# right after building the corpus; a notebook run finding them missing trains them
+# itself), and later runs load them; their training time and steps are shown below. They are tiny (about 0.1 M
 # parameters each, against 94 M for WavLM Base and 26 M for the SepFormer), so in
 # the embedded profile the numbers show the machinery and how the rows relate to
 # each other, not the levels the hub models reach.
@@ -130,6 +132,7 @@ if "sepformer" in seps:
     info["separator (SepFormer)"] = (seps["sepformer"].source, study.standin_info(seps["sepformer"].source),
                                      seps["sepformer"].n_params())
 display(pd.DataFrame([{"model": k, "source": src, "parameters": n,
+                       "training steps": i.get("steps", "not recorded" if i else "- (hub model)"),
                        "trained here in (s)": i.get("train_seconds", "- (hub model)")}
                       for k, (src, i, n) in info.items()]))
 
@@ -316,5 +319,11 @@ report.save_results(results, study.STUDY)
 #   oracle and no-separation rows).
 # - **Cost.** Separating every mixture again in every epoch at batch size 1
 #   made 6 epochs cost about 100 A100-hours; the separator is frozen, so its
-#   outputs can be computed once (see `benchmarks/overlap_cost.py`).
+#   outputs can be computed once, and one forward pass per stream scores both
+#   permutations where the source ran six. `benchmarks/overlap_cost.py` runs both
+#   loops on the same mixtures and prints the measured ratio, the per-mixture
+#   costs and what the source's schedule would cost each way. On a CPU the ratio
+#   stays within what the detector's own passes allow (both loops need them, and
+#   batching, which fills a GPU, saves little there); the benchmark prints that
+#   ceiling too.
 # ```

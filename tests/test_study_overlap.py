@@ -72,6 +72,10 @@ def test_standins_are_cached_and_loaded_like_hub_models(setup):
     sep_dir = study.sepformer_source(cfg, progress=False)
     mtime = (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns
     assert study.sepformer_source(cfg) == sep_dir and (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
+    assert study.ensure_standins(cfg) == {"sepformer": sep_dir, "detector": det_dir}  # what `asvnb data standins` runs
+    assert (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
+    assert study.standin_info(sep_dir)["steps"] == 2 * 1  # steps_per_epoch x epochs
+    assert study.standin_info(det_dir)["steps"] == 3 * 1  # 12 train utterances in batches of 4, one epoch
     assert sum(len(m) for m in mixes.values()) == 12
     clean = study.clean_eval(cfg, fe, model)
     assert clean["n"] == 12 and 0 <= clean["eer"] <= 1

@@ -33,6 +33,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     if not args.no_data:
         _ensure_corpus(args.scale)
+        _ensure_standins()
     html = build_book(jobs=args.jobs, use_cache=not args.force)
     print(f"book: {html / 'index.html'}")
     return 0
@@ -42,6 +43,21 @@ def _ensure_corpus(scale: str) -> None:
     from asvnb.data.synth import build_corpus
 
     build_corpus(config.embedded_root(), scale=scale, seed=0)
+
+
+def _ensure_standins() -> dict[str, str]:
+    # stand-in models of the embedded profile are data, like the corpus they are trained on: built before the
+    # notebooks, so a notebook's run time is its study's, and rebuilt only when the corpus or their config changes
+    from asvnb.studies import overlap_pipeline
+
+    return overlap_pipeline.ensure_standins(overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=True)
+
+
+def cmd_data_standins(args: argparse.Namespace) -> int:
+    """asvnb data standins: train (once) the local stand-ins of the hub models on the embedded corpus."""
+    for kind, path in _ensure_standins().items():
+        print(f"{kind}: {path}")
+    return 0
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
@@ -80,19 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("book", help="execute the notebooks that need it and build the HTML book",
-                       description="Prepare the embedded corpus if missing, execute every notebook named in "
+                       description="Prepare the embedded corpus and stand-in models if missing, execute every notebook named in "
                                    "_toc.yml that changed since its last successful execution (embedded profile), "
                                    "and render the book with Jupyter Book into build/_build/html.")
     b.add_argument("-j", "--jobs", type=int, default=1,
                    help="notebooks executed in parallel (default 1: each already uses every core)")
     b.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
-    b.add_argument("--no-data", action="store_true", help="do not build the embedded corpus first")
+    b.add_argument("--no-data", action="store_true", help="do not build the embedded corpus and stand-in models first")
     b.add_argument("--scale", default="small", choices=("small", "medium"),
                    help="embedded corpus scale to prepare if missing (default small)")
     b.set_defaults(func=cmd_book)
 
-    d = sub.add_parser("data", help="datasets: build the embedded corpus",
-                       description="Data commands. 'synth' builds the embedded corpus.")
+    d = sub.add_parser("data", help="datasets: build the embedded corpus and the stand-in models",
+                       description="Data commands. 'synth' builds the embedded corpus; 'standins' trains the "
+                                   "local stand-ins of the hub models (SepFormer, WavLM detector) on it.")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     s = dsub.add_parser("synth", help="build the embedded corpus in the real datasets' layouts",
                         description="Build the embedded corpus deterministically from speech that Debian "
@@ -104,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--out", default=str(config.embedded_root()), help="output folder (default %(default)s)")
     s.set_defaults(func=cmd_data_synth)
+    m = dsub.add_parser("standins", help="train the embedded profile's stand-in models once (cached in data/models)",
+                        description="Train the small SepFormer and WavLM detector that stand in for the hub "
+                                    "models offline, on the embedded corpus (built first with 'synth'). Cached "
+                                    "under data/models, keyed by the corpus and the configuration; an "
+                                    "interrupted training resumes.")
+    m.set_defaults(func=cmd_data_standins)
     return p
 
 

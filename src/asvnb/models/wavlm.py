@@ -213,6 +213,7 @@ def train_wavlm_standin(train: Clips, val: Clips, out: str | Path, c: WavLMStand
     res.history.to_csv(tmp / "history.csv", index=False)
     (tmp / "standin.json").write_text(json.dumps({
         "config": asdict(c), "parameters": sum(p.numel() for p in best.parameters()),
+        "steps": len(loader) * c.epochs,
         "train_seconds": round(float(res.history["seconds"].sum()), 1),  # over resumed runs too
         "best_epoch": res.best_epoch,
         "best_val_eer": res.best_metrics.get("val_eer")}, indent=1))

@@ -73,7 +73,7 @@ class OverlapConfig:
     max_grad_norm: float = 1.0
     batch_size: int = 8                      # mixtures per micro-batch (the source: 1)
     freeze_feature_encoder: bool = False     # the source fine-tuned every parameter
-    sep_batch: int = 8
+    sep_batch: int = 8                       # mixtures per separator call (the embedded profile: 1, see below)
     det_batch: int = 16
     si_snr_n: int = 60                       # held-out eval mixtures for SI-SNRi
     device: str = "auto"
@@ -87,8 +87,10 @@ class OverlapConfig:
         if embedded:
             # the stand-in detector was trained from scratch at 1e-3: at the source's 1e-6 six short epochs would
             # leave it unchanged, so the embedded profile fine-tunes at 1e-4 (3e-4 in the last epoch, as the source)
+            # sep_batch 1: on the CPU a zero-padded batch of 8 separates slower per mixture than one at a time
+            # (benchmarks/overlap_cost.py: no parallel hardware for the batch to fill, and padding to add)
             base = dict(n_mixtures={"train": 64, "dev": 32, "eval": 160}, lr=1e-4, max_seconds=3.0,
-                        freeze_feature_encoder=True)
+                        freeze_feature_encoder=True, sep_batch=1)
         else:
             base = dict(n_mixtures={"train": 15000, "dev": 10000, "eval": 10000},
                         separators=("sepformer", "convtasnet", "oracle", "oracle@8k", "none"))
@@ -170,6 +172,11 @@ def detector_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
                          lambda out: wavlm.train_wavlm_standin(_load_split(cfg, "train", 16000),
                                                               _load_split(cfg, "dev", 16000), out,
                                                               cfg.detector_standin, progress=progress))
+
+
+def ensure_standins(cfg: OverlapConfig, progress: bool | None = None) -> dict[str, str]:
+    """Train (once) the stand-ins this configuration loads; their directories (hub ids in the full profile)."""
+    return {"sepformer": sepformer_source(cfg, progress), "detector": detector_source(cfg, progress)}
 
 
 def standin_info(path: str | Path) -> dict:
