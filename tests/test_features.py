@@ -116,3 +116,14 @@ def test_tensor_route_batches():
     torch.testing.assert_close(batch[1], mod(xs[1])[0])
     with pytest.raises(ValueError, match="route"):
         fe.spectrogram_image(xs[0].numpy(), SR, route="png")
+
+
+def test_tensor_route_uint8_is_the_rounded_float_image():
+    xs = torch.from_numpy(np.stack([tone(500, 1.0), tone(3000, 1.0)]))
+    for margins in (False, True):
+        mod = fe.SpecgramImage(SR, margins=margins)
+        as_float, as_uint8 = mod(xs), mod(xs, torch.uint8)
+        assert as_uint8.dtype == torch.uint8 and as_uint8.shape == as_float.shape
+        assert torch.equal(as_uint8, (as_float * 255).round().to(torch.uint8))
+    with pytest.raises(ValueError, match="dtype must be"):
+        fe.SpecgramImage(SR)(xs, torch.float64)

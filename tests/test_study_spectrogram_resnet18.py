@@ -230,5 +230,7 @@ def test_render_runs_on_one_thread_and_restores_the_count() -> None:
     try:
         images = common.render(clips(), SR, "tensor", size=32)
         assert seen == [1] and torch.get_num_threads() == 2 and images.images.shape == (1, 3, 32, 32)
+        again = common.render(clips(), SR, "tensor", size=32, threads=None)  # None: the current count
+        assert seen == [1, 2] and torch.get_num_threads() == 2 and torch.equal(again.images, images.images)
     finally:
         torch.set_num_threads(before)

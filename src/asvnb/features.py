@@ -203,8 +203,10 @@ class SpecgramImage(nn.Module):
         self.fig_hw = (round(figsize[1] * dpi), round(figsize[0] * dpi))
         # matplotlib's window_hanning is numpy's symmetric Hann window
         self.register_buffer("window", torch.from_numpy(np.hanning(nfft).astype(np.float32)), persistent=False)
-        lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
-        self.register_buffer("lut", torch.from_numpy(lut.astype(np.float32)), persistent=False)
+        lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3].T.astype(np.float32)  # (3, 256)
+        self.register_buffer("lut", torch.from_numpy(lut), persistent=False)
+        # the same colours as 8-bit pixels: rounding each entry once equals rounding every pixel of a float image
+        self.register_buffer("lut_uint8", torch.from_numpy(np.round(lut * 255)).to(torch.uint8), persistent=False)
         # mlab's density scaling 1 / (Fs sum(w^2)) and the one-sided doubling, as a dB offset per bin
         offset = np.full((nfft // 2 + 1, 1), -10 * np.log10(sr * np.sum(np.hanning(nfft) ** 2)))
         offset[1:-1 if nfft % 2 == 0 else None] += 10 * np.log10(2.0)
@@ -233,12 +235,18 @@ class SpecgramImage(nn.Module):
         reim = torch.view_as_real(torch.fft.rfft(wav.float().unfold(-1, self.nfft, self.hop) * self.window))
         reim.mul_(reim)
         db = torch.add(reim[..., 0], reim[..., 1]).clamp_min_(1e-30).log10_().mul_(10).add_(offset)
-        return torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - self.FLOOR_DB)
+        return db.clamp_min_(db.amax(dim=(1, 2), keepdim=True) - self.FLOOR_DB)
 
     FLOOR_DB = 140.0
 
-    def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """Images of a batch of equal-length waveforms (a 1-D waveform gives a batch of one)."""
+    def forward(self, wav: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Images of a batch of equal-length waveforms (a 1-D waveform gives a batch of one).
+
+        ``dtype`` float32: values in [0, 1]; uint8: the same image as 8-bit pixels
+        (``round(255 x float image)``), looked up directly, as a JPEG would hold it.
+        """
+        if dtype not in (torch.float32, torch.uint8):
+            raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype}")
         if wav.dim() == 1:
             wav = wav.unsqueeze(0)
         z = self._db_by_frame(wav).unsqueeze(1)  # (B, 1, frames, bins)
@@ -251,18 +259,23 @@ class SpecgramImage(nn.Module):
             h, w = self.fig_hw
             t, b, l, r = axes_box_pixels((h, w))
             z = F.interpolate(z, size=(r - l, b - t), mode="bilinear", antialias=True, align_corners=False)
-            rgb = self._colour(((z - lo) / span).transpose(2, 3).flip(2))
+            rgb = self._colour(((z - lo) / span).transpose(2, 3).flip(2), self.lut)
             canvas = torch.ones(rgb.shape[0], 3, h, w, device=rgb.device)
             canvas[:, :, t:b, l:r] = rgb
-            return F.interpolate(canvas, size=(self.size, self.size), mode="bilinear", antialias=True,
-                                 align_corners=False).clamp(0, 1)
+            img = F.interpolate(canvas, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                align_corners=False).clamp(0, 1)
+            return img if dtype == torch.float32 else (img * 255).round().to(torch.uint8)
         z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        return self._colour(((z - lo) / span).transpose(2, 3).flip(2))
+        return self._colour(((z - lo) / span).transpose(2, 3).flip(2),
+                            self.lut if dtype == torch.float32 else self.lut_uint8)
 
-    def _colour(self, z: torch.Tensor) -> torch.Tensor:
-        # colour-map lookup after resizing the data, as imshow resamples data before colouring
+    @staticmethod
+    def _colour(z: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+        # colour-map lookup after resizing the data, as imshow resamples data before colouring; a (3, 256) table
+        # gathered along its columns writes channel-first images with no permute
         idx = (z.squeeze(1).clamp(0, 1) * 256).long().clamp_max(255)
-        return self.lut[idx].permute(0, 3, 1, 2).contiguous()
+        b, h, w = idx.shape
+        return lut.index_select(1, idx.reshape(-1)).reshape(3, b, h, w).transpose(0, 1).contiguous()
 
 
 def spectrogram_image(wav: np.ndarray | torch.Tensor, sr: int, route: str = "tensor", nfft: int = 1024,
