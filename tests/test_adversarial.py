@@ -7,7 +7,7 @@ import torch
 
 from asvnb.features import preset
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
-from asvnb.train.adversarial import bim_attack, generate_adversarial, same_speaker_partners
+from asvnb.train.adversarial import bim_attack, generate_adversarial, perturbation_snr_db, same_speaker_partners
 
 INT16 = 32768.0
 
@@ -97,3 +97,20 @@ def test_bad_inputs():
         generate_adversarial(model, w, ["a", "a"])
     with pytest.raises(ValueError, match="batch, samples"):
         bim_attack(model.embed, w[0], w[0])
+
+
+def test_perturbation_snr_of_bim_in_int16_units():
+    w = 0.1 * torch.ones(2, 100)
+    d = torch.zeros(2, 100)
+    d[0] = 0.01
+    snr = perturbation_snr_db(w, w + d)
+    torch.testing.assert_close(snr[0], torch.tensor(20.0))
+    assert torch.isinf(snr[1])
+    # 5 BIM steps of 3 int16 units on a -20 dBFS signal: at least 20 log10(0.1 * 32768 / 15) = 46.8 dB
+    model = tiny_model()
+    wav, ref = batch()
+    adv, _ = bim_attack(model.embed, wav, ref)
+    bound = 10 * torch.log10(wav.pow(2).sum(-1) / (adv.shape[-1] * (15 / INT16) ** 2))
+    assert (perturbation_snr_db(wav, adv) >= bound - 1e-3).all()
+    with pytest.raises(ValueError, match="shape"):
+        perturbation_snr_db(wav, adv[:, :10])

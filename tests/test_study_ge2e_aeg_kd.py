@@ -94,13 +94,46 @@ def test_profiles_and_reductions(corpus):
     assert (full.lr, full.lr_decay, full.decay_every, full.kd_gamma, full.kd_T) == (3e-4, 0.95, 2, 0.5, 5.0)
     assert (full.aeg_alpha, full.aeg_iters, full.aeg_threshold) == (3.0, 5, 0.4)
     assert full.reductions == ()
+    assert full.seeds == (0, 1, 2) and full.train_per_epoch is None
     emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
-    assert emb.epochs == 3 and emb.ge2e_epochs == 4 and emb.batch_size == 16
+    assert emb.epochs == 3 and emb.ge2e_epochs == 40 and emb.batch_size == 16 and emb.train_per_epoch is None
+    assert (emb.crop_s, emb.eval_crop_s, emb.seeds) == (2.0, 3.0, (0,))
     assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
     text = "; ".join(emb.reductions)
-    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 64 utts" in text
-    # an epochs=None override (the notebook's default) keeps the profile's value
-    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 3
+    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs" in text and "batch 16" in text
+    assert "2 s train / 3 s eval crops" in text and "GE2E 40 batches of 7x10" in text
+    # an epochs=None / seeds=None override (the notebook's defaults) keeps the profile's value
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 6
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (0,)
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=[3, 4]).seeds == (3, 4)
+
+
+def test_run_folder_depends_on_training_settings_only(corpus, tmp_path, monkeypatch):
+    # checkpoints resume whatever made them: other training settings must not share a folder
+    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
+    cfg = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus)
+    assert cfg.run_key() == study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus).run_key()
+    for change in ({"epochs": 7}, {"crop_s": 1.0}, {"ge2e_epochs": 5}, {"aeg_alpha": 1.0}, {"lr": 1e-3}):
+        assert replace(cfg, **change).run_key() != cfg.run_key(), change
+    for same in ({"device": "cpu"}, {"eval_crop_s": None}, {"n_eval": 5}, {"seeds": (1, 2)}):
+        assert replace(cfg, **same).run_key() == cfg.run_key(), same
+    root = cfg.run_root(3)
+    assert root == cfg.paths.out / cfg.run_key() / "seed3" and (root.parent / "settings.json").is_file()
+
+
+def test_seeds_note_and_aeg_scale_table(cfg):
+    runs = [study.SeedRun(k) for k in range(3)]
+    assert study.seeds_note(runs) == ""
+    assert "1 seed" in study.seeds_note(runs[:1]) and "no std" in study.seeds_note(runs[:1])
+    assert "2 seeds" in study.seeds_note(runs[:2])
+    assert study._note(cfg, "x", runs[:1]).startswith("x; 1 seed")
+    pool = (0.1 * torch.ones(2, 400), ["a", "a"])  # -20 dBFS
+    t = study.aeg_scale_table(cfg, pool)
+    int16, flt = t.iloc[0], t.iloc[1]
+    np.testing.assert_allclose(int16["median signal level (dBFS)"], -20.0, atol=1e-6)
+    # the bound of 5 steps of 3 int16 units: 20 log10(0.1 / (15 / 32768)) = 46.8 dB
+    np.testing.assert_allclose(int16["median SNR (dB)"], 20 * np.log10(0.1 * 32768 / 15), atol=1e-4)
+    assert flt["median SNR (dB)"] < 0  # float units: the perturbation is louder than the speech
 
 
 def test_ge2e_sampler_gives_n_distinct_speakers_times_m_utterances():

@@ -19,14 +19,16 @@ The experiments of the source's three tables, per seed:
    EER and DET curves.
 
 Everything trains through :class:`asvnb.train.Trainer`, one output folder per
-model under ``cfg.paths.out / seed<k> / <name>``, so a rerun resumes (or skips
-what has finished). What the source does not state (crop length, epochs, batch
+model under ``cfg.paths.out / <hash of the training settings> / seed<k> / <name>``,
+so a rerun with the same settings resumes (or skips what has finished) and one
+with other settings starts afresh. What the source does not state (crop length, epochs, batch
 size, how many utterances AEG attacks, what the student trains on) is a field of
 :class:`GE2EAEGKDConfig` with the choice made here in its comment.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -47,7 +49,7 @@ from asvnb.features import preset
 from asvnb.models.complexity import count_macs, count_params
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, CLASSES, ResNetSE
 from asvnb.train import TrainConfig, Trainer
-from asvnb.train.adversarial import AdversarialSet, generate_adversarial
+from asvnb.train.adversarial import AdversarialSet, generate_adversarial, perturbation_snr_db
 from asvnb.train.classify import predict
 from asvnb.train.losses import GE2ELoss, distillation_loss
 
@@ -109,6 +111,7 @@ class GE2EAEGKDConfig:
     kd_T: float = 5.0
     eval_phase: str | None = "eval"    # the 2021 keys' phase reported (None: all trials)
     n_eval: int | None = None          # eval trials (None: all of the phase)
+    seeds: tuple[int, ...] = (0, 1, 2)  # one set of seven models each; mean +- std over them
     device: str = "auto"
     reductions: tuple[str, ...] = ()   # offline departures from the source, for the tables' notes
 
@@ -118,11 +121,14 @@ class GE2EAEGKDConfig:
         paths = config.Paths.for_profile(profile, STUDY, data_root)
         overrides = {k: v for k, v in overrides.items() if v is not None}
         cfg = cls(profile=profile, paths=paths)
-        if profile == "embedded":  # sized for the 8-minute budget on 2 CPU cores (see the notebook)
-            cfg = replace(cfg, sample_rate=16000, crop_s=1.0, eval_crop_s=1.0, layers=(1, 1, 1, 1), ge2e_epochs=4,
-                          epochs=3, batch_size=16, train_per_epoch=64, aeg_pool=16)
+        if profile == "embedded":
+            # sized for the 8-minute budget on 2 CPU cores, one seed (see the notebook): 2 s crops of the 1-3 s
+            # utterances, every training utterance in every epoch, 3 s eval crops (the longest eval utterance
+            # is 3.4 s); GE2E needs tens of batches to leave chance level, fine-tuning a few passes
+            cfg = replace(cfg, sample_rate=16000, crop_s=2.0, eval_crop_s=3.0, layers=(1, 1, 1, 1), ge2e_epochs=40,
+                          epochs=6, batch_size=16, train_per_epoch=None, aeg_pool=16, seeds=(0,))
         cfg = replace(cfg, **overrides)
-        return replace(cfg, reductions=cfg.describe_reductions())
+        return replace(cfg, seeds=tuple(int(k) for k in cfg.seeds), reductions=cfg.describe_reductions())
 
     def describe_reductions(self) -> tuple[str, ...]:
         """Short phrases for every departure from the source's (or the full profile's) settings."""
@@ -141,6 +147,8 @@ class GE2EAEGKDConfig:
         if self.epochs != full.epochs or self.train_per_epoch:
             per = f" x {self.train_per_epoch} utts" if self.train_per_epoch else ""
             out.append(f"{self.epochs} epochs{per}")
+        if self.batch_size != full.batch_size:
+            out.append(f"batch {self.batch_size}")
         if self.aeg_pool:
             out.append(f"AEG on {self.aeg_pool} bona fide utts")
         if self.n_eval:
@@ -166,6 +174,27 @@ class GE2EAEGKDConfig:
         """A fresh L-ResNetSE of this configuration (layout L, as the text describes it)."""
         return ResNetSE(self.student_channels, layers=self.layers, emb_dim=self.emb_dim, layout="L",
                         frontend=preset("source002", sr=self.sample_rate))
+
+    # fields that do not change what is trained (evaluation, device, notes)
+    _NOT_TRAINING = ("profile", "paths", "eval_crop_s", "eval_phase", "n_eval", "seeds", "device", "reductions")
+
+    def run_key(self) -> str:
+        """A short hash of every setting that changes a trained model: runs of other settings live elsewhere.
+
+        Checkpoints resume whatever settings made them, so a run folder shared by
+        two configurations would hand one's models to the other.
+        """
+        return config.stable_hash({k: v for k, v in asdict(self).items() if k not in self._NOT_TRAINING})[:10]
+
+    def run_root(self, seed: int) -> Path:
+        """Output folder of one seed's models: ``paths.out / <run_key> / seed<k>`` (settings in settings.json)."""
+        root = self.paths.out / self.run_key()
+        root.mkdir(parents=True, exist_ok=True)
+        settings = root / "settings.json"
+        if not settings.is_file():
+            d = {k: v for k, v in asdict(self).items() if k not in self._NOT_TRAINING}
+            settings.write_text(json.dumps(d, indent=1, default=str) + "\n")
+        return root / f"seed{seed}"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain settings (for printing in the notebook)."""
@@ -435,17 +464,47 @@ def static_aeg(cfg: GE2EAEGKDConfig, model: nn.Module, pool: tuple[torch.Tensor,
     """Static AEG: BIM once with the GE2E model, before fine-tuning (cached at ``path``).
 
     Returns the kept examples and, for every attacked pair, its similarity
-    before and after the attack.
+    before and after the attack and the perturbation's SNR (dB).
     """
     sims_path = path.with_name(path.stem + "_similarity.csv")
     if path.is_file() and sims_path.is_file():
         return load_adversarial(path), pd.read_csv(sims_path)
     every, kept = _attack(cfg, model, pool, seed)
-    sims = pd.DataFrame({"before": clean_similarity(model, pool, every).numpy(), "after": every.cos_sim.numpy()})
+    sims = pd.DataFrame({"before": clean_similarity(model, pool, every).numpy(), "after": every.cos_sim.numpy(),
+                         "snr_db": perturbation_snr_db(pool[0][every.source_index], every.waveforms).numpy()})
     sims["kept"] = sims["after"] <= cfg.aeg_threshold
     _save(kept, path)
     sims.to_csv(sims_path, index=False)
     return kept, sims
+
+
+def aeg_scale_table(cfg: GE2EAEGKDConfig, pool: tuple[torch.Tensor, list[str]],
+                    sims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """How large Algorithm 1's perturbation is on the attacked utterances under the two readings of alpha's unit.
+
+    int16 units (this book): steps of alpha / 32768 of full scale, at most
+    alpha x iters in all; the SNR is the measured one of the static attack
+    (``sims["snr_db"]``) when given, else the bound's. Float units (waveforms in
+    [-1, 1]): one step of alpha = 3 moves every sample past full scale, so after
+    the clip to the valid range the waveform is sign(gradient), a full-scale
+    square wave, whatever the gradient; its SNR against the clean signal is
+    10 log10(sum w^2 / sum (s - w)^2), here with the expected sum (s - w)^2 =
+    sum (1 + w^2) of a sign s independent of w.
+    """
+    w = pool[0].double()
+    power = w.pow(2).mean(dim=1)
+    bound = cfg.aeg_alpha * cfg.aeg_iters / 32768.0
+    int16_snr = (sims["snr_db"].to_numpy() if sims is not None and "snr_db" in sims
+                 else (10 * torch.log10(power / bound ** 2)).numpy())
+    float_snr = (10 * torch.log10(power / (1 + power))).numpy()
+    rms_dbfs = (10 * torch.log10(power)).numpy()
+    return pd.DataFrame([
+        {"reading of alpha": "int16 units (this book)", "step (full scale)": cfg.aeg_alpha / 32768.0,
+         "largest |D| (full scale)": bound, "median SNR (dB)": float(np.median(int16_snr)),
+         "median signal level (dBFS)": float(np.median(rms_dbfs))},
+        {"reading of alpha": "float units, [-1, 1]", "step (full scale)": cfg.aeg_alpha,
+         "largest |D| (full scale)": 2.0, "median SNR (dB)": float(np.median(float_snr)),
+         "median signal level (dBFS)": float(np.median(rms_dbfs))}])
 
 
 class ActiveAEG:
@@ -567,7 +626,7 @@ class SeedRun:
 def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | None = None,
              log: Callable[[str], None] = print) -> SeedRun:
     """Train and evaluate the seven models of Tables 1 and 2 for one seed."""
-    root = cfg.paths.out / f"seed{seed}"
+    root = cfg.run_root(seed)
     run = SeedRun(seed)
     pool = aeg_pool(cfg, data, seed)
 
@@ -628,8 +687,14 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
 # ----------------------------------------------------------------------------- tables
 
 
-def _note(cfg: GE2EAEGKDConfig, extra: str = "") -> str:
-    parts = ([extra] if extra else []) + list(cfg.reductions)
+def seeds_note(runs: Sequence[SeedRun]) -> str:
+    """The number of seeds behind a row when it is fewer than the three a mean +- std asks for ("" otherwise)."""
+    n = len(runs)
+    return "" if n >= 3 else f"{n} seed{'s' if n > 1 else ''} (fewer than 3: {'no std' if n == 1 else 'std of 2'})"
+
+
+def _note(cfg: GE2EAEGKDConfig, extra: str = "", runs: Sequence[SeedRun] = ()) -> str:
+    parts = [p for p in (extra, seeds_note(runs) if runs else "") if p] + list(cfg.reductions)
     return "; ".join(parts)
 
 
@@ -639,9 +704,9 @@ def table1_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[dict]:
     for label, name in (("NLL", "G NLL"), ("GE2E + NLL", "G GE2E+NLL")):
         src = SOURCE_TABLE1[label]
         rows.append({"model": f"G-ResNetSE, {label}", "metric": "min t-DCF", "source": src[0],
-                     "ours": [r.results[name].min_tdcf for r in runs], "digits": 4, "note": _note(cfg)})
+                     "ours": [r.results[name].min_tdcf for r in runs], "digits": 4, "note": _note(cfg, runs=runs)})
         rows.append({"model": f"G-ResNetSE, {label}", "metric": "EER", "source": src[1] / 100, "percent": True,
-                     "ours": [r.results[name].eer for r in runs], "note": _note(cfg)})
+                     "ours": [r.results[name].eer for r in runs], "note": _note(cfg, runs=runs)})
     return rows
 
 
@@ -668,9 +733,9 @@ def table2_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[dict]:
             src = SOURCE_TABLE2[(arch, mode)]
             extra = "same run as Table 1, GE2E + NLL" if name == "G GE2E+NLL" else kept[mode]
             rows.append({"model": f"{arch}, AEG {mode}", "metric": "min t-DCF", "source": src[0], "digits": 4,
-                         "ours": [r.results[name].min_tdcf for r in runs], "note": _note(cfg, extra)})
+                         "ours": [r.results[name].min_tdcf for r in runs], "note": _note(cfg, extra, runs)})
             rows.append({"model": f"{arch}, AEG {mode}", "metric": "EER", "source": src[1] / 100, "percent": True,
-                         "ours": [r.results[name].eer for r in runs], "note": _note(cfg, extra)})
+                         "ours": [r.results[name].eer for r in runs], "note": _note(cfg, extra, runs)})
     return rows
 
 
@@ -735,7 +800,30 @@ def table3_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig, cx: pd.DataFrame)
                  {"model": arch, "metric": "MACs", "source": m, "ours": f"{c['MACs (G)']:.2f} G",
                   "note": f"thop, {c['input']}, front-end excluded"},
                  {"model": arch, "metric": "min t-DCF", "source": t, "digits": 4,
-                  "ours": [r.results[name].min_tdcf for r in runs], "note": _note(cfg, f"our {name}")},
+                  "ours": [r.results[name].min_tdcf for r in runs], "note": _note(cfg, f"our {name}", runs)},
                  {"model": arch, "metric": "EER", "source": e / 100, "percent": True,
-                  "ours": [r.results[name].eer for r in runs], "note": _note(cfg, f"our {name}")}]
+                  "ours": [r.results[name].eer for r in runs], "note": _note(cfg, f"our {name}", runs)}]
     return rows
+
+
+def summary(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> str:
+    """A few lines on what the runs learnt: EER and min t-DCF against chance, the GE2E loss, AEG's similarities."""
+    n_eval = len(next(iter(runs[0].results.values())).scores)
+    lines = [f"{len(runs)} seed(s), {n_eval} eval trials; chance: EER 50%, min t-DCF 1"]
+    for name in MODELS:
+        eer = np.array([r.results[name].eer for r in runs])
+        tdcf = np.array([r.results[name].min_tdcf for r in runs])
+        lines.append(f"  {name:11s} EER {100 * eer.mean():5.1f}%  min t-DCF {tdcf.mean():.3f}")
+    first = np.mean([r.histories["GE2E"]["train_loss"].iloc[:5].mean() for r in runs])
+    last = np.mean([r.histories["GE2E"]["train_loss"].iloc[-5:].mean() for r in runs])
+    lines.append(f"GE2E loss (mean of 5 batches) {first:.3f} at the start, {last:.3f} at the end of "
+                 f"{cfg.ge2e_epochs} batches; log N = {np.log(cfg.ge2e_speakers):.3f} is chance")
+    sims = pd.concat([r.aeg["static_similarity"] for r in runs])
+    lines.append(f"static AEG: cosine {sims['before'].mean():.3f} before the attack, {sims['after'].mean():.3f} "
+                 f"after (lowest {sims['after'].min():.3f}); kept {int(sims['kept'].sum())} of {len(sims)} at "
+                 f"<= {cfg.aeg_threshold}")
+    act = [x for r in runs for x in r.aeg["active"]]
+    if act:
+        lines.append(f"active AEG: kept {sum(k for _, _, k, _ in act)} of {sum(t for _, t, _, _ in act)} over "
+                     f"{len(act)} epoch(s); mean cosine after the attack {np.mean([m for *_, m in act]):.3f}")
+    return "\n".join(lines)

@@ -76,6 +76,20 @@ def bim_attack(embed_fn: Callable[[torch.Tensor], torch.Tensor], waveform: torch
     return adv, s
 
 
+def perturbation_snr_db(clean: torch.Tensor, adversarial: torch.Tensor) -> torch.Tensor:
+    """Signal-to-perturbation ratio per example, dB: 10 log10(sum clean^2 / sum (adversarial - clean)^2).
+
+    (N, samples) batches; +inf where nothing was changed. With alpha and eps in
+    int16 units this is how "tiny" Algorithm 1's perturbation is on a given signal.
+    """
+    if clean.shape != adversarial.shape:
+        raise ValueError(f"clean and adversarial batches differ in shape: {tuple(clean.shape)} and "
+                         f"{tuple(adversarial.shape)}")
+    signal = clean.double().pow(2).sum(dim=-1)
+    noise = (adversarial.double() - clean.double()).pow(2).sum(dim=-1)
+    return (10 * torch.log10(signal / noise)).float()
+
+
 @dataclass
 class AdversarialSet:
     """Kept adversarial examples: waveforms (K, samples), labels (K,) = 7, their similarity and origins."""
