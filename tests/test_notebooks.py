@@ -17,12 +17,9 @@ NOTEBOOKS = sorted((config.project_root() / "notebooks").glob("*.ipynb"))
 
 @pytest.fixture(scope="module")
 def corpus() -> Path:
-    """The small embedded corpus, built once if missing (the book and CI use this scale)."""
-    from asvnb.data.synth import build_corpus
-
-    root = config.embedded_root()
-    build_corpus(root, scale="small", seed=0)
-    return root
+    """The small embedded corpus and its stand-in models, built once if missing (as `asvnb book` does first)."""
+    book.prepare_embedded("small", progress=False)
+    return config.embedded_root()
 
 
 def test_every_study_notebook_is_in_the_book() -> None:

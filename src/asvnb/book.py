@@ -84,6 +84,20 @@ class ExecutionRecord:
 
 # --------------------------------------------------------------------------- parameters
 
+def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict[str, str]:
+    """Build what the embedded profile reads, where missing: the corpus, then the stand-in models trained on it.
+
+    The stand-ins (study 02's SepFormer and WavLM) are data like the corpus: built
+    once before the notebooks, so a notebook's run time is its study's. Returns the
+    stand-ins' directories.
+    """
+    from asvnb.data.synth import build_corpus
+    from asvnb.studies import overlap_pipeline
+
+    build_corpus(config.embedded_root(), scale=scale, seed=0)
+    return overlap_pipeline.ensure_standins(overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=progress)
+
+
 def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     """Parameters of the notebook's ``parameters`` cell: name -> {default, type, help}."""
     import papermill as pm

@@ -29,33 +29,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_book(args: argparse.Namespace) -> int:
     """asvnb book: execute every notebook that needs it and render the HTML book."""
-    from asvnb.book import build_book
+    from asvnb.book import build_book, prepare_embedded
 
     if not args.no_data:
-        _ensure_corpus(args.scale)
-        _ensure_standins()
+        prepare_embedded(args.scale, progress=True)
     html = build_book(jobs=args.jobs, use_cache=not args.force)
     print(f"book: {html / 'index.html'}")
     return 0
 
 
-def _ensure_corpus(scale: str) -> None:
-    from asvnb.data.synth import build_corpus
-
-    build_corpus(config.embedded_root(), scale=scale, seed=0)
-
-
-def _ensure_standins() -> dict[str, str]:
-    # stand-in models of the embedded profile are data, like the corpus they are trained on: built before the
-    # notebooks, so a notebook's run time is its study's, and rebuilt only when the corpus or their config changes
-    from asvnb.studies import overlap_pipeline
-
-    return overlap_pipeline.ensure_standins(overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=True)
-
-
 def cmd_data_standins(args: argparse.Namespace) -> int:
     """asvnb data standins: train (once) the local stand-ins of the hub models on the embedded corpus."""
-    for kind, path in _ensure_standins().items():
+    from asvnb.studies import overlap_pipeline
+
+    cfg = overlap_pipeline.OverlapConfig.for_profile("embedded")
+    for kind, path in overlap_pipeline.ensure_standins(cfg, progress=True).items():
         print(f"{kind}: {path}")
     return 0
 
