@@ -51,6 +51,16 @@ def setup(tmp_path_factory):
     return cfg, study.make_mixtures(cfg), study.detector_source(cfg, progress=False)
 
 
+def test_standin_info_names_a_broken_file(tmp_path):
+    assert study.standin_info(tmp_path) == {}  # a hub model has none
+    (tmp_path / "standin.json").write_text("{steps: 3")
+    with pytest.raises(ValueError, match=r"standin.json: not valid JSON"):
+        study.standin_info(tmp_path)
+    (tmp_path / "standin.json").write_text("[3]")
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        study.standin_info(tmp_path)
+
+
 def test_profiles():
     full = study.OverlapConfig.for_profile("full", data_root="/nowhere")
     assert (full.n_mixtures, full.epochs, full.lr, full.last_epoch_lr, full.grad_accum, full.max_grad_norm) == (

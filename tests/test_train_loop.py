@@ -196,3 +196,23 @@ def test_resume_continues_the_epoch_count_of_epoch_dependent_data(tmp_path: Path
     resumed = epoch_aware_trainer(tmp_path / "split", resumed_data).fit()
     assert sorted(set(resumed_data.epochs)) == [2, 3]  # not 0 and 1 again
     pd.testing.assert_frame_equal(full.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"))
+
+
+def test_publish_trained_replaces_the_folder_whole_and_removes_the_work(tmp_path):
+    from asvnb.train import TrainResult, publish_trained
+
+    out, work = tmp_path / "model", tmp_path / "model.work"
+    out.mkdir(), work.mkdir()
+    (out / "stale.ckpt").write_text("old")
+    hist = pd.DataFrame({"epoch": [1, 2], "seconds": [1.25, 2.5]})
+    res = TrainResult(history=hist, best_epoch=2)
+
+    def write(folder):
+        (folder / "weights.ckpt").write_text("new")
+        return 42
+
+    assert publish_trained(out, res, write, {"steps": 7}, work) == out
+    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "standin.json", "weights.ckpt"]
+    assert json.loads((out / "standin.json").read_text()) == {"steps": 7, "parameters": 42, "train_seconds": 3.8,
+                                                              "best_epoch": 2}
+    assert not work.exists() and not (tmp_path / "model.tmp").exists()

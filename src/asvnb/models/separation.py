@@ -15,9 +15,7 @@ speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -367,7 +365,7 @@ def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequen
     history and ``standin.json`` (config, parameters, seconds). Training goes
     through :class:`asvnb.train.Trainer`, so an interrupted build resumes.
     """
-    from asvnb.train import TrainConfig, Trainer
+    from asvnb.train import TrainConfig, Trainer, publish_trained
 
     out = Path(out)
     work = Path(work or out.with_name(out.name + ".work"))
@@ -383,22 +381,14 @@ def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequen
                                   progress=progress, cpu=True),
                       val_loader=val_loader)
     res = trainer.fit()
-    best = torch.load(Path(res.best_dir) / "model.pt", map_location="cpu")
-    net.load_state_dict(best)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in ("encoder", "masknet", "decoder"):
-        torch.save(getattr(net, name).state_dict(), tmp / f"{name}.ckpt")
-    (tmp / "hyperparams.yaml").write_text(_hyperparams_yaml(c))
-    res.history.to_csv(tmp / "history.csv", index=False)
-    (tmp / "standin.json").write_text(json.dumps({
-        "config": asdict(c), "parameters": sum(p.numel() for p in net.parameters()),
-        "steps": len(loader) * c.epochs,
-        "train_seconds": round(float(res.history["seconds"].sum()), 1),  # over resumed runs too
-        "best_epoch": res.best_epoch,
-        "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan")))}, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    shutil.rmtree(work, ignore_errors=True)
-    return out
+    net.load_state_dict(torch.load(Path(res.best_dir) / "model.pt", map_location="cpu"))
+
+    def write(folder: Path) -> int:
+        for name in ("encoder", "masknet", "decoder"):
+            torch.save(getattr(net, name).state_dict(), folder / f"{name}.ckpt")
+        (folder / "hyperparams.yaml").write_text(_hyperparams_yaml(c))
+        return sum(p.numel() for p in net.parameters())
+
+    return publish_trained(out, res, write, {"config": asdict(c), "steps": len(loader) * c.epochs,
+                                             "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan")))},
+                           work)

@@ -10,8 +10,6 @@ higher = more bona fide; labels follow the source: 1 = spoof, 0 = bona fide.
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from collections.abc import Sequence
@@ -184,7 +182,7 @@ def train_wavlm_standin(train: Clips, val: Clips, out: str | Path, c: WavLMStand
     """
     from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
 
-    from asvnb.train import TrainConfig, Trainer
+    from asvnb.train import TrainConfig, Trainer, publish_trained
 
     out = Path(out)
     work = Path(work or out.with_name(out.name + ".work"))
@@ -205,19 +203,12 @@ def train_wavlm_standin(train: Clips, val: Clips, out: str | Path, c: WavLMStand
                       val_loader=val_loader, evaluate_fn=make_detector_eval(),
                       on_epoch_start=lambda _t, e: setattr(tr, "epoch", e))
     res = trainer.fit()
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    best = WavLMForSequenceClassification.from_pretrained(str(res.best_dir))
-    best.save_pretrained(str(tmp))
-    fe.save_pretrained(str(tmp))
-    res.history.to_csv(tmp / "history.csv", index=False)
-    (tmp / "standin.json").write_text(json.dumps({
-        "config": asdict(c), "parameters": sum(p.numel() for p in best.parameters()),
-        "steps": len(loader) * c.epochs,
-        "train_seconds": round(float(res.history["seconds"].sum()), 1),  # over resumed runs too
-        "best_epoch": res.best_epoch,
-        "best_val_eer": res.best_metrics.get("val_eer")}, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    shutil.rmtree(work, ignore_errors=True)
-    return out
+
+    def write(folder: Path) -> int:
+        best = WavLMForSequenceClassification.from_pretrained(str(res.best_dir))
+        best.save_pretrained(str(folder))
+        fe.save_pretrained(str(folder))
+        return sum(p.numel() for p in best.parameters())
+
+    return publish_trained(out, res, write, {"config": asdict(c), "steps": len(loader) * c.epochs,
+                                             "best_val_eer": res.best_metrics.get("val_eer")}, work)

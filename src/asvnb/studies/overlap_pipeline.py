@@ -182,7 +182,15 @@ def ensure_standins(cfg: OverlapConfig, progress: bool | None = None) -> dict[st
 def standin_info(path: str | Path) -> dict:
     """``standin.json`` of a locally built stand-in (parameters, training seconds, ...), {} for hub models."""
     p = Path(path) / "standin.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+    if not p.is_file():
+        return {}
+    try:
+        info = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc}); delete the stand-in folder to rebuild it") from exc
+    if not isinstance(info, dict):
+        raise ValueError(f"{p}: expected a JSON object, found {type(info).__name__}")
+    return info
 
 
 def make_separators(cfg: OverlapConfig) -> dict[str, separation.Separator]:

@@ -309,3 +309,25 @@ def load_best(best_dir: str | Path, map_location: str = "cpu") -> nn.Module:
     model = obj(**cfg.get("kwargs", {}))
     model.load_state_dict(torch.load(best_dir / "model.pt", map_location=map_location))
     return model.eval()
+
+
+def publish_trained(out: str | Path, res: TrainResult, write: Callable[[Path], int], info: dict[str, Any],
+                    work: str | Path | None = None) -> Path:
+    """Put a trained model's folder at ``out`` in one rename: ``write(folder)`` saves the model and returns its
+    parameter count; ``history.csv`` and ``standin.json`` (``info`` plus parameters, training seconds over resumed
+    runs too, best epoch) are added; the trainer's ``work`` folder is removed once ``out`` is in place."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    n_params = write(tmp)
+    res.history.to_csv(tmp / "history.csv", index=False)
+    (tmp / "standin.json").write_text(json.dumps({
+        **info, "parameters": n_params, "train_seconds": round(float(res.history["seconds"].sum()), 1),
+        "best_epoch": res.best_epoch}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
