@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from asvnb.audio import AudioError, concat_segments, concatenate_by, load_audio, load_segment
+from asvnb import audio
+from asvnb.audio import (AudioConversionWarning, AudioError, concat_segments, concatenate_by, expected_conversions,
+                         load_audio, load_segment)
 from replicas import tone, write
 
 
@@ -44,3 +48,56 @@ def test_load_segment_stereo_and_truncation(tmp_path, caplog):
     for read in (lambda: load_audio(p), lambda: load_segment(p, 0, 100)):
         with pytest.raises(AudioError, match=r"st.wav: truncated audio \(header declares"):
             read()
+
+
+# ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_an_error_naming_the_file(tmp_path, bad):
+    x = tone(440, 0.5)
+    x[1000] = bad
+    p = write(tmp_path / "corrupt.wav", x, subtype="FLOAT")  # only float files can hold NaN/inf
+    with pytest.raises(AudioError, match=r"corrupt.wav: 1 frame\(s\) with NaN or inf samples, first at frame 1000"):
+        load_audio(p)
+    with pytest.raises(AudioError, match="first at frame 1000"):  # frames counted in the file, not in the segment
+        load_segment(p, 500, 2000)
+    assert load_segment(p, 2000, 4000).shape == (2000,)  # a clean part of the file still loads
+
+
+@pytest.fixture()
+def fresh_reports(monkeypatch):
+    """Forget which conversions this process has already reported."""
+    monkeypatch.setattr(audio, "_REPORTED", set())
+
+
+def conversion_warnings(read) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read()
+    return [str(w.message) for w in caught if issubclass(w.category, AudioConversionWarning)]
+
+
+def test_conversions_warn_once_per_kind_naming_the_first_file(tmp_path, fresh_reports):
+    st = [write(tmp_path / f"st{i}.wav", tone(440, 0.2, sr=44100, channels=2), sr=44100) for i in range(2)]
+    hi = write(tmp_path / "hi.wav", tone(440, 0.2, sr=48000), sr=48000)
+    with pytest.warns(AudioConversionWarning, match="st0.wav: 2 channels averaged to mono and resampled from "
+                                                    "44100 Hz to 16000 Hz") as rec:
+        load_audio(st[0])
+    assert rec[0].filename == __file__  # the warning points at the caller's line
+    assert conversion_warnings(lambda: load_audio(st[1])) == []  # the same kind again: not repeated
+    assert conversion_warnings(lambda: load_audio(hi)) == [
+        f"{hi}: resampled from 48000 Hz to 16000 Hz (further files converted the same way are not reported)"]
+    assert conversion_warnings(lambda: load_audio(hi, sr=None)) == []  # nothing converted
+    assert conversion_warnings(lambda: load_audio(st[0], sr=None)) == [
+        f"{st[0]}: 2 channels averaged to mono (further files converted the same way are not reported)"]
+
+
+def test_expected_conversions_are_logged_not_warned(tmp_path, fresh_reports, caplog):
+    p = write(tmp_path / "tts.wav", tone(440, 0.2, sr=22050), sr=22050)
+    with caplog.at_level("INFO", logger="asvnb.audio"):
+        assert conversion_warnings(lambda: load_audio(p, expected=True)) == []
+        with expected_conversions():
+            assert conversion_warnings(lambda: load_audio(p)) == []
+    assert caplog.text.count("tts.wav: resampled from 22050 Hz to 16000 Hz") == 2
+    # an expected conversion does not use up the warning a user's own load gets
+    assert len(conversion_warnings(lambda: load_audio(p))) == 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Hashable, Iterator, Mapping, Sequence
 
@@ -18,11 +20,38 @@ log = logging.getLogger(__name__)
 
 
 class AudioError(ValueError):
-    """An audio file that cannot be used: unreadable, empty or truncated."""
+    """An audio file that cannot be used: unreadable, empty, truncated or with NaN/inf samples."""
 
 
-def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
-    """Read a file as mono float32 at ``sr`` Hz (``None`` keeps the file's rate)."""
+class AudioConversionWarning(UserWarning):
+    """A loader changed the audio to what the caller asked for: channels averaged to mono, or resampled."""
+
+
+# Conversions already reported by a warning in this process: (channels, file rate, target rate). A dataset
+# converts every file alike (Common Voice: thousands of 48 kHz MP3s), so one warning per kind says it all.
+_REPORTED: set[tuple[int, int, int | None]] = set()
+_EXPECTED = 0  # depth of nested expected_conversions() blocks
+
+
+@contextmanager
+def expected_conversions() -> Iterator[None]:
+    """Loads inside this block convert on purpose (e.g. building the corpus from 22.05 kHz TTS): logged, not warned."""
+    global _EXPECTED
+    _EXPECTED += 1
+    try:
+        yield
+    finally:
+        _EXPECTED -= 1
+
+
+def load_audio(path: str | Path, sr: int | None = 16000, *, expected: bool = False) -> np.ndarray:
+    """Read a file as mono float32 at ``sr`` Hz (``None`` keeps the file's rate); NaN/inf samples are an error.
+
+    A downmix or a resampling is logged for every file (INFO) and shown once per
+    kind of conversion (channels, rates) by an :class:`AudioConversionWarning`
+    naming the first file; ``expected=True`` (a caller that converts on purpose)
+    only logs.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
@@ -33,17 +62,36 @@ def load_audio(path: str | Path, sr: int | None = 16000) -> np.ndarray:
         raise AudioError(f"{path}: unreadable audio ({exc})") from exc
     if data.shape[0] == 0:
         raise AudioError(f"{path}: empty audio (0 samples)")
-    return _mono_at(data, file_sr, sr, path)
+    return _mono_at(data, file_sr, sr, path, expected)
 
 
-def _mono_at(data: np.ndarray, file_sr: int, sr: int | None, path: Path) -> np.ndarray:
+def _check_finite(data: np.ndarray, file_sr: int, path: Path, offset: int = 0) -> None:
+    # float WAV/FLAC can hold NaN or inf; one such sample makes every feature and score of the file meaningless
+    bad = ~np.isfinite(data).all(axis=1)
+    if bad.any():
+        first = offset + int(np.flatnonzero(bad)[0])
+        raise AudioError(f"{path}: {int(bad.sum())} frame(s) with NaN or inf samples, first at frame {first} "
+                         f"({first / file_sr:.3f} s); the file is corrupt")
+
+
+def _mono_at(data: np.ndarray, file_sr: int, sr: int | None, path: Path, expected: bool = False,
+             offset: int = 0) -> np.ndarray:
     """Frames x channels as read -> mono float32 at ``sr``, each conversion logged with the file's name."""
+    _check_finite(data, file_sr, path, offset)
+    done = []
     if data.shape[1] > 1:
         log.info("%s: %d channels, averaged to mono", path, data.shape[1])
+        done.append(f"{data.shape[1]} channels averaged to mono")
     wav = data.mean(axis=1)
     if sr is not None and file_sr != sr:
         log.info("%s: resampled from %d Hz to %d Hz", path, file_sr, sr)
+        done.append(f"resampled from {file_sr} Hz to {sr} Hz")
         wav = resample(wav, file_sr, sr)
+    kind = (data.shape[1], file_sr, sr)
+    if done and not (expected or _EXPECTED) and kind not in _REPORTED:
+        _REPORTED.add(kind)
+        warnings.warn(f"{path}: {' and '.join(done)} (further files converted the same way are not reported)",
+                      AudioConversionWarning, stacklevel=3)
     return wav.astype(np.float32, copy=False)
 
 
@@ -131,11 +179,13 @@ def rms_db(wav: np.ndarray, eps: float = 1e-10) -> float:
     return float(10.0 * np.log10(np.mean(np.square(wav, dtype=np.float64)) + eps))
 
 
-def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000) -> np.ndarray:
+def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000, *,
+                 expected: bool = False) -> np.ndarray:
     """Read frames ``[start, stop)`` (in the file's own rate) as mono float32 at ``sr`` Hz.
 
     Long recordings (DEEP-VOICE: about 600 s of 44.1 kHz stereo) are cut
     without decoding the whole file; a file shorter than ``stop`` is an error.
+    NaN/inf samples and conversions are handled as in :func:`load_audio`.
     """
     path = Path(path)
     if not 0 <= start < stop:
@@ -147,7 +197,7 @@ def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000
         raise AudioError(f"{path}: unreadable audio ({exc})") from exc
     if data.shape[0] != stop - start:
         raise AudioError(f"{path}: truncated audio (frames {start}-{stop} requested, {data.shape[0]} read)")
-    return _mono_at(data, file_sr, sr, path)
+    return _mono_at(data, file_sr, sr, path, expected, offset=start)
 
 
 def concatenate_by(groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16000) -> dict[Hashable, np.ndarray]:
