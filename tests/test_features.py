@@ -127,3 +127,67 @@ def test_tensor_route_uint8_is_the_rounded_float_image():
         assert torch.equal(as_uint8, (as_float * 255).round().to(torch.uint8))
     with pytest.raises(ValueError, match="dtype must be"):
         fe.SpecgramImage(SR)(xs, torch.float64)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def _with_nan(n: int = 8000) -> np.ndarray:
+    x = tone(440, n / SR)
+    x[123] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("extract", [
+    fe.log_mel, fe.linear_spectrogram,
+    lambda x: fe.spectrogram_image(x, SR), lambda x: fe.spectrogram_image(x, SR, route="source"),
+    lambda x: fe.SpecgramImage(SR)(torch.from_numpy(x), dtype=torch.uint8),
+    lambda x: fe.SpecgramImage(SR).psd_db(torch.from_numpy(x)[None]),
+], ids=["log_mel", "linear", "image-tensor", "image-source", "image-uint8", "psd"])
+def test_no_feature_turns_nan_into_a_number(extract):
+    with pytest.raises(ValueError, match=r"the input holds 1 NaN/inf value\(s\), first at index"):
+        extract(_with_nan())
+    x = tone(440, 0.5)
+    x[7] = np.inf
+    with pytest.raises(ValueError, match="NaN/inf"):
+        extract(x)
+
+
+def test_instance_norm_refuses_a_nan_row_instead_of_zeroing_it():
+    x = torch.randn(2, 40, 50)
+    x[1, 3, :] = float("nan")
+    with pytest.raises(ValueError, match=r"instance_norm: the input holds 50 NaN/inf value\(s\), first at index "
+                                         r"\(1, 3, 0\)"):
+        fe.instance_norm(x)
+
+
+def test_overflowing_amplitudes_are_refused():
+    loud = np.full(4000, 1e25, dtype=np.float32)  # finite, but its power is not a float32
+    for extract in (fe.linear_spectrogram, lambda x: fe.spectrogram_image(x, SR)):
+        with pytest.raises(ValueError, match=r"power spectrum overflows float32 \(peak amplitude 1e\+25\)"):
+            extract(loud)
+
+
+@pytest.mark.parametrize("name, rate, minimum", [("source002", 16000, 257), ("source002", 22050, 513),
+                                                 ("source000", 16000, 257)])
+def test_stft_features_state_their_minimum_length(name, rate, minimum):
+    extract = fe.log_mel if name == "source002" else fe.linear_spectrogram
+    module = (fe.LogMel if name == "source002" else fe.LinearSpectrogram)(fe.preset(name, sr=rate))
+    assert module.min_samples == minimum
+    assert extract(np.zeros(minimum, np.float32), name, sr=rate).shape[-1] >= 1
+    for n in (0, 1, minimum - 1):
+        # never torch's "Padding size should be less than the corresponding input dimension"
+        with pytest.raises(ValueError, match=rf"input of {n} samples is shorter than the minimum of {minimum} "
+                                             r"samples \(n_fft // 2 \+ 1"):
+            extract(np.zeros(n, np.float32), name, sr=rate)
+
+
+def test_spectrogram_images_zero_pad_short_input_and_refuse_empty():
+    short = tone(1000, 100 / SR)  # 100 samples, far below one 1024-point window
+    img = fe.spectrogram_image(short, SR)
+    padded = fe.spectrogram_image(np.r_[short, np.zeros(1024 - 100, np.float32)], SR)
+    torch.testing.assert_close(img, padded)  # the stated rule: zero-padded to nfft
+    with pytest.warns(UserWarning, match="Only one segment is calculated"):  # matplotlib pads the same way
+        assert fe.spectrogram_image(short, SR, route="source").shape == (3, 224, 224)
+    for route in ("tensor", "source"):
+        with pytest.raises(ValueError, match=r"empty waveform \(0 samples\); at least 1 sample is needed"):
+            fe.spectrogram_image(np.zeros(0, np.float32), SR, route=route)

@@ -28,6 +28,33 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
+# ----------------------------------------------------------------------------- input checks
+
+
+def check_finite(x: torch.Tensor | np.ndarray, what: str) -> None:
+    """Raise ValueError if ``x`` holds NaN or inf: no feature or model turns them into a number."""
+    t = torch.as_tensor(x)
+    if t.is_floating_point() or t.is_complex():
+        bad = ~torch.isfinite(t.detach())
+        if bool(bad.any()):
+            first = tuple(int(i) for i in bad.nonzero()[0].tolist())
+            raise ValueError(f"{what}: the input holds {int(bad.sum())} NaN/inf value(s), first at index "
+                             f"{first if len(first) > 1 else first[0]} (a corrupt file or a diverged model upstream)")
+
+
+def _check_overflow(x: torch.Tensor, wav: torch.Tensor, what: str) -> None:
+    # finite samples of huge amplitude overflow the float32 power spectrum: refused rather than drawn or scored
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{what}: the power spectrum overflows float32 (peak amplitude "
+                         f"{float(wav.detach().abs().max()):.3g}); scale the waveform to [-1, 1]")
+
+
+def check_length(n: int, minimum: int, what: str, why: str, unit: str = "samples") -> None:
+    """Raise ValueError if an input of ``n`` samples (or frames, ``unit``) is shorter than ``minimum``, saying why."""
+    if n < minimum:
+        raise ValueError(f"{what}: input of {n} {unit} is shorter than the minimum of {minimum} {unit} ({why})")
+
+
 # ----------------------------------------------------------------------------- normalisation
 
 
@@ -37,7 +64,10 @@ def instance_norm(x: torch.Tensor, dim: int = -1, eps: float = 1e-5) -> torch.Te
     Written out rather than ``nn.InstanceNorm1d`` so that silent inputs are
     guarded explicitly: rows whose standard deviation is below ``eps`` (a
     constant row, up to rounding) become zeros instead of amplified rounding noise.
+    NaN or inf in ``x`` is a ValueError (a NaN row would otherwise become zeros:
+    a finite but meaningless input to the model).
     """
+    check_finite(x, "instance_norm")
     mean = x.mean(dim=dim, keepdim=True)
     std = x.var(dim=dim, unbiased=False, keepdim=True).sqrt()
     return torch.where(std > eps, (x - mean) / std.clamp_min(eps), torch.zeros_like(x))
@@ -93,47 +123,76 @@ def preset(name: str, **overrides) -> SpecConfig:
 _WINDOWS = {"hamming": torch.hamming_window, "hann": torch.hann_window}
 
 
+def _stft_input(wav: torch.Tensor, cfg: SpecConfig, what: str) -> None:
+    """The checks both STFT front-ends make: finite samples and at least ``n_fft // 2 + 1`` of them."""
+    check_finite(wav, what)
+    n_fft = cfg.frames()[0]
+    # the centred STFT reflects half a window at each end, which needs more samples than that half
+    check_length(wav.shape[-1], n_fft // 2 + 1, what,
+                 f"n_fft // 2 + 1 = {1000 * (n_fft // 2 + 1) / cfg.sr:.1f} ms at {cfg.sr} Hz; crop_or_pad "
+                 "repeat-pads a short clip")
+
+
 class LogMel(nn.Module):
-    """``(batch, samples)`` -> ``(batch, n_mels, frames)`` log-mel energies (natural log), optionally instance-normalised."""
+    """``(batch, samples)`` -> ``(batch, n_mels, frames)`` log-mel energies (natural log), optionally instance-normalised.
+
+    The input must be finite and hold at least ``min_samples = n_fft // 2 + 1``
+    samples (257 at 16 kHz with the ``source002`` preset); else ValueError.
+    """
 
     def __init__(self, cfg: SpecConfig = PRESETS["source002"]):
         super().__init__()
         n_fft, win, hop = cfg.frames()
-        self.cfg = cfg
+        self.cfg, self.min_samples = cfg, n_fft // 2 + 1
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=cfg.sr, n_fft=n_fft, win_length=win, hop_length=hop, f_min=cfg.f_min, f_max=cfg.f_max,
             n_mels=cfg.n_mels, window_fn=_WINDOWS[cfg.window])
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Features of a batch (or of one 1-D waveform)."""
+        _stft_input(wav, self.cfg, "log-mel")
         x = torch.log(self.mel(wav) + self.cfg.log_eps)
+        _check_overflow(x, wav, "log-mel")
         return instance_norm(x) if self.cfg.instance_norm else x
 
 
 class LinearSpectrogram(nn.Module):
-    """``(batch, samples)`` -> ``(batch, n_fft // 2 + 1, frames)`` log power in dB (floored), optionally normalised."""
+    """``(batch, samples)`` -> ``(batch, n_fft // 2 + 1, frames)`` log power in dB (floored), optionally normalised.
+
+    The input must be finite and hold at least ``min_samples = n_fft // 2 + 1``
+    samples (257 at 16 kHz with the ``source000`` preset); else ValueError.
+    """
 
     def __init__(self, cfg: SpecConfig = PRESETS["source000"], floor_db: float = -100.0):
         super().__init__()
         n_fft, win, hop = cfg.frames()
-        self.cfg, self.floor = cfg, 10 ** (floor_db / 10)
+        self.cfg, self.floor, self.min_samples = cfg, 10 ** (floor_db / 10), n_fft // 2 + 1
         self.spec = torchaudio.transforms.Spectrogram(n_fft=n_fft, win_length=win, hop_length=hop, power=2.0,
                                                       window_fn=_WINDOWS[cfg.window])
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Features of a batch (or of one 1-D waveform)."""
+        _stft_input(wav, self.cfg, "linear spectrogram")
         x = 10 * torch.log10(self.spec(wav).clamp_min(self.floor))
+        _check_overflow(x, wav, "linear spectrogram")
         return instance_norm(x) if self.cfg.instance_norm else x
 
 
 def log_mel(wav: np.ndarray | torch.Tensor, name: str = "source002", **overrides) -> torch.Tensor:
-    """Log-mel features of one waveform with a named preset: ``(n_mels, frames)``."""
+    """Log-mel features of one waveform with a named preset: ``(n_mels, frames)``; see :class:`LogMel` for limits."""
     return LogMel(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
 
 
 def linear_spectrogram(wav: np.ndarray | torch.Tensor, name: str = "source000", **overrides) -> torch.Tensor:
-    """Log-power linear spectrogram of one waveform with a named preset: ``(bins, frames)``."""
+    """Log-power linear spectrogram of one waveform with a named preset: ``(bins, frames)``; see LinearSpectrogram."""
     return LinearSpectrogram(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
+
+
+def _image_input(wav: np.ndarray | torch.Tensor, what: str) -> None:
+    """Spectrogram images need finite samples and at least one; shorter than a window is zero-padded as mlab does."""
+    check_finite(wav, what)
+    if wav.shape[-1] == 0:
+        raise ValueError(f"{what}: empty waveform (0 samples); at least 1 sample is needed")
 
 
 # ----------------------------------------------------------------------------- spectrogram images (source 003)
@@ -146,9 +205,14 @@ _AXES_BOX = dict(left=0.125, right=0.9, bottom=0.11, top=0.88)
 
 def specgram_jpeg(wav: np.ndarray, sr: int, path: str | Path, nfft: int = 1024, noverlap: int = 512,
                   figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI, cmap: str = "viridis") -> Path:
-    """Render a segment as the source did (``plt.specgram`` + ``plt.axis('off')`` + ``plt.savefig(..., format='jpg')``)."""
+    """Render a segment as the source did (``plt.specgram`` + ``plt.axis('off')`` + ``plt.savefig(..., format='jpg')``).
+
+    NaN/inf samples or an empty segment are a ValueError; a segment shorter than
+    ``nfft`` is zero-padded to ``nfft`` by matplotlib (one column, with its warning).
+    """
     import matplotlib.pyplot as plt
 
+    _image_input(np.asarray(wav), "spectrogram image")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # pyplot's state machine as in the source's loop, so the route costs what the source's did; only this
@@ -185,7 +249,12 @@ def read_image(path: str | Path, size: int = 224, crop_axes: bool = False) -> to
 
 
 class SpecgramImage(nn.Module):
-    """The tensor route: waveform batch ``(B, T)`` -> coloured spectrogram images ``(B, 3, size, size)`` in [0, 1]."""
+    """The tensor route: waveform batch ``(B, T)`` -> coloured spectrogram images ``(B, 3, size, size)`` in [0, 1].
+
+    Minimum length: 1 sample; a waveform shorter than ``nfft`` is zero-padded
+    to ``nfft`` (one column), as matplotlib's ``mlab`` does. NaN/inf samples, an
+    empty waveform or a spectrogram that overflows float32 are a ValueError.
+    """
 
     def __init__(self, sr: int, nfft: int = 1024, noverlap: int = 512, size: int = 224, cmap: str = "viridis",
                  margins: bool = False, figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI,
@@ -218,6 +287,7 @@ class SpecgramImage(nn.Module):
 
     def _db_by_frame(self, wav: torch.Tensor) -> torch.Tensor:
         # (B, frames, bins): the layout rfft writes; the image is resized in it and transposed when small
+        _image_input(wav, "spectrogram image")
         if wav.shape[-1] < self.nfft:  # mlab zero-pads a signal shorter than one window
             wav = F.pad(wav, (0, self.nfft - wav.shape[-1]))
         offset = self.db_offset.T
@@ -250,8 +320,9 @@ class SpecgramImage(nn.Module):
         if wav.dim() == 1:
             wav = wav.unsqueeze(0)
         z = self._db_by_frame(wav).unsqueeze(1)  # (B, 1, frames, bins)
-        lo = z.amin(dim=(2, 3), keepdim=True)
-        span = (z.amax(dim=(2, 3), keepdim=True) - lo).clamp_min(1e-12)  # silent input: a flat image, no 0/0
+        lo, hi = z.amin(dim=(2, 3), keepdim=True), z.amax(dim=(2, 3), keepdim=True)
+        _check_overflow(torch.cat([lo, hi]), wav, "spectrogram image")  # the colour lookup must never see inf/NaN
+        span = (hi - lo).clamp_min(1e-12)  # silent input: a flat image, no 0/0
         # Resizing first: the antialiased bilinear weights sum to one and are symmetric, so min-max scaling,
         # the transpose and the flip (high frequencies at the top, as imshow draws specgram) commute with it
         # and run on the small image instead of the full spectrogram.
@@ -285,7 +356,8 @@ def spectrogram_image(wav: np.ndarray | torch.Tensor, sr: int, route: str = "ten
 
     ``jpeg_path`` keeps the source route's JPEG (else it is written to a
     temporary folder and removed); ``crop_axes`` drops its white margins,
-    ``margins`` adds them to the tensor route.
+    ``margins`` adds them to the tensor route. Both routes need finite samples
+    and at least one; shorter than ``nfft`` is zero-padded to ``nfft``.
     """
     if route == "tensor":
         return SpecgramImage(sr, nfft, noverlap, size, margins=margins)(torch.as_tensor(np.asarray(wav, np.float32)))[0]
