@@ -185,3 +185,77 @@ def test_count_macs_restores_mode_and_checks_arguments():
     lin = torch.nn.Linear(4, 4)
     lin.weight.requires_grad_(False)
     assert count_params(lin) == 20 and count_params(lin, trainable_only=True) == 4
+
+
+# --------------------------------------------------------------------------- bad input
+def _nan_at(x: torch.Tensor, index: tuple) -> torch.Tensor:
+    x = x.clone()
+    x[index] = float("nan")
+    return x
+
+
+@pytest.mark.parametrize("model, x, name", [
+    (SimpleCNN(), torch.rand(1, 3, 224, 224), "SimpleCNN"),
+    (SpectrogramCNN(), torch.randn(2, 1, 64, 50), "SpectrogramCNN"),
+    (ResNet18Transfer(weights=None), torch.rand(1, 3, 64, 64), "ResNet18Transfer"),
+    (resnet50_classifier(weights=None), torch.rand(1, 3, 64, 64), "ResNet"),
+    (l_resnetse(sample_rate=16000), 0.1 * torch.randn(2, 8000), "ResNetSE"),
+    (ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None), torch.randn(2, 40, 50), "instance_norm"),
+], ids=["SimpleCNN", "SpectrogramCNN", "ResNet18Transfer", "ResNet50", "ResNetSE-waveform", "ResNetSE-features"])
+def test_models_refuse_non_finite_input_instead_of_scoring_it(model, x, name):
+    model.eval()
+    assert torch.isfinite(model(x)).all()
+    with pytest.raises(ValueError, match=rf"{name}: the input holds 1 NaN/inf value"):
+        model(_nan_at(x, (0,) * x.dim()))
+
+
+def test_spectrogram_cnn_states_its_minimum_size():
+    model = SpectrogramCNN().eval()
+    assert model.min_size == 8
+    assert model(torch.randn(1, 8, 8)).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"SpectrogramCNN: input of 7 frames is shorter than the minimum of 8 frames "
+                                         r"\(3 max-poolings each halve it\)"):
+        model(torch.randn(1, 257, 7))
+    with pytest.raises(ValueError, match="input of 4 frequency bins is shorter than the minimum of 8"):
+        model(torch.randn(1, 4, 50))
+
+
+def test_resnetse_states_its_minimum_length():
+    model = l_resnetse(sample_rate=22050).eval()
+    assert model.frontend.min_samples == 513
+    assert model(0.1 * torch.randn(1, 513)).shape == (1, len(CLASSES))
+    # never torch's "Padding size should be less than the corresponding input dimension"
+    with pytest.raises(ValueError, match=r"ResNetSE: input of 512 samples is shorter than the minimum of 513 samples "
+                                         r"\(its log-mel front-end at 22050 Hz"):
+        model(0.1 * torch.randn(1, 512))
+    feats = ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None).eval()
+    assert feats(torch.randn(1, 40, 1)).shape == (1, 8)
+    with pytest.raises(ValueError, match="input of 0 frames is shorter than the minimum of 1 frames"):
+        feats(torch.randn(1, 40, 0))
+
+
+def test_wavlm_detector_refuses_short_and_non_finite_waveforms():
+    import numpy as np
+    from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
+
+    from asvnb.models import wavlm
+
+    torch.manual_seed(0)
+    model = WavLMForSequenceClassification(wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16,
+                                                                                         ffn=32)))
+    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                                  return_attention_mask=True)
+    assert wavlm.min_samples(model.config) == 400  # WavLM Base's kernels and strides: 25 ms
+    rng = np.random.default_rng(0)
+    good = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (400, 1600)]
+    assert np.isfinite(wavlm.predict_logits(fe, model, good)).all()
+    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: input of 399 samples is shorter than the minimum "
+                                         r"of 400 samples \(the receptive field"):
+        wavlm.predict_logits(fe, model, [good[1], good[1][:399]])
+    with pytest.raises(ValueError, match="max_samples: input of 100 samples"):
+        wavlm.predict_logits(fe, model, good, max_samples=100)
+    bad = good[1].copy()
+    bad[5] = np.inf
+    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: the input holds 1 NaN/inf value\(s\), first at "
+                                         "index 5"):
+        wavlm.predict_logits(fe, model, [good[0], bad])

@@ -33,6 +33,11 @@ def test_oracle_and_none():
     rng = np.random.default_rng(1)
     src = (0.2 * rng.standard_normal((2, 1600))).astype(np.float32)
     mix = src.sum(0)
+    for sep in (OracleSeparator(), NoSeparation()):  # bad mixtures are refused by every separator
+        with pytest.raises(ValueError, match=f"{sep.name}: mixture 0 is empty"):
+            sep.separate([mix[:0]], [src[:, :0]])
+        with pytest.raises(ValueError, match=f"{sep.name}: mixture 0: the input holds 1600 NaN/inf"):
+            sep.separate([mix * np.nan], [src])
     out = OracleSeparator().separate([mix], [src])[0]
     np.testing.assert_allclose(out, src / np.abs(src).max(axis=1, keepdims=True), rtol=1e-5)
     with pytest.raises(ValueError, match="needs the true sources"):
@@ -71,6 +76,13 @@ def test_sepformer_standin_roundtrip_through_from_hparams(tmp_path):
     streams = sep.separate(mixes)
     assert [s.shape for s in streams] == [(2, 8000), (2, 5000)]
     assert all(np.isclose(np.abs(s).max(axis=1), 1.0).all() for s in streams)
+    # shorter than the encoder's 16-sample window at 8 kHz: zero-padded to MIN_MODEL_SECONDS, cropped back
+    tiny = sep.separate([mixes[1][:10]])[0]
+    assert tiny.shape == (2, 10) and np.isfinite(tiny).all()
+    bad = mixes[1].copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match=r"sepformer: mixture 1: the input holds 1 NaN/inf value\(s\)"):
+        sep.separate([mixes[0], bad])
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
         make_separator("sepformer", tmp_path)
 

@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from asvnb.features import check_finite, check_length
+
 
 class SimpleCNN(nn.Module):
     """Source 003's baseline, layer for layer: 224x224 RGB spectrogram image -> 2 logits (real 1, fake 0)."""
@@ -27,6 +29,7 @@ class SimpleCNN(nn.Module):
         """Logits (B, n_classes) of images (B, 3, 224, 224)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, 224, 224):
             raise ValueError(f"SimpleCNN expects images of shape (batch, 3, 224, 224), got {tuple(x.shape)}")
+        check_finite(x, "SimpleCNN")
         x = self.pool(F.relu(self.conv1(x)))
         x = self.pool(F.relu(self.conv2(x)))
         x = torch.flatten(x, 1)  # the source's view(-1, 16*53*53), without its silent batch reshaping
@@ -47,6 +50,11 @@ class SpectrogramCNN(nn.Module):
     (the source states none), then fc(1024, 256), fc(256, emb_dim) and the
     classification layer. ``embed`` returns the penultimate layer (before its
     ReLU) for cosine-scoring speaker verification.
+
+    Each block halves both axes, so an input needs at least ``min_size = 2 **
+    len(channels)`` (8) frequency bins and frames: 1,120 samples (70 ms) of
+    16 kHz audio through the ``source000`` spectrogram; shorter, or NaN/inf, is a
+    ValueError.
     """
 
     def __init__(self, n_classes: int = 2, in_channels: int = 1, channels: tuple[int, ...] = (16, 32, 64),
@@ -57,7 +65,7 @@ class SpectrogramCNN(nn.Module):
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c_in = c_out
         self.conv = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d((4, 4)))
-        self.in_channels = in_channels
+        self.in_channels, self.min_size = in_channels, 2 ** len(channels)
         self.fc1 = nn.Linear(c_in * 16, hidden)
         self.fc2 = nn.Linear(hidden, emb_dim)
         self.fc3 = nn.Linear(emb_dim, n_classes)
@@ -70,6 +78,10 @@ class SpectrogramCNN(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"SpectrogramCNN expects (batch, {self.in_channels}, freq, time) inputs, "
                              f"got {tuple(x.shape)}")
+        why = f"{len(self.conv) // 3} max-poolings each halve it"
+        check_length(x.shape[2], self.min_size, "SpectrogramCNN", why, unit="frequency bins")
+        check_length(x.shape[3], self.min_size, "SpectrogramCNN", why, unit="frames")
+        check_finite(x, "SpectrogramCNN")
         x = torch.flatten(self.conv(x), 1)
         return self.fc2(self.dropout(F.relu(self.fc1(x))))
 

@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from asvnb.features import check_finite
+
 
 def _backbone(arch: str, weights: str | Path | None) -> nn.Module:
     """A 1000-class torchvision ResNet initialised as ``weights`` says."""
@@ -72,6 +74,7 @@ class ResNet18Transfer(nn.Module):
         """Logits (B, n_classes) of RGB images (B, 3, H, W); the source uses 224 x 224."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"ResNet18Transfer expects images of shape (batch, 3, H, W), got {tuple(x.shape)}")
+        check_finite(x, "ResNet18Transfer")
         x = self.resnet(self.conv1(x))
         return self.fc2(self.dropout(self.activation(self.fc1(x))))
 
@@ -80,4 +83,9 @@ def resnet50_classifier(n_classes: int = 2, weights: str | Path | None = None) -
     """Source 000's ResNet50: torchvision ResNet50 with its last fc replaced by ``n_classes`` outputs, all layers trainable."""
     model = _backbone("resnet50", weights)
     model.fc = nn.Linear(model.fc.in_features, n_classes)
+    model.register_forward_pre_hook(_refuse_non_finite)  # torchvision's forward is not ours to edit
     return model
+
+
+def _refuse_non_finite(module: nn.Module, args: tuple) -> None:
+    check_finite(args[0], type(module).__name__)

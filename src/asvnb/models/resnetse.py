@@ -65,7 +65,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from asvnb.features import LogMel, SpecConfig, instance_norm, preset
+from asvnb.features import LogMel, SpecConfig, check_finite, check_length, instance_norm, preset
 
 CLASSES = ("bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adversarial")
 ADVERSARIAL_CLASS = CLASSES.index("adversarial")
@@ -189,11 +189,16 @@ class ResNetSE(nn.Module):
         if self.frontend is not None:
             if x.dim() != 2:
                 raise ValueError(f"ResNetSE with a front-end expects waveforms (batch, samples), got {tuple(x.shape)}")
+            check_finite(x, "ResNetSE")
+            sr = self.frontend.cfg.sr
+            check_length(x.shape[-1], self.frontend.min_samples, "ResNetSE",
+                         f"its log-mel front-end at {sr} Hz needs n_fft // 2 + 1 samples")
             x = self.frontend(x)
         if x.dim() != 3 or x.shape[1] != self.n_mels:
             raise ValueError(f"ResNetSE expects features of shape (batch, {self.n_mels}, frames), "
                              f"got {tuple(x.shape)}")
-        return instance_norm(x)
+        check_length(x.shape[-1], 1, "ResNetSE", "features need at least one frame", unit="frames")
+        return instance_norm(x)  # refuses NaN/inf features
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled utterance embedding (B, emb_dim): the GE2E and attack target."""

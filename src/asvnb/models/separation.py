@@ -6,6 +6,11 @@ Every separator turns a 16 kHz mixture into two 16 kHz streams (2, T). The
 outputs are resampled back to 16 kHz; each stream is then peak-normalised, as
 speechbrain's ``separate_file`` (the call the source used) does.
 
+Bad input: a mixture with NaN/inf samples, or an empty one, is a ValueError.
+Short mixtures are fine: a model's batch shorter than ``MIN_MODEL_SECONDS``
+(0.1 s) at its own rate is zero-padded to it (silence after the signal, so that
+every encoder window fits) and the streams are cropped back to each mixture.
+
 Offline, the SepFormer is a small model of the same speechbrain family trained
 here on embedded mixtures (:func:`train_sepformer_standin`), written as a local
 speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
@@ -31,8 +36,20 @@ HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
 SEPFORMER_SI_SNRI_WSJ0_2MIX = 22.3  # dB, published for speechbrain/sepformer-wsj02mix on the WSJ0-2mix test set
 
 
+MIN_MODEL_SECONDS = 0.1  # a model's batch is zero-padded to at least this (SepFormer's encoder window is 2 ms)
+
+
 def _peak(x: np.ndarray) -> np.ndarray:
     return audio.peak_normalise(np.asarray(x, dtype=np.float32))
+
+
+def _check_mixtures(mixtures: Sequence[np.ndarray], who: str) -> None:
+    from asvnb.features import check_finite
+
+    for i, m in enumerate(mixtures):
+        if len(m) == 0:
+            raise ValueError(f"{who}: mixture {i} is empty (0 samples)")
+        check_finite(np.asarray(m), f"{who}: mixture {i}")
 
 
 class Separator(ABC):
@@ -61,8 +78,9 @@ class ModelSeparator(Separator):
     @torch.no_grad()
     def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """Separate a batch of 16 kHz mixtures (any lengths: zero-padded to the longest, cropped back)."""
+        _check_mixtures(mixtures, self.name)
         low = [audio.resample(m, SR, self.sample_rate) for m in mixtures]
-        n = max(len(x) for x in low)
+        n = max(max(len(x) for x in low), int(MIN_MODEL_SECONDS * self.sample_rate))
         batch = torch.zeros(len(low), n)
         for i, x in enumerate(low):
             batch[i, :len(x)] = torch.from_numpy(np.asarray(x, dtype=np.float32))
@@ -155,6 +173,7 @@ class OracleSeparator(Separator):
         """The true sources of each mixture (peak-normalised per stream like the model outputs)."""
         if sources is None:
             raise ValueError("the oracle separator needs the true sources of each mixture")
+        _check_mixtures(mixtures, self.name)
         out = []
         for m, s in zip(mixtures, sources):
             s = np.asarray(s, dtype=np.float32)
@@ -174,6 +193,7 @@ class NoSeparation(Separator):
 
     def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """Two copies of each mixture."""
+        _check_mixtures(mixtures, self.name)
         return [np.stack([m, m]).astype(np.float32) for m in mixtures]
 
 

@@ -6,6 +6,9 @@ embedded LA train split (clean, single speaker; :func:`train_wavlm_standin`),
 saved with ``save_pretrained`` and loaded by the same ``from_pretrained`` call.
 Scores follow the ASVspoof convention: ``logit[bona fide] - logit[spoof]``,
 higher = more bona fide; labels follow the source: 1 = spoof, 0 = bona fide.
+:func:`predict_logits` refuses NaN/inf waveforms and waveforms shorter than the
+model's convolutional receptive field (:func:`min_samples`: 400 samples, 25 ms,
+for WavLM Base and the stand-in).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from asvnb.features import check_finite, check_length
 
 SR = 16000
 HUB_WAVLM = "abhishtagatya/wavlm-base-960h-asv19-deepfake"
@@ -36,6 +41,14 @@ def load_detector(source: str | Path, device: str = "cpu"):
     if model.config.num_labels != 2:
         raise ValueError(f"{source}: expected a 2-class detector, the config has {model.config.num_labels} labels")
     return fe, model
+
+
+def min_samples(config) -> int:
+    """The receptive field of a wav2vec2/WavLM feature encoder (``conv_kernel``/``conv_stride``): its shortest input."""
+    n = 1
+    for k, s in reversed(list(zip(config.conv_kernel, config.conv_stride))):
+        n = (n - 1) * s + k
+    return n
 
 
 def featurize(fe, wavs: Sequence[np.ndarray], max_samples: int | None = None) -> dict[str, torch.Tensor]:
@@ -72,15 +85,27 @@ class LazyWaves(Sequence):
 @torch.no_grad()
 def predict_logits(fe, model: nn.Module, wavs: Sequence[np.ndarray], batch_size: int = 16,
                    max_samples: int | None = None) -> np.ndarray:
-    """(N, 2) logits of many waveforms (a list or :class:`LazyWaves`); batched by similar length (little padding)."""
+    """(N, 2) logits of many waveforms (a list or :class:`LazyWaves`); batched by similar length (little padding).
+
+    A waveform with NaN/inf, or shorter than :func:`min_samples` of the model, is a ValueError.
+    """
     model.eval()
     device = next(model.parameters()).device
     lengths = wavs.lengths if isinstance(wavs, LazyWaves) else [len(w) for w in wavs]
+    need, why = min_samples(model.config), "the receptive field of its convolutional encoder"
+    if max_samples is not None:
+        check_length(max_samples, need, "WavLM detector: max_samples", why)
+    short = [i for i, n in enumerate(lengths) if n < need]
+    if short:  # known from the lengths, before any waveform is loaded
+        check_length(lengths[short[0]], need, f"WavLM detector: waveform {short[0]}", why)
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(wavs), 2), dtype=np.float32)
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        inputs = {k: v.to(device) for k, v in featurize(fe, [wavs[i] for i in idx], max_samples).items()}
+        batch = [wavs[i] for i in idx]
+        for i, w in zip(idx, batch):
+            check_finite(np.asarray(w), f"WavLM detector: waveform {i}")
+        inputs = {k: v.to(device) for k, v in featurize(fe, batch, max_samples).items()}
         out[idx] = model(**inputs).logits.float().cpu().numpy()
     return out
 
