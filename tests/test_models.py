@@ -249,13 +249,13 @@ def test_wavlm_detector_refuses_short_and_non_finite_waveforms():
     rng = np.random.default_rng(0)
     good = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (400, 1600)]
     assert np.isfinite(wavlm.predict_logits(fe, model, good)).all()
-    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: input of 399 samples is shorter than the minimum "
-                                         r"of 400 samples \(the receptive field"):
+    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: input of 399 samples is shorter than the "
+                                         r"minimum of 400 samples \(the receptive field"):
         wavlm.predict_logits(fe, model, [good[1], good[1][:399]])
     with pytest.raises(ValueError, match="max_samples: input of 100 samples"):
         wavlm.predict_logits(fe, model, good, max_samples=100)
     bad = good[1].copy()
     bad[5] = np.inf
-    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: the input holds 1 NaN/inf value\(s\), first at "
-                                         "index 5"):
+    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: the input holds 1 NaN/inf value\(s\), "
+                                         "first at index 5"):
         wavlm.predict_logits(fe, model, [good[0], bad])
