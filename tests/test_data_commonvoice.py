@@ -41,6 +41,16 @@ def test_malformed_rows_name_file_and_line(tmp_path):
         read_cv_tsv(p)
 
 
+def test_tables_with_a_bom_or_in_latin_1(tmp_path):
+    p = tmp_path / "validated.tsv"
+    row = "\t".join([SPK_A, "x.mp3", "Café au lait."] + [""] * 8) + "\n"
+    p.write_bytes(b"\xef\xbb\xbf" + (CV_HEADER + "\n" + row).encode())
+    assert [(c.client_id, c.sentence) for c in read_cv_tsv(p)] == [(SPK_A, "Café au lait.")]  # header still found
+    p.write_bytes((CV_HEADER + "\n" + row).encode("latin-1"))
+    with pytest.raises(ProtocolError, match=rf"{p}:2: not UTF-8 text \(byte 0xe9"):
+        read_cv_tsv(p)
+
+
 def test_missing_dataset(tmp_path):
     with pytest.raises(DatasetMissing) as e:
         CommonVoice(tmp_path)

@@ -276,6 +276,24 @@ def test_score_file_writer_and_reader_refuse_bad_input(tmp_path):
         M.read_cm_score_file(tmp_path / "k.txt")
 
 
+def test_score_file_with_a_utf8_bom_aligns_with_its_protocol(tmp_path):
+    p = tmp_path / "bom.txt"
+    p.write_bytes(b"\xef\xbb\xbfLA_E_1 1.5\r\nLA_E_2 -0.25\r\n")  # a spreadsheet's "UTF-8 with BOM", CRLF
+    scores = M.read_scores(p)
+    assert scores == {"LA_E_1": 1.5, "LA_E_2": -0.25}  # no missing 'LA_E_1' and extra '\ufeffLA_E_1'
+    np.testing.assert_array_equal(M.align_scores(scores, ["LA_E_2", "LA_E_1"], p), [-0.25, 1.5])
+
+
+@pytest.mark.parametrize("data, msg", [
+    (b"LA_E_1 1.5\nLA_E_2 \x960.25\n", r"x\.txt:2: not UTF-8 text \(byte 0x96 at column 8"),  # cp1252's dash
+    ("LA_E_1 1.5\n".encode("utf-16"), r"x\.txt: UTF-16 text"),
+], ids=["cp1252", "utf-16"])
+def test_score_file_in_another_encoding_names_file_and_line(tmp_path, data, msg):
+    (tmp_path / "x.txt").write_bytes(data)
+    with pytest.raises(M.ScoreFileError, match=msg):
+        M.read_scores(tmp_path / "x.txt")
+
+
 def test_align_scores_order_and_errors():
     scores = {"u3": 3.0, "u1": 1.0, "u2": 2.0}
     np.testing.assert_array_equal(M.align_scores(scores, ["u1", "u2", "u3"], "s.txt"), [1.0, 2.0, 3.0])

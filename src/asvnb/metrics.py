@@ -38,7 +38,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -302,35 +302,44 @@ def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequ
     return path
 
 
+def _score_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Lines of a score file through the adapters' text reader (UTF-8, BOM dropped), its errors as ScoreFileError."""
+    from asvnb.data.errors import ProtocolError, text_lines  # imported here: it brings torch with asvnb.data
+
+    try:
+        yield from text_lines(path)
+    except ProtocolError as exc:
+        raise ScoreFileError(str(exc)) from None
+
+
 def _parse_score_file(path: str | Path) -> list[tuple[str, ...]]:
     """Rows (fields..., score) of a score file with 2 or 4 fields per line, all lines alike."""
     path = Path(path)
     if not path.is_file():
         raise ScoreFileError(f"{path}: no such score file")
     rows, seen, width = [], {}, None
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:  # blank lines carry no trial
-                continue
-            if len(fields) not in (2, 4):
-                raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', "
-                                     f"got {len(fields)} fields: {line.strip()!r}")
-            if width is None:
-                width = len(fields)
-            elif len(fields) != width:
-                raise ScoreFileError(f"{path}:{n}: {len(fields)} fields, but earlier lines have {width}")
-            try:
-                score = float(fields[-1])
-            except ValueError:
-                raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not a number") from None
-            if not math.isfinite(score):
-                raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not finite")
-            if fields[0] in seen:
-                raise ScoreFileError(f"{path}:{n}: utterance {fields[0]} already scored "
-                                     f"on line {seen[fields[0]]}")
-            seen[fields[0]] = n
-            rows.append((*fields[:-1], score))
+    for n, line in _score_lines(path):
+        fields = line.split()
+        if not fields:  # blank lines carry no trial
+            continue
+        if len(fields) not in (2, 4):
+            raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', "
+                                 f"got {len(fields)} fields: {line.strip()!r}")
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            raise ScoreFileError(f"{path}:{n}: {len(fields)} fields, but earlier lines have {width}")
+        try:
+            score = float(fields[-1])
+        except ValueError:
+            raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not a number") from None
+        if not math.isfinite(score):
+            raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not finite")
+        if fields[0] in seen:
+            raise ScoreFileError(f"{path}:{n}: utterance {fields[0]} already scored "
+                                 f"on line {seen[fields[0]]}")
+        seen[fields[0]] = n
+        rows.append((*fields[:-1], score))
     if not rows:
         raise ScoreFileError(f"{path}: no scores in file")
     return rows

@@ -14,9 +14,10 @@ import torch
 from torch.utils.data import Dataset
 
 from asvnb.audio import crop_or_pad, load_audio
-from asvnb.data.errors import SOURCES, DatasetMissing, ProtocolError, Source
+from asvnb.data.errors import SOURCES, DatasetMissing, ProtocolError, Source, text_lines
 
-__all__ = ["SOURCES", "DatasetMissing", "ProtocolError", "Source", "WaveformDataset", "require", "read_fields"]
+__all__ = ["SOURCES", "DatasetMissing", "ProtocolError", "Source", "WaveformDataset", "require", "read_fields",
+           "text_lines"]
 
 
 def require(dataset: str, path: str | Path, what: str = "folder") -> Path:
@@ -33,21 +34,21 @@ def read_fields(path: str | Path, n_fields: int | tuple[int, ...], dataset: str 
 
     Blank lines (the real protocols may end with one) carry no record and are
     passed over; any other line with the wrong number of fields is a
-    :class:`ProtocolError` with file and line number.
+    :class:`ProtocolError` with file and line number. Text is read by
+    :func:`text_lines`: UTF-8, a byte-order mark dropped, other encodings an error.
     """
     path = Path(path)
     if dataset is not None:
         require(dataset, path, "file")
     counts = (n_fields,) if isinstance(n_fields, int) else n_fields
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\r\n").split(sep) if sep else line.split()
-            if len(fields) not in counts:
-                want = " or ".join(str(c) for c in counts)
-                raise ProtocolError(path, i, f"expected {want} fields, found {len(fields)}", line)
-            yield i, fields, line
+    for i, line in text_lines(path):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r\n").split(sep) if sep else line.split()
+        if len(fields) not in counts:
+            want = " or ".join(str(c) for c in counts)
+            raise ProtocolError(path, i, f"expected {want} fields, found {len(fields)}", line)
+        yield i, fields, line
 
 
 # A waveform dataset shared by every adapter: the adapters differ in how they

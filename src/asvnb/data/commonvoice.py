@@ -13,7 +13,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asvnb.data import ProtocolError, WaveformDataset, require
+from asvnb.data import ProtocolError, WaveformDataset, require, text_lines
 
 RELEASE = "cv-corpus-14.0-delta-2023-06-23"
 REQUIRED_COLUMNS = ("client_id", "path", "sentence")
@@ -32,27 +32,26 @@ class CVClip:
 def read_cv_tsv(path: str | Path) -> list[CVClip]:
     """Read a Common Voice table (validated.tsv, other.tsv, ...), checking its header and every row's width."""
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as f:
-        # sentences contain quotes: the tables are not CSV-quoted, so quoting is off
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None:
-            raise ProtocolError(path, 1, "empty table (no header)")
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ProtocolError(path, 1, f"header lacks column(s) {', '.join(missing)}", "\t".join(header))
-        out = []
-        for row in reader:
-            i = reader.line_num
-            if not row or row == [""]:
-                continue
-            if len(row) != len(header):
-                raise ProtocolError(path, i, f"expected {len(header)} tab-separated fields, found {len(row)}",
-                                    "\t".join(row))
-            rec = dict(zip(header, row))
-            if not rec["client_id"] or not rec["path"]:
-                raise ProtocolError(path, i, "empty client_id or path", "\t".join(row))
-            out.append(CVClip(rec.pop("client_id"), rec.pop("path"), rec.pop("sentence"), rec))
+    # sentences contain quotes: the tables are not CSV-quoted, so quoting is off (one record per line)
+    reader = csv.reader((line for _, line in text_lines(path)), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    if header is None:
+        raise ProtocolError(path, 1, "empty table (no header)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ProtocolError(path, 1, f"header lacks column(s) {', '.join(missing)}", "\t".join(header))
+    out = []
+    for row in reader:
+        i = reader.line_num
+        if not row or row == [""]:
+            continue
+        if len(row) != len(header):
+            raise ProtocolError(path, i, f"expected {len(header)} tab-separated fields, found {len(row)}",
+                                "\t".join(row))
+        rec = dict(zip(header, row))
+        if not rec["client_id"] or not rec["path"]:
+            raise ProtocolError(path, i, "empty client_id or path", "\t".join(row))
+        out.append(CVClip(rec.pop("client_id"), rec.pop("path"), rec.pop("sentence"), rec))
     return out
 
 

@@ -1,9 +1,11 @@
-"""Errors of the dataset adapters, and the catalogue of where each real dataset comes from."""
+"""Errors of the dataset adapters, the text reader that raises them, and the catalogue of the real datasets' sources."""
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,31 @@ class ProtocolError(ValueError):
         shown = f": {line.rstrip()!r}" if line else ""
         where = f"{path}:{line_no}" if line_no else f"{path}"
         super().__init__(f"{where}: {message}{shown}")
+
+
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``(line_no, line)`` of a UTF-8 text file, line endings kept; every protocol, key, score and table reader uses it.
+
+    A UTF-8 byte-order mark is dropped (else it sticks to the first ID: one
+    speaker becomes two). Text that is not UTF-8 (Latin-1, UTF-16, binary) is a
+    :class:`ProtocolError` naming the file and the line, not a bare
+    ``UnicodeDecodeError``.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:  # bytes, decoded line by line, so that an error knows its line
+        for i, raw in enumerate(f, start=1):
+            if i == 1:
+                if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise ProtocolError(path, None, "UTF-16 text (it starts with a UTF-16 byte-order mark); "
+                                        "save it as UTF-8")
+                if raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8):]
+            if b"\x00" in raw:  # valid UTF-8, but UTF-16 without a byte-order mark looks like this
+                raise ProtocolError(path, i, "NUL bytes: UTF-16 or binary data, not UTF-8 text; save it as UTF-8")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ProtocolError(path, i, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+                                    "Latin-1 or another encoding?); save it as UTF-8",
+                                    raw.decode("utf-8", "replace")) from None
+            yield i, line
