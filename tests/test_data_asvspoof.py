@@ -168,3 +168,53 @@ def test_la2021_inconsistent_files_are_errors(tmp_path):
 def test_cm_dataset_rejects_bad_label_value(tmp_path):
     with pytest.raises(ValueError, match="bonafide_label"):
         CMDataset([CMTrial("s", "u", "bonafide", "bonafide")], tmp_path, bonafide_label=2)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+PROTOCOL = "LA_0079 LA_T_1138215 - - bonafide\nLA_0079 LA_T_1271820 - A01 spoof\n"
+
+
+def test_protocol_with_a_utf8_bom_keeps_one_speaker(tmp_path):
+    p = tmp_path / "proto.txt"
+    p.write_bytes(b"\xef\xbb\xbf" + PROTOCOL.encode())  # what Notepad writes as "UTF-8 with BOM"
+    trials = read_cm_protocol(p)
+    assert [t.speaker for t in trials] == ["LA_0079", "LA_0079"]  # the mark no longer sticks to the first ID
+    assert trials[0].utt == "LA_T_1138215"
+
+
+@pytest.mark.parametrize("data, where, message", [
+    (PROTOCOL.encode() + "LA_0080 LA_T_Café - - bonafide\n".encode("latin-1"), ":3:",
+     r"not UTF-8 text \(byte 0xe9 at column 17; Latin-1 or another encoding\?\); save it as UTF-8"),
+    (PROTOCOL.encode("utf-16"), ": ", r"UTF-16 text \(it starts with a UTF-16 byte-order mark\)"),
+    (PROTOCOL.encode("utf-16-le"), ":1:", "NUL bytes: UTF-16 or binary data, not UTF-8 text"),
+], ids=["latin-1", "utf-16", "utf-16-without-bom"])
+def test_protocol_in_another_encoding_names_file_and_line(tmp_path, data, where, message):
+    p = tmp_path / "proto.txt"
+    p.write_bytes(data)
+    with pytest.raises(ProtocolError, match=message) as e:
+        read_cm_protocol(p)
+    assert str(e.value).startswith(f"{p}{where}")
+    assert not isinstance(e.value.__cause__, UnicodeDecodeError)  # not a bare decoding error
+
+
+def test_unknown_2021_phase_is_an_error_listing_the_valid_ones(tmp_path):
+    write_la2021(tmp_path)
+    for call in (lambda: LA2021Eval(tmp_path, phase="evaluation"), lambda: LA2021Eval(tmp_path).asv_trials("Eval"),
+                 lambda: LA2021Eval(tmp_path).asv_scores("hidden"), lambda: LA2021Eval(tmp_path / "absent", "evl")):
+        with pytest.raises(ValueError, match=r"unknown ASVspoof 2021 LA phase '\w+'; valid: progress, eval, "
+                                             r"hidden_track \(or None: all\)"):
+            call()
+    meta = tmp_path / "LA-keys-stage-1" / "keys" / "CM" / "trial_metadata.txt"
+    meta.write_text(meta.read_text().replace("notrim progress", "notrim prog"))
+    with pytest.raises(ProtocolError, match=r"trial_metadata.txt:2: phase 'prog' is not one of progress, eval"):
+        LA2021Eval(tmp_path)
+
+
+def test_2021_asv_score_without_a_key_names_file_and_line(tmp_path):
+    write_la2021(tmp_path)
+    score = tmp_path / "LA-keys-stage-1" / "keys" / "ASV" / "ASVTorch_Kaldi" / "score.txt"
+    score.write_text(score.read_text() + "LA_0099-alaw-ita_tx LA_E_0000001-alaw-ita_tx 1.5\n")
+    with pytest.raises(ProtocolError, match=r"score.txt:5: 1 scored trial\(s\) have no key in .*trial_metadata.txt; "
+                                            r"the first: 'LA_0099-alaw-ita_tx LA_E_0000001-alaw-ita_tx 1.5'"):
+        LA2021Eval(tmp_path).asv_scores("eval")

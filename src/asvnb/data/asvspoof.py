@@ -30,6 +30,7 @@ ASV_KEYS = ("target", "nontarget", "spoof")
 SPLITS = {"train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"),
           "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
           "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt")}
+PHASES = ("progress", "eval", "hidden_track")  # the 2021 keys' PHASE column, as the official evaluate.py reads it
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,20 @@ def _system(path: Path, i: int, system: str, key: str, line: str) -> str:
     return system
 
 
+def check_phase(phase: str | None) -> str | None:
+    """A 2021 LA phase name or None (every phase); an unknown one (a typo) is an error listing the valid ones."""
+    if phase is not None and phase not in PHASES:
+        raise ValueError(f"unknown ASVspoof 2021 LA phase {phase!r}; valid: {', '.join(PHASES)} (or None: all)")
+    return phase
+
+
+def _phase(path: Path, i: int, phase: str, line: str) -> str:
+    # a phase outside the three would be dropped by every phase filter without a word
+    if phase not in PHASES:
+        raise ProtocolError(path, i, f"phase {phase!r} is not one of {', '.join(PHASES)}", line)
+    return phase
+
+
 def _once(path: Path, i: int, utt: str, seen: dict[str, int], line: str) -> None:
     if utt in seen:
         raise ProtocolError(path, i, f"utterance {utt} listed twice (first on line {seen[utt]})", line)
@@ -123,11 +138,11 @@ def read_cm_protocol(path: str | Path) -> list[CMTrial]:
 
 def read_la2021_cm_metadata(path: str | Path, phase: str | None = None) -> list[LA2021Trial]:
     """Read 2021 LA CM keys: ``SPEAKER UTT CODEC TRANSMISSION ATTACK KEY TRIM PHASE``; ``phase`` filters."""
-    path = Path(path)
+    path, phase = Path(path), check_phase(phase)
     out, seen = [], {}
     for i, (spk, utt, codec, trans, system, key, trim, ph), line in read_fields(path, 8):
         _once(path, i, utt, seen, line)
-        key = _key(path, i, key, CM_KEYS, line)
+        key, ph = _key(path, i, key, CM_KEYS, line), _phase(path, i, ph, line)
         if phase is None or ph == phase:
             out.append(LA2021Trial(spk, utt, _system(path, i, system, key, line), key,
                                    codec, trans, trim, ph))
@@ -178,10 +193,10 @@ def read_asv_scores(path: str | Path) -> ASVScores:
 
 def read_la2021_asv_metadata(path: str | Path, phase: str | None = None) -> list[ASVTrial]:
     """Read 2021 LA ASV keys: ``SPEAKER UTT CODEC TRANSMISSION ATTACK KEY TRIM PHASE``, KEY target/nontarget/spoof."""
-    path = Path(path)
+    path, phase = Path(path), check_phase(phase)
     out = []
     for i, (spk, utt, _c, _t, system, key, _trim, ph), line in read_fields(path, 8):
-        key = _key(path, i, key, ASV_KEYS, line)
+        key, ph = _key(path, i, key, ASV_KEYS, line), _phase(path, i, ph, line)
         if phase is None or ph == phase:
             out.append(ASVTrial(spk, utt, system, key, ph))
     return out
@@ -190,19 +205,29 @@ def read_la2021_asv_metadata(path: str | Path, phase: str | None = None) -> list
 def read_la2021_asv_scores(metadata: str | Path, scores: str | Path, phase: str | None = "eval") -> ASVScores:
     """Join the organisers' 2021 ASV scores (``SPEAKER UTT SCORE``) to their keys on (speaker, utt).
 
-    Every key row must have exactly one score; a trial without a score is an error.
+    Every key row of ``phase`` must have exactly one score and every score row
+    a key row (of any phase): a trial without a score, or a score without a key,
+    is an error naming the file (and the line of the score).
     """
-    scores = Path(scores)
+    scores, phase = Path(scores), check_phase(phase)
     table: dict[tuple[str, str], float] = {}
+    where: dict[tuple[str, str], tuple[int, str]] = {}
     for i, (spk, utt, s), line in read_fields(scores, 3):
         if (spk, utt) in table:
             raise ProtocolError(scores, i, f"trial ({spk}, {utt}) scored twice", line)
-        table[(spk, utt)] = _float(scores, i, s, line)
+        table[(spk, utt)], where[(spk, utt)] = _float(scores, i, s, line), (i, line)
+    keyed = read_la2021_asv_metadata(metadata, None)
+    known = {(t.speaker, t.utt) for t in keyed}
+    unkeyed = [k for k in table if k not in known]
+    if unkeyed:  # a score of a trial no key row names (of any phase): another release's file, or keys cut short
+        i, line = where[unkeyed[0]]
+        raise ProtocolError(scores, i, f"{len(unkeyed)} scored trial(s) have no key in {metadata}; the first", line)
     rows = []
-    for t in read_la2021_asv_metadata(metadata, phase):
-        if (t.speaker, t.utt) not in table:
-            raise ProtocolError(scores, None, f"no score for ASV trial ({t.speaker}, {t.utt}) of {metadata}")
-        rows.append((t.speaker, t.utt, t.system, t.key, t.phase, table[(t.speaker, t.utt)]))
+    for t in keyed:
+        if phase is None or t.phase == phase:
+            if (t.speaker, t.utt) not in table:
+                raise ProtocolError(scores, None, f"no score for ASV trial ({t.speaker}, {t.utt}) of {metadata}")
+            rows.append((t.speaker, t.utt, t.system, t.key, t.phase, table[(t.speaker, t.utt)]))
     return ASVScores.from_frame(pd.DataFrame(rows, columns=["speaker", "utt", "system", "key", "phase", "score"]))
 
 
@@ -321,6 +346,7 @@ class LA2021Eval(_FlacTrials):
     """ASVspoof 2021 LA eval: CM keys with codec/attack/phase, audio paths, ASV keys and organiser ASV scores."""
 
     def __init__(self, root: str | Path, phase: str | None = None):
+        check_phase(phase)  # before any file is read: a typo is not a missing dataset
         self.root = Path(root).expanduser()
         self.eval_dir = require("asvspoof2021_la", self.root / "ASVspoof2021_LA_eval")
         self.audio_dir = require("asvspoof2021_la", self.eval_dir / "flac", "audio folder")
@@ -339,11 +365,13 @@ class LA2021Eval(_FlacTrials):
 
     def asv_trials(self, phase: str | None = "eval") -> list[ASVTrial]:
         """ASV trials of the keys (``ASV/trial_metadata.txt``) of one phase (None: all)."""
+        check_phase(phase)
         p = require("asvspoof2021_la", self.keys_dir / "ASV" / "trial_metadata.txt", "ASV key file")
         return read_la2021_asv_metadata(p, phase)
 
     def asv_scores(self, phase: str | None = "eval") -> ASVScores:
         """The organisers' ASV scores joined to the ASV keys (for the t-DCF)."""
+        check_phase(phase)
         meta = require("asvspoof2021_la", self.keys_dir / "ASV" / "trial_metadata.txt", "ASV key file")
         # the keys' README spells the folder ASVtorch_kaldi, the evaluation script ASVTorch_Kaldi
         found = sorted((self.keys_dir / "ASV").glob("*/score.txt"))
