@@ -62,3 +62,14 @@ def test_missing_folders(tmp_path):
         Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES")
     with pytest.raises(DatasetMissing, match="RIRS_NOISES.*openslr.org/28.*Apache"):
         Augmenter(tmp_path / "musan", tmp_path / "nowhere", kinds=("none", "reverb"))
+
+
+def test_unknown_kinds_list_the_valid_ones(aug, tmp_path):
+    with pytest.raises(ValueError, match=r"unknown augmentation kind\(s\) \['babble'\]; valid: none, reverb, music, "
+                                         "speech, noise"):
+        Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES", kinds=("none", "babble"))
+    with pytest.raises(ValueError, match="unknown augmentation kind 'reverberation'; valid here: none, reverb, music"):
+        aug(np.zeros(800, np.float32), kind="reverberation")
+    music_only = Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES", kinds=("music",))
+    with pytest.raises(ValueError, match="unknown augmentation kind 'noise'; valid here: none, music$"):
+        music_only(np.zeros(800, np.float32), kind="noise")  # its noise files were never listed

@@ -19,6 +19,8 @@ def test_tables_and_speakers(tmp_path):
     assert rows[0].meta["accents"] == "England English" and rows[1].meta["age"] == ""
     assert {k: len(v) for k, v in cv.speakers().items()} == {SPK_A: 2, SPK_B: 1}
     assert cv.table("other") == []
+    with pytest.raises(ValueError, match=r"no table 'valdated'; valid: invalidated, other, validated$"):
+        cv.table("valdated")
 
 
 def test_mp3_clips_decode_to_16k_mono(tmp_path):

@@ -21,6 +21,7 @@ from asvnb.audio import crop_or_pad, load_audio, rms_db
 from asvnb.data import require
 
 CATEGORIES = ("music", "speech", "noise")
+KINDS = ("none", "reverb", *CATEGORIES)
 
 
 @dataclass
@@ -38,9 +39,9 @@ class Augmenter:
     seed: int = 0
 
     def __post_init__(self):
-        unknown = set(self.kinds) - {"none", "reverb", *CATEGORIES}
+        unknown = set(self.kinds) - set(KINDS)
         if unknown:
-            raise ValueError(f"unknown augmentation kind(s) {sorted(unknown)}")
+            raise ValueError(f"unknown augmentation kind(s) {sorted(unknown)}; valid: {', '.join(KINDS)}")
         self.files: dict[str, list[Path]] = {}
         cats = [c for c in CATEGORIES if c in self.kinds]  # only the folders this augmenter will use
         if cats:
@@ -87,6 +88,9 @@ class Augmenter:
 
     def __call__(self, wav, kind: str | None = None, rng: np.random.Generator | None = None):
         """Augment one waveform (numpy or torch, 1-D); ``kind`` forces one augmentation, ``rng`` overrides the seed."""
+        if kind not in (None, "none", *self.kinds):  # also a kind whose files this augmenter did not load
+            valid = ", ".join(dict.fromkeys(("none", *self.kinds)))
+            raise ValueError(f"unknown augmentation kind {kind!r}; valid here: {valid}")
         rng = rng if rng is not None else self.rng
         kind = kind or self.kinds[int(rng.integers(len(self.kinds)))]
         is_torch = hasattr(wav, "detach")

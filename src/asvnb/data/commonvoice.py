@@ -70,8 +70,13 @@ class CommonVoice:
         self.clips_dir = self.dir / "clips"
 
     def table(self, name: str = "validated") -> list[CVClip]:
-        """Rows of ``<name>.tsv``."""
-        return read_cv_tsv(require("commonvoice", self.dir / f"{name}.tsv", f"table {name}.tsv"))
+        """Rows of ``<name>.tsv``; an unknown name is an error listing the tables there are."""
+        path = self.dir / f"{name}.tsv"
+        # reported.tsv lists sentence reports, not clips (other columns): never a table to read here
+        if not path.is_file() and (present := sorted(p.stem for p in self.dir.glob("*.tsv") if p.stem != "reported")):
+            # a typo ('valdated') is not a missing download: name what can be read
+            raise ValueError(f"{self.dir}: no table {name!r}; valid: {', '.join(present)}")
+        return read_cv_tsv(require("commonvoice", path, f"table {name}.tsv"))
 
     def audio_path(self, clip: CVClip) -> Path:
         """The MP3 file of a clip."""
