@@ -36,15 +36,15 @@
 # what spoofed speech does to a verifier with no countermeasure.
 
 # %% tags=["parameters"]
-profile = "embedded"  # embedded | full
-data_root = None  # None: the profile's default (the embedded corpus); required for full
-epochs = None  # None: the profile's default (embedded: a few; full: 20)
-image_size = None  # None: the profile's default (embedded: CNN 96, ResNet50 48; full: 224); a number sets both
-seeds = [0, 1, 2]  # one training run per seed; results are mean +- std over them
-device = "auto"  # auto | cpu | cuda
-threads = None  # torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
-weights = "default"  # ResNet50 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
-ge2e = True  # also score with resemblyzer's pretrained GE2E speaker encoder (a reference verifier)
+profile = "embedded"  # {embedded, full}
+data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
+epochs = None  # int | None: None is the profile's default (embedded: a few; full: 20)
+image_size = None  # int | None: None is the profile's default (embedded: CNN 96, ResNet50 48; full: 224); a number sets both
+seeds = [0, 1, 2]  # list[int]: one training run per seed; results are mean +- std over them
+device = "auto"  # {auto, cpu, cuda, mps}
+threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
+weights = "default"  # str | None: ResNet50 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
+ge2e = True  # bool: also score with resemblyzer's pretrained GE2E speaker encoder (a reference verifier)
 
 # %%
 # %matplotlib inline

@@ -41,17 +41,17 @@
 # separation costs.
 
 # %% tags=["parameters"]
-profile = "embedded"  # embedded | full
-data_root = None  # None: the profile's default (the embedded corpus); required for full
-n_train = None  # train mixtures for fine-tuning (None: profile default; the source: 15,000)
-n_dev = None  # dev mixtures for validation (None: profile default; the source: 10,000)
-n_eval = None  # eval mixtures (None: profile default; the source: 10,000)
-epochs = None  # None: the profile's default (the source's 6)
-seeds = [0, 1, 2]  # one fine-tuning run per seed; fine-tuned results are mean +- std over them
-device = "auto"  # auto | cpu | cuda
-sepformer = None  # None: hub "speechbrain/sepformer-wsj02mix" (full) or the locally built stand-in (embedded)
-detector = None  # None: hub "abhishtagatya/wavlm-base-960h-asv19-deepfake" (full) or the local stand-in (embedded)
-separators = None  # None: the profile's list (embedded: sepformer, oracle, oracle@8k, none; full adds convtasnet)
+profile = "embedded"  # {embedded, full}
+data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
+n_train = None  # int | None: train mixtures for fine-tuning (None: profile default; the source: 15,000)
+n_dev = None  # int | None: dev mixtures for validation (None: profile default; the source: 10,000)
+n_eval = None  # int | None: eval mixtures (None: profile default; the source: 10,000)
+epochs = None  # int | None: None is the profile's default (the source's 6)
+seeds = [0, 1, 2]  # list[int]: one fine-tuning run per seed; fine-tuned results are mean +- std over them
+device = "auto"  # {auto, cpu, cuda, mps}
+sepformer = None  # str | None: hub id or model folder; None: "speechbrain/sepformer-wsj02mix" (full), the stand-in (embedded)
+detector = None  # str | None: hub id or model folder; None: "abhishtagatya/wavlm-base-960h-asv19-deepfake" (full), the stand-in (embedded)
+separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | None: None is the profile's list (embedded: all but convtasnet)
 
 # %%
 import time

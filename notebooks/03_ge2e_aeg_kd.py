@@ -41,16 +41,16 @@
 # lives in `asvnb.studies.ge2e_aeg_kd`.
 
 # %% tags=["parameters"]
-profile = "embedded"  # embedded | full
-data_root = None  # None: the profile's default (the embedded corpus); required for full
-epochs = None  # fine-tuning and distillation epochs; None: the profile's default (embedded 6, full 20)
-ge2e_epochs = None  # GE2E epochs of one N x M batch each; None: the profile's default (embedded 40, full 300)
-crop_s = None  # training crop in seconds; None: the profile's default (embedded 2 s, full 4 s)
-train_per_epoch = None  # utterances per fine-tuning epoch; None: the profile's default (the whole training set)
-seeds = None  # one set of seven models per seed, mean +- std over them; None: the profile's default (embedded [0], full [0, 1, 2])
-device = "auto"  # auto | cpu | cuda
-threads = None  # torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
-teacher_layout = "L"  # G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
+profile = "embedded"  # {embedded, full}
+data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
+epochs = None  # int | None: fine-tuning and distillation epochs; None: the profile's default (embedded 6, full 20)
+ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the profile's default (embedded 40, full 300)
+crop_s = None  # float | None: training crop in seconds; None: the profile's default (embedded 2 s, full 4 s)
+train_per_epoch = None  # int | None: utterances per fine-tuning epoch; None: the profile's default (the whole training set)
+seeds = None  # list[int] | None: one set of seven models per seed, mean +- std; None: the profile's (embedded [0], full [0, 1, 2])
+device = "auto"  # {auto, cpu, cuda, mps}
+threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
+teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
 
 # %%
 import math

@@ -35,17 +35,17 @@
 # by running them, the three things the source got wrong.
 
 # %% tags=["parameters"]
-profile = "embedded"  # embedded | full
-data_root = None  # None: the profile's default (the embedded corpus); required for full
-route = "tensor"  # spectrogram images: "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
-seconds = None  # segment length; None: the profile's default (full: the source's 30 s; embedded: 5 s)
-epochs = None  # None: the profile's default (embedded: a few; full: the source's 30)
-seeds = [0, 1, 2]  # one training run per seed; results are mean +- std over them
-device = "auto"  # auto | cpu | cuda
-threads = None  # torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
-weights = "default"  # ResNet18 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
-leak_demo = True  # also train SimpleCNN on the source's class-dependent FFT sizes (the leakage demonstration)
-leak_epochs = 10  # epochs of the leakage demonstration's DEEP-VOICE-only runs (few images: each epoch is short)
+profile = "embedded"  # {embedded, full}
+data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
+route = "tensor"  # {tensor, source}: spectrogram images: "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
+seconds = None  # float | None: segment length; None: the profile's default (full: the source's 30 s; embedded: 5 s)
+epochs = None  # int | None: None is the profile's default (embedded: a few; full: the source's 30)
+seeds = [0, 1, 2]  # list[int]: one training run per seed; results are mean +- std over them
+device = "auto"  # {auto, cpu, cuda, mps}
+threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
+weights = "default"  # str | None: ResNet18 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
+leak_demo = True  # bool: also train SimpleCNN on the source's class-dependent FFT sizes (the leakage demonstration)
+leak_epochs = 10  # int: epochs of the leakage demonstration's DEEP-VOICE-only runs (few images: each epoch is short)
 
 # %%
 # %matplotlib inline

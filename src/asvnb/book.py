@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,10 @@ class ParameterError(ValueError):
 
 class NotebookFailed(RuntimeError):
     """A notebook raised during execution; the message names the notebook, the cell and the error."""
+
+
+class NotANotebook(ValueError):
+    """A file given as a notebook that is not one (README.md, a .py without its paired .ipynb, broken JSON)."""
 
 
 @dataclasses.dataclass
@@ -91,18 +96,138 @@ def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict
     once before the notebooks, so a notebook's run time is its study's. Returns the
     stand-ins' directories.
     """
+    from asvnb.audio import expected_conversions
     from asvnb.data.synth import build_corpus
     from asvnb.studies import overlap_pipeline
 
-    build_corpus(config.embedded_root(), scale=scale, seed=0)
+    with expected_conversions():  # the generator resamples its TTS output on purpose: not the user's data
+        build_corpus(config.embedded_root(), scale=scale, seed=0)
     return overlap_pipeline.ensure_standins(overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=progress)
 
 
+# A parameter's type is declared at the start of the comment on its line, before a colon and the help text:
+#   epochs = None  # int | None: None is the profile's default
+#   seeds = [0, 1, 2]  # list[int]: one training run per seed
+#   device = "auto"  # {auto, cpu, cuda, mps}
+# Alternatives are separated by '|': None, int, float (an int is accepted), bool, str, list[...] and a set of
+# allowed words in braces. A comment that does not parse so is help text only (an undeclared parameter).
+_NAMES = {
+    "None": lambda v: v is None,
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+}
+_TOKEN = re.compile(r"\s*(list\[|[\]{},|]|[\w@.+-]+)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamType:
+    """A declared parameter type: alternatives ``("name", "int")``, ``("list", ParamType)`` or ``("words", (...))``."""
+
+    text: str
+    alternatives: tuple[tuple[str, Any], ...]
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a value (as read from YAML) is of this type."""
+        for kind, arg in self.alternatives:
+            if kind == "name" and _NAMES[arg](value):
+                return True
+            if kind == "words" and isinstance(value, str) and value in arg:
+                return True
+            if kind == "list" and isinstance(value, list) and all(arg.accepts(v) for v in value):
+                return True
+        return False
+
+    def choices(self) -> list[Any] | None:
+        """The allowed values when the type is only sets of words (and None), else None."""
+        if not all(kind == "words" or arg == "None" for kind, arg in self.alternatives):
+            return None
+        return [w for kind, arg in self.alternatives if kind == "words" for w in arg] + \
+            [None] * (("name", "None") in self.alternatives)
+
+    def list_of(self, value: Any) -> bool:
+        """Whether ``[value]`` would be accepted where ``value`` is not: a list written without its brackets."""
+        return not self.accepts(value) and not isinstance(value, list) and self.accepts([value])
+
+
+def parse_type(text: str) -> ParamType | None:
+    """A declaration such as ``int | None``, ``list[int]`` or ``{tensor, source}``; None if ``text`` is not one."""
+    tokens, pos = [], 0
+    while pos < len(text.rstrip()):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            return None
+        tokens.append(m[1])
+        pos = m.end()
+    tokens.append("")  # the end: every look-ahead below finds a token
+
+    def union(i: int) -> tuple[tuple[tuple[str, Any], ...], int]:
+        alt, i = one(i)
+        alts = [alt]
+        while tokens[i] == "|":
+            alt, i = one(i + 1)
+            alts.append(alt)
+        return tuple(alts), i
+
+    def one(i: int) -> tuple[tuple[str, Any], int]:
+        if tokens[i] == "list[":
+            inner, i = union(i + 1)
+            if tokens[i] != "]":
+                raise ValueError("list[ without ]")
+            return ("list", ParamType("", inner)), i + 1
+        if tokens[i] == "{":
+            words = [tokens[i + 1]]
+            i += 2
+            while tokens[i] == ",":
+                words.append(tokens[i + 1])
+                i += 2
+            if tokens[i] != "}" or not all(re.fullmatch(r"[\w@.+-]+", w) for w in words):
+                raise ValueError("a set of words is written {a, b, c}")
+            return ("words", tuple(words)), i + 1
+        if tokens[i] in _NAMES:
+            return ("name", tokens[i]), i + 1
+        raise ValueError(f"unknown type {tokens[i]!r}")
+
+    try:
+        alts, end = union(0)
+    except (ValueError, IndexError):
+        return None
+    if end != len(tokens) - 1 or alts == (("name", "None"),):  # a comment 'None: ...' is help, not a type
+        return None
+    return ParamType(" ".join(text.split()), alts)
+
+
+def _declaration(comment: str) -> tuple[ParamType | None, str]:
+    """Split a parameter's comment into its declared type (or None) and its help text."""
+    head, colon, rest = comment.partition(":")
+    spec = parse_type(head)
+    return (spec, rest.strip()) if spec is not None else (None, comment.strip())
+
+
+def check_notebook(notebook: str | Path) -> Path:
+    """Return the path if it is a Jupyter notebook (.ipynb that nbformat reads), else raise :class:`NotANotebook`."""
+    path = Path(notebook)
+    if path.suffix != ".ipynb":
+        raise NotANotebook(f"{path}: not a notebook (asvnb run takes a .ipynb file or its paired jupytext .py)")
+    try:
+        nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # NotJSONError, a JSON that is no notebook, unreadable bytes
+        raise NotANotebook(f"{path}: not a Jupyter notebook ({type(exc).__name__})") from None
+    return path
+
+
 def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
-    """Parameters of the notebook's ``parameters`` cell: name -> {default, type, help}."""
+    """Parameters of the notebook's ``parameters`` cell: name -> {default, type, help, declared}.
+
+    ``type`` is the declared type (see :func:`parse_type`) when the comment
+    starts with one (``declared`` True), else the type of the default. A notebook
+    that declares any parameter's type must declare every one, and every default
+    must be of its declared type.
+    """
     import papermill as pm
 
-    path = Path(notebook)
+    path = check_notebook(notebook)
     params = pm.inspect_notebook(str(path))
     if not params:
         raise ParameterError(f"{path}: no cell tagged 'parameters'; every notebook needs one")
@@ -115,7 +240,17 @@ def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
             default, typ = p["default"], "expression"
         if p.get("inferred_type_name") not in (None, "None"):
             typ = p["inferred_type_name"].split("[")[0]  # an explicit annotation wins
-        out[name] = {"default": default, "type": typ, "help": p["help"]}
+        spec, help_text = _declaration(p["help"] or "")
+        if spec is not None:
+            if not spec.accepts(default):
+                raise ParameterError(f"{path}: the default {default!r} of parameter {name} is not of its declared "
+                                     f"type {spec.text}")
+            typ = spec.text
+        out[name] = {"default": default, "type": typ, "help": help_text, "declared": spec is not None}
+    undeclared = [n for n, d in out.items() if not d["declared"]]
+    if undeclared and len(undeclared) < len(out):  # a typo in one declaration would silently drop its check
+        raise ParameterError(f"{path}: parameter(s) {', '.join(undeclared)} have no declared type, as the others "
+                             "do: start the comment with e.g. 'int | None:' (docs/NOTEBOOKS.md)")
     return out
 
 
@@ -136,19 +271,31 @@ _TYPE_CHECKS = {
 
 
 def validate_parameters(notebook: str | Path, params: dict[str, Any]) -> dict[str, Any]:
-    """Check names (and simple types) against the notebook's parameters cell; return the params."""
+    """Check names, declared types and allowed values against the notebook's parameters cell; return the params.
+
+    Undeclared parameters (a notebook without declarations) get the old check:
+    the default's simple type, with None always allowed.
+    """
     declared = declared_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
         valid = ", ".join(f"{n} ({d['type']}, default {d['default']!r})" for n, d in declared.items())
         raise ParameterError(f"{notebook}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {valid}")
     for name, value in params.items():
-        typ = declared[name]["type"]
-        check = _TYPE_CHECKS.get(typ)
-        # None is always allowed: it means "the profile's default" in every notebook
+        d = declared[name]
+        got = f"(default {d['default']!r}), got {value!r} ({type(value).__name__})"
+        if d["declared"]:
+            spec = parse_type(d["type"])
+            if not spec.accepts(value):
+                choices = spec.choices()
+                want = (f"must be one of {', '.join(map(str, choices))}" if choices else f"expects {spec.text}")
+                hint = f"; a list is written in brackets: -p {name} '[{value}]'" if spec.list_of(value) else ""
+                raise ParameterError(f"{notebook}: parameter {name} {want} {got}{hint}")
+            continue
+        check = _TYPE_CHECKS.get(d["type"])
+        # None is always allowed here: it means "the profile's default" in every notebook
         if check and value is not None and not check(value):
-            raise ParameterError(f"{notebook}: parameter {name} expects {typ} (default {declared[name]['default']!r}), "
-                                 f"got {value!r} ({type(value).__name__})")
+            raise ParameterError(f"{notebook}: parameter {name} expects {d['type']} {got}")
     if "profile" in params and params["profile"] not in config.PROFILES:
         raise ParameterError(f"{notebook}: profile must be one of {', '.join(config.PROFILES)}, got {params['profile']!r}")
     return params
@@ -230,11 +377,15 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
     import psutil
 
     notebook = Path(notebook).resolve()
+    if notebook.suffix not in (".ipynb", ".py"):
+        check_notebook(notebook)  # refused in one line, before papermill's NotJSONError traceback
     if notebook.suffix == ".py":
+        if not notebook.with_suffix(".ipynb").is_file() and notebook.is_file():
+            raise NotANotebook(f"{notebook}: no paired notebook {notebook.with_suffix('.ipynb').name} beside it")
         notebook = notebook.with_suffix(".ipynb")
     if not notebook.is_file():
         raise FileNotFoundError(f"{notebook}: no such notebook")
-    params = validate_parameters(notebook, dict(params or {}))
+    params = validate_parameters(notebook, dict(params or {}))  # every parameter, before any cell runs
     build = Path(build or config.build_root())
     rel = _relative_to_project(notebook)
     output = Path(output) if output else build / STAGING / rel
@@ -317,8 +468,6 @@ def format_failure(record: ExecutionRecord) -> str:
 
 
 def _strip_ansi(text: str) -> str:
-    import re
-
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
@@ -449,7 +598,7 @@ def build_book(*, jobs: int = 1, use_cache: bool = True, build: Path | None = No
             rec = execute_notebook(nb, dict(params or {}), build=build, use_cache=use_cache, log=log)
             with lock:
                 records[nb] = rec
-        except (NotebookFailed, ParameterError, FileNotFoundError) as exc:
+        except (NotebookFailed, ParameterError, NotANotebook, FileNotFoundError) as exc:
             with lock:
                 failures.append(str(exc))
 

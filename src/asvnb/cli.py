@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 from asvnb import config
@@ -50,10 +52,12 @@ def cmd_data_standins(args: argparse.Namespace) -> int:
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
     """asvnb data synth: build the embedded corpus in the real datasets' layouts."""
+    from asvnb.audio import expected_conversions
     from asvnb.data.synth import SystemPackagesMissing, build_corpus
 
     try:
-        manifest = build_corpus(Path(args.out), scale=args.scale, seed=args.seed)
+        with expected_conversions():  # the generator resamples its TTS output on purpose
+            manifest = build_corpus(Path(args.out), scale=args.scale, seed=args.seed)
     except SystemPackagesMissing as exc:
         print(exc, file=sys.stderr)
         return 3
@@ -118,14 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def show_notes() -> None:
+    """Show what the package tells its user: asvnb's warnings (e.g. audio resampled) and log records at WARNING."""
+    from asvnb.audio import AudioConversionWarning
+
+    # Python shows UserWarnings by default, unless PYTHONWARNINGS or -W hid them: asvnb's own are always shown
+    warnings.filterwarnings("default", category=AudioConversionWarning)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``asvnb`` console script."""
-    from asvnb.book import NotebookFailed, ParameterError
+    from asvnb.book import NotANotebook, NotebookFailed, ParameterError
 
     args = build_parser().parse_args(argv)
+    show_notes()
     try:
         return args.func(args)
-    except (ParameterError, NotebookFailed, FileNotFoundError) as exc:
+    except (ParameterError, NotANotebook, NotebookFailed, FileNotFoundError) as exc:
         print(f"asvnb: error: {exc}", file=sys.stderr)
         return 2
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -16,11 +18,12 @@
 # It is not part of the book: the machinery tests execute it with papermill.
 
 # %% tags=["parameters"]
-profile = "embedded"  # embedded | full
-n = 3  # how many squares to sum
-scale = 1.0  # multiplies the sum
-fail = False  # raise in the last cell, to test failure reporting
-label = "tiny"
+profile = "embedded"  # {embedded, full}
+n = 3  # int: how many squares to sum
+scale = 1.0  # float: multiplies the sum
+fail = False  # bool: raise in the last cell, to test failure reporting
+label = "tiny"  # str | None: printed before the sum
+seeds = [0, 1]  # list[int]: not used; a list parameter for the runner's tests
 
 # %%
 from asvnb import config
