@@ -273,6 +273,21 @@ def test_cli_run_with_overrides(tmp_path: Path) -> None:
     assert "Traceback" not in readme.stderr and "NotJSONError" not in readme.stderr
 
 
+def test_cli_shows_audio_conversion_warnings(tmp_path: Path) -> None:
+    """What the CLI's commands convert is shown on stderr, even where Python was told to hide warnings."""
+    import numpy as np
+    import soundfile as sf
+
+    wav = tmp_path / "hi.wav"
+    sf.write(str(wav), np.zeros(4800, np.float32), 48000)
+    code = ("from asvnb import cli; cli.show_notes(); from asvnb.audio import load_audio; "
+            f"load_audio({str(wav)!r}); load_audio({str(wav)!r})")
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("AudioConversionWarning: ") == 1  # once per kind of conversion
+    assert f"{wav}: resampled from 48000 Hz to 16000 Hz" in proc.stderr
+
+
 def _env() -> dict:
     import os
 
