@@ -87,12 +87,14 @@ def predict_logits(fe, model: nn.Module, wavs: Sequence[np.ndarray], batch_size:
                    max_samples: int | None = None) -> np.ndarray:
     """(N, 2) logits of many waveforms (a list or :class:`LazyWaves`); batched by similar length (little padding).
 
-    A waveform with NaN/inf, or shorter than :func:`min_samples` of the model, is a ValueError.
+    A waveform with NaN/inf, or shorter than :func:`min_samples` of the model's config (else 1), is a ValueError.
     """
     model.eval()
     device = next(model.parameters()).device
     lengths = wavs.lengths if isinstance(wavs, LazyWaves) else [len(w) for w in wavs]
-    need, why = min_samples(model.config), "the receptive field of its convolutional encoder"
+    config = getattr(model, "config", None)  # any classifier with a transformers call signature is scored here
+    need = min_samples(config) if hasattr(config, "conv_kernel") else 1
+    why = "the receptive field of its convolutional encoder"
     if max_samples is not None:
         check_length(max_samples, need, "WavLM detector: max_samples", why)
     short = [i for i, n in enumerate(lengths) if n < need]
