@@ -150,3 +150,53 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")
+
+
+def _run(seed: int, preds: dict) -> SeedRun:
+    return SeedRun(seed, None, 1, Path("."), preds)
+
+
+def test_mp3_shortcut_probability_that_cv_scores_above_la() -> None:
+    # logits (genuine, spoofed): the score is logit0 - logit1. CV clips score 2, 3; LA bona fide 1, 2.5; LA spoof -4
+    cv = Predictions(np.array([[2.0, 0.0], [3.0, 0.0]]), np.zeros(2, int))
+    la = Predictions(np.array([[1.0, 0.0], [2.5, 0.0], [-4.0, 0.0]]), np.array([0, 0, 1]))
+    out = study.cv_vs_la_bonafide(_run(0, {"CV test": cv, "LA eval": la}))
+    # pairs (CV, LA bona fide): 2>1, 2<2.5, 3>1, 3>2.5 -> 3 of 4
+    assert out["P(CV > LA)"] == pytest.approx(0.75)
+    assert out["CV genuine rate"] == 1.0 and out["LA genuine rate"] == 1.0  # all four scores are positive
+
+
+def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
+    rng = np.random.default_rng(1)
+    asv = study.ASVScores.from_frame(pd.DataFrame(
+        {"key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
+         "score": np.r_[rng.normal(2, 1, 40), rng.normal(-2, 1, 40), rng.normal(1.5, 1, 40)]}))
+    weak = study.ASVScores.from_frame(pd.DataFrame(
+        {"key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
+         "score": np.r_[rng.normal(0.5, 1, 40), rng.normal(-0.5, 1, 40), rng.normal(0.5, 1, 40)]}))
+    labels = np.r_[np.zeros(30, int), np.ones(30, int)]
+
+    def runs(shift: float) -> list[SeedRun]:
+        out = []
+        for seed in range(3):
+            g = np.c_[np.r_[rng.normal(shift, 1, 30), rng.normal(-shift, 1, 30)], np.zeros(60)]
+            la = Predictions(g, labels)
+            cv = Predictions(np.c_[rng.normal(shift, 1, 10), np.zeros(10)], np.zeros(10, int))
+            test = Predictions(np.r_[g, cv.logits], np.r_[labels, cv.labels])
+            out.append(_run(seed, {"LA eval": la, "CV test": cv, "test": test}))
+        return out
+
+    cms = {"CNN": runs(2.0), "ResNet50": runs(0.2)}
+    rows = {r.key(): r for r in study.result_rows(cms, asv, [weak] * 3, no_cv=runs(2.0), reps=50)}
+    for key in [("cm", "CNN", "LA19 eval", m) for m in ("eer", "f1_weighted", "min_tdcf", "f1")] + [
+            ("cm", "ResNet50", "LA19 eval", "eer"), ("cm", "CNN, trained without Common Voice", "LA19 eval", "eer"),
+            ("mp3", "CNN", "CV vs LA19 eval bona fide", "p_cv_above_la")]:
+        assert key in rows and rows[key].n_seeds == 3 and rows[key].ci95[0] <= rows[key].value <= rows[key].ci95[1]
+    cnn = rows[("cm", "CNN", "LA19 eval", "min_tdcf")]
+    by_hand = [metrics.min_tdcf(s[:30], s[30:], asv.target, asv.nontarget, asv.spoof)
+               for s in (r.predictions["LA eval"].scores(0) for r in cms["CNN"])]
+    assert cnn.value == pytest.approx(np.mean(by_hand)) and cnn.n_trials == 60
+    # a weaker ASV system makes the same countermeasures' t-DCF worse
+    assert rows[("cm", "CNN", "LA19 eval", "min_tdcf_own_asv")].value > cnn.value
+    assert rows[("cm", "CNN", "LA19 eval", "f1_weighted")].source == 0.707735
+    assert rows[("cm", "CNN", "LA19 eval", "eer")].value < rows[("cm", "ResNet50", "LA19 eval", "eer")].value

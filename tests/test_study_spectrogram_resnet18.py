@@ -234,3 +234,79 @@ def test_render_runs_on_one_thread_and_restores_the_count() -> None:
         assert seen == [1, 2] and torch.get_num_threads() == 2 and torch.equal(again.images, images.images)
     finally:
         torch.set_num_threads(before)
+
+
+def test_recording_split_keeps_each_source_recording_on_one_side(corpus: Path, tmp_path: Path) -> None:
+    cfg = mini_cfg(corpus, tmp_path)
+    dv = study.deepvoice_images(cfg)
+    assert study.source_recording("ann-to-bob_3") == "ann" == study.source_recording("ann-original_1")
+    part = study.split_deepvoice_by_recording(dv, cfg)
+    assert sorted(part["train"] + part["val"] + part["test"]) == list(range(len(dv)))
+    sources = {k: {study.source_recording(dv.ids[i]) for i in v} for k, v in part.items()}
+    assert not sources["train"] & sources["test"] and not sources["val"] & sources["test"]
+    assert not sources["train"] & sources["val"]
+    # the mini corpus: three sources (ann, bob, cat), each a real file and the fake made from it -> one per part
+    assert sorted(len(s) for s in sources.values()) == [1, 1, 1]
+    assert all(set(dv.labels[v].tolist()) == {0, 1} for v in part.values())
+    # the source's segment split, by contrast, puts segments of every recording on both sides
+    seg = study.split_deepvoice(dv, cfg)
+    seg_sources = {k: {study.source_recording(dv.ids[i]) for i in v} for k, v in seg.items()}
+    assert seg_sources["train"] & seg_sources["test"]
+
+
+def test_source_unseen_accuracy_is_a_mean_of_two_batches() -> None:
+    out = study.batch_mean_vs_whole()
+    assert out["mean of batches"] == pytest.approx((56 / 64 + 29 / 36) / 2) and round(out["mean of batches"], 4) == 0.8403
+    assert out["whole set"] == pytest.approx(0.85)
+
+
+def test_fast_metrics_agree_with_sklearn() -> None:
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(0)
+    y, yhat, s = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.normal(size=200)
+    task = study.TASK
+    p, r, f, _ = precision_recall_fscore_support(y, yhat, pos_label=task.positive, average="binary")
+    pw, rw, fw, _ = precision_recall_fscore_support(y, yhat, average="weighted")
+    want = {"accuracy": accuracy_score(y, yhat), "precision": p, "recall": r, "f1": f, "precision_weighted": pw,
+            "recall_weighted": rw, "f1_weighted": fw}
+    for m, v in want.items():
+        assert common.fast_metric(y, yhat, s, m, task) == pytest.approx(v), m
+    bona = y == task.bonafide
+    assert common.fast_metric(y, yhat, s, "eer", task) == pytest.approx(common.eer(s[bona], s[~bona])[0])
+    with pytest.raises(ValueError, match="unknown metric"):
+        common.fast_metric(y, yhat, s, "auc", task)
+
+
+def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    # seed 0 predicts 1,1,0,0,0,1 (F1 of real 2/3); seed 1 predicts all right (F1 1)
+    l0 = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
+    l1 = np.array([[0, 1]] * 3 + [[1, 0]] * 3, dtype=float)
+    runs = [common.SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)}) for k, lg in enumerate((l0, l1))]
+    row = common.seed_row("test", "toy", "six", runs, "test", "f1", study.TASK, reps=200)
+    assert row.value == pytest.approx((2 / 3 + 1) / 2) and row.std == pytest.approx(np.std([2 / 3, 1], ddof=1))
+    assert row.n_seeds == 2 and row.n_trials == 6 and row.ci95[0] <= row.value <= row.ci95[1] <= 1
+    # a metric given as a function, one per seed
+    row = common.seed_row("test", "toy", "six", runs, "test", "custom", study.TASK, reps=50,
+                          fn=[lambda y, p, s: 0.25, lambda y, p, s: 0.75])
+    assert row.value == 0.5 and row.ci95 == (0.5, 0.5)
+    other = common.SeedRun(2, None, 1, Path("."), {"test": Predictions(l1, labels[::-1])})
+    with pytest.raises(ValueError, match="different trials"):
+        common.seed_row("test", "toy", "six", runs + [other], "test", "f1", study.TASK)
+
+
+def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
+    calls = []
+
+    def draw():
+        calls.append(1)
+        clip = common.Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
+        return common.render([clip], SR, "tensor", size=32)
+
+    first = common.cached_images(tmp_path, "toy", {"size": 32}, draw)
+    again = common.cached_images(tmp_path, "toy", {"size": 32}, draw)
+    assert len(calls) == 1 and torch.equal(first.images, again.images) and again.ids == ["a"]
+    common.cached_images(tmp_path, "toy", {"size": 33}, draw)  # another key: drawn again
+    assert len(calls) == 2
+    assert first.resized(16).images.shape == (1, 3, 16, 16) and first.resized(32) is first

@@ -32,8 +32,9 @@ from asvnb.data.asvspoof import LA2019, ASVScores
 from asvnb.data.commonvoice import CommonVoice
 from asvnb.models.cnn import SpectrogramCNN
 from asvnb.models.image_resnet import resnet50_classifier
-from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, render, run_dir, run_seeds,
-                                              single_thread)
+from asvnb.results import ResultRow, bootstrap_ci, over_seeds
+from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, render, run_dir,
+                                              run_seeds, seed_row, single_thread)
 from asvnb.train import TrainConfig, Trainer, load_best, model_config
 from asvnb.train.classify import ClassifierSetup, ce_step, predict
 
@@ -49,12 +50,21 @@ SOURCE_FIGURES: dict[str, dict[tuple[str, str], Any]] = {
     "ResNet50": {("test", "accuracy"): 0.52, ("test", "precision"): 0.564, ("test", "recall"): 0.525,
                  ("test", "f1"): 0.540},
 }
-# embedded-profile reductions (the source trained on one V100; the whole notebook must fit in 5 minutes on 2 CPU cores)
-EMBEDDED_EPOCHS = {"CNN": 20, "ResNet50": 2, "ASV CNN": 20}
-# image side per countermeasure offline: the CNN learns at 96 (at 48 it stayed at chance); a random-init ResNet50
-# does not learn from a few hundred images at any size affordable here (measured: 96 px, 4 epochs, EER 49%), so it
-# runs at 48, where its epochs are cheap
-EMBEDDED_SIZES = {"CNN": 96, "ResNet50": 48}
+# The same figures as numbers for the results file. The source's precision, recall and F1 are support-weighted
+# averages over both classes (its recall equals its accuracy in every set), so they sit on the *_weighted rows;
+# where its two CNN rows differ, the conclusions' (§7) figure is the value and the other is in the note.
+SOURCE_NUMBERS: dict[str, dict[str, float]] = {
+    "CNN": {"accuracy": 0.69, "precision_weighted": 0.710, "recall_weighted": 0.705, "f1_weighted": 0.707735},
+    "ResNet50": {"accuracy": 0.52, "precision_weighted": 0.564, "recall_weighted": 0.525, "f1_weighted": 0.540},
+}
+SOURCE_NOTES = {("CNN", "accuracy"): "source: 0.69 (§6.1), 70% (§7)", ("CNN", "precision_weighted"): "§6.1: 0.54",
+                ("CNN", "recall_weighted"): "§6.1: 0.69", ("CNN", "f1_weighted"): "§6.1: 0.57"}
+# embedded-profile reductions (the source trained on one V100; the whole notebook must fit in 7 minutes on 2 CPU cores)
+EMBEDDED_EPOCHS = {"CNN": 12, "ResNet50": 3, "ASV CNN": 20}
+# image side per countermeasure offline: the CNN learns at 96 px; a random-init ResNet50 costs 15x the CNN per image
+# at 64 px on a CPU (measured), so it runs there on a random part of the training set per epoch
+EMBEDDED_SIZES = {"CNN": 96, "ResNet50": 64}
+EMBEDDED_SAMPLES_PER_EPOCH = {"CNN": None, "ResNet50": 320}
 CM_MODELS = ("CNN", "ResNet50")
 
 
@@ -86,10 +96,13 @@ class CnnVsResnet50Config:
 
         # the source names no selection rule: the best epoch is the one of lowest validation EER, which (unlike F1
         # of the spoofed majority class) an epoch calling everything spoofed cannot win
+        def per_epoch(name: str) -> int | None:
+            return EMBEDDED_SAMPLES_PER_EPOCH[name] if embedded else None
+
         setups = {"CNN": ClassifierSetup(lr=1e-3, batch_size=32, epochs=epochs_of("CNN"), monitor="val_eer",
-                                         mode="min"),
+                                         mode="min", samples_per_epoch=per_epoch("CNN")),
                   "ResNet50": ClassifierSetup(lr=1e-4, batch_size=32, epochs=epochs_of("ResNet50"), monitor="val_eer",
-                                              mode="min"),
+                                              mode="min", samples_per_epoch=per_epoch("ResNet50")),
                   "ASV CNN": ClassifierSetup(lr=1e-3, batch_size=32, epochs=epochs_of("ASV CNN"),
                                              monitor="val_loss", mode="min")}
         if weights == "default":
@@ -150,9 +163,17 @@ def cm_images(cfg: CnnVsResnet50Config, size: int) -> dict[str, ImageSet]:
             yield Clip(p.stem, GENUINE, CV, _fixed(p, cfg, cfg.clip_seconds), cfg.nfft)
 
     cvs = cv_split(cfg)
-    draw = lambda clips: render(clips, cfg.sr, "tensor", size)  # noqa: E731
-    return {"train": ImageSet.concat([draw(la("train")), draw(cv(cvs["train"]))]), "val": draw(la("dev")),
-            "test": ImageSet.concat([draw(la("eval")), draw(cv(cvs["test"]))])}
+
+    def draw(name: str, clips: Callable[[], Any]) -> ImageSet:
+        key = {"data": config.data_fingerprint(cfg.paths.data), "sr": cfg.sr, "seconds": cfg.clip_seconds,
+               "nfft": cfg.nfft, "size": size, "cv": [cfg.cv_train_fraction, cfg.cv_max_clips]}
+        return cached_images(cfg.paths.out / "images", f"{name}-{size}", key,
+                             lambda: render(clips(), cfg.sr, "tensor", size))
+
+    return {"train": ImageSet.concat([draw("la-train", lambda: la("train")),
+                                      draw("cv-train", lambda: cv(cvs["train"]))]),
+            "val": draw("la-dev", lambda: la("dev")),
+            "test": ImageSet.concat([draw("la-eval", lambda: la("eval")), draw("cv-test", lambda: cv(cvs["test"]))])}
 
 
 def cm_image_sets(cfg: CnnVsResnet50Config) -> dict[str, dict[str, ImageSet]]:
@@ -166,12 +187,20 @@ def count_table(sets: dict[str, ImageSet]) -> pd.DataFrame:
     return pd.DataFrame({k: s.counts(TASK.names) for k, s in sets.items()}).fillna(0).astype(int)
 
 
-def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], seeds: list[int]) -> list[SeedRun]:
-    """Train countermeasure ``name`` once per seed (best epoch by validation EER) on ``sets`` and score every set."""
+def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], seeds: list[int],
+              with_cv: bool = True) -> list[SeedRun]:
+    """Train countermeasure ``name`` once per seed (best epoch by validation EER) on ``sets`` and score every set.
+
+    ``with_cv=False`` leaves the Common Voice clips out of training (the MP3
+    shortcut's control): the model then never sees an MP3.
+    """
     factory, kwargs = cfg.model(name)
-    evals = {"val": sets["val"], "test": sets["test"], "LA eval": sets["test"].where(LA)}
-    return run_seeds(name, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
-                     cfg.paths.out, seeds, cfg.settings(size=cfg.sizes[name]), cfg.device)
+    evals = {"val": sets["val"], "test": sets["test"], "LA eval": sets["test"].where(LA),
+             "CV test": sets["test"].where(CV)}
+    train = sets["train"] if with_cv else sets["train"].where(LA)
+    folder = name if with_cv else f"{name}-noCV"
+    return run_seeds(folder, factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK,
+                     cfg.paths.out, seeds, cfg.settings(size=cfg.sizes[name], with_cv=with_cv), cfg.device)
 
 
 # ----------------------------------------------------------------------------- speaker verification
@@ -317,3 +346,164 @@ def min_tdcf(run: SeedRun, asv: ASVScores) -> float:
     except ValueError as exc:  # e.g. a CM with fewer than 3 distinct scores: reported, not hidden
         print(f"min t-DCF not defined for seed {run.seed}: {exc}")
         return float("nan")
+
+
+# ----------------------------------------------------------------------------- the MP3 shortcut
+
+
+def cv_vs_la_bonafide(run: SeedRun) -> dict[str, float]:
+    """How a CM treats Common Voice (MP3) bona fide against LA (FLAC) bona fide speech of held-out speakers.
+
+    ``P(CV > LA)`` is the probability that a random CV clip scores more bona
+    fide than a random LA eval bona fide one (the Mann-Whitney AUC): 0.5 when
+    the CM does not tell the corpora apart, near 1 when "MP3" reads as "genuine".
+    """
+    from sklearn.metrics import roc_auc_score
+
+    cv, la = run.predictions["CV test"], run.predictions["LA eval"]
+    s_cv, s_la = cv.scores(TASK.bonafide), la.scores(TASK.bonafide)
+    s_la = s_la[la.labels == GENUINE]
+    auc = roc_auc_score(np.r_[np.ones(len(s_cv)), np.zeros(len(s_la))], np.r_[s_cv, s_la])
+    return {"CV genuine rate": float(np.mean(cv.predicted == GENUINE)),
+            "LA genuine rate": float(np.mean(la.predicted[la.labels == GENUINE] == GENUINE)),
+            "P(CV > LA)": float(auc)}
+
+
+def shortcut_table(runs: dict[str, list[SeedRun]]) -> pd.DataFrame:
+    """Per training recipe and seed: :func:`cv_vs_la_bonafide` and the LA eval EER."""
+    rows = [{"training": name, "seed": r.seed, **cv_vs_la_bonafide(r), "LA eval EER": r.metrics["LA eval"]["eer"]}
+            for name, rs in runs.items() for r in rs]
+    return pd.DataFrame(rows)
+
+
+def _genuine_rate_row(system: str, data: str, runs: list[SeedRun], split: str, reps: int) -> ResultRow:
+    # the share of bona fide clips the CM calls genuine, bootstrapped over clips
+    bona = [SeedRun(r.seed, r.history, r.best_epoch, r.best_dir, {split: _bona_only(r.predictions[split])})
+            for r in runs]
+    return seed_row("mp3", system, data, bona, split, "genuine_rate", TASK, reps=reps,
+                    fn=lambda y, yhat, s: float(np.mean(yhat == GENUINE)))
+
+
+def _bona_only(p: Any) -> Any:
+    keep = p.labels == GENUINE
+    return type(p)(p.logits[keep], p.labels[keep], [i for i, k in zip(p.ids, keep) if k] if p.ids else [])
+
+
+def _auc_row(system: str, runs: list[SeedRun], reps: int) -> ResultRow:
+    # P(CV > LA) bootstrapped over bona fide clips: the CV and LA bona fide scores pooled into one set
+    from sklearn.metrics import roc_auc_score
+
+    pooled = []
+    for r in runs:
+        cv, la = r.predictions["CV test"], _bona_only(r.predictions["LA eval"])
+        is_cv = np.r_[np.ones(len(cv.labels), int), np.zeros(len(la.labels), int)]
+        pooled.append(SeedRun(r.seed, r.history, r.best_epoch, r.best_dir, {"bona": type(cv)(
+            np.r_[cv.logits, la.logits], is_cv)}))
+    return seed_row("mp3", system, "CV vs LA19 eval bona fide", pooled, "bona", "p_cv_above_la", TASK, reps=reps,
+                    fn=lambda y, yhat, s: float(roc_auc_score(y, s)),
+                    note="labels here: 1 = Common Voice clip; 0.5 = the CM does not tell the corpora apart")
+
+
+# ----------------------------------------------------------------------------- key figures
+
+
+def tdcf_fn(asv: ASVScores) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+    """min t-DCF of CM scores (labels genuine 0 / spoofed 1) with the error rates of ``asv`` (for :func:`seed_row`)."""
+    def fn(y: np.ndarray, yhat: np.ndarray, s: np.ndarray) -> float:
+        return metrics.min_tdcf(s[y == GENUINE], s[y == SPOOFED], asv.target, asv.nontarget, asv.spoof)
+
+    return fn
+
+
+def result_rows(runs: dict[str, list[SeedRun]], corpus_asv: ASVScores, own_asv: list[ASVScores],
+                no_cv: list[SeedRun] | None = None, reps: int = 1000) -> list[ResultRow]:
+    """The study's results rows: mean +- std over seeds with 95 % bootstrap intervals over trials.
+
+    ``corpus_asv``: the corpus's ASV scores (the t-DCF's ASV, as in the LA
+    layout); ``own_asv``: our CNN verifier's LA eval scores, one per seed (its
+    own t-DCF row); ``no_cv``: the CNN trained without Common Voice.
+    """
+    rows = []
+    for name, rs in runs.items():
+        for data, split in (("LA19 eval", "LA eval"), ("LA19 eval + CV test", "test")):
+            for m in ("eer", "accuracy", "precision", "recall", "f1", "precision_weighted", "recall_weighted",
+                      "f1_weighted"):
+                if split == "test" and m in ("precision", "recall", "accuracy"):
+                    continue
+                rows.append(seed_row("cm", name, data, rs, split, m, TASK, source=SOURCE_NUMBERS[name].get(m),
+                                     note=SOURCE_NOTES.get((name, m), ""), reps=reps))
+        rows.append(seed_row("cm", name, "LA19 eval", rs, "LA eval", "min_tdcf", TASK, reps=reps,
+                             fn=tdcf_fn(corpus_asv), note="ASV: the corpus's GE2E scores (LA19 eval ASV protocol)"))
+    cnn = runs["CNN"]
+    # each seed's CM with the verifier trained with the same seed
+    rows.append(seed_row("cm", "CNN", "LA19 eval", cnn, "LA eval", "min_tdcf_own_asv", TASK, reps=reps,
+                         fn=[tdcf_fn(a) for a in own_asv], note="ASV: our CNN speaker verifier of the same seed"))
+    rows.append(_genuine_rate_row("CNN", "CV test bona fide", cnn, "CV test", reps))
+    rows.append(_genuine_rate_row("CNN", "LA19 eval bona fide", cnn, "LA eval", reps))
+    rows.append(_auc_row("CNN", cnn, reps))
+    if no_cv:
+        sys_ = "CNN, trained without Common Voice"
+        rows.append(seed_row("cm", sys_, "LA19 eval", no_cv, "LA eval", "eer", TASK, reps=reps))
+        rows.append(_genuine_rate_row(sys_, "CV test bona fide", no_cv, "CV test", reps))
+        rows.append(_genuine_rate_row(sys_, "LA19 eval bona fide", no_cv, "LA eval", reps))
+        rows.append(_auc_row(sys_, no_cv, reps))
+    return rows
+
+
+def asv_rows(scores: dict[str, list[ASVScores]], reps: int = 1000) -> list[ResultRow]:
+    """EER of each verifier (target vs non-target) per test bed, over its seeds, with a bootstrap interval."""
+    rows = []
+    for (system, data), per_seed in scores.items():
+        vals = [metrics.eer(s.target, s.nontarget)[0] for s in per_seed]
+        s0 = per_seed[0]
+        y = np.r_[np.ones(len(s0.target), int), np.zeros(len(s0.nontarget), int)]
+
+        def stat(idx: np.ndarray) -> float:
+            out = []
+            for s in per_seed:
+                x = np.r_[s.target, s.nontarget][idx]
+                out.append(metrics.eer(x[y[idx] == 1], x[y[idx] == 0])[0])
+            return float(np.mean(out))
+
+        rows.append(ResultRow("asv", system, data, "eer", **over_seeds(vals), n_trials=int(len(y)),
+                              ci95=bootstrap_ci(stat, len(y), reps=reps, strata=y)))
+    return rows
+
+
+# ----------------------------------------------------------------------------- what ResNet50 costs here
+
+
+def seconds_per_image(cfg: CnnVsResnet50Config, name: str, images: ImageSet, steps: int = 2) -> float:
+    """Measured wall time of one training step per image (forward, backward, Adam) of countermeasure ``name``."""
+    import time
+
+    factory, kwargs = cfg.model(name)
+    model = factory(**kwargs).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    bs = cfg.setups[name].batch_size
+    x, y = images.images[:bs].float() / 255.0, images.labels[:bs]
+    opt.zero_grad()
+    F.cross_entropy(model(x), y).backward()  # the first step allocates: not timed
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return (time.perf_counter() - t0) / (steps * len(y))
+
+
+def cost_table(cfg: CnnVsResnet50Config, sets: dict[str, dict[str, ImageSet]], runs: dict[str, list[SeedRun]]
+               ) -> pd.DataFrame:
+    """Per CM: image side, measured training seconds per image, image passes it got, and the minutes ResNet50 would
+    need to get as many passes as the CNN did."""
+    rows = []
+    for name in CM_MODELS:
+        setup = cfg.setups[name]
+        per_epoch = min(setup.samples_per_epoch or len(sets[name]["train"]), len(sets[name]["train"]))
+        rows.append({"model": name, "side": cfg.sizes[name], "s per training image": seconds_per_image(
+            cfg, name, sets[name]["train"]), "epochs": setup.epochs, "images per epoch": per_epoch,
+            "best epoch (per seed)": [r.best_epoch for r in runs[name]]})
+    frame = pd.DataFrame(rows).set_index("model")
+    passes = frame.loc["CNN", "epochs"] * frame.loc["CNN", "images per epoch"]
+    frame["minutes for the CNN's passes, 1 seed"] = frame["s per training image"] * passes / 60
+    return frame

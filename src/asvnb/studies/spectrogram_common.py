@@ -22,6 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from asvnb import config, features
+from asvnb.metrics import eer
+from asvnb.results import ResultRow, bootstrap_ci, over_seeds
 from asvnb.train import load_best, model_config
 from asvnb.train.classify import ClassifierSetup, Predictions, binary_metrics, predict, train_classifier
 
@@ -75,6 +77,15 @@ class ImageSet(Dataset):
         sets = list(sets)
         return ImageSet(torch.cat([s.images for s in sets]), [y for s in sets for y in s.labels.tolist()],
                         [i for s in sets for i in s.ids], [g for s in sets for g in s.groups])
+
+    def resized(self, size: int) -> "ImageSet":
+        """The same images scaled to ``size`` x ``size`` (bilinear, antialiased), for a model that runs on smaller
+        pictures than were drawn."""
+        if size == self.images.shape[-1] == self.images.shape[-2]:
+            return self
+        x = torch.nn.functional.interpolate(self.images.float(), size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        return ImageSet(x.round().clamp(0, 255).to(torch.uint8), self.labels.tolist(), self.ids, self.groups)
 
     def counts(self, names: Mapping[int, str]) -> pd.Series:
         """Number of images per (corpus, class name)."""
@@ -241,3 +252,96 @@ def median_run(runs: Sequence[SeedRun], split: str, metric: str = "f1") -> SeedR
     """The run whose metric is the median (lower middle) across seeds: the one shown in single-run figures."""
     order = np.argsort(values(runs, split, metric), kind="stable")
     return runs[int(order[(len(order) - 1) // 2])]
+
+
+# ----------------------------------------------------------------------------- images drawn once, kept on disk
+
+
+def cached_images(folder: str | Path, name: str, key: Mapping[str, Any], draw: Callable[[], ImageSet]) -> ImageSet:
+    """``draw()`` once per ``key`` (everything the images depend on), kept as ``<folder>/<name>-<hash>.pt``.
+
+    Drawing thousands of clips costs more than a few training epochs on 2
+    cores; a rerun with the same data and drawing settings reads them back.
+    """
+    path = Path(folder) / f"{name}-{config.stable_hash(dict(key))[:12]}.pt"
+    if path.is_file():
+        d = torch.load(path, weights_only=True)
+        return ImageSet(d["images"], d["labels"], d["ids"], d["groups"])
+    images = draw()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    torch.save({"images": images.images, "labels": images.labels.tolist(), "ids": images.ids,
+                "groups": images.groups}, tmp)
+    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written cache
+    return images
+
+
+# ----------------------------------------------------------------------------- machine-readable results
+
+# a metric of (labels, predicted classes, CM scores), recomputed on bootstrap resamples of the trials
+MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+# metrics of a set of predictions, recomputed on bootstrap resamples of its trials
+RATE_METRICS = ("accuracy", "precision", "recall", "f1", "precision_weighted", "recall_weighted", "f1_weighted",
+                "eer")
+
+
+def fast_metric(labels: np.ndarray, predicted: np.ndarray, scores: np.ndarray, metric: str, task: Task) -> float:
+    """One of :data:`RATE_METRICS` from counts (the bootstrap calls it thousands of times; sklearn's checks cost more).
+
+    Agrees with :func:`asvnb.train.classify.binary_metrics` (zero_division 0).
+    """
+    if metric == "eer":
+        bona = labels == task.bonafide
+        return float(eer(scores[bona], scores[~bona])[0])
+    if metric == "accuracy":
+        return float(np.mean(labels == predicted))
+
+    def prf(c: int) -> tuple[float, float, float]:
+        tp = float(np.sum((labels == c) & (predicted == c)))
+        n_pred, n_true = float(np.sum(predicted == c)), float(np.sum(labels == c))
+        p = tp / n_pred if n_pred else 0.0
+        r = tp / n_true if n_true else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    kind = ("precision", "recall", "f1")
+    if metric in kind:
+        return prf(task.positive)[kind.index(metric)]
+    base = metric.removesuffix("_weighted")
+    if metric.endswith("_weighted") and base in kind:
+        support = np.array([np.sum(labels == c) for c in (0, 1)], dtype=float)
+        per = np.array([prf(c)[kind.index(base)] for c in (0, 1)])
+        return float(per @ support / support.sum())
+    raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(RATE_METRICS)}")
+
+
+def seed_row(table: str, system: str, data: str, runs: Sequence[SeedRun], split: str, metric: str, task: Task,
+             source: float | None = None, note: str = "", reps: int = 1000,
+             fn: MetricFn | Sequence[MetricFn] | None = None) -> ResultRow:
+    """A results row: mean +- std over seeds of ``metric`` on ``split``, with a 95 % bootstrap interval over trials.
+
+    Each resample draws the same trials for every seed (they share the set) and
+    averages the seeds' metrics on it, so the interval is that of the reported
+    mean; classes are resampled apart, so each resample keeps both. ``fn(labels,
+    predicted, scores)`` computes a metric that is not one of :data:`RATE_METRICS`
+    (``metric`` then only names the row); a list gives one per seed.
+    """
+    fns = list(fn) if isinstance(fn, Sequence) else [fn] * len(runs)
+    if len(fns) != len(runs):
+        raise ValueError(f"{len(fns)} metric functions for {len(runs)} seeds")
+
+    def one(k: int, y: np.ndarray, yhat: np.ndarray, s: np.ndarray) -> float:
+        return fns[k](y, yhat, s) if fns[k] is not None else fast_metric(y, yhat, s, metric, task)
+
+    preds = [r.predictions[split] for r in runs]
+    labels = preds[0].labels
+    if any(not np.array_equal(p.labels, labels) for p in preds):
+        raise ValueError(f"{split}: the seeds were scored on different trials")
+    per_seed = [(p.predicted, p.scores(task.bonafide)) for p in preds]
+    vals = [one(k, labels, yhat, s) for k, (yhat, s) in enumerate(per_seed)]
+
+    def stat(idx: np.ndarray) -> float:
+        return float(np.mean([one(k, labels[idx], yhat[idx], s[idx]) for k, (yhat, s) in enumerate(per_seed)]))
+
+    ci = bootstrap_ci(stat, len(labels), reps=reps, seed=0, strata=labels)
+    return ResultRow(table, system, data, metric, **over_seeds(vals), ci95=ci, n_trials=int(len(labels)),
+                     source=source, note=note)

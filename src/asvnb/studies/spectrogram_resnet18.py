@@ -21,17 +21,19 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from torch import nn
 
 from asvnb import audio, config
 from asvnb.config import Paths
 from asvnb.data.asvspoof import BONAFIDE, LA2019, speaker_label_groups
-from asvnb.data.deepvoice import DeepVoiceSegments, list_deepvoice
+from asvnb.data.deepvoice import DeepVoiceSegments, list_deepvoice, parse_deepvoice_name
 from asvnb.data.imitation import ImitationDataset, list_imitation
 from asvnb.models.cnn import SimpleCNN
 from asvnb.models.image_resnet import ResNet18Transfer
-from asvnb.studies.spectrogram_common import Clip, ImageSet, SeedRun, Task, render, run_seeds
+from asvnb.results import ResultRow
+from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, render, run_seeds,
+                                              seed_row)
 from asvnb.train.classify import ClassifierSetup, Predictions
 
 STUDY = "04_spectrogram_resnet18"
@@ -47,10 +49,16 @@ SOURCE_FIGURES: dict[str, dict[tuple[str, str], Any]] = {
     "ResNet18 transfer": {("val", "f1"): 0.98, ("val", "accuracy"): "about 1.0", ("test", "f1"): 0.894,
                           ("test", "accuracy"): 0.969, ("unseen", "f1"): 0.828, ("unseen", "accuracy"): 0.840},
 }
-# epochs of the embedded profile (the source trains 30; on 2 CPU cores the whole notebook must fit in 5 minutes)
-EMBEDDED_EPOCHS = {"SimpleCNN": 8, "ResNet18 transfer": 5}
+# epochs of the embedded profile (the source trains 30; on 2 CPU cores the whole notebook must fit in 7 minutes)
+EMBEDDED_EPOCHS = {"SimpleCNN": 6, "ResNet18 transfer": 6}
 # batch of the embedded profile: its few hundred training images would make one step per epoch at the source's 256
 EMBEDDED_BATCH = 16
+# training images drawn afresh each epoch in the embedded profile (of about 800): the budget buys more, shorter
+# epochs, and so more validation points to choose the best one from
+EMBEDDED_SAMPLES_PER_EPOCH = 400
+# ResNet18's image side offline: at 224 one epoch costs 3.4x what it costs at 112 on a CPU (measured), and the
+# model is size-agnostic; SimpleCNN's first fully connected layer is tied to 224 x 224
+EMBEDDED_RESNET_SIZE = 112
 # segment length of the embedded profile: its corpus holds a few minutes per class, which 30 s segments cut into
 # about 60 training images (every model at chance); 5 s segments give about 300, and the leakage shows
 EMBEDDED_SECONDS = 5.0
@@ -66,7 +74,8 @@ class SpectrogramResNet18Config:
     route: str = "tensor"            # "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
     seconds: float = SOURCE_SECONDS  # segment length
     sr: int = 16000                  # every clip is read at this rate
-    size: int = 224                  # image side
+    size: int = 224                  # image side as drawn (SimpleCNN's input)
+    resnet_size: int = 224           # image side ResNet18 trains on (the drawn images scaled)
     nfft: int = 1024                 # the source's NFFT (noverlap 512) for every class once the leak is fixed
     split_seed: int = 42             # the source's train_test_split(random_state=42)
     test_fraction: float = 0.2
@@ -90,9 +99,13 @@ class SpectrogramResNet18Config:
         def batch(source: int) -> int:
             return EMBEDDED_BATCH if embedded else source
 
-        setups = {"SimpleCNN": ClassifierSetup(lr=1e-3, batch_size=batch(64), epochs=epochs_of("SimpleCNN")),
+        per_epoch = EMBEDDED_SAMPLES_PER_EPOCH if embedded else None
+        setups = {"SimpleCNN": ClassifierSetup(lr=1e-3, batch_size=batch(64), epochs=epochs_of("SimpleCNN"),
+                                               samples_per_epoch=per_epoch),
                   "ResNet18 transfer": ClassifierSetup(lr=1e-4, batch_size=batch(256),
-                                                       epochs=epochs_of("ResNet18 transfer"))}
+                                                       epochs=epochs_of("ResNet18 transfer"),
+                                                       samples_per_epoch=per_epoch)}
+        overrides.setdefault("resnet_size", EMBEDDED_RESNET_SIZE if embedded else 224)
         if weights == "default":
             weights = None if embedded else "imagenet"
         if seconds is None:
@@ -109,6 +122,11 @@ class SpectrogramResNet18Config:
         if name == "ResNet18 transfer":
             return ResNet18Transfer, {"weights": self.weights}
         raise ValueError(f"unknown model {name!r}; valid: SimpleCNN, ResNet18 transfer")
+
+    def drawing(self, **extra: Any) -> dict[str, Any]:
+        """What a set of images depends on: data, segment length, rate, size, FFT size, route (the cache key)."""
+        return {"data": config.data_fingerprint(self.paths.data), "seconds": self.seconds, "sr": self.sr,
+                "size": self.size, "nfft": self.nfft, "route": self.route, **extra}
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """What a run depends on besides the model and optimiser: its folder hash (see spectrogram_common.run_dir)."""
@@ -130,7 +148,9 @@ def deepvoice_images(cfg: SpectrogramResNet18Config, nfft_real: int | None = Non
             nfft = nfft_real if (nfft_real and label == REAL) else cfg.nfft
             yield Clip(uid, label, DV, wav.numpy(), nfft)
 
-    return render(clips(), cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, f"deepvoice-{nfft_real or cfg.nfft}"))
+    name = f"deepvoice-{nfft_real or cfg.nfft}"
+    return cached_images(cfg.paths.out / "images", name, cfg.drawing(nfft_real=nfft_real),
+                         lambda: render(clips(), cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, name)))
 
 
 def la_images(cfg: SpectrogramResNet18Config, split: str) -> ImageSet:
@@ -143,7 +163,8 @@ def la_images(cfg: SpectrogramResNet18Config, split: str) -> ImageSet:
             label = REAL if key == BONAFIDE else FAKE
             yield Clip(f"{spk}_{'real' if label == REAL else 'fake'}_{k + 1}", label, LA, wav, cfg.nfft)
 
-    return render(clips(), cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, f"la-{split}"))
+    return cached_images(cfg.paths.out / "images", f"la-{split}", cfg.drawing(split=split),
+                         lambda: render(clips(), cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, f"la-{split}")))
 
 
 def imitation_images(cfg: SpectrogramResNet18Config, nfft: int | None = None) -> ImageSet:
@@ -151,7 +172,9 @@ def imitation_images(cfg: SpectrogramResNet18Config, nfft: int | None = None) ->
     ds = ImitationDataset(cfg.paths.data, sr=cfg.sr, real_label=REAL)
     clips = (Clip(uid, label, IMITATION, wav.numpy(), nfft or cfg.nfft) for wav, label, uid in
              (ds[i] for i in range(len(ds))))
-    return render(clips, cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, f"imitation-{nfft or cfg.nfft}"))
+    name = f"imitation-{nfft or cfg.nfft}"
+    return cached_images(cfg.paths.out / "images", name, cfg.drawing(nfft=nfft),
+                         lambda: render(clips, cfg.sr, cfg.route, cfg.size, _jpeg_dir(cfg, name)))
 
 
 def _jpeg_dir(cfg: SpectrogramResNet18Config, name: str) -> Path | None:
@@ -171,6 +194,44 @@ def split_deepvoice(dv: ImageSet, cfg: SpectrogramResNet18Config) -> dict[str, l
     rest, test = _split(idx, y, cfg.test_fraction, cfg.split_seed)
     train, val = _split(rest, y[rest], cfg.val_fraction, cfg.split_seed)
     return {"train": sorted(train.tolist()), "val": sorted(val.tolist()), "test": sorted(test.tolist())}
+
+
+def source_recording(segment_id: str) -> str:
+    """The real recording a DEEP-VOICE segment's speech comes from: ``<a>`` of ``<a>-original_3`` and ``<a>-to-<b>_3``.
+
+    A fake file is a conversion of its source person's real recording, so it
+    carries that recording's words and timing: a split that keeps recordings
+    apart must keep each real file and the fakes made from it on one side.
+    """
+    return parse_deepvoice_name(segment_id.rsplit("_", 1)[0] + ".wav")[1]
+
+
+def split_deepvoice_by_recording(dv: ImageSet, cfg: SpectrogramResNet18Config) -> dict[str, list[int]]:
+    """Like :func:`split_deepvoice` (about 80/20, then 80/20), but no source recording has segments on two sides.
+
+    Folds by source recording, stratified by class (sklearn's
+    StratifiedGroupKFold); the first ``split_seed`` from which every part holds
+    both classes is used, so the split is fixed for a given corpus.
+    """
+    y = dv.labels.numpy()
+    groups = np.array([source_recording(i) for i in dv.ids])
+
+    def held_out(idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+        # as many folds as 1 / fraction asks, but no more than there are recordings to spread over them
+        n_splits = max(2, min(round(1 / fraction), len(set(groups[idx].tolist()))))
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        keep, out = next(folds.split(idx, y[idx], groups[idx]))
+        ok = all(len(set(y[idx[part]].tolist())) == 2 for part in (keep, out))
+        return (idx[keep], idx[out]) if ok else None
+
+    for seed in range(cfg.split_seed, cfg.split_seed + 100):
+        first = held_out(np.arange(len(dv)), cfg.test_fraction, seed)
+        second = first and held_out(first[0], cfg.val_fraction, seed)
+        if second:
+            return {"train": sorted(second[0].tolist()), "val": sorted(second[1].tolist()),
+                    "test": sorted(first[1].tolist())}
+    raise ValueError(f"{len(set(groups))} DEEP-VOICE source recordings cannot be split so that every part has "
+                     "real and fake segments")
 
 
 def _split(idx: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +255,9 @@ def load_sets(cfg: SpectrogramResNet18Config) -> dict[str, ImageSet]:
     """Every set of the study with one FFT size for every class (the fixed preprocessing)."""
     dv = deepvoice_images(cfg)
     la = {s: la_images(cfg, s) for s in ("train", "dev", "eval")}
-    return assemble(dv, split_deepvoice(dv, cfg), la, imitation_images(cfg))
+    sets = assemble(dv, split_deepvoice(dv, cfg), la, imitation_images(cfg))
+    # the source drew its unseen clips with matplotlib's default NFFT (256), its training images with 1024
+    return sets | {"unseen, NFFT 256": imitation_images(cfg, nfft=MPL_DEFAULT_NFFT)}
 
 
 def first_la_segment(cfg: SpectrogramResNet18Config) -> Clip:
@@ -219,14 +282,24 @@ def count_table(sets: dict[str, ImageSet]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- training
 
 
+def evaluation_sets(sets: dict[str, ImageSet]) -> dict[str, ImageSet]:
+    """Every set scored after training: val, test, its LA and DEEP-VOICE parts apart, and the unseen set."""
+    out = {k: v for k, v in sets.items() if k != "train"}
+    return out | {"LA test": sets["test"].where(LA), "DV test": sets["test"].where(DV)}
+
+
 def train_models(cfg: SpectrogramResNet18Config, name: str, sets: dict[str, ImageSet], seeds: list[int],
                  evals: dict[str, ImageSet] | None = None, tag: str = "") -> list[SeedRun]:
-    """Train model ``name`` once per seed on ``sets['train']`` (best epoch by validation F1) and score every set."""
+    """Train model ``name`` once per seed on ``sets['train']`` (best epoch by validation EER) and score every set."""
     factory, kwargs = cfg.model(name)
-    evals = evals if evals is not None else {k: v for k, v in sets.items() if k != "train"}
+    evals = evals if evals is not None else evaluation_sets(sets)
+    if name == "ResNet18 transfer" and cfg.resnet_size != cfg.size:
+        sets = {k: v.resized(cfg.resnet_size) for k, v in sets.items()}
+        evals = {k: v.resized(cfg.resnet_size) for k, v in evals.items()}
     folder = name.replace(" ", "_") + (f"-{tag}" if tag else "")
     return run_seeds(folder, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
-                     cfg.paths.out, seeds, cfg.settings(tag=tag, train=sets["train"].ids), cfg.device)
+                     cfg.paths.out, seeds, cfg.settings(tag=tag, train=sets["train"].ids,
+                                                        side=int(sets["train"].images.shape[-1])), cfg.device)
 
 
 def score_audio(model: nn.Module, path: str | Path, cfg: SpectrogramResNet18Config) -> pd.DataFrame:
@@ -235,6 +308,8 @@ def score_audio(model: nn.Module, path: str | Path, cfg: SpectrogramResNet18Conf
     pieces = audio.segment(wav, int(round(cfg.seconds * cfg.sr)), drop_last=False)
     images = render((Clip(f"{Path(path).stem}_{k + 1}", FAKE, "new audio", p, cfg.nfft) for k, p in enumerate(pieces)),
                     cfg.sr, cfg.route, cfg.size)
+    if isinstance(model, ResNet18Transfer):  # it trained on the drawn images scaled to resnet_size
+        images = images.resized(cfg.resnet_size)
     model.eval()
     with torch.no_grad():
         logits = model(images.images.float().div(255).to(next(model.parameters()).device)).float().cpu().numpy()
@@ -281,3 +356,55 @@ def source_weight_copy(model: ResNet18Transfer, donor: nn.Module) -> dict[str, i
     written = [k for k in state_dict if not k.startswith("conv1")]
     return {"donor tensors": len(state_dict), "keys the loop writes": len(written),
             "of them keys of the model": len(set(written) & set(after)), "tensors changed": int(changed)}
+
+
+# ----------------------------------------------------------------------------- the source's unseen accuracy
+
+# the source's last cell prints the accuracy of each batch of its unseen loader (batch 64; 100 clips): 56/64, 29/36
+SOURCE_UNSEEN_BATCHES = ((56, 64), (29, 36))
+
+
+def batch_mean_vs_whole(batches: tuple[tuple[int, int], ...] = SOURCE_UNSEEN_BATCHES) -> dict[str, float]:
+    """Mean of per-batch accuracies (what the source reports) and the accuracy over the whole set, from
+    ``(correct, size)`` per batch."""
+    correct, size = np.array(batches, dtype=float).T
+    return {"mean of batches": float(np.mean(correct / size)), "whole set": float(correct.sum() / size.sum())}
+
+
+# ----------------------------------------------------------------------------- key figures
+
+SYSTEMS = {"SimpleCNN": "SimpleCNN", "ResNet18 transfer": "ResNet18"}
+DATA = {"LA test": "LA19 test segments", "test": "LA19 + DEEP-VOICE test", "val": "LA19 dev + DEEP-VOICE val",
+        "DV test": "DEEP-VOICE test", "unseen": "Imitation"}
+
+
+def _source(name: str, split: str, metric: str) -> float | None:
+    v = SOURCE_FIGURES.get(name, {}).get((split, metric))
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def result_rows(runs: dict[str, list[SeedRun]], leak_runs: dict[str, list[SeedRun]] | None = None,
+                reps: int = 1000) -> list[ResultRow]:
+    """The study's results rows (mean +- std over seeds, 95 % bootstrap interval over segments).
+
+    ``leak_runs``: SimpleCNN trained on DEEP-VOICE alone, keyed by the split's
+    name (``segment``, ``recording``), each scored on its own ``DV test``.
+    """
+    rows = []
+    plan = {"LA test": ("f1", "eer", "accuracy", "precision", "recall"), "test": ("f1", "accuracy", "eer"),
+            "DV test": ("f1", "eer"), "val": ("f1", "eer"), "unseen": ("f1", "accuracy", "eer")}
+    for name, rs in runs.items():
+        for split, mets in plan.items():
+            for m in mets:
+                note = ""
+                if (split, m) == ("unseen", "accuracy") and name == "ResNet18 transfer":
+                    note = ("source 0.8403 is the mean of two batch accuracies, 56/64 and 29/36; "
+                            "over its whole set 85/100 = 0.85")
+                table = {"unseen": "unseen", "val": "val"}.get(split, "test")
+                rows.append(seed_row(table, SYSTEMS[name], DATA[split], rs, split, m, TASK,
+                                     source=_source(name, split, m), note=note, reps=reps))
+    for split_name, rs in (leak_runs or {}).items():
+        for m in ("f1", "eer", "accuracy"):
+            rows.append(seed_row("leak", f"SimpleCNN, {split_name} split", "DEEP-VOICE test", rs, "DV test", m, TASK,
+                                 note="trained on DEEP-VOICE alone", reps=reps))
+    return rows
