@@ -17,6 +17,7 @@ from asvnb.train.adversarial import AdversarialSet
 
 SR = 8000
 SPEAKERS = ("LA_0001", "LA_0002", "LA_0003")
+DEV_SPEAKERS = ("LA_0011", "LA_0012", "LA_0013")
 ATTACKS = ("A01", "A02", "A03", "A04", "A05", "A06")
 
 
@@ -51,6 +52,13 @@ def corpus(tmp_path_factory) -> Path:
             write(la / "ASVspoof2019_LA_train" / "flac" / f"{utt}.flac", wav)
     (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True)
     (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text("\n".join(rows) + "\n")
+    dev = []  # held-out speakers: 3 bona fide each (and one spoof, which the speaker EER must leave out)
+    for s, spk in enumerate(DEV_SPEAKERS):
+        for i in range(4):
+            utt = f"LA_D_{1000000 + 10 * s + i}"
+            dev.append(f"{spk} {utt} - {'-' if i < 3 else 'A01'} {'bonafide' if i < 3 else 'spoof'}")
+            write(la / "ASVspoof2019_LA_dev" / "flac" / f"{utt}.flac", tone(rng, 120 + 90 * s, SR // 2))
+    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt").write_text("\n".join(dev) + "\n")
     ev = root / "ASVspoof2021_LA_eval"
     keys = root / "LA-keys-stage-1" / "keys"
     cm, asv, scores, utts = [], [], [], []
@@ -83,7 +91,7 @@ def cfg(corpus, tmp_path, monkeypatch) -> study.GE2EAEGKDConfig:
     return study.GE2EAEGKDConfig.for_profile(
         "embedded", data_root=corpus, sample_rate=SR, crop_s=0.25, eval_crop_s=0.25, emb_dim=32,
         ge2e_speakers=3, ge2e_utts=4, ge2e_epochs=2, epochs=2, batch_size=8, train_per_epoch=8, aeg_pool=6,
-        device="cpu")
+        device="cpu", aeg_threshold_rule="fixed", bootstrap=50)
 
 
 def test_profiles_and_reductions(corpus):
@@ -95,16 +103,20 @@ def test_profiles_and_reductions(corpus):
     assert (full.aeg_alpha, full.aeg_iters, full.aeg_threshold) == (3.0, 5, 0.4)
     assert full.reductions == ()
     assert full.seeds == (0, 1, 2) and full.train_per_epoch is None
+    assert not full.ge2e_bonafide_only and full.augment_p is None and full.aeg_threshold_rule == "fixed"
     emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
-    assert emb.epochs == 3 and emb.ge2e_epochs == 40 and emb.batch_size == 16 and emb.train_per_epoch is None
-    assert (emb.crop_s, emb.eval_crop_s, emb.seeds) == (2.0, 3.0, (0,))
+    assert emb.epochs == 3 and emb.ge2e_epochs == 30 and emb.batch_size == 32 and emb.train_per_epoch == 500
+    assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.5, 2.0, (0, 1, 2), 1)
+    assert emb.ge2e_bonafide_only and emb.aeg_threshold_rule == "sv_eer" and emb.augment_p == 0.3
     assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
     text = "; ".join(emb.reductions)
-    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs" in text and "batch 16" in text
-    assert "2 s train / 3 s eval crops" in text and "GE2E 40 batches of 7x10" in text
+    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 500 utts" in text and "batch 32" not in text
+    assert "1.5 s train / 2 s eval crops" in text and "GE2E 30 batches of 7x10" in text
+    assert "GE2E on bona fide only" in text and "AEG teachers and students on 1 of 3 seeds" in text
+    assert "augmentation p = 0.3, one of reverb, music, speech, noise (SNR noise 0-15 dB" in text
     # an epochs=None / seeds=None override (the notebook's defaults) keeps the profile's value
-    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 6
-    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (0,)
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 8
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (0, 1, 2)
     assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=[3, 4]).seeds == (3, 4)
 
 
@@ -225,7 +237,8 @@ def test_static_generated_once_active_before_every_epoch(cfg, monkeypatch):
         sets.append(ds.adversarial.waveforms.clone())
 
     study.fine_tune(cfg, cfg.student(), ds, 0, cfg.paths.out / "active", active=hook, progress=False)
-    assert calls == [1, 2] and [e for e, *_ in active.log] == [1, 2]  # before each of the 2 epochs
+    assert calls == [1, 2] and [e["epoch"] for e in active.log] == [1, 2]  # before each of the 2 epochs
+    assert [e["kept"] for e in active.log] == [6, 6] and all(len(e["after"]) == 6 for e in active.log)
     assert len(sets) == 2 and len(ds) == len(ds.base) + 6
     assert not torch.equal(sets[0], sets[1])  # new samples: new partners, updated model
     torch.testing.assert_close(study.load_adversarial(cfg.paths.out / "active_last.pt").waveforms, sets[1])
@@ -279,7 +292,11 @@ def test_run_seed_and_tables(cfg):
         assert set(r.per_attack()["system"]) == {"A07", "A08", "A09", "A10", "pooled"}
     tried, kept = run.aeg["static"]
     assert tried == 6 and kept == int(run.aeg["static_similarity"]["kept"].sum())
-    assert [e for e, *_ in run.aeg["active"]] == [1]
+    assert [e["epoch"] for e in run.aeg["active"]] == [1]
+    # GE2E measured on the held-out bona fide speakers: 3 speakers x 3 utterances, 9 target and 27 non-target pairs
+    for when in ("before", "after"):
+        sv = run.speaker[when]
+        assert (len(sv.target), len(sv.nontarget), sv.n_speakers) == (9, 27, 3) and 0 <= sv.eer <= 1
     if kept == 0:  # an empty static set repeats the run without AEG: its result is reused, not recomputed
         assert run.results["G static"] is run.results["G GE2E+NLL"] and run.results["L static"] is run.results["L none"]
     # a second call finds every run finished: nothing retrains, the scores are the same
@@ -309,3 +326,146 @@ def test_complexity_matches_table3_in_layout_v2(cfg):
     assert t3.loc[t3["model"] == "RawNet2", "source"].tolist() == ["0.89 M", "1.47 G"]
     g = t3[t3["model"] == "G-ResNetSE"]
     assert g["source"].tolist() == ["6.39 M", "4.62 G"] and g["this book"].tolist() == ["6.39 M", "4.62 G"]
+
+
+# --------------------------------------------------------------------------- issue 15: what each step must show
+
+
+def test_ge2e_batches_hold_bona_fide_only_with_true_speakers(cfg, monkeypatch):
+    data = study.load_data(cfg)
+    trials = study.ge2e_trials(cfg, data)
+    assert len(trials) == 12 and all(t.is_bonafide for t in trials)  # 3 speakers x 4 bona fide, no spoof
+    assert len(study.ge2e_trials(replace(cfg, ge2e_bonafide_only=False), data)) == 30  # the source's choice
+    drawn = []
+
+    class Recording(study.GE2EBatchSampler):
+        def __iter__(self):
+            for batch in super().__iter__():
+                drawn.append(batch)
+                yield batch
+
+    monkeypatch.setattr(study, "GE2EBatchSampler", Recording)
+    study.pretrain_ge2e(cfg, data, 0, cfg.paths.out / "ge2e_bona", progress=False)
+    assert len(drawn) == 2
+    protocol = {t.utt: t for t in data.train.trials}
+    for batch in drawn:
+        rows = [[trials[i] for i in batch[r * 4:(r + 1) * 4]] for r in range(3)]
+        for row in rows:  # each row of the GE2E matrix: one true speaker, bona fide utterances of it
+            assert all(protocol[t.utt].key == "bonafide" for t in row)
+            assert len({protocol[t.utt].speaker for t in row}) == 1
+        assert len({row[0].speaker for row in rows}) == 3
+
+
+class _Embed(torch.nn.Module):
+    """A 'model' whose embedding is the first two samples of the waveform."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def embed(self, x):
+        return x[:, :2]
+
+
+def test_pair_scores_and_speaker_eer_by_hand():
+    cos = np.array([[1.0, 0.9, 0.2], [0.9, 1.0, 0.1], [0.2, 0.1, 1.0]])
+    spk = np.array(["a", "a", "b"], dtype=object)
+    same, diff = study.pair_scores(cos, spk)
+    np.testing.assert_allclose(same, [0.9]) and np.testing.assert_allclose(diff, [0.2, 0.1])
+    # a resample that repeats utterance 0: the pair of 0 with itself is no trial
+    same, diff = study.pair_scores(cos, spk, np.array([0, 0, 2]))
+    assert len(same) == 0 and np.allclose(diff, [0.2, 0.2])
+    # two speakers at right angles: every same-speaker cosine above every different-speaker one, EER 0
+    emb = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    sv = study.speaker_eer_of(emb, ["a", "a", "b", "b"], reps=50)
+    assert sv.eer == 0.0 and (len(sv.target), len(sv.nontarget)) == (2, 4)
+    # targets 0.6 (a) and 1.0 (b); non-targets 0.8, 0.8, 0.96, 0.96: above 0.8 and up to 0.96 one target of two is
+    # rejected (FRR 1/2) and two non-targets of four accepted (FAR 2/4) -> EER 0.5
+    emb = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.8, 0.6], [0.8, 0.6]])
+    sv = study.speaker_eer_of(emb, ["a", "a", "b", "b"], reps=50)
+    np.testing.assert_allclose(sorted(sv.target), [0.6, 1.0], atol=1e-9)
+    np.testing.assert_allclose(sorted(sv.nontarget), [0.8, 0.8, 0.96, 0.96], atol=1e-9)
+    assert sv.eer == pytest.approx(0.5) and 0.8 - 1e-6 <= sv.threshold <= 0.96 + 1e-6 and sv.ci95[0] <= sv.ci95[1]
+
+
+def test_sv_eer_threshold_rule_keeps_what_reads_as_another_speaker(cfg):
+    # waveforms whose first two samples are the embeddings: speaker a near (1, 0), b near (0, 1)
+    w = torch.zeros(4, 8)
+    w[:, :2] = torch.tensor([[1.0, 0.0], [1.0, 0.2], [0.0, 1.0], [0.2, 1.0]])
+    pool = (w, ["a", "a", "b", "b"])
+    thr = study.aeg_threshold(replace(cfg, aeg_threshold_rule="sv_eer"), _Embed(), pool)
+    same = float(np.cos(np.arctan(0.2)))  # cos of the two utterances of one speaker, 0.981
+    cross = [float(np.cos(np.pi / 2 - a - b)) for a in (0, np.arctan(0.2)) for b in (0, np.arctan(0.2))]
+    assert max(cross) < thr <= same + 1e-9
+    assert study.aeg_threshold(replace(cfg, aeg_threshold_rule="fixed", aeg_threshold=0.4), _Embed(), pool) == 0.4
+    with pytest.raises(ValueError, match="valid: fixed, sv_eer"):
+        study.aeg_threshold(replace(cfg, aeg_threshold_rule="median"), _Embed(), pool)
+
+
+def test_kept_fraction_row_by_hand():
+    row = study.kept_row("static", np.array([True, False, False, True, True]), [0.6], "n", reps=200)
+    assert row.key() == ("aeg", "static", "LA19 train", "kept_fraction")
+    assert row.value == pytest.approx(0.6) and row.n_trials == 5 and row.n_seeds == 1 and row.std is None
+    assert 0.0 <= row.ci95[0] <= 0.6 <= row.ci95[1] <= 1.0
+    two = study.kept_row("active", np.array([1, 1, 0, 0, 0, 0]), [0.5, 1 / 6], "n", reps=200)
+    assert two.value == pytest.approx(1 / 3) and two.std == pytest.approx(np.std([0.5, 1 / 6], ddof=1))
+
+
+def _toy_result(spoof_shift: float = 0.0) -> study.CMResult:
+    scores = np.array([1, 2, 3, 4, 0, 0.5, 2.5, 5, 0.2, 0.3]) + np.r_[np.zeros(4), spoof_shift * np.ones(6)]
+    keys = np.array(["bonafide"] * 4 + ["spoof"] * 6, dtype=object)
+    systems = np.array(["bonafide"] * 4 + ["A07", "A07", "A08", "A08", "A09", "A09"], dtype=object)
+    codecs = np.array(["none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw"], dtype=object)
+    return study.CMResult(scores, keys, systems, 0.5, 0.0, codecs)
+
+
+def test_per_family_and_per_codec_eer_by_hand(cfg):
+    from types import SimpleNamespace
+
+    from asvnb.data.asvspoof import ASVScores
+
+    r = _toy_result()
+    families = {"A07": "TTS", "A08": "VC", "A09": "vocoder"}
+    masks = study.groups(r, families)
+    assert list(masks) == ["", "family TTS", "family VC", "family vocoder", "codec alaw", "codec none"]
+    assert masks["family VC"].tolist() == [True] * 4 + [False, False, True, True, False, False]
+    asv = ASVScores(np.array([3.0, 2.5]), np.array([-2.0, -1.0]), np.array([1.0, 0.5]), None)
+    data = SimpleNamespace(asv=asv, families=families)
+    rows = {row.data: row for row in study.cm_rows("1", "x", [r], data, cfg, (0.3, 5.0), breakdown=True)
+            if row.metric == "eer"}
+    # bona fide 1, 2, 3, 4: TTS spoofs 0, 0.5 all below -> 0; VC 2.5, 5: at threshold 3 FRR 2/4 = FAR 1/2 -> 0.5
+    assert rows["LA21 eval, family TTS"].value == 0.0 and rows["LA21 eval, family VC"].value == 0.5
+    assert rows["LA21 eval, family vocoder"].value == 0.0
+    # alaw: bona fide 2, 4 against spoofs 0.5, 5, 0.3: at threshold 4 FRR 1/2, FAR 1/3 -> official EER 5/12
+    assert rows["LA21 eval, codec alaw"].value == pytest.approx(5 / 12)
+    assert rows["LA21 eval"].source == 0.05 and rows["LA21 eval"].n_trials == 10
+    assert all(row.ci95 is not None and row.ci95[0] <= row.ci95[1] for row in rows.values())
+    # two seeds: the row is the mean of the seeds' EERs, and its std over them
+    r2 = _toy_result(spoof_shift=-10.0)  # every spoof far below: EER 0
+    two = [row for row in study.cm_rows("1", "x", [r, r2], data, cfg) if row.metric == "eer"][0]
+    pooled = study._eer(r.scores[:4], r.scores[4:])
+    assert two.value == pytest.approx(pooled / 2) and two.n_seeds == 2
+    assert two.std == pytest.approx(np.std([pooled, 0.0], ddof=1))
+
+
+def test_g711_round_trip_by_hand_and_augmentation_probability(corpus):
+    from asvnb.data.augment import Augmenter, g711
+
+    # mu-law: F(0.5) = ln(1 + 127.5) / ln 256 = 0.8757 -> 111 / 127 -> (256^(111/127) - 1) / 255 = 0.49531
+    np.testing.assert_allclose(g711(np.array([0.5, -0.5, 0.0]), "ulaw"), [0.49531, -0.49531, 0.0], atol=1e-5)
+    # A-law: 0.5 -> (1 + ln 43.8) / (1 + ln 87.6) = 0.8733 -> 111 / 127 -> e^(4.7833 - 1) / 87.6 = 0.50183;
+    # 0.005 (linear segment) -> 0.0800 -> 10 / 127 -> 0.07874 x 5.4728 / 87.6 = 0.004919
+    np.testing.assert_allclose(g711(np.array([0.5, 0.005]), "alaw"), [0.50183, 0.004919], atol=1e-5)
+    wav = tone(np.random.default_rng(0), 200.0, SR)
+    never = Augmenter(corpus, corpus, sr=SR, kinds=("none", "telephone"), p=0.0)
+    assert np.array_equal(never(wav), wav)
+    always = Augmenter(corpus, corpus, sr=SR, kinds=("none", "telephone"), p=1.0)
+    out = always(wav)
+    assert out.shape == wav.shape and not np.array_equal(out, wav)
+    aug = Augmenter(corpus, corpus, sr=SR, p=0.3)
+    rng = np.random.default_rng(1)
+    picks = [aug.pick(rng) for _ in range(4000)]
+    assert abs(np.mean([k != "none" for k in picks]) - 0.3) < 0.03  # 4 standard deviations of 4,000 draws
+    assert set(picks) == {"none", "reverb", "music", "speech", "noise"}
+    with pytest.raises(ValueError, match="probability"):
+        Augmenter(corpus, corpus, sr=SR, p=1.5)

@@ -43,11 +43,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asvnb import config, metrics
+from asvnb.data import DatasetMissing
 from asvnb.data.asvspoof import ASVScores, CMDataset, CMTrial, LA2019, LA2021Eval
 from asvnb.data.augment import Augmenter
 from asvnb.features import preset
 from asvnb.models.complexity import count_macs, count_params
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, CLASSES, ResNetSE
+from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
 from asvnb.train import TrainConfig, Trainer
 from asvnb.train.adversarial import AdversarialSet, generate_adversarial, perturbation_snr_db
 from asvnb.train.classify import predict
@@ -96,6 +98,9 @@ class GE2EAEGKDConfig:
     ge2e_utts: int = 10                # M
     ge2e_epochs: int = 300             # not stated; one N x M batch per epoch ("70 utterances every epoch")
     ge2e_lr: float = 3e-4
+    # the source drew GE2E batches from all of LA train, spoofs labelled with the speaker they imitate; that label
+    # is true only where a spoof carries its target's voice (True: bona fide utterances only)
+    ge2e_bonafide_only: bool = False
     epochs: int = 20                   # fine-tuning and distillation epochs (not stated)
     batch_size: int = 32               # not stated
     lr: float = 3e-4
@@ -103,8 +108,17 @@ class GE2EAEGKDConfig:
     decay_every: int = 2
     train_per_epoch: int | None = None  # utterances drawn per fine-tuning epoch (None: the whole set)
     augment: bool = True
-    aeg_alpha: float = 3.0
+    # None: voxceleb_trainer's uniform draw over augment_kinds, none included (4 in 5 utterances augmented)
+    augment_p: float | None = None
+    augment_kinds: tuple[str, ...] = ("none", "reverb", "music", "speech", "noise")
+    # additive-noise SNR ranges in dB per MUSAN category (voxceleb_trainer's)
+    snr_db: tuple[tuple[str, float, float], ...] = (("noise", 0.0, 15.0), ("speech", 13.0, 20.0),
+                                                   ("music", 5.0, 15.0))
+    aeg_alpha: float = 3.0             # BIM step, int16 units (see asvnb.train.adversarial)
     aeg_iters: int = 5
+    # "fixed": kept iff cos <= aeg_threshold (the source's 0.4); "sv_eer": kept iff cos falls below the attacking
+    # model's own speaker-verification EER threshold on the pool's clean pairs (the pair then reads as two speakers)
+    aeg_threshold_rule: str = "fixed"
     aeg_threshold: float = 0.4
     aeg_pool: int | None = None        # bona fide train utterances attacked per AEG round (None: all)
     kd_gamma: float = 0.5
@@ -112,6 +126,9 @@ class GE2EAEGKDConfig:
     eval_phase: str | None = "eval"    # the 2021 keys' phase reported (None: all trials)
     n_eval: int | None = None          # eval trials (None: all of the phase)
     seeds: tuple[int, ...] = (0, 1, 2)  # one set of seven models each; mean +- std over them
+    table2_seeds: int | None = None    # how many of the seeds also train the AEG teachers and students (None: all)
+    sv_crop_s: float = 3.0             # crop of the held-out bona fide utterances for the speaker-verification EER
+    bootstrap: int = 1000              # bootstrap resamples of every 95 % interval
     device: str = "auto"
     reductions: tuple[str, ...] = ()   # offline departures from the source, for the tables' notes
 
@@ -122,11 +139,17 @@ class GE2EAEGKDConfig:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         cfg = cls(profile=profile, paths=paths)
         if profile == "embedded":
-            # sized for the 8-minute budget on 2 CPU cores, one seed (see the notebook): 2 s crops of the 1-3 s
-            # utterances, every training utterance in every epoch, 3 s eval crops (the longest eval utterance
-            # is 3.4 s); GE2E needs tens of batches to leave chance level, fine-tuning a few passes
-            cfg = replace(cfg, sample_rate=16000, crop_s=2.0, eval_crop_s=3.0, layers=(1, 1, 1, 1), ge2e_epochs=40,
-                          epochs=6, batch_size=16, train_per_epoch=None, aeg_pool=16, seeds=(0,))
+            # sized for about 10 minutes on 2 CPU cores (see the notebook): one block per stage and half the
+            # channels (the student stays the teacher with half the channels), short crops of the 1-3 s
+            # utterances, a draw of the training set per epoch; three seeds of Table 1, one of the rest of Table 2.
+            # The embedded spoofs only approach their target's voice, so GE2E learns from bona fide speech only,
+            # and a fixed cosine of 0.4 means nothing in an embedding trained for minutes: AEG keeps what crosses
+            # the attacking model's own speaker-verification EER threshold
+            cfg = replace(cfg, sample_rate=16000, crop_s=1.5, eval_crop_s=2.0, sv_crop_s=2.0, layers=(1, 1, 1, 1),
+                          teacher_channels=(16, 32, 64, 128), student_channels=(8, 16, 32, 64), emb_dim=128,
+                          ge2e_epochs=30, epochs=8, batch_size=32, train_per_epoch=500, augment_p=0.3,
+                          ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=64, seeds=(0, 1, 2),
+                          table2_seeds=1)
         cfg = replace(cfg, **overrides)
         return replace(cfg, seeds=tuple(int(k) for k in cfg.seeds), reductions=cfg.describe_reductions())
 
@@ -140,6 +163,8 @@ class GE2EAEGKDConfig:
             out.append(f"blocks {'-'.join(map(str, self.layers))} (source 3-4-6-3)")
         if (self.teacher_channels, self.student_channels) != (full.teacher_channels, full.student_channels):
             out.append(f"channels {self.teacher_channels} / {self.student_channels}")
+        if self.emb_dim != full.emb_dim:
+            out.append(f"embedding {self.emb_dim} (source 512)")
         if self.crop_s != full.crop_s or self.eval_crop_s != full.eval_crop_s:
             out.append(f"{self.crop_s:g} s train / {self.eval_crop_s or 0:g} s eval crops")
         if self.ge2e_epochs != full.ge2e_epochs:
@@ -151,9 +176,31 @@ class GE2EAEGKDConfig:
             out.append(f"batch {self.batch_size}")
         if self.aeg_pool:
             out.append(f"AEG on {self.aeg_pool} bona fide utts")
+        if self.ge2e_bonafide_only != full.ge2e_bonafide_only:
+            out.append("GE2E on bona fide only" if self.ge2e_bonafide_only else "GE2E on bona fide and spoofs")
+        if (self.augment, self.augment_p, self.augment_kinds, self.snr_db) != (
+                full.augment, full.augment_p, full.augment_kinds, full.snr_db):
+            out.append(self.describe_augmentation())
+        if (self.aeg_threshold_rule, self.aeg_threshold, self.aeg_alpha, self.aeg_iters) != (
+                full.aeg_threshold_rule, full.aeg_threshold, full.aeg_alpha, full.aeg_iters):
+            rule = (f"cos <= {self.aeg_threshold:g}" if self.aeg_threshold_rule == "fixed"
+                    else "cos below the attacker's speaker-verification EER threshold")
+            out.append(f"AEG keeps {rule}, BIM {self.aeg_iters} x {self.aeg_alpha:g} int16 units")
         if self.n_eval:
             out.append(f"{self.n_eval} eval trials")
+        if self.table2_seeds is not None and self.table2_seeds < len(self.seeds):
+            out.append(f"AEG teachers and students on {self.table2_seeds} of {len(self.seeds)} seeds")
         return tuple(out)
+
+    def describe_augmentation(self) -> str:
+        """Augmentation in words: probability, kinds and SNR ranges."""
+        if not self.augment:
+            return "no augmentation"
+        kinds = [k for k in self.augment_kinds if k != "none"]
+        prob = ("uniform over " + ", ".join(self.augment_kinds)) if self.augment_p is None else (
+            f"p = {self.augment_p:g}, one of {', '.join(kinds)}")
+        snr = ", ".join(f"{c} {lo:g}-{hi:g} dB" for c, lo, hi in self.snr_db if c in kinds)
+        return f"augmentation {prob}" + (f" (SNR {snr})" if snr else "")
 
     @property
     def crop_samples(self) -> int:
@@ -176,7 +223,8 @@ class GE2EAEGKDConfig:
                         frontend=preset("source002", sr=self.sample_rate))
 
     # fields that do not change what is trained (evaluation, device, notes)
-    _NOT_TRAINING = ("profile", "paths", "eval_crop_s", "eval_phase", "n_eval", "seeds", "device", "reductions")
+    _NOT_TRAINING = ("profile", "paths", "eval_crop_s", "eval_phase", "n_eval", "seeds", "device", "reductions",
+                     "table2_seeds", "sv_crop_s", "bootstrap")
 
     def run_key(self) -> str:
         """A short hash of every setting that changes a trained model: runs of other settings live elsewhere.
@@ -206,15 +254,69 @@ class GE2EAEGKDConfig:
 # ----------------------------------------------------------------------------- data
 
 
+# Attack families of the real ASVspoof 2019 LA systems (Wang et al. 2020, Table 1): TTS, VC, or both (TTS_VC,
+# counted here as VC: the attack converts a voice); the embedded corpus states its own in MANIFEST.json.
+LA19_FAMILIES = {"A01": "TTS", "A02": "TTS", "A03": "TTS", "A04": "TTS", "A05": "VC", "A06": "VC",
+                 "A07": "TTS", "A08": "TTS", "A09": "TTS", "A10": "TTS", "A11": "TTS", "A12": "TTS",
+                 "A13": "VC", "A14": "VC", "A15": "VC", "A16": "TTS", "A17": "VC", "A18": "VC", "A19": "VC"}
+
+
+def attack_families(root: str | Path) -> dict[str, str]:
+    """System id -> family (TTS, VC, vocoder): the corpus's MANIFEST.json where it has one, else the real LA's."""
+    manifest = Path(root) / "MANIFEST.json"
+    if manifest.is_file():
+        systems = json.loads(manifest.read_text(encoding="utf-8")).get("systems", {})
+        if systems:
+            return {sid: str(d["family"]) for sid, d in systems.items()}
+    return dict(LA19_FAMILIES)
+
+
+class CachedCMDataset(CMDataset):
+    """A :class:`CMDataset` that decodes each file once and keeps it in ``cache`` (shared between datasets).
+
+    Seven models per seed read the same files tens of times each; decoding them
+    once leaves the crops, augmentations and their seeds unchanged.
+    """
+
+    def __init__(self, *args: Any, cache: dict | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.cache = {} if cache is None else cache
+
+    def load(self, index: int) -> np.ndarray:
+        """The waveform of one item before cropping, from the cache after its first read."""
+        key = (str(self.items[index][0]), self.sr)
+        if key not in self.cache:
+            self.cache[key] = super().load(index)
+        return self.cache[key]
+
+
 @dataclass
 class StudyData:
-    """The three sets of the study: LA 2019 train (fine-tuning and GE2E), LA 2021 eval with its ASV scores."""
+    """The sets of the study: LA 2019 train (fine-tuning and GE2E), LA 2019 dev bona fide (held-out speakers for
+    the speaker-verification EER), LA 2021 eval with its ASV scores, and the attack families."""
 
     train: LA2019
     eval: LA2021Eval
     eval_trials: list[CMTrial]
     asv: ASVScores
     augmenter: Augmenter | None
+    dev: LA2019 | None = None
+    families: dict[str, str] = field(default_factory=dict)
+    audio: dict = field(default_factory=dict)  # decoded waveforms, shared by every dataset of the study
+
+    def dataset(self, trials: Sequence[CMTrial], audio_dir: Path, **kwargs: Any) -> CachedCMDataset:
+        """A dataset over ``trials`` that reads through the study's audio cache."""
+        return CachedCMDataset(list(trials), audio_dir, cache=self.audio, **kwargs)
+
+
+def make_augmenter(cfg: GE2EAEGKDConfig, seed: int = 0) -> Augmenter | None:
+    """The configured MUSAN + RIR augmentation (None when off)."""
+    if not cfg.augment:
+        return None
+    snr = {c: (float(lo), float(hi)) for c, lo, hi in cfg.snr_db}
+    return Augmenter(cfg.paths.data, cfg.paths.data, sr=cfg.sample_rate, seed=seed, kinds=tuple(cfg.augment_kinds),
+                     p=cfg.augment_p, snr_db=snr | {c: v for c, v in Augmenter.__dataclass_fields__["snr_db"]
+                                                   .default_factory().items() if c not in snr})
 
 
 def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
@@ -228,8 +330,12 @@ def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
     if cfg.n_eval and cfg.n_eval < len(trials):
         pick = np.random.default_rng(seed).choice(len(trials), cfg.n_eval, replace=False)
         trials = [trials[i] for i in sorted(pick)]
-    aug = Augmenter(cfg.paths.data, cfg.paths.data, sr=cfg.sample_rate, seed=seed) if cfg.augment else None
-    return StudyData(train, ev, trials, ev.asv_scores(phase=cfg.eval_phase), aug)
+    try:
+        dev = LA2019(cfg.paths.data, "dev")
+    except DatasetMissing:  # no dev split: the speaker-verification EER is then not measured
+        dev = None
+    return StudyData(train, ev, trials, ev.asv_scores(phase=cfg.eval_phase), make_augmenter(cfg, seed), dev,
+                     attack_families(cfg.paths.data))
 
 
 class GE2EBatchSampler(Sampler[list[int]]):
@@ -300,10 +406,17 @@ class FineTuneSet(Dataset):
         return wav, ADVERSARIAL_CLASS, f"adv{k}"
 
 
-def train_dataset(cfg: GE2EAEGKDConfig, data: StudyData, seed: int) -> CMDataset:
-    """LA 2019 train as 8-class, randomly cropped, augmented waveforms."""
-    return data.train.dataset(sr=cfg.sample_rate, n_samples=cfg.crop_samples, class_of=CLASS_OF, random_crop=True,
-                              seed=seed, augment=data.augmenter)
+def train_dataset(cfg: GE2EAEGKDConfig, data: StudyData, seed: int,
+                  trials: Sequence[CMTrial] | None = None) -> CMDataset:
+    """LA 2019 train (or ``trials`` of it) as 8-class, randomly cropped, augmented waveforms."""
+    return data.dataset(data.train.trials if trials is None else trials, data.train.audio_dir, sr=cfg.sample_rate,
+                        n_samples=cfg.crop_samples, class_of=CLASS_OF, random_crop=True, seed=seed,
+                        augment=data.augmenter)
+
+
+def ge2e_trials(cfg: GE2EAEGKDConfig, data: StudyData) -> list[CMTrial]:
+    """The utterances GE2E batches are drawn from: LA train, or its bona fide part (``ge2e_bonafide_only``)."""
+    return [t for t in data.train.trials if t.is_bonafide or not cfg.ge2e_bonafide_only]
 
 
 def aeg_pool(cfg: GE2EAEGKDConfig, data: StudyData, seed: int) -> tuple[torch.Tensor, list[str]]:
@@ -326,9 +439,91 @@ def aeg_pool(cfg: GE2EAEGKDConfig, data: StudyData, seed: int) -> tuple[torch.Te
                     if q and len(picked) < cfg.aeg_pool:
                         picked.append(trials[q.pop()])
         bona = picked
-    ds = CMDataset(bona, data.train.audio_dir, sr=cfg.sample_rate, n_samples=cfg.crop_samples, random_crop=True,
-                   seed=seed)
+    ds = data.dataset(bona, data.train.audio_dir, sr=cfg.sample_rate, n_samples=cfg.crop_samples, random_crop=True,
+                      seed=seed)
     return torch.stack([ds[i][0] for i in range(len(ds))]), [t.speaker for t in bona]
+
+
+# ----------------------------------------------------------------------------- speaker verification
+
+
+@torch.no_grad()
+def embed_all(model: nn.Module, waveforms: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Pooled embeddings (N, D) of a waveform batch, the model in eval mode (its mode restored after)."""
+    was = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        return torch.cat([model.embed(waveforms[i:i + batch_size].to(device)).cpu()
+                          for i in range(0, len(waveforms), batch_size)])
+    finally:
+        model.train(was)
+
+
+def pair_scores(cos: np.ndarray, speakers: np.ndarray,
+                idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(same-speaker, different-speaker) cosines of every pair of two distinct utterances among ``idx``.
+
+    ``idx`` may repeat an utterance (a bootstrap resample): pairs of an
+    utterance with itself are left out.
+    """
+    idx = np.arange(len(speakers)) if idx is None else np.asarray(idx)
+    i, j = np.triu_indices(len(idx), 1)
+    a, b = idx[i], idx[j]
+    a, b = a[a != b], b[a != b]
+    same = speakers[a] == speakers[b]
+    return cos[a, b][same], cos[a, b][~same]
+
+
+@dataclass
+class SpeakerEER:
+    """Speaker-verification EER of an embedding on held-out bona fide utterances, every pair a trial."""
+
+    eer: float
+    ci95: tuple[float, float]
+    threshold: float
+    target: np.ndarray     # cosines of same-speaker pairs
+    nontarget: np.ndarray  # cosines of different-speaker pairs
+    n_utts: int
+    n_speakers: int
+
+
+def speaker_eer_of(emb: torch.Tensor, speakers: Sequence[str], reps: int = 1000, seed: int = 0) -> SpeakerEER:
+    """EER of cosine scoring over all pairs of the embeddings; its 95 % interval resamples utterances.
+
+    Pairs share utterances, so resampling pairs would understate the spread:
+    each bootstrap draws utterances with replacement and rebuilds the pairs.
+    """
+    e = F.normalize(emb.double(), dim=-1)
+    cos = (e @ e.T).numpy()
+    spk = np.asarray(speakers, dtype=object)
+    target, nontarget = pair_scores(cos, spk)
+    if not len(target) or not len(nontarget):
+        raise ValueError("speaker-verification EER needs two speakers and two utterances of one speaker")
+    value, thr = metrics.eer(target, nontarget)
+
+    def stat(idx: np.ndarray) -> float:
+        t, n = pair_scores(cos, spk, idx)
+        return metrics.eer(t, n)[0] if len(t) and len(n) else value
+
+    ci = bootstrap_ci(stat, len(spk), reps=reps, seed=seed)
+    return SpeakerEER(value, ci, thr, target, nontarget, len(spk), len(set(speakers)))
+
+
+def sv_set(cfg: GE2EAEGKDConfig, data: StudyData) -> tuple[torch.Tensor, list[str]]:
+    """LA 2019 dev bona fide (speakers disjoint from train), cut or repeat-padded to ``sv_crop_s``, and speakers."""
+    if data.dev is None:
+        raise ValueError("the speaker-verification EER needs LA 2019 dev (held-out speakers); none was found")
+    bona = [t for t in data.dev.trials if t.is_bonafide]
+    ds = data.dataset(bona, data.dev.audio_dir, sr=cfg.sample_rate, n_samples=int(round(cfg.sv_crop_s
+                                                                                         * cfg.sample_rate)))
+    return torch.stack([ds[i][0] for i in range(len(ds))]), [t.speaker for t in bona]
+
+
+def speaker_eer(cfg: GE2EAEGKDConfig, model: nn.Module, sv: tuple[torch.Tensor, list[str]],
+                seed: int = 0) -> SpeakerEER:
+    """Speaker-verification EER of ``model.embed`` on the held-out bona fide set ``sv``."""
+    return speaker_eer_of(embed_all(model, sv[0], cfg.batch_size), sv[1], reps=cfg.bootstrap, seed=seed)
 
 
 # ----------------------------------------------------------------------------- training
@@ -412,8 +607,9 @@ def pretrain_ge2e(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, out: Path,
     """GE2E pre-training of a fresh teacher on speaker labels; returns the model and its history."""
     torch.manual_seed(seed)
     pre = GE2EPretrainer(cfg.teacher(), cfg.ge2e_speakers, cfg.ge2e_utts)
-    ds = train_dataset(cfg, data, seed)
-    sampler = GE2EBatchSampler([t.speaker for t in data.train.trials], cfg.ge2e_speakers, cfg.ge2e_utts, seed=seed)
+    trials = ge2e_trials(cfg, data)
+    ds = train_dataset(cfg, data, seed, trials)
+    sampler = GE2EBatchSampler([t.speaker for t in trials], cfg.ge2e_speakers, cfg.ge2e_utts, seed=seed)
     loader = DataLoader(ds, batch_sampler=sampler)
     # constant rate: the source's x0.95 every two epochs is for the end-to-end (NLL/KD) training, and a GE2E
     # "epoch" is a single batch
@@ -424,17 +620,39 @@ def pretrain_ge2e(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, out: Path,
     return _unwrap(trainer).model, result.history
 
 
+AEG_RULES = ("fixed", "sv_eer")
+
+
+def aeg_threshold(cfg: GE2EAEGKDConfig, model: nn.Module, pool: tuple[torch.Tensor, list[str]]) -> float:
+    """The similarity at or below which an attacked example is kept, by ``cfg.aeg_threshold_rule``.
+
+    "fixed": ``cfg.aeg_threshold`` (the source's 0.4). "sv_eer": the EER
+    threshold of the attacking model's cosine scores on the pool's clean pairs
+    (same speaker against different speakers), so an example is kept when the
+    attack has pushed the pair to where this model calls two utterances two
+    speakers; a fixed cosine means nothing across embeddings that spread
+    speakers differently.
+    """
+    if cfg.aeg_threshold_rule == "fixed":
+        return float(cfg.aeg_threshold)
+    if cfg.aeg_threshold_rule != "sv_eer":
+        raise ValueError(f"unknown AEG threshold rule {cfg.aeg_threshold_rule!r}; valid: {', '.join(AEG_RULES)}")
+    e = F.normalize(embed_all(model, pool[0], cfg.batch_size).double(), dim=-1)
+    target, nontarget = pair_scores((e @ e.T).numpy(), np.asarray(pool[1], dtype=object))
+    return float(metrics.eer(target, nontarget)[1])
+
+
 def _attack(cfg: GE2EAEGKDConfig, model: nn.Module, pool: tuple[torch.Tensor, list[str]],
-            seed: int) -> tuple[AdversarialSet, AdversarialSet]:
-    """BIM on the whole pool: (every attacked example with its similarity, those kept by the threshold)."""
+            seed: int) -> tuple[AdversarialSet, AdversarialSet, float]:
+    """BIM on the whole pool: (every attacked example with its similarity, those kept, the threshold used)."""
+    threshold = aeg_threshold(cfg, model, pool)
     # an infinite threshold keeps every example, so the similarities of the rejected ones can be shown too
     every = generate_adversarial(model, pool[0], pool[1], alpha=cfg.aeg_alpha, iters=cfg.aeg_iters,
-                                 threshold=float("inf"),
-                                 seed=seed, batch_size=cfg.batch_size)
-    keep = torch.nonzero(every.cos_sim <= cfg.aeg_threshold).flatten()
+                                 threshold=float("inf"), seed=seed, batch_size=cfg.batch_size)
+    keep = torch.nonzero(every.cos_sim <= threshold).flatten()
     kept = AdversarialSet(every.waveforms[keep], every.labels[keep], every.cos_sim[keep], every.source_index[keep],
                           every.reference_index[keep], every.n_tried)
-    return every, kept
+    return every, kept, threshold
 
 
 def _save(adv: AdversarialSet, path: Path) -> None:
@@ -469,10 +687,11 @@ def static_aeg(cfg: GE2EAEGKDConfig, model: nn.Module, pool: tuple[torch.Tensor,
     sims_path = path.with_name(path.stem + "_similarity.csv")
     if path.is_file() and sims_path.is_file():
         return load_adversarial(path), pd.read_csv(sims_path)
-    every, kept = _attack(cfg, model, pool, seed)
+    every, kept, threshold = _attack(cfg, model, pool, seed)
     sims = pd.DataFrame({"before": clean_similarity(model, pool, every).numpy(), "after": every.cos_sim.numpy(),
                          "snr_db": perturbation_snr_db(pool[0][every.source_index], every.waveforms).numpy()})
-    sims["kept"] = sims["after"] <= cfg.aeg_threshold
+    sims["kept"] = sims["after"] <= threshold
+    sims["threshold"] = threshold
     _save(kept, path)
     sims.to_csv(sims_path, index=False)
     return kept, sims
@@ -510,23 +729,34 @@ def aeg_scale_table(cfg: GE2EAEGKDConfig, pool: tuple[torch.Tensor, list[str]],
 class ActiveAEG:
     """Active AEG: before every epoch, BIM with the model being trained replaces the adversarial examples.
 
-    Passed as (part of) the trainer's ``on_epoch_start``; ``log`` records
-    (epoch, tried, kept, mean similarity after the attack); the last kept set is
+    Passed as (part of) the trainer's ``on_epoch_start``; ``log`` holds one dict
+    per epoch (epoch, tried, kept, threshold, mean similarity after the attack,
+    every similarity after it), also written to ``log_path`` so that a resumed or
+    finished run still reports the epochs it did earlier; the last kept set is
     saved at ``last_path`` for the student that distils this teacher.
     """
 
     def __init__(self, cfg: GE2EAEGKDConfig, dataset: FineTuneSet, pool: tuple[torch.Tensor, list[str]],
-                 seed: int, last_path: Path | None = None):
+                 seed: int, last_path: Path | None = None, log_path: Path | None = None):
         self.cfg, self.dataset, self.pool, self.seed, self.last_path = cfg, dataset, pool, seed, last_path
-        self.log: list[tuple[int, int, int, float]] = []
+        self.log_path = log_path
+        self.log: list[dict[str, Any]] = []
+        if log_path is not None and log_path.is_file():
+            self.log = json.loads(log_path.read_text(encoding="utf-8"))
 
     def __call__(self, trainer: Trainer, epoch: int) -> None:
         """Regenerate the adversarial set with the current model."""
-        every, kept = _attack(self.cfg, _unwrap(trainer), self.pool, self.seed * 1000 + epoch)
+        every, kept, threshold = _attack(self.cfg, _unwrap(trainer), self.pool, self.seed * 1000 + epoch)
         self.dataset.set_adversarial(kept)
-        self.log.append((epoch, every.n_tried, len(kept), float(every.cos_sim.mean())))
+        self.log = [e for e in self.log if e["epoch"] < epoch]  # a resumed epoch replaces its old entry
+        self.log.append({"epoch": epoch, "tried": every.n_tried, "kept": len(kept), "threshold": threshold,
+                         "mean_after": float(every.cos_sim.mean()), "after": every.cos_sim.tolist()})
         if self.last_path is not None:
             _save(kept, self.last_path)
+        if self.log_path is not None:
+            tmp = self.log_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.log), encoding="utf-8")
+            tmp.replace(self.log_path)
 
 
 class EpochSampler(Sampler[int]):
@@ -586,6 +816,7 @@ class CMResult:
     systems: np.ndarray
     min_tdcf: float
     eer: float
+    codecs: np.ndarray | None = None  # 2021 codec condition of every trial
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """(bona fide, spoof) scores."""
@@ -598,7 +829,7 @@ class CMResult:
 
 def evaluate(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
     """CM scores (log-odds of bona fide against the 7 other classes) on the eval trials, min t-DCF and EER."""
-    ds = CMDataset(data.eval_trials, data.eval.audio_dir, sr=cfg.sample_rate, n_samples=cfg.eval_samples)
+    ds = data.dataset(data.eval_trials, data.eval.audio_dir, sr=cfg.sample_rate, n_samples=cfg.eval_samples)
     loader = DataLoader(ds, batch_size=cfg.batch_size if cfg.eval_samples else 1)
     device = torch.device(config.resolve_device(cfg.device))
     pred = predict(model.to(device), loader, device)
@@ -607,7 +838,8 @@ def evaluate(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResul
     systems = np.array([t.system for t in data.eval_trials], dtype=object)
     bona, spoof = scores[keys == "bonafide"], scores[keys == "spoof"]
     tdcf = metrics.min_tdcf(bona, spoof, data.asv.target, data.asv.nontarget, data.asv.spoof)
-    return CMResult(scores, keys, systems, tdcf, metrics.eer(bona, spoof)[0])
+    codecs = np.array([getattr(t, "codec", "") or "-" for t in data.eval_trials], dtype=object)
+    return CMResult(scores, keys, systems, tdcf, metrics.eer(bona, spoof)[0], codecs)
 
 
 # ----------------------------------------------------------------------------- one seed
@@ -615,20 +847,23 @@ def evaluate(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResul
 
 @dataclass
 class SeedRun:
-    """The seven models of one seed: eval results, training histories and AEG counts."""
+    """The models of one seed: eval results, training histories, AEG counts and the GE2E speaker EERs."""
 
     seed: int
     results: dict[str, CMResult] = field(default_factory=dict)
     histories: dict[str, pd.DataFrame] = field(default_factory=dict)
     aeg: dict[str, Any] = field(default_factory=dict)
+    speaker: dict[str, SpeakerEER] = field(default_factory=dict)  # "before" / "after" GE2E pre-training
+
+
+TABLE1_MODELS = ("G NLL", "G GE2E+NLL")
 
 
 def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | None = None,
-             log: Callable[[str], None] = print) -> SeedRun:
-    """Train and evaluate the seven models of Tables 1 and 2 for one seed."""
+             log: Callable[[str], None] = print, table2: bool = True) -> SeedRun:
+    """Train and evaluate the models of Table 1 for one seed, and with ``table2`` the other five of Table 2."""
     root = cfg.run_root(seed)
     run = SeedRun(seed)
-    pool = aeg_pool(cfg, data, seed)
 
     def finish(name: str, model: nn.Module, hist: pd.DataFrame) -> nn.Module:
         run.histories[name] = hist
@@ -642,7 +877,15 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
         return FineTuneSet(train_dataset(cfg, data, seed), adv, data.augmenter, seed)
 
     config.seed_everything(seed)
+    sv = sv_set(cfg, data) if data.dev is not None else None
+    if sv is not None:
+        torch.manual_seed(seed)  # the initial model GE2E starts from (pretrain_ge2e seeds the same way)
+        run.speaker["before"] = speaker_eer(cfg, cfg.teacher(), sv, seed)
     ge2e, run.histories["GE2E"] = pretrain_ge2e(cfg, data, seed, root / "GE2E", progress)
+    if sv is not None:
+        run.speaker["after"] = speaker_eer(cfg, ge2e, sv, seed)
+        log(f"seed {seed} GE2E: speaker EER on LA19 dev bona fide {100 * run.speaker['before'].eer:.1f}% before, "
+            f"{100 * run.speaker['after'].eer:.1f}% after pre-training")
     ge2e_state = {k: v.detach().clone() for k, v in ge2e.state_dict().items()}
 
     def from_ge2e() -> ResNetSE:
@@ -655,6 +898,9 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
     finish("G NLL", *fine_tune(cfg, cfg.teacher(), ft_set(None), seed, root / "G NLL", progress=progress))
     teachers["none"] = finish("G GE2E+NLL", *fine_tune(cfg, from_ge2e(), ft_set(None), seed, root / "G GE2E+NLL",
                                                         progress=progress))
+    if not table2:
+        return run
+    pool = aeg_pool(cfg, data, seed)
     static, run.aeg["static_similarity"] = static_aeg(cfg, ge2e, pool, seed, root / "static_aeg.pt")
     run.aeg["static"] = (static.n_tried, len(static))
     if len(static):
@@ -667,7 +913,7 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
         teachers["static"] = teachers["none"]
         run.results["G static"], run.histories["G static"] = run.results["G GE2E+NLL"], run.histories["G GE2E+NLL"]
     ds = ft_set(None)
-    active = ActiveAEG(cfg, ds, pool, seed, root / "active_aeg_last.pt")
+    active = ActiveAEG(cfg, ds, pool, seed, root / "active_aeg_last.pt", root / "active_aeg_log.json")
     teachers["active"] = finish("G active", *fine_tune(cfg, from_ge2e(), ds, seed, root / "G active", active=active,
                                                       progress=progress))
     run.aeg["active"] = active.log
@@ -682,6 +928,18 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
         finish(f"L {mode}", *fine_tune(cfg, cfg.student(), ft_set(student_adv[mode]), seed, root / f"L {mode}",
                                        teacher=teachers[mode], progress=progress))
     return run
+
+
+def run_all(cfg: GE2EAEGKDConfig, data: StudyData, progress: bool | None = None,
+            log: Callable[[str], None] = print) -> list[SeedRun]:
+    """Every seed's Table 1 models; the first ``table2_seeds`` seeds also train Table 2's other five."""
+    n2 = len(cfg.seeds) if cfg.table2_seeds is None else cfg.table2_seeds
+    runs = []
+    for k, seed in enumerate(cfg.seeds):
+        t0 = time.perf_counter()
+        runs.append(run_seed(cfg, data, seed, progress, log, table2=k < n2))
+        log(f"seed {seed}: {time.perf_counter() - t0:.0f} s")
+    return runs
 
 
 # ----------------------------------------------------------------------------- tables
@@ -710,16 +968,22 @@ def table1_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[dict]:
     return rows
 
 
+def table2_runs(runs: Sequence[SeedRun]) -> list[SeedRun]:
+    """The seeds that trained Table 2's AEG teachers and students."""
+    return [r for r in runs if "L static" in r.results]
+
+
 def aeg_summary(runs: Sequence[SeedRun]) -> dict[str, str]:
     """How many adversarial examples static and active AEG kept, over all seeds (for the tables' notes)."""
+    runs = table2_runs(runs)
     tried = sum(r.aeg["static"][0] for r in runs)
     kept = sum(r.aeg["static"][1] for r in runs)
     empty = sum(r.aeg["static"][1] == 0 for r in runs)
     static = f"static AEG kept {kept} of {tried} attacked utts"
     if empty:
         static += f"; none in {empty} of {len(runs)} seeds, where the run equals AEG none"
-    a_tried = sum(t for r in runs for _, t, _, _ in r.aeg["active"])
-    a_kept = sum(k for r in runs for _, _, k, _ in r.aeg["active"])
+    a_tried = sum(e["tried"] for r in runs for e in r.aeg["active"])
+    a_kept = sum(e["kept"] for r in runs for e in r.aeg["active"])
     return {"none": "", "static": static, "active": f"active AEG kept {a_kept} of {a_tried} over all epochs"}
 
 
@@ -731,11 +995,12 @@ def table2_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[dict]:
         for mode in AEG_MODES:
             name = f"{prefix} {mode}" if not (prefix == "G" and mode == "none") else "G GE2E+NLL"
             src = SOURCE_TABLE2[(arch, mode)]
-            extra = "same run as Table 1, GE2E + NLL" if name == "G GE2E+NLL" else kept[mode]
+            runs_of = runs if name == "G GE2E+NLL" else table2_runs(runs)
+            extra = "same runs as Table 1, GE2E + NLL" if name == "G GE2E+NLL" else kept[mode]
             rows.append({"model": f"{arch}, AEG {mode}", "metric": "min t-DCF", "source": src[0], "digits": 4,
-                         "ours": [r.results[name].min_tdcf for r in runs], "note": _note(cfg, extra, runs)})
+                         "ours": [r.results[name].min_tdcf for r in runs_of], "note": _note(cfg, extra, runs_of)})
             rows.append({"model": f"{arch}, AEG {mode}", "metric": "EER", "source": src[1] / 100, "percent": True,
-                         "ours": [r.results[name].eer for r in runs], "note": _note(cfg, extra, runs)})
+                         "ours": [r.results[name].eer for r in runs_of], "note": _note(cfg, extra, runs_of)})
     return rows
 
 
@@ -781,6 +1046,7 @@ def complexity_table(cfg: GE2EAEGKDConfig, seconds: float = 4.0) -> pd.DataFrame
 def table3_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig, cx: pd.DataFrame) -> list[dict]:
     """Table 3 rows: the source's comparison systems (source only) and our teacher (active) and student (static)."""
     rows = []
+    runs = table2_runs(runs)
     for name in ("RawNet2", "SE-ResNet18", "LFCC-LCNN"):
         p, m, t, e = SOURCE_TABLE3[name]
         for metric, src in (("params", p), ("MACs", m), ("min t-DCF", t), ("EER", None if e is None else e / 100)):
@@ -811,19 +1077,307 @@ def summary(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> str:
     n_eval = len(next(iter(runs[0].results.values())).scores)
     lines = [f"{len(runs)} seed(s), {n_eval} eval trials; chance: EER 50%, min t-DCF 1"]
     for name in MODELS:
-        eer = np.array([r.results[name].eer for r in runs])
-        tdcf = np.array([r.results[name].min_tdcf for r in runs])
-        lines.append(f"  {name:11s} EER {100 * eer.mean():5.1f}%  min t-DCF {tdcf.mean():.3f}")
+        eer = np.array([r.results[name].eer for r in runs if name in r.results])
+        tdcf = np.array([r.results[name].min_tdcf for r in runs if name in r.results])
+        lines.append(f"  {name:11s} EER {100 * eer.mean():5.1f}%  min t-DCF {tdcf.mean():.3f}  ({len(eer)} seeds)")
     first = np.mean([r.histories["GE2E"]["train_loss"].iloc[:5].mean() for r in runs])
     last = np.mean([r.histories["GE2E"]["train_loss"].iloc[-5:].mean() for r in runs])
     lines.append(f"GE2E loss (mean of 5 batches) {first:.3f} at the start, {last:.3f} at the end of "
                  f"{cfg.ge2e_epochs} batches; log N = {np.log(cfg.ge2e_speakers):.3f} is chance")
-    sims = pd.concat([r.aeg["static_similarity"] for r in runs])
-    lines.append(f"static AEG: cosine {sims['before'].mean():.3f} before the attack, {sims['after'].mean():.3f} "
-                 f"after (lowest {sims['after'].min():.3f}); kept {int(sims['kept'].sum())} of {len(sims)} at "
-                 f"<= {cfg.aeg_threshold}")
-    act = [x for r in runs for x in r.aeg["active"]]
-    if act:
-        lines.append(f"active AEG: kept {sum(k for _, _, k, _ in act)} of {sum(t for _, t, _, _ in act)} over "
-                     f"{len(act)} epoch(s); mean cosine after the attack {np.mean([m for *_, m in act]):.3f}")
+    for r in runs:
+        if r.speaker:
+            lines.append(f"seed {r.seed}: speaker EER on LA19 dev bona fide {100 * r.speaker['before'].eer:.1f}% "
+                         f"before GE2E, {100 * r.speaker['after'].eer:.1f}% after")
+    t2 = table2_runs(runs)
+    if t2:
+        sims = pd.concat([r.aeg["static_similarity"] for r in t2])
+        lines.append(f"static AEG: cosine {sims['before'].mean():.3f} before the attack, {sims['after'].mean():.3f} "
+                     f"after (lowest {sims['after'].min():.3f}); kept {int(sims['kept'].sum())} of {len(sims)} at "
+                     f"<= {sims['threshold'].mean():.3f} (mean threshold)")
+        act = [x for r in t2 for x in r.aeg["active"]]
+        if act:
+            lines.append(f"active AEG: kept {sum(e['kept'] for e in act)} of {sum(e['tried'] for e in act)} over "
+                         f"{len(act)} epoch(s); mean cosine after the attack "
+                         f"{np.mean([e['mean_after'] for e in act]):.3f}")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- machine-readable results
+
+
+def groups(result: CMResult, families: dict[str, str]) -> dict[str, np.ndarray]:
+    """Trial masks of the breakdowns: "" (pooled), each attack family (its spoofs and every bona fide trial),
+    each codec condition (its bona fide and spoof trials)."""
+    bona = result.keys == "bonafide"
+    fam = np.array([families.get(s, "?") if k == "spoof" else "" for s, k in zip(result.systems, result.keys)],
+                   dtype=object)
+    out = {"": np.ones(len(result.keys), bool)}
+    for f in sorted(set(fam[~bona])):
+        out[f"family {f}"] = bona | (fam == f)
+    if result.codecs is not None:
+        for c in sorted(set(result.codecs)):
+            out[f"codec {c}"] = result.codecs == c
+    return out
+
+
+def seed_mean_ci(results: Sequence[CMResult], mask: np.ndarray, stat: Callable[[np.ndarray, np.ndarray], float],
+                 reps: int = 1000, seed: int = 0) -> tuple[float, tuple[float, float], int]:
+    """Mean over seeds of ``stat(bona fide, spoof)`` on the trials of ``mask``, its 95 % interval, and the trials.
+
+    The interval resamples trials (bona fide and spoof apart, the same draw for
+    every seed), so it is the trial-sampling spread of the mean over seeds.
+    """
+    idx = np.flatnonzero(mask)
+    keys = results[0].keys[idx]
+    scores = np.stack([r.scores[idx] for r in results])
+    labels = (keys == "bonafide").astype(int)
+
+    def value(sel: np.ndarray) -> float:
+        y = labels[sel]
+        return float(np.mean([stat(s[sel][y == 1], s[sel][y == 0]) for s in scores]))
+
+    ci = bootstrap_ci(value, len(idx), reps=reps, seed=seed, strata=labels)
+    return value(np.arange(len(idx))), ci, len(idx)
+
+
+def _eer(bona: np.ndarray, spoof: np.ndarray) -> float:
+    return metrics.eer(bona, spoof)[0]
+
+
+def cm_rows(table: str, system: str, results: Sequence[CMResult], data: StudyData, cfg: GE2EAEGKDConfig,
+            source: tuple[float, float] | None = None, note: str = "", breakdown: bool = False) -> list[ResultRow]:
+    """EER and min t-DCF rows of one system over its seeds (mean, std, 95 % interval), with per-family and
+    per-codec EER when ``breakdown``."""
+    asv = data.asv
+    rows = []
+    tdcfs = [r.min_tdcf for r in results]
+
+    def tdcf(b: np.ndarray, s: np.ndarray) -> float:
+        return metrics.min_tdcf(b, s, asv.target, asv.nontarget, asv.spoof)
+
+    masks = groups(results[0], data.families)
+    for name, mask in masks.items():
+        if name and not breakdown:
+            continue
+        where = "LA21 eval" + (f", {name}" if name else "")
+        value, ci, n = seed_mean_ci(results, mask, _eer, cfg.bootstrap)
+        per_seed = [_eer(r.scores[mask & (r.keys == "bonafide")], r.scores[mask & (r.keys == "spoof")])
+                    for r in results]
+        stats = over_seeds(per_seed)
+        rows.append(ResultRow(table, system, where, "eer", stats["value"], stats["std"], stats["n_seeds"], ci, n,
+                              None if name or source is None else source[1] / 100, note))
+        if not name:
+            tv, tci, _ = seed_mean_ci(results, mask, tdcf, max(cfg.bootstrap // 5, 50))
+            st = over_seeds(tdcfs)
+            rows.append(ResultRow(table, system, where, "min_tdcf", st["value"], st["std"], st["n_seeds"], tci, n,
+                                  None if source is None else source[0], note))
+    return rows
+
+
+def kept_row(system: str, kept: np.ndarray, per_seed: Sequence[float], note: str, reps: int) -> ResultRow:
+    """Kept fraction of one AEG mode: mean over seeds, 95 % interval over the attacked utterances."""
+    kept = np.asarray(kept, dtype=float)
+    ci = bootstrap_ci(lambda i: float(kept[i].mean()), len(kept), reps=reps)
+    st = over_seeds(per_seed)
+    return ResultRow("aeg", system, "LA19 train", "kept_fraction", st["value"], st["std"], st["n_seeds"], ci,
+                     len(kept), None, note)
+
+
+def speaker_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[ResultRow]:
+    """Speaker-verification EER on LA19 dev bona fide before and after GE2E, mean over seeds."""
+    rows = []
+    with_sv = [r for r in runs if r.speaker]
+    if not with_sv:
+        return rows
+    for when, system in (("before", "G-ResNetSE, initial"), ("after", "G-ResNetSE, GE2E")):
+        sv = [r.speaker[when] for r in with_sv]
+        st = over_seeds([x.eer for x in sv])
+        lo = float(np.mean([x.ci95[0] for x in sv]))
+        hi = float(np.mean([x.ci95[1] for x in sv]))
+        note = (f"every pair of {sv[0].n_utts} utterances of {sv[0].n_speakers} held-out speakers, cosine scoring; "
+                f"interval: mean over seeds of each seed's bootstrap over utterances")
+        rows.append(ResultRow("ge2e", system, "LA19 dev bona fide", "speaker_eer", st["value"], st["std"],
+                              st["n_seeds"], (lo, hi), len(sv[0].target) + len(sv[0].nontarget), None, note))
+    return rows
+
+
+def complexity_rows(cx: pd.DataFrame) -> list[ResultRow]:
+    """Table 3's parameters and MACs of every architecture of :func:`complexity_table`, and student / teacher ratios."""
+    names = ["G-ResNetSE, layout L", "G-ResNetSE, layout V2", "L-ResNetSE, layout L",
+             "G-ResNetSE, as trained", "L-ResNetSE, as trained"]
+    rows = []
+    for (_, c), name in zip(cx.iterrows(), names):
+        arch = name.split(",")[0]
+        src = SOURCE_TABLE3[arch] if "as trained" not in name else (None, None)
+        where = f"{c['frames']} frames x 40 log-mel"
+        for metric, v, text in (("params", c["params"], src[0]), ("macs", c["macs"], src[1])):
+            num = None if text is None else float(text.split()[0]) * (1e6 if text.endswith("M") else 1e9)
+            rows.append(ResultRow("3", name, where, metric, float(v), source=num,
+                                  note="thop, front-end excluded; a count, no interval"))
+    pairs = [("layout V2 teacher", 1, 2)] + ([("as trained", 3, 4)] if len(cx) > 4 else [])
+    for what, t, st in pairs:
+        where = f"{cx.iloc[t]['frames']} frames x 40 log-mel"
+        for metric, col in (("params_ratio", "params"), ("macs_ratio", "macs")):
+            rows.append(ResultRow("3", f"L-ResNetSE / G-ResNetSE, {what}", where, metric,
+                                  float(cx.iloc[st][col] / cx.iloc[t][col]), source=SOURCE_RATIOS[col],
+                                  note="source: the abstract's ratio (its Table 3 gives 19.5% for MACs)"
+                                  if col == "macs" else "source: the abstract's ratio"))
+    return rows
+
+
+def result_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig, data: StudyData,
+                cx: pd.DataFrame | None = None) -> list[ResultRow]:
+    """Every key figure of the study as typed rows for ``build/results/03_ge2e_aeg_kd.json``."""
+    rows: list[ResultRow] = []
+    for label, name in (("NLL", "G NLL"), ("GE2E+NLL", "G GE2E+NLL")):
+        src = SOURCE_TABLE1["GE2E + NLL" if label == "GE2E+NLL" else label]
+        rows += cm_rows("1", f"G-ResNetSE, {label}", [r.results[name] for r in runs], data, cfg, src,
+                        _note(cfg, runs=runs), breakdown=True)
+    t2 = table2_runs(runs)
+    for arch, prefix in (("G-ResNetSE", "G"), ("L-ResNetSE", "L")):
+        for mode in AEG_MODES:
+            name = "G GE2E+NLL" if (prefix, mode) == ("G", "none") else f"{prefix} {mode}"
+            runs_of = runs if name == "G GE2E+NLL" else t2
+            if not runs_of:
+                continue
+            label = "no AEG" if mode == "none" else f"{mode} AEG"
+            rows += cm_rows("2", f"{arch}, {label}", [r.results[name] for r in runs_of], data, cfg,
+                            SOURCE_TABLE2[(arch, mode)], _note(cfg, runs=runs_of), breakdown=prefix == "L")
+    rows += speaker_rows(runs, cfg)
+    if t2:
+        sims = [r.aeg["static_similarity"] for r in t2]
+        thr = float(np.mean([s["threshold"].mean() for s in sims]))
+        note = (f"BIM {cfg.aeg_iters} steps of {cfg.aeg_alpha:g} int16 units ({cfg.aeg_alpha / 32768:.2e} of full "
+                f"scale); kept at cos <= threshold, rule {cfg.aeg_threshold_rule} (mean threshold {thr:.3f})")
+        rows.append(kept_row("static", np.concatenate([s["kept"].to_numpy() for s in sims]),
+                             [s["kept"].mean() for s in sims], note + "; with the GE2E model", cfg.bootstrap))
+        act = [[e for e in r.aeg["active"]] for r in t2]
+        if all(act):
+            kept = np.concatenate([np.asarray(e["after"]) <= e["threshold"] for a in act for e in a])
+            per_seed = [sum(e["kept"] for e in a) / sum(e["tried"] for e in a) for a in act]
+            rows.append(kept_row("active", kept, per_seed, note + "; before every epoch with the model in training",
+                                 cfg.bootstrap))
+    if cx is not None:
+        rows += complexity_rows(cx)
+    return rows
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def plot_similarities(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig):
+    """Histograms: the GE2E embedding's same- and different-speaker cosines on held-out speakers (before and after
+    pre-training), and the AEG pairs' cosines before and after BIM with the keep threshold (static and active)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3)
+    r0 = runs[0]
+    bins = np.linspace(-1, 1, 41)
+    if r0.speaker:
+        for when, ls in (("before", ":"), ("after", "-")):
+            sv = r0.speaker[when]
+            for scores, label, colour in ((sv.target, "same speaker", "C0"), (sv.nontarget, "different", "C1")):
+                axes[0].hist(scores, bins=bins, density=True, histtype="step", ls=ls, color=colour,
+                             label=f"{label}, {when}")
+        axes[0].set_title(f"GE2E, held-out speakers (seed {r0.seed})")
+        axes[0].legend(fontsize=7)
+    t2 = table2_runs(runs)
+    if t2:
+        sims = t2[0].aeg["static_similarity"]
+        axes[1].hist(sims["before"], bins=bins, alpha=0.5, label="before BIM")
+        axes[1].hist(sims["after"], bins=bins, alpha=0.5, label="after BIM")
+        axes[1].axvline(sims["threshold"].iloc[0], color="k", ls="--", label="keep threshold")
+        axes[1].set_title(f"static AEG: kept {int(sims['kept'].sum())} of {len(sims)}")
+        axes[1].legend(fontsize=7)
+        act = t2[0].aeg["active"]
+        for e in act:
+            axes[2].hist(e["after"], bins=bins, histtype="step", label=f"epoch {e['epoch']}: kept {e['kept']}")
+        if act:
+            axes[2].axvline(np.mean([e["threshold"] for e in act]), color="k", ls="--", label="mean threshold")
+        axes[2].set_title("active AEG: cosine after BIM, per epoch")
+        axes[2].legend(fontsize=6, ncol=2)
+    for ax in axes:
+        ax.set_xlabel("cosine similarity")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def _find(rows: Sequence[ResultRow], table: str, system: str, data: str, metric: str) -> ResultRow | None:
+    return next((r for r in rows if r.key() == (table, system, data, metric)), None)
+
+
+def _pct(r: ResultRow) -> str:
+    ci = "" if r.ci95 is None else f" [{100 * r.ci95[0]:.1f}, {100 * r.ci95[1]:.1f}]"
+    sd = "" if r.std is None else f" ± {100 * r.std:.1f}"
+    return f"{100 * r.value:.1f}%{sd}{ci} ({r.n_seeds} seed{'s' if r.n_seeds > 1 else ''})"
+
+
+def compare(a: ResultRow, b: ResultRow) -> str:
+    """"lower", "higher" or "not distinguishable": ``a`` against ``b`` by their 95 % intervals (disjoint or not)."""
+    if a.ci95 is None or b.ci95 is None:
+        return "not distinguishable"
+    if a.ci95[1] < b.ci95[0]:
+        return "lower"
+    if a.ci95[0] > b.ci95[1]:
+        return "higher"
+    return "not distinguishable"
+
+
+def claims(rows: Sequence[ResultRow], cfg: GE2EAEGKDConfig, target_eer: float = 0.15,
+           student_margin: float = 0.03, kept_target: float = 0.20) -> str:
+    """The chapter's conclusions as markdown bullets, each decided by the rows' values and intervals."""
+    out = []
+    nll = _find(rows, "1", "G-ResNetSE, NLL", "LA21 eval", "eer")
+    ge2e = _find(rows, "1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer")
+    if ge2e is not None:
+        met = "meets" if ge2e.value <= target_eer else "misses"
+        sure = ("; its whole interval lies below it" if ge2e.ci95 and ge2e.ci95[1] <= target_eer else
+                "; its interval reaches above it" if ge2e.value <= target_eer else "")
+        out.append(f"The teacher G-ResNetSE, GE2E + NLL reaches an EER of {_pct(ge2e)} on the 2021 LA eval trials: "
+                   f"it {met} the {100 * target_eer:.0f}% target{sure}.")
+    if nll is not None and ge2e is not None:
+        c = compare(ge2e, nll)
+        out.append(f"Against NLL alone ({_pct(nll)}), GE2E pre-training gives an EER that is {c}"
+                   + (" (the intervals overlap)." if c == "not distinguishable" else " (disjoint intervals)."))
+    before = _find(rows, "ge2e", "G-ResNetSE, initial", "LA19 dev bona fide", "speaker_eer")
+    after = _find(rows, "ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer")
+    if before is not None and after is not None:
+        c = compare(after, before)
+        verdict = {"lower": "learns speakers it never saw", "higher": "separates held-out speakers worse",
+                   "not distinguishable": "does not measurably separate held-out speakers better"}[c]
+        out.append(f"GE2E pre-training {verdict}: speaker-verification EER on LA19 dev bona fide {_pct(before)} "
+                   f"with the initial weights, {_pct(after)} after.")
+    for mode in ("static", "active"):
+        k = _find(rows, "aeg", mode, "LA19 train", "kept_fraction")
+        if k is not None:
+            met = "meets" if k.value >= kept_target else "misses"
+            out.append(f"{mode.capitalize()} AEG keeps {100 * k.value:.0f}% of the {k.n_trials} attacked utterances "
+                       f"(95% interval {100 * k.ci95[0]:.0f}-{100 * k.ci95[1]:.0f}%): it {met} the "
+                       f"{100 * kept_target:.0f}% target.")
+    student = _find(rows, "2", "L-ResNetSE, static AEG", "LA21 eval", "eer")
+    if student is not None and ge2e is not None:
+        gap = student.value - ge2e.value
+        met = "within" if gap <= student_margin else "not within"
+        out.append(f"The student L-ResNetSE (static AEG) reaches {_pct(student)}, {100 * gap:+.1f} points from "
+                   f"the teacher: {met} {100 * student_margin:.0f} points.")
+    if ge2e is not None:
+        fam = [r for r in rows if r.table == "1" and r.system == ge2e.system and r.metric == "eer"
+               and r.data.startswith("LA21 eval, ")]
+        if fam:
+            worst = max(fam, key=lambda r: r.value)
+            best = min(fam, key=lambda r: r.value)
+            out.append(f"Per family and codec the teacher ranges from {_pct(best)} ({best.data[11:]}) to "
+                       f"{_pct(worst)} ({worst.data[11:]}).")
+    t2 = [r for r in rows if r.table == "2" and r.metric == "eer" and r.data == "LA21 eval"]
+    if len(t2) >= 2:
+        pairs = [(a, b) for i, a in enumerate(t2) for b in t2[i + 1:] if compare(a, b) != "not distinguishable"]
+        out.append("In Table 2, " + (f"{len(pairs)} of {len(t2) * (len(t2) - 1) // 2} pairs of rows have disjoint "
+                                     "intervals: " + "; ".join(f"{a.system} {compare(a, b)} than {b.system}"
+                                                               for a, b in pairs)
+                                     if pairs else "no two rows have disjoint intervals: on this corpus and budget "
+                                     "the AEG modes and distillation cannot be told apart") + ".")
+    return "\n".join(f"- {s}" for s in out)
