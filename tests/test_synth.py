@@ -294,3 +294,110 @@ def test_complete_corpus_short_cut_needs_same_generator_and_every_file(corpus, t
     utt = read_rows(copy / layouts.LA19_CM["dev"])[0][1]
     (copy / layouts.LA19_SPLIT_DIR["dev"] / f"{utt}.flac").unlink()
     assert build._complete_manifest(copy, "tiny", 0) is None
+
+
+def test_every_attack_generates_a_new_waveform_for_its_target():
+    """Each system's output is finite, audible, and not its input: no attack passes a human recording through."""
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * 16000) / 16000
+    # a voiced, formant-like test signal: harmonics of a gliding F0 with noise bursts
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    speech = sum(np.sin(2 * np.pi * np.cumsum(k * f0) / 16000) / k for k in range(1, 30))
+    speech = (0.1 * speech * (np.sin(2 * np.pi * 2 * t) > -0.3) + 0.002 * rng.standard_normal(len(t))).astype(np.float32)
+    voice = attacks.voice_stats(speech)
+    target = attacks.VoiceStats(voice.lf0_mean + 0.5, voice.lf0_std, voice.log_env + np.linspace(0, -3, len(voice.log_env)))
+    for sid, a in attacks.ATTACKS.items():
+        inp = attacks.SpoofInput(speech, target, voice, [speech[:8000], speech[8000:16000]], seed=1)
+        y = attacks.make_spoof(sid, inp, 2.0)
+        assert np.isfinite(y).all() and np.sqrt(np.mean(y ** 2)) > 1e-3, sid
+        n = min(len(y), len(speech))
+        assert np.corrcoef(y[:n], speech[:n])[0, 1] < 0.99, f"{sid} returned (nearly) its input"
+        assert a.artefact and a.family in ("TTS", "VC", "vocoder"), sid
+
+
+def test_conversion_moves_f0_to_the_target():
+    t = np.arange(16000) / 16000
+    x = sum(np.sin(2 * np.pi * 110 * k * t) / k for k in range(1, 20)).astype(np.float64) * 0.1
+    f0, sp, ap = attacks.world(x)
+    src = attacks.stats_of(f0, sp)
+    tgt = attacks.VoiceStats(np.log(220.0), src.lf0_std, src.log_env)
+    f0c, _ = attacks.convert(f0, sp, src, tgt)
+    assert abs(np.median(f0c[f0c > 0]) - 220.0) < 10.0  # one octave up, as the target's mean asks
+
+
+def test_spoofs_target_bona_fide_speakers_in_equal_shares(corpus):
+    """Per speaker, spoof and bona fide trials keep the split's ratio: whose voice it is cannot predict the label."""
+    root, manifest = corpus
+    for split in ("train", "dev", "eval"):
+        rows = read_rows(root / layouts.LA19_CM[split])
+        per = {}
+        for r in rows:
+            per.setdefault(r[0], [0, 0])[r[4] == "spoof"] += 1
+        shares = [s / (b + s) for b, s in per.values()]
+        assert max(shares) - min(shares) < 0.1, (split, per)
+
+
+def test_vc_sources_share_the_target_language_when_one_exists():
+    speakers = sources.inventory()
+    plan = build.make_plan(speakers, SCALES["small"], 0)
+    for batch in plan.batches:
+        for it in batch:
+            if it.recipe == "spoof" and it.source and it.rel.startswith("LA/"):
+                split = next(s for s in ("train", "dev", "eval") if it.speaker in plan.roles[s])
+                lang = plan.speakers[it.speaker].lang.split("_")[0]
+                same = [s for s in plan.roles[split] if s != it.speaker and plan.speakers[s].lang.split("_")[0] == lang]
+                assert it.source in (same or plan.roles[split]) and it.source != it.speaker
+
+
+def test_transcripts_come_from_the_packages_file_names():
+    speakers = {s.name: s for s in sources.inventory()}
+    klettres = sources.transcripts(speakers["klettres/de"])
+    assert {"a", "b", "haus"} <= set(klettres) and all(len(t) <= 6 for t in klettres)  # letters, syllables, words
+    allison = sources.transcripts(speakers["asterisk/en_US_f_Allison"])
+    assert {"1", "20", "a"} <= set(allison)
+    assert "42" in sources.transcripts(speakers["ktuberling/de"])  # no transcripts ship: numbers
+
+
+@pytest.mark.slow
+def test_corpus_audit_of_the_books_corpus():
+    """The small corpus (what the book uses): shortcut probes at chance, the LFCC-GMM finds every attack."""
+    from asvnb import config
+    from asvnb.studies import corpus_audit
+
+    root = config.embedded_root()
+    build_corpus(root, "small", seed=0, progress=False)
+    audit = corpus_audit.run_audit(root, progress=False)
+    for name in corpus_audit.PROBES:
+        assert audit["probes"][name]["balanced_accuracy"] <= corpus_audit.PROBE_LIMIT, name
+    eers = {b["data"]: b["eer"] for b in audit["baseline"]}
+    for k in range(1, 7):
+        assert eers[f"LA19 dev A0{k}"] <= 0.15, k
+    assert 0.05 <= eers["LA19 eval"] <= 0.25
+    assert "LA21 eval" in eers and all(f"LA19 eval A{k:02d}" in eers for k in range(7, 20))
+    sizes = {s: len(read_rows(root / layouts.LA19_CM[s])) for s in ("train", "dev", "eval")}
+    assert sizes["train"] >= 1500 and sizes["dev"] >= 1000 and sizes["eval"] >= 2000
+    assert len(read_rows(root / layouts.LA21_CM_KEYS)) >= 2000
+
+
+def test_a_corpus_of_an_older_version_is_removed_before_building(tmp_path, monkeypatch, capsys):
+    """Version 1 files would otherwise stay and mix with version 2 ones: they are deleted, and the user is told."""
+    import json
+
+    (tmp_path / "LA" / "ASVspoof2019_LA_train" / "flac").mkdir(parents=True)
+    (tmp_path / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1000000.flac").write_bytes(b"old")
+    (tmp_path / "KAGGLE").mkdir()
+    (tmp_path / ".work").mkdir()
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"scale": "small", "seed": 0}))  # version 1 had no field
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(build, "_complete_manifest", stop)  # stop right after the version check
+    with pytest.raises(Stop):
+        build_corpus(tmp_path, "tiny", seed=0, progress=False)
+    assert not (tmp_path / "LA").exists() and not (tmp_path / "KAGGLE").exists()
+    assert not (tmp_path / "MANIFEST.json").exists() and (tmp_path / ".work").is_dir()
+    assert "version 1 of the embedded corpus" in capsys.readouterr().out

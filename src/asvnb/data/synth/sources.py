@@ -27,12 +27,11 @@ ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
 KLETTRES_ROOT = Path("/usr/share/klettres")
 KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 
-# Debian packages the corpus needs: speech sources, TTS engines and ffmpeg (G.722 codec).
+# Debian packages the corpus needs: speech sources, the espeak-ng TTS engine and ffmpeg (G.722 codec).
 DEBIAN_PACKAGES = (
     "asterisk-core-sounds-en-g722", "asterisk-core-sounds-es-g722", "asterisk-core-sounds-fr-g722",
     "asterisk-core-sounds-it-g722", "asterisk-core-sounds-ru-g722", "asterisk-prompt-it-menardi-wav",
-    "klettres-data", "ktuberling-data", "flite", "festival", "festvox-kallpc16k", "festvox-us-slt-hts",
-    "espeak-ng", "ffmpeg",
+    "klettres-data", "ktuberling-data", "espeak-ng", "ffmpeg",
 )
 
 
@@ -193,6 +192,28 @@ def load_prompts(files: list[Path], min_active_s: float = 0.25, top_db: float = 
         if len(w) >= min_active_s * SR:
             out[str(f)] = w.astype(np.float32)
     return out
+
+
+def transcripts(spk: Speaker) -> tuple[str, ...]:
+    """Texts of the kind this speaker's prompts hold, in his language, read off the file names the packages ship.
+
+    KLettres names each file by the letter or syllable it holds; Asterisk's
+    digits/ and letters/ folders name the number or letter. KTuberling names
+    files by an English key, not by the word spoken, so its speakers (and any
+    speaker with fewer than 10 such names) get numbers, which espeak-ng reads
+    in the speaker's language.
+    """
+    texts: set[str] = set()
+    for p in spk.files:
+        if spk.source == "klettres":
+            texts.add(p.stem)
+        elif spk.source == "asterisk" and p.parent.name == "digits" and p.stem.isdigit():
+            texts.add(p.stem)
+        elif spk.source == "asterisk" and p.parent.name == "letters" and len(p.stem) == 1:
+            texts.add(p.stem)
+    if len(texts) < 10:
+        texts |= {str(n) for n in range(100)}
+    return tuple(sorted(texts))
 
 
 def median_f0(wav: np.ndarray, sr: int = SR) -> float:
