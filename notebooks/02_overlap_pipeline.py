@@ -55,15 +55,16 @@ separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | No
 
 # %%
 import time
+from pathlib import Path
 import warnings
 
 import pandas as pd
 import transformers
 from IPython.display import Markdown, display
 
-from asvnb import config, plots, report
+from asvnb import config, plots, report, results
 from asvnb.models import wavlm
-from asvnb.pipeline import StreamCache, ensure_streams, run_pipeline
+from asvnb.pipeline import StreamCache, assemble, ensure_streams, random_control, source_matches, stream_logits
 from asvnb.studies import overlap_pipeline as study
 
 transformers.logging.disable_progress_bar()  # no weight-loading bars between the results
@@ -109,8 +110,10 @@ print("".join((mixes["eval"].root / "metadata.txt").read_text().splitlines(keepe
 # In the full profile these are the source's hub models. Offline (embedded
 # profile) they are small models of the same families, trained once and cached
 # beside the corpus: a SepFormer built from the same speechbrain blocks, trained
-# on A.1 mixtures of the embedded LA train utterances with the permutation-
-# invariant SI-SNR loss, written as a speechbrain model directory and loaded with
+# with the permutation-invariant SI-SNR loss on A.1 mixtures of every LA
+# speaker outside eval (train and dev, 19 speakers: the hub model learnt on
+# WSJ0, not on LA) and validated on Common Voice clips of held-out speakers,
+# written as a speechbrain model directory and loaded with
 # `SepformerSeparation.from_hparams`; and a small WavLM trained on clean embedded
 # LA train utterances, saved with `save_pretrained` and loaded with
 # `WavLMForSequenceClassification.from_pretrained`. They are trained once per
@@ -135,6 +138,9 @@ display(pd.DataFrame([{"model": k, "source": src, "parameters": n,
                        "training steps": i.get("steps", "not recorded" if i else "- (hub model)"),
                        "trained here in (s)": i.get("train_seconds", "- (hub model)")}
                       for k, (src, i, n) in info.items()]))
+for k, (src, i, _) in info.items():  # the stand-ins' training curves (hub models have none here)
+    if i and (Path(src) / "history.csv").is_file():
+        display(plots.plot_history(pd.read_csv(Path(src) / "history.csv"), title=f"stand-in {k}: training"))
 
 # %% [markdown]
 # ## The detector alone, on clean LA eval
@@ -181,13 +187,34 @@ display(si.round(2))
 # ## The pre-trained pipeline on eval mixtures
 #
 # Both streams are scored; the two stream predictions give the mixture label
-# (SS, SB or BB, in either order), and for stream-level metrics the streams are
-# matched to the two true labels by the permutation with the lower
-# `sum |P(spoof) - label|`, as the source did.
+# (SS, SB or BB, in either order). For stream-level metrics each stream must be
+# paired with one of the two true labels. The book pairs them **without looking
+# at the labels**: with the permutation $\pi$ that maximises the SI-SNR between
+# the streams $\hat s$ and the reference sources $s$, rebuilt from the mixture
+# plan's delays and gains,
+#
+# $$ \pi^\star = \arg\max_{\pi} \sum_{k=1}^{2} \mathrm{SI\text{-}SNR}(\hat s_{\pi(k)}, s_k),
+#    \qquad \mathrm{SI\text{-}SNR}(\hat s, s) = 10 \log_{10}
+#    \frac{\lVert \alpha s \rVert^2}{\lVert \hat s - \alpha s \rVert^2},\;
+#    \alpha = \frac{\langle \hat s, s \rangle}{\lVert s \rVert^2} . $$ (si-snr-match)
+#
+# The source paired them with the permutation of lower $\sum_k |P(\text{spoof})_k - y_k|$,
+# which uses the answer. Its row is kept, and a detector that outputs random
+# scores is scored under both pairings: the gap between the two control rows is
+# how much the source's pairing flatters any detector.
 
 # %%
-pre = {name: run_pipeline(mixes["eval"], caches[name], fe, det, batch_size=cfg.det_batch,
-                          max_samples=cfg.max_samples) for name in seps}
+logits = {name: stream_logits(mixes["eval"], caches[name], fe, det, cfg.det_batch, cfg.max_samples) for name in seps}
+swaps = {name: source_matches(mixes["eval"], caches[name]) for name in seps}
+pre = {name: assemble(mixes["eval"], logits[name], "sources", swaps[name]) for name in seps}
+label_matched = assemble(mixes["eval"], logits["sepformer"], "labels") if "sepformer" in seps else None
+controls = {"sources": random_control(mixes["eval"], "sources", swaps.get("sepformer", swaps["none"])),
+            "labels": random_control(mixes["eval"], "labels")}
+display(pd.DataFrame([{"pairing": f"{name}, by SI-SNR to the sources", "3-class accuracy": r.mixture_report()["accuracy"],
+                       **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "eer")}}
+                      for name, r in {**({"sepformer (source's label pairing)": label_matched} if label_matched else {}),
+                                      **{f"random scores, {k} pairing": v for k, v in controls.items()}}.items()]
+                     ).round(4))
 display(pd.DataFrame([{"separator": name, "3-class accuracy": r.mixture_report()["accuracy"],
                        **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "precision", "recall", "f1", "eer")}}
                       for name, r in pre.items()]).round(4))
@@ -234,8 +261,8 @@ display(plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (se
 post = {}
 for seed, r in ft.items():
     fe_ft, det_ft = wavlm.load_detector(str(r.best_dir), device=cfg.run_device())
-    post[seed] = run_pipeline(mixes["eval"], caches["sepformer"], fe_ft, det_ft, batch_size=cfg.det_batch,
-                              max_samples=cfg.max_samples)
+    post[seed] = assemble(mixes["eval"], stream_logits(mixes["eval"], caches["sepformer"], fe_ft, det_ft,
+                                                       cfg.det_batch, cfg.max_samples), "sources", swaps["sepformer"])
 display(pd.DataFrame([{"seed": s, "3-class accuracy": r.mixture_report()["accuracy"],
                        **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "precision", "recall", "f1", "eer")}}
                       for s, r in post.items()]).round(4))
@@ -268,10 +295,16 @@ rows += study.rows_3class("fine-tuned pipeline, sepformer", [r.mixture_report() 
                           S["finetuned_3class"])
 rows += study.rows_stream("fine-tuned pipeline, sepformer", [r.stream_report() for r in post.values()],
                           S["finetuned_stream"])
-results = report.comparison_table(rows, profile)
+results_table = report.comparison_table(rows, profile)
 display(Markdown(report.profile_banner(profile)))
-display(results)
-report.save_results(results, study.STUDY)
+display(results_table)
+report.save_results(results_table, study.STUDY)
+si_values = {name: study.si_snri_values(mixes["eval"], cache, cfg.si_snr_n) for name, cache in caches.items()
+             if name != "none"}
+key_rows = study.result_rows(clean, si_values, pre, list(post.values()), controls, label_matched)
+results.write_results(study.STUDY, profile, key_rows, config.fingerprint(cfg.paths.data, device))
+display(Markdown(study.ordering_sentence(key_rows)))
+pd.DataFrame([r.as_json() for r in key_rows])[["table", "system", "metric", "value", "std", "ci95", "n_trials"]]
 
 # %% [markdown]
 # The oracle and no-separation rows answer the source's open question of how
@@ -297,16 +330,34 @@ report.save_results(results, study.STUDY)
 #   `random.seed(42)` every epoch (so every epoch sees the same order).
 # - **The last-epoch learning rate.** The text says 3e-4 for the last epoch; the
 #   listing assigns `learning_rate = 3e-4` after the optimiser and the scheduler
-#   state were built and loaded, which changes neither. Here the scheduler's base
-#   rate is raised for the last epoch.
-# - **The sample rate.** The source passed 16 kHz files to the 8 kHz
-#   SepFormer through `separate_file`, which (in the speechbrain 1.x code we
-#   checked) resamples a file to the model's rate itself and peak-normalises
-#   each stream; the text does not say so, and older versions may not have
-#   resampled. The outputs were then resampled from 8 to 16 kHz: every
-#   separated stream lacks the 4-8 kHz band, where many spoofing artefacts
-#   live. Here the resampling is explicit, and the `oracle@8k` row measures
-#   what the lost band alone costs.
+#   state were built and loaded, which changes neither. Worse, the scheduler
+#   counts `(len(metadata_train) // 2) * num_epochs` steps with `num_epochs = 4`
+#   over 30,000 train items: 60,000 steps, while each epoch makes 15,000, so
+#   the rate reaches 0 after epoch 4. That fits the identical validation figures
+#   of epochs 4 and 5. Here the rate decays linearly to 0 over the first five
+#   epochs and the last epoch restarts at 3e-4, as the text meant.
+# - **The sample rate, and a train/test mismatch.** The evaluation (Listing
+#   A.3) resamples the 8 kHz SepFormer outputs to 16 kHz before the detector:
+#   every separated stream lacks the 4-8 kHz band, where many spoofing
+#   artefacts live. Listing A.4 fine-tunes and validates on the same 8 kHz
+#   outputs *read as 16 kHz* (no resampling): speech at twice its pitch and
+#   speed, unlike anything the detector is evaluated on. The source mentions
+#   neither. Here every stream is resampled to 16 kHz in both, and the
+#   `oracle@8k` row measures what the lost band alone costs.
+# - **Weighted averages that cannot be.** The pre-trained 3-class report gives
+#   weighted precision/recall/F1 of 0.59/0.51/0.43, but its own per-class rows
+#   weighted by their supports give 0.57/0.43/0.39; and a weighted recall must
+#   equal the accuracy (0.4298), which 0.51 does not.
+# - **An accuracy its code cannot produce.** Listing A.2 compares the labels
+#   `"spoof"`/0 with predictions `"spoof"`/`"bonafide"`, so every bona fide
+#   trial counts as wrong; its reported 0.9831 clean accuracy cannot come from
+#   that listing.
+# - **"Increases" that decreased.** The abstract says the stream EER
+#   "increases" to 22 % after fine-tuning; it went from 23.9 % to 22.0 %.
+# - **Stream metrics that read the answer.** Streams were paired with labels by
+#   the permutation of lower $\sum |P(\text{spoof}) - y|$, which uses the labels:
+#   the control rows above show what it gives a detector that outputs random
+#   scores. Here streams are paired with the sources by SI-SNR.
 # - **Two figures for the clean detector**: 1.57% EER in the results chapter,
 #   1.15% in chapters 6 and 7; and "53%" fine-tuned accuracy is given without
 #   decimals.

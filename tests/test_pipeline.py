@@ -13,7 +13,8 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from asvnb.data.mixtures import Mixture, MixtureSet, mixed_label
 from asvnb.models.separation import NoSeparation
-from asvnb.pipeline import (StreamCache, StreamPairs, ensure_streams, mixture_label, pit_ce, pit_match, run_pipeline)
+from asvnb.pipeline import (StreamCache, StreamPairs, assemble, ensure_streams, mixture_label, pit_ce, pit_match,
+                            random_control, run_pipeline, source_match)
 
 
 def mixture(u1: str, l1: str, u2: str, l2: str, gain1: float = 1.0) -> Mixture:
@@ -100,7 +101,7 @@ def test_run_pipeline_hand_case(tmp_path):
         cache.save(m, np.stack([np.full(n, p1), np.full(n, p2)]))
     fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False,
                                   return_attention_mask=True)
-    res = run_pipeline(ms, cache, fe, MeanAbsDetector(), batch_size=2)
+    res = run_pipeline(ms, cache, fe, MeanAbsDetector(), batch_size=2, matching="labels")
     assert res.mixed_true == ["SB", "BB", "SS"] and res.mixed_pred == ["SB", "SB", "SS"]
     np.testing.assert_allclose(res.p_spoof, [[0.9, 0.2], [0.6, 0.1], [0.7, 0.8]], atol=1e-3)  # first one swapped
     rep = res.stream_report()
@@ -110,3 +111,32 @@ def test_run_pipeline_hand_case(tmp_path):
     cache.path(ms.mixtures[1]).unlink()
     with pytest.raises(FileNotFoundError, match="no cached streams"):
         StreamPairs(ms, cache)
+
+
+def test_source_match_by_si_snr():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(4000), rng.standard_normal(4000)
+    sources = np.stack([a, b])
+    assert source_match(np.stack([a + 0.3 * b, b + 0.2 * a]), sources) == 0
+    assert source_match(np.stack([0.5 * b + 0.1 * a, 2 * a]), sources) == 1  # scale does not matter
+    assert source_match(np.stack([a + b, a + b]), sources) == 0  # no separation: a tie keeps the order
+    assert source_match(np.stack([b[:3900], a[:3900]]), sources) == 1  # streams may be shorter than the sources
+
+
+def test_label_matching_flatters_a_detector_that_knows_nothing(tmp_path):
+    """Random scores: matching by sources gives stream EER near 0.5; the source's label matching gives much less."""
+    from asvnb.data.mixtures import LABELS
+
+    rng = np.random.default_rng(1)
+    pairs = [("spoof", "spoof"), ("spoof", "bonafide"), ("bonafide", "bonafide")]
+    ms = MixtureSet(tmp_path, [mixture(f"LA_E_{2 * i}", pairs[i % 3][0], f"LA_E_{2 * i + 1}", pairs[i % 3][1])
+                               for i in range(900)], tmp_path)
+    assert set(m.mixed_label for m in ms.mixtures) == set(LABELS)
+    fair = random_control(ms, "sources", source_swap=rng.integers(0, 2, len(ms)), seed=3).stream_report()
+    flattered = random_control(ms, "labels", seed=3).stream_report()
+    assert abs(fair["eer"] - 0.5) < 0.04 and abs(fair["accuracy"] - 0.5) < 0.04
+    assert flattered["eer"] < 0.45 and flattered["accuracy"] > 0.55
+    with pytest.raises(ValueError, match="needs source_swap"):
+        assemble(ms, np.zeros((len(ms), 2, 2)), "sources")
+    with pytest.raises(ValueError, match="unknown matching 'oracle'"):
+        assemble(ms, np.zeros((len(ms), 2, 2)), "oracle")

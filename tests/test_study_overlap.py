@@ -118,14 +118,29 @@ def test_cache_reused_by_finetuning_and_interrupted_run_resumes(setup, monkeypat
     straight = study.finetune(other, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False)
     cols = ["train_loss", "val_loss", "val_acc", "lr"]
     np.testing.assert_allclose(straight.history[cols].to_numpy(), resumed.history[cols].to_numpy(), rtol=1e-5)
-    # the last epoch runs at the raised rate: its first step's rate is 3e-4 * (remaining fraction)
     assert resumed.history["lr"].iloc[0] > 0
     # the exported best model loads like the hub model and runs in the pipeline
     fe, model = wavlm.load_detector(str(resumed.best_dir))
     res = run_pipeline(mixes["eval"], cache, fe, model, max_samples=cfg.max_samples)
     assert len(res.mixed_pred) == 6 and set(res.mixed_pred) <= {"SS", "SB", "BB"}
     rep = res.stream_report()
-    assert rep["n"] == 12 and 0 <= rep["eer"] <= 1
+    assert rep["n"] == 12 and np.isfinite(rep["eer"])
+
+
+def test_last_epoch_restarts_at_its_raised_rate():
+    """Linear decay to 0 over epochs 1-2 (4 steps each), then epoch 3 starts at 3e-4 / 1e-4 = 3 and decays to 0."""
+    cfg = replace(study.OverlapConfig.for_profile("embedded"), epochs=3, lr=1e-4, last_epoch_lr=3e-4)
+    f = study.lr_factor(cfg, steps_per_epoch=4)
+    np.testing.assert_allclose([f(k) for k in range(13)],
+                               [1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 3, 9 / 4, 6 / 4, 3 / 4, 0])
+    plain = study.lr_factor(replace(cfg, last_epoch_lr=None), steps_per_epoch=4)
+    np.testing.assert_allclose([plain(k) for k in (0, 6, 12)], [1, 0.5, 0])
+
+
+def test_embedded_fine_tuning_makes_at_least_300_steps_on_1000_eval_mixtures():
+    cfg = study.OverlapConfig.for_profile("embedded")
+    steps = -(-cfg.n_mixtures["train"] // cfg.batch_size // cfg.grad_accum) * cfg.epochs
+    assert steps >= 300 and cfg.n_mixtures["eval"] >= 1000
 
 
 def test_si_snr_table_orders_oracle_above_none(setup):
@@ -138,3 +153,17 @@ def test_si_snr_table_orders_oracle_above_none(setup):
     t = study.si_snr_table(mixes["eval"], caches, 3).set_index("separator")
     assert t.loc["none", "mean"] == pytest.approx(0.0, abs=1e-2)  # the mixture as its own estimate
     assert t.loc["oracle", "mean"] > 40 and list(t["count"]) == [3, 3]
+
+
+def test_ordering_sentence_follows_the_intervals():
+    from asvnb.results import ResultRow
+
+    def row(system: str, v: float, lo: float, hi: float) -> ResultRow:
+        return ResultRow("pipeline", system, "LA19 eval mixtures", "stream_eer", v, ci95=(lo, hi))
+
+    text = study.ordering_sentence([row("none, pre-trained", 0.45, 0.42, 0.48), row("sepformer, pre-trained", 0.30, 0.27, 0.33),
+                                    row("oracle, pre-trained", 0.29, 0.26, 0.32), row("oracle@8k, pre-trained", 0.2, 0.18, 0.22)])
+    assert "oracle, pre-trained 29.0% [26.0%, 32.0%] is not distinguishable from sepformer" in text
+    assert "sepformer, pre-trained 30.0% [27.0%, 33.0%] is below none" in text
+    assert "oracle, pre-trained 29.0% [26.0%, 32.0%] is above oracle@8k" in text
+    assert "fine-tuned" not in text

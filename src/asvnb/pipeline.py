@@ -8,9 +8,15 @@ and a later run or epoch reuses it). Detection then runs over the cached
 streams. The source instead separated every mixture again in every epoch, one
 at a time.
 
-Matching streams to labels follows the source: at evaluation the permutation
-with the lower ``sum |P(spoof) - label|``; in fine-tuning and validation the one
-with the lower cross entropy (``pit_loss``).
+Matching streams to the mixture's two sources decides which label each stream
+is scored against. The book matches **without the labels**: the permutation
+with the higher total SI-SNR between the streams and the reference sources
+(rebuilt from the mixture plan's delays and gains), as separation itself is
+scored. The source instead matched at evaluation by the permutation with the
+lower ``sum |P(spoof) - label|``, which uses the answer: with random scores it
+gives a stream EER well below 50 %. It is kept as ``matching="labels"`` to show
+how much it flatters. Fine-tuning and validation keep the source's
+permutation-invariant cross entropy (``pit_loss``), a training loss.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from asvnb import metrics
 from asvnb.config import stable_hash
 from asvnb.data.mixtures import LABELS, Mixture, MixtureSet
 from asvnb.models import wavlm
-from asvnb.models.separation import SR, Separator
+from asvnb.models.separation import SR, Separator, si_snr
 
 
 # --------------------------------------------------------------------------- stream cache
@@ -106,6 +112,20 @@ def pit_match(p_spoof: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (e_swap < e_same).astype(int)
 
 
+def source_match(streams: np.ndarray, sources: np.ndarray) -> int:
+    """0 when streams (1, 2) belong to sources (1, 2), 1 when swapped: the higher total SI-SNR (ties: 0)."""
+    n = min(streams.shape[1], sources.shape[1])
+    st, src = streams[:, :n].astype(np.float64), sources[:, :n].astype(np.float64)
+    same = si_snr(st[0], src[0]) + si_snr(st[1], src[1])
+    swap = si_snr(st[0], src[1]) + si_snr(st[1], src[0])
+    return int(swap > same)
+
+
+def source_matches(ms: MixtureSet, cache: "StreamCache") -> np.ndarray:
+    """:func:`source_match` of every mixture's cached streams against its rebuilt reference sources."""
+    return np.array([source_match(cache.load(m), ms.sources(i, sr=SR)) for i, m in enumerate(ms.mixtures)], dtype=int)
+
+
 def mixture_label(spoof_pred: Sequence[int]) -> str:
     """SS / SB / BB of two stream predictions (1 = spoof); order does not matter."""
     n = int(np.sum(spoof_pred))
@@ -149,18 +169,51 @@ class PipelineResult:
         return rep
 
 
-def run_pipeline(ms: MixtureSet, cache: StreamCache, fe, model: nn.Module, batch_size: int = 16,
-                 max_samples: int | None = None) -> PipelineResult:
-    """Detect spoofing in both cached streams of every mixture, match them to the true labels, label the mixture."""
+MATCHINGS = ("sources", "labels")
+
+
+def stream_logits(ms: MixtureSet, cache: StreamCache, fe, model: nn.Module, batch_size: int = 16,
+                  max_samples: int | None = None) -> np.ndarray:
+    """(N, 2 streams, 2 classes) detector logits of both cached streams of every mixture, in stream order."""
     lengths = [cache.length(m) for m in ms.mixtures for _ in range(2)]
     flat = wavlm.LazyWaves(lambda k: cache.load(ms.mixtures[k // 2])[k % 2], lengths)
-    logits = wavlm.predict_logits(fe, model, flat, batch_size=batch_size, max_samples=max_samples).reshape(-1, 2, 2)
+    return wavlm.predict_logits(fe, model, flat, batch_size=batch_size, max_samples=max_samples).reshape(-1, 2, 2)
+
+
+def assemble(ms: MixtureSet, logits: np.ndarray, matching: str = "sources",
+             source_swap: np.ndarray | None = None) -> PipelineResult:
+    """Label each mixture from its two stream predictions and match streams to labels by ``matching``.
+
+    ``"sources"`` uses ``source_swap`` (from :func:`source_matches`), which never
+    sees the labels; ``"labels"`` is the source's matching by ``sum |P(spoof) - label|``.
+    """
+    if matching not in MATCHINGS:
+        raise ValueError(f"unknown matching {matching!r}; valid: {', '.join(MATCHINGS)}")
     labels = np.array([m.labels for m in ms.mixtures])
     p = wavlm.spoof_probability(logits)
-    swap = pit_match(p, labels)
+    if matching == "labels":
+        swap = pit_match(p, labels)
+    elif source_swap is None or len(source_swap) != len(labels):
+        raise ValueError("matching='sources' needs source_swap for every mixture (pipeline.source_matches)")
+    else:
+        swap = np.asarray(source_swap, dtype=int)
     matched = np.where(swap[:, None, None] == 1, logits[:, ::-1], logits)
     preds = (p > 0.5).astype(int)
     return PipelineResult([m.mixed_label for m in ms.mixtures], [mixture_label(pr) for pr in preds], labels, matched)
+
+
+def run_pipeline(ms: MixtureSet, cache: StreamCache, fe, model: nn.Module, batch_size: int = 16,
+                 max_samples: int | None = None, matching: str = "sources") -> PipelineResult:
+    """Detect spoofing in both cached streams of every mixture, match streams to sources, label the mixture."""
+    logits = stream_logits(ms, cache, fe, model, batch_size, max_samples)
+    return assemble(ms, logits, matching, source_matches(ms, cache) if matching == "sources" else None)
+
+
+def random_control(ms: MixtureSet, matching: str, source_swap: np.ndarray | None = None,
+                   seed: int = 0) -> PipelineResult:
+    """The pipeline with random logits: what a matching gives a detector that knows nothing (EER 0.5 if fair)."""
+    logits = np.random.default_rng(seed).standard_normal((len(ms), 2, 2)).astype(np.float32)
+    return assemble(ms, logits, matching, source_swap)
 
 
 # --------------------------------------------------------------------------- fine-tuning on cached streams

@@ -28,6 +28,7 @@ from asvnb.data import mixtures
 from asvnb.data.asvspoof import LA2019, SPOOF
 from asvnb.models import separation, wavlm
 from asvnb.pipeline import PipelineResult, StreamCache, StreamPairs, make_pair_collate, pit_evaluate, pit_loss
+from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
 
 STUDY = "02_overlap_pipeline"
 SPLITS = ("train", "dev", "eval")
@@ -89,8 +90,10 @@ class OverlapConfig:
             # leave it unchanged, so the embedded profile fine-tunes at 1e-4 (3e-4 in the last epoch, as the source)
             # sep_batch 1: on the CPU a zero-padded batch of 8 separates slower per mixture than one at a time
             # (benchmarks/overlap_cost.py: no parallel hardware for the batch to fill, and padding to add)
-            base = dict(n_mixtures={"train": 64, "dev": 32, "eval": 160}, lr=1e-4, max_seconds=3.0,
-                        freeze_feature_encoder=True, sep_batch=1)
+            # 1,000 eval mixtures give stream EERs a +-3-point interval; 256 train mixtures in micro-batches of 2
+            # with the source's accumulation of 2 make 64 optimiser steps per epoch, 384 in all
+            base = dict(n_mixtures={"train": 256, "dev": 64, "eval": 1000}, lr=1e-4, max_seconds=3.0,
+                        freeze_feature_encoder=True, sep_batch=1, batch_size=2, si_snr_n=1000)
         else:
             base = dict(n_mixtures={"train": 15000, "dev": 10000, "eval": 10000},
                         separators=("sepformer", "convtasnet", "oracle", "oracle@8k", "none"))
@@ -136,6 +139,20 @@ def _load_split(cfg: OverlapConfig, split: str, sr: int) -> tuple[list[np.ndarra
     return [audio.load_audio(d.audio_path(t.utt), sr=sr) for t in d.trials], [int(t.key == SPOOF) for t in d.trials]
 
 
+def _held_out_speech(cfg: OverlapConfig, sr: int) -> list[np.ndarray]:
+    """Common Voice clips (speakers in no LA split): the separator stand-in's validation speech (else LA dev, said)."""
+    import warnings
+
+    from asvnb.data.commonvoice import CommonVoice
+
+    if not (Path(cfg.paths.data) / "cv-corpus-14.0-delta-2023-06-23").is_dir():
+        warnings.warn(f"{cfg.paths.data} has no Common Voice folder: the separator stand-in is validated on LA dev "
+                      "mixtures, whose speakers it also trains on", stacklevel=2)
+        return _load_split(cfg, "dev", sr)[0]
+    cv = CommonVoice(cfg.paths.data)
+    return [audio.load_audio(cv.audio_path(c), sr=sr, expected=True) for c in cv.table("validated")]
+
+
 # ----------------------------------------------------------------------------- models
 
 def _cached(cfg: OverlapConfig, kind: str, conf: Any) -> Path:
@@ -160,10 +177,12 @@ def _model_source(cfg: OverlapConfig, given: str | None, hub: str, kind: str, co
 def sepformer_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
     """The SepFormer to load: the given one, the hub id (full), or the cached stand-in."""
     sr = cfg.sepformer_standin.sample_rate
+    # the hub model learnt on WSJ0, not on LA: the stand-in learns on every LA speaker outside eval (train and dev,
+    # bona fide and spoofed speech alike) and is validated on Common Voice clips of held-out speakers
     return _model_source(cfg, cfg.sepformer, separation.HUB_SEPFORMER, "sepformer", cfg.sepformer_standin,
                          "hyperparams.yaml", lambda out: separation.train_sepformer_standin(
-                             _load_split(cfg, "train", sr)[0], _load_split(cfg, "dev", sr)[0], out,
-                             cfg.sepformer_standin, progress=progress))
+                             _load_split(cfg, "train", sr)[0] + _load_split(cfg, "dev", sr)[0],
+                             _held_out_speech(cfg, sr), out, cfg.sepformer_standin, progress=progress))
 
 
 def detector_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
@@ -219,18 +238,74 @@ def clean_eval(cfg: OverlapConfig, fe, model) -> dict:
     return rep
 
 
-def si_snr_table(ms: mixtures.MixtureSet, caches: dict[str, StreamCache], n: int) -> pd.DataFrame:
-    """SI-SNRi (dB, at 8 kHz as WSJ0-2mix is scored) of each separator's cached streams on the first ``n`` mixtures."""
-    rows = []
+def si_snri_values(ms: mixtures.MixtureSet, cache: StreamCache, n: int) -> np.ndarray:
+    """SI-SNRi (dB, at 8 kHz as WSJ0-2mix is scored) of one separator's cached streams on the first ``n`` mixtures."""
+    out = []
     for i in range(min(n, len(ms))):
         mix8 = audio.resample(ms.load(i, sr=16000), 16000, 8000)
         ref8 = np.stack([audio.resample(s, 16000, 8000) for s in ms.sources(i, sr=16000)])
-        for name, cache in caches.items():
-            est = np.stack([audio.crop_or_pad(audio.resample(s, 16000, 8000), len(mix8))
-                            for s in cache.load(ms.mixtures[i])])
-            rows.append({"separator": name, "si_snri_db": separation.si_snr_improvement(est, ref8, mix8)})
+        est = np.stack([audio.crop_or_pad(audio.resample(s, 16000, 8000), len(mix8))
+                        for s in cache.load(ms.mixtures[i])])
+        out.append(separation.si_snr_improvement(est, ref8, mix8))
+    return np.asarray(out)
+
+
+def si_snr_table(ms: mixtures.MixtureSet, caches: dict[str, StreamCache], n: int) -> pd.DataFrame:
+    """Mean, std and count of :func:`si_snri_values` per separator."""
+    rows = [{"separator": name, "si_snri_db": v} for name, cache in caches.items()
+            for v in si_snri_values(ms, cache, n)]
     df = pd.DataFrame(rows)
     return df.groupby("separator", sort=False)["si_snri_db"].agg(["mean", "std", "count"]).reset_index()
+
+
+def stream_eer_ci(results: list[PipelineResult], reps: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval over mixtures of the mean (over runs) stream EER: both streams of a mixture stay together."""
+    n = len(results[0].stream_labels)
+
+    def stat(idx: np.ndarray) -> float:
+        vals = []
+        for r in results:
+            y, s = r.stream_labels[idx].reshape(-1), r.scores[idx].reshape(-1)
+            vals.append(metrics.eer(s[y == 0], s[y == 1])[0] if (y == 0).any() and (y == 1).any() else 0.5)
+        return float(np.mean(vals))
+
+    return bootstrap_ci(stat, n, reps, seed)
+
+
+def result_rows(clean: dict, si_values: dict[str, np.ndarray], pre: dict[str, PipelineResult],
+                post: list[PipelineResult], controls: dict[str, PipelineResult],
+                label_matched: PipelineResult | None) -> list[ResultRow]:
+    """The chapter's key figures as typed result rows (``build/results/02_overlap_pipeline.json``)."""
+    data = "LA19 eval mixtures"
+    s, y = clean["scores"], clean["labels"]
+    rows = [ResultRow("detector", "clean", "LA19 eval", "eer", clean["eer"], ci95=eer_ci(s[y == 0], s[y == 1]),
+                      n_trials=int(len(y)), source=0.0157, note="the source's chapters 6-7 say 1.15 %")]
+    for name, v in si_values.items():
+        rows.append(ResultRow("separation", name, data, "si_snri_db", float(v.mean()), n_trials=int(len(v)),
+                              ci95=bootstrap_ci(lambda i: float(v[i].mean()), len(v)),
+                              source=SOURCE["sepformer_si_snri_db"] if name == "sepformer" else None,
+                              note="scored at 8 kHz; source column: the hub model on WSJ0-2mix"))
+    n = len(next(iter(pre.values())).stream_labels) if pre else 0
+    for name, r in pre.items():
+        rows.append(ResultRow("pipeline", f"{name}, pre-trained", data, "stream_eer", r.stream_report()["eer"],
+                              ci95=stream_eer_ci([r]), n_trials=2 * n,
+                              source=SOURCE["pretrained_stream"]["eer"] if name == "sepformer" else None,
+                              note="streams matched to reference sources by SI-SNR"))
+    if label_matched is not None:
+        rows.append(ResultRow("pipeline", "sepformer, pre-trained, label matching", data, "stream_eer",
+                              label_matched.stream_report()["eer"], ci95=stream_eer_ci([label_matched]), n_trials=2 * n,
+                              source=SOURCE["pretrained_stream"]["eer"],
+                              note="the source's matching: the permutation with the lower sum |P(spoof) - label|"))
+    for matching, r in controls.items():
+        rows.append(ResultRow("control", f"random scores, {matching} matching", data, "stream_eer",
+                              r.stream_report()["eer"], ci95=stream_eer_ci([r]), n_trials=2 * n,
+                              note="a detector that knows nothing: a fair matching gives 0.5"))
+    if post:
+        eers = [r.stream_report()["eer"] for r in post]
+        rows.append(ResultRow("pipeline", "sepformer, fine-tuned", data, "stream_eer", **over_seeds(eers),
+                              ci95=stream_eer_ci(post), n_trials=2 * n, source=SOURCE["finetuned_stream"]["eer"],
+                              note="streams matched to reference sources by SI-SNR; mean over seeds"))
+    return rows
 
 
 # ----------------------------------------------------------------------------- fine-tuning
@@ -258,8 +333,6 @@ def finetune(cfg: OverlapConfig, detector_dir: str, train: mixtures.MixtureSet, 
              cache: StreamCache, seed: int, stop_after: int | None = None, progress: bool | None = None):
     """Fine-tune the detector on cached separated streams (separator frozen): AdamW, linear schedule per optimiser
     step, gradient accumulation and clipping, PIT loss, validation every epoch; resumes from its checkpoint."""
-    from transformers import get_scheduler
-
     from asvnb.train import TrainConfig, Trainer
 
     fe, model = wavlm.load_detector(detector_dir)
@@ -273,14 +346,10 @@ def finetune(cfg: OverlapConfig, detector_dir: str, train: mixtures.MixtureSet, 
     val = torch.utils.data.DataLoader(StreamPairs(dev, cache, cfg.max_samples), batch_size=cfg.batch_size,
                                       collate_fn=collate)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    steps = -(-len(loader) // cfg.grad_accum) * cfg.epochs
-    sched = get_scheduler("linear", optimizer=opt, num_warmup_steps=0, num_training_steps=steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, -(-len(loader) // cfg.grad_accum)))
 
     def on_epoch_start(trainer, epoch: int) -> None:
         sampler.use_epoch(epoch)
-        # the source raised the learning rate for its last epoch; the linear decay goes on from there
-        if cfg.last_epoch_lr and epoch == cfg.epochs:
-            sched.base_lrs = [cfg.last_epoch_lr for _ in sched.base_lrs]
 
     out = cfg.paths.out / "finetune" / f"{cache.dir.name}-seed{seed}-{stable_hash(_ft_key(cfg))[:8]}"
     trainer = Trainer(model, opt, loader, pit_loss,
@@ -294,10 +363,30 @@ def finetune(cfg: OverlapConfig, detector_dir: str, train: mixtures.MixtureSet, 
     return res
 
 
+def lr_factor(cfg: OverlapConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """Learning-rate factor per optimiser step: linear decay to 0 over all epochs but the last, then the last epoch
+    restarts at ``last_epoch_lr`` and decays to 0 over its own steps.
+
+    The source meant to raise the rate for its last epoch, but its linear schedule
+    (counted over ``len(train) // 2 * 4`` steps) had already reached 0 after epoch
+    4; a step-counted lambda makes the raise take effect, and resumes exactly.
+    """
+    first = steps_per_epoch * max(cfg.epochs - (1 if cfg.last_epoch_lr else 0), 1)
+    last_ratio = (cfg.last_epoch_lr or cfg.lr) / cfg.lr
+
+    def factor(step: int) -> float:
+        if step < first or not cfg.last_epoch_lr:
+            return max(0.0, 1.0 - step / first)
+        return last_ratio * max(0.0, 1.0 - (step - first) / steps_per_epoch)
+
+    return factor
+
+
 def _ft_key(cfg: OverlapConfig) -> dict:
     keys = ("n_mixtures", "mixture_seed", "max_seconds", "epochs", "lr", "last_epoch_lr", "grad_accum",
             "max_grad_norm", "batch_size", "freeze_feature_encoder", "detector")
-    return {k: getattr(cfg, k) for k in keys} | {"standin": asdict(cfg.detector_standin)}
+    return {k: getattr(cfg, k) for k in keys} | {"standin": asdict(cfg.detector_standin),
+                                                 "schedule": "linear to 0, last epoch restarted"}
 
 
 # ----------------------------------------------------------------------------- tables
@@ -328,6 +417,27 @@ def rows_stream(name: str, reps: list[dict], source: dict | None, note: str = ""
     return [{"model": name, "metric": f"stream {m}" + (" (%)" if m == "eer" else ""), "ours": [r[m] for r in reps],
              "source": source[m] if source else None, "percent": m == "eer", "note": note if k == 0 else ""}
             for k, m in enumerate(which)]
+
+
+def ordering_sentence(rows: list[ResultRow]) -> str:
+    """What the pipeline rows' intervals support: the expected order none > sepformer > oracle (stream EER), told
+    pair by pair as 'below' (intervals apart), 'not distinguishable' (they overlap) or 'above'."""
+    by = {r.system: r for r in rows if r.table == "pipeline" and r.metric == "stream_eer"}
+
+    def fmt(r: ResultRow) -> str:
+        lo, hi = r.ci95 or (r.value, r.value)
+        return f"{r.value:.1%} [{lo:.1%}, {hi:.1%}]"
+
+    def compare(a: str, b: str) -> str:
+        ra, rb = by[a], by[b]
+        (alo, ahi), (blo, bhi) = ra.ci95, rb.ci95
+        verdict = "below" if ahi < blo else ("above" if alo > bhi else "not distinguishable from")
+        return f"{a} {fmt(ra)} is {verdict} {b} {fmt(rb)}"
+
+    pairs = [("oracle, pre-trained", "sepformer, pre-trained"), ("sepformer, pre-trained", "none, pre-trained"),
+             ("oracle, pre-trained", "oracle@8k, pre-trained"), ("sepformer, fine-tuned", "sepformer, pre-trained")]
+    parts = [compare(a, b) for a, b in pairs if a in by and b in by]
+    return "Stream EER with 95 % intervals: " + "; ".join(parts) + "." if parts else ""
 
 
 def timed(fn, *args, **kwargs) -> tuple[Any, float]:
