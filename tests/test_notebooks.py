@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from asvnb import book, config
+from asvnb import book, config, results
 
 NOTEBOOKS = sorted((config.project_root() / "notebooks").glob("*.ipynb"))
 
@@ -35,6 +35,10 @@ def test_notebook_executes(notebook: Path, corpus: Path) -> None:
     rec = book.execute_notebook(notebook, {})
     assert rec.status == "ok" and rec.profile == "embedded"
     assert Path(rec.output).is_file()
+    # every reported number is also data (shared/results-schema.md): typed rows, finite values, unique keys
+    rows = results.read_results(notebook.stem)
+    assert rows, f"{notebook.stem} wrote no result rows"
+    assert len({r.key() for r in rows}) == len(rows)  # read_results refuses non-finite values itself
 
 
 @pytest.mark.slow
