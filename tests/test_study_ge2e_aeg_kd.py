@@ -105,15 +105,15 @@ def test_profiles_and_reductions(corpus):
     assert full.seeds == (0, 1, 2) and full.train_per_epoch is None
     assert not full.ge2e_bonafide_only and full.augment_p is None and full.aeg_threshold_rule == "fixed"
     emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
-    assert emb.epochs == 3 and emb.ge2e_epochs == 30 and emb.batch_size == 32 and emb.train_per_epoch == 500
-    assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.5, 2.0, (0, 1, 2), 1)
-    assert emb.ge2e_bonafide_only and emb.aeg_threshold_rule == "sv_eer" and emb.augment_p == 0.3
+    assert emb.epochs == 3 and emb.ge2e_epochs == 20 and emb.batch_size == 32 and emb.train_per_epoch == 400
+    assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.0, 1.5, (0, 1, 2), 1)
+    assert emb.ge2e_bonafide_only and emb.aeg_threshold_rule == "sv_eer" and emb.augment_p == 0.2
     assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
     text = "; ".join(emb.reductions)
-    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 500 utts" in text and "batch 32" not in text
-    assert "1.5 s train / 2 s eval crops" in text and "GE2E 30 batches of 7x10" in text
+    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 400 utts" in text and "batch 32" not in text
+    assert "1 s train / 1.5 s eval crops" in text and "GE2E 20 batches of 7x10" in text
     assert "GE2E on bona fide only" in text and "AEG teachers and students on 1 of 3 seeds" in text
-    assert "augmentation p = 0.3, one of reverb, music, speech, noise (SNR noise 0-15 dB" in text
+    assert "augmentation p = 0.2, one of reverb, music, speech, noise (SNR noise 0-15 dB" in text
     # an epochs=None / seeds=None override (the notebook's defaults) keeps the profile's value
     assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 8
     assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (0, 1, 2)
@@ -125,7 +125,7 @@ def test_run_folder_depends_on_training_settings_only(corpus, tmp_path, monkeypa
     monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
     cfg = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus)
     assert cfg.run_key() == study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus).run_key()
-    for change in ({"epochs": 7}, {"crop_s": 1.0}, {"ge2e_epochs": 5}, {"aeg_alpha": 1.0}, {"lr": 1e-3}):
+    for change in ({"epochs": 7}, {"crop_s": 2.0}, {"ge2e_epochs": 5}, {"aeg_alpha": 1.0}, {"lr": 2e-3}):
         assert replace(cfg, **change).run_key() != cfg.run_key(), change
     for same in ({"device": "cpu"}, {"eval_crop_s": None}, {"n_eval": 5}, {"seeds": (1, 2)}):
         assert replace(cfg, **same).run_key() == cfg.run_key(), same
@@ -469,3 +469,34 @@ def test_g711_round_trip_by_hand_and_augmentation_probability(corpus):
     assert set(picks) == {"none", "reverb", "music", "speech", "noise"}
     with pytest.raises(ValueError, match="probability"):
         Augmenter(corpus, corpus, sr=SR, p=1.5)
+
+
+def test_results_rows_name_the_issue_key_figures(cfg):
+    # two seeds of Table 1, the first also of Table 2: the rows the book's checks look up, each with an interval
+    cfg = replace(cfg, ge2e_epochs=1, epochs=1, teacher_channels=(8, 8, 16, 16), student_channels=(8, 8, 8, 8),
+                  seeds=(0, 1), table2_seeds=1, aeg_threshold_rule="sv_eer")
+    data = study.load_data(cfg)
+    runs = study.run_all(cfg, data, progress=False, log=lambda s: None)
+    assert [len(r.results) for r in runs] == [7, 2] and study.table2_runs(runs) == runs[:1]
+    cx = study.complexity_table(cfg)
+    rows = study.result_rows(runs, cfg, data, cx)
+    keys = {r.key(): r for r in rows}
+    for key in (("1", "G-ResNetSE, NLL", "LA21 eval", "eer"), ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer"),
+                ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "min_tdcf"),
+                ("2", "L-ResNetSE, static AEG", "LA21 eval", "eer"),
+                ("ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer"),
+                ("aeg", "static", "LA19 train", "kept_fraction"), ("aeg", "active", "LA19 train", "kept_fraction")):
+        assert key in keys, key
+        assert keys[key].ci95 is not None and keys[key].n_trials
+    t1 = keys[("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer")]
+    assert t1.n_seeds == 2 and t1.value == pytest.approx(np.mean([r.results["G GE2E+NLL"].eer for r in runs]))
+    assert keys[("2", "L-ResNetSE, static AEG", "LA21 eval", "eer")].n_seeds == 1
+    assert ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval, codec alaw", "eer") in keys
+    sims = runs[0].aeg["static_similarity"]
+    assert keys[("aeg", "static", "LA19 train", "kept_fraction")].value == pytest.approx(sims["kept"].mean())
+    assert keys[("3", "L-ResNetSE, layout L", "401 frames x 40 log-mel", "params")].source == 1.44e6
+    text = study.claims(rows, cfg)
+    assert "15% target" in text and "Static AEG keeps" in text and "speaker-verification EER" in text
+    assert study.plot_similarities(runs, cfg) is not None
+    assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
+    assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]

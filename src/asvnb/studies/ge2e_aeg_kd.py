@@ -145,11 +145,13 @@ class GE2EAEGKDConfig:
             # The embedded spoofs only approach their target's voice, so GE2E learns from bona fide speech only,
             # and a fixed cosine of 0.4 means nothing in an embedding trained for minutes: AEG keeps what crosses
             # the attacking model's own speaker-verification EER threshold
-            cfg = replace(cfg, sample_rate=16000, crop_s=1.5, eval_crop_s=2.0, sv_crop_s=2.0, layers=(1, 1, 1, 1),
+            # (measured on corpus v2 at 3e-4 and 1.5 s crops: 8 x 500 utterances left training accuracy at 0.42 and
+            # GE2E at loss 1.45 after 30 batches, so both learn at 1e-3 here)
+            cfg = replace(cfg, sample_rate=16000, crop_s=1.0, eval_crop_s=1.5, sv_crop_s=1.5, layers=(1, 1, 1, 1),
                           teacher_channels=(16, 32, 64, 128), student_channels=(8, 16, 32, 64), emb_dim=128,
-                          ge2e_epochs=30, epochs=8, batch_size=32, train_per_epoch=500, augment_p=0.3,
-                          ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=64, seeds=(0, 1, 2),
-                          table2_seeds=1)
+                          ge2e_epochs=20, ge2e_lr=1e-3, lr=1e-3, epochs=8, batch_size=32, train_per_epoch=400,
+                          augment_p=0.2, ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=48,
+                          seeds=(0, 1, 2), table2_seeds=1)
         cfg = replace(cfg, **overrides)
         return replace(cfg, seeds=tuple(int(k) for k in cfg.seeds), reductions=cfg.describe_reductions())
 
@@ -172,6 +174,8 @@ class GE2EAEGKDConfig:
         if self.epochs != full.epochs or self.train_per_epoch:
             per = f" x {self.train_per_epoch} utts" if self.train_per_epoch else ""
             out.append(f"{self.epochs} epochs{per}")
+        if (self.lr, self.ge2e_lr) != (full.lr, full.ge2e_lr):
+            out.append(f"learning rate {self.lr:g} (GE2E {self.ge2e_lr:g}; source 3e-4)")
         if self.batch_size != full.batch_size:
             out.append(f"batch {self.batch_size}")
         if self.aeg_pool:
