@@ -100,3 +100,13 @@ def test_samples_per_epoch_draws_a_fresh_subset_each_epoch(tmp_path, monkeypatch
     train_classifier(nn.Linear(4, 2), data, data, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1)
     assert [len(s) for s in seen] == [16, 16] and all(len(set(s)) == 16 for s in seen)
     assert set(seen[0]) != set(seen[1])
+
+
+def test_balanced_weights_make_each_class_weigh_the_same() -> None:
+    from asvnb.train.classify import balanced_weights
+
+    w = balanced_weights([1, 1, 1, 0])  # 3 of class 1, 1 of class 0: n / (2 * count) = 4/2, 4/6
+    assert w.tolist() == pytest.approx([2.0, 2 / 3])
+    assert float(w[0] * 1 + w[1] * 3) == pytest.approx(4.0)  # each class's total weight is n / 2
+    with pytest.raises(ValueError, match="every class needs"):
+        balanced_weights([1, 1])

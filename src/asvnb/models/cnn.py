@@ -58,11 +58,14 @@ class SpectrogramCNN(nn.Module):
     """
 
     def __init__(self, n_classes: int = 2, in_channels: int = 1, channels: tuple[int, ...] = (16, 32, 64),
-                 hidden: int = 256, emb_dim: int = 128, dropout: float = 0.0):
+                 hidden: int = 256, emb_dim: int = 128, dropout: float = 0.0, batch_norm: bool = False):
         super().__init__()
         blocks, c_in = [], in_channels
         for c_out in channels:
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            # batch_norm: a BatchNorm2d after each convolution (trains from random weights in a few epochs where the
+            # plain blocks, measured on the embedded LA images, stay at the class prior)
+            norm = [nn.BatchNorm2d(c_out)] if batch_norm else []
+            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), *norm, nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c_in = c_out
         self.conv = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d((4, 4)))
         self.in_channels, self.min_size = in_channels, 2 ** len(channels)
@@ -78,7 +81,7 @@ class SpectrogramCNN(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"SpectrogramCNN expects (batch, {self.in_channels}, freq, time) inputs, "
                              f"got {tuple(x.shape)}")
-        why = f"{len(self.conv) // 3} max-poolings each halve it"
+        why = f"{sum(isinstance(m, nn.MaxPool2d) for m in self.conv)} max-poolings each halve it"
         check_length(x.shape[2], self.min_size, "SpectrogramCNN", why, unit="frequency bins")
         check_length(x.shape[3], self.min_size, "SpectrogramCNN", why, unit="frames")
         check_finite(x, "SpectrogramCNN")

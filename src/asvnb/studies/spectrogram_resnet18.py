@@ -100,11 +100,13 @@ class SpectrogramResNet18Config:
             return EMBEDDED_BATCH if embedded else source
 
         per_epoch = EMBEDDED_SAMPLES_PER_EPOCH if embedded else None
+        # embedded: class-balanced loss (about 3 fake segments per real one; from random weights in a few epochs the
+        # plain loss leaves SimpleCNN calling every segment fake, measured); full: the source's plain loss
         setups = {"SimpleCNN": ClassifierSetup(lr=1e-3, batch_size=batch(64), epochs=epochs_of("SimpleCNN"),
-                                               samples_per_epoch=per_epoch),
+                                               samples_per_epoch=per_epoch, balanced=embedded),
                   "ResNet18 transfer": ClassifierSetup(lr=1e-4, batch_size=batch(256),
                                                        epochs=epochs_of("ResNet18 transfer"),
-                                                       samples_per_epoch=per_epoch)}
+                                                       samples_per_epoch=per_epoch, balanced=embedded)}
         overrides.setdefault("resnet_size", EMBEDDED_RESNET_SIZE if embedded else 224)
         if weights == "default":
             weights = None if embedded else "imagenet"

@@ -46,11 +46,30 @@ class Predictions:
         return self.logits.argmax(axis=1)
 
 
-def ce_step(model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-    """One cross-entropy step on a ``(x, y[, ids])`` batch; also reports the batch accuracy."""
+def ce_step(model: nn.Module, batch: Any, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """One cross-entropy step (optional class ``weight``) on a ``(x, y[, ids])`` batch; reports the batch accuracy."""
     x, y = batch[0], batch[1]
     logits = model(x)
-    return F.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
+    weight = None if weight is None else weight.to(logits.device)
+    return F.cross_entropy(logits, y, weight=weight), {"acc": float((logits.argmax(1) == y).float().mean())}
+
+
+def balanced_weights(labels: Any, n_classes: int = 2) -> torch.Tensor:
+    """Class weights ``n / (n_classes * count)`` (sklearn's "balanced"): every class weighs the same in the loss."""
+    y = torch.as_tensor(labels).long()
+    counts = torch.bincount(y, minlength=n_classes).float()
+    if (counts == 0).any():
+        raise ValueError(f"class counts {counts.tolist()}: every class needs at least one training example")
+    return len(y) / (n_classes * counts)
+
+
+def _labels(ds: Dataset) -> torch.Tensor:
+    # ImageSet keeps its labels; a TensorDataset keeps them as its second tensor; anything else is read item by item
+    if hasattr(ds, "labels"):
+        return torch.as_tensor(ds.labels)
+    if hasattr(ds, "tensors"):
+        return ds.tensors[1]
+    return torch.as_tensor([int(ds[i][1]) for i in range(len(ds))])
 
 
 @torch.no_grad()
@@ -80,7 +99,7 @@ def weighted_prf(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 
 def binary_metrics(pred: Predictions, *, positive: int, bonafide: int) -> dict[str, Any]:
-    """Accuracy, precision, recall, F1 (for ``positive``, and support-weighted), confusion matrix and EER over the whole set."""
+    """Accuracy, P/R/F1 (of ``positive``, and support-weighted), confusion matrix and EER over the whole set."""
     rep = metrics.classification_report(pred.labels, pred.predicted, positive=positive, labels=[0, 1])
     scores = pred.scores(bonafide)
     bona, spoof = scores[pred.labels == bonafide], scores[pred.labels != bonafide]
@@ -114,6 +133,9 @@ class ClassifierSetup:
     mode: str = "min"
     num_workers: int = 0
     samples_per_epoch: int | None = None  # None: every training example each epoch; else a fresh random subset
+    # class-balanced cross entropy: with 80 % spoofs, the plain loss sits at the prior's entropy while a model
+    # learns to call everything spoofed, and (measured on the embedded LA) a small CNN can stay there for epochs
+    balanced: bool = False
 
 
 def train_classifier(model: nn.Module, train_set: Dataset, val_set: Dataset, setup: ClassifierSetup, *,
@@ -131,6 +153,10 @@ def train_classifier(model: nn.Module, train_set: Dataset, val_set: Dataset, set
     val = DataLoader(val_set, batch_size=setup.batch_size, num_workers=setup.num_workers)
     opt = torch.optim.Adam(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
     cfg = TrainConfig(out_dir=Path(out_dir), epochs=setup.epochs, seed=seed, monitor=setup.monitor, mode=setup.mode)
-    trainer = Trainer(model, opt, train, ce_step, cfg, val_loader=val,
+    step = ce_step
+    if setup.balanced:
+        weight = balanced_weights(_labels(train_set))
+        step = lambda m, b: ce_step(m, b, weight=weight)  # noqa: E731
+    trainer = Trainer(model, opt, train, step, cfg, val_loader=val,
                       evaluate_fn=make_evaluate_fn(positive=positive, bonafide=bonafide), model_config=model_config)
     return trainer.fit()
