@@ -50,10 +50,10 @@
 # %% tags=["parameters"]
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
-epochs = None  # int | None: fine-tuning and distillation epochs; None: the profile's default (embedded 8, full 20)
-ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the profile's default (embedded 20, full 300)
+epochs = None  # int | None: fine-tuning and distillation epochs; None: the profile's default (embedded 6, full 20)
+ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the profile's default (embedded 15, full 300)
 crop_s = None  # float | None: training crop in seconds; None: the profile's default (embedded 1 s, full 4 s)
-train_per_epoch = None  # int | None: utterances per fine-tuning epoch; None: the profile's default (embedded 400, full all)
+train_per_epoch = None  # int | None: utterances per fine-tuning epoch; None: the profile's default (embedded 300, full all)
 seeds = None  # list[int] | None: seeds of Table 1 (mean +- std); None: the profile's [0, 1, 2]
 table2_seeds = None  # int | None: how many of the seeds also train Table 2's AEG teachers and students; None: the profile's (embedded 1, full all)
 device = "auto"  # {auto, cpu, cuda, mps}

@@ -149,8 +149,8 @@ class GE2EAEGKDConfig:
             # GE2E at loss 1.45 after 30 batches, so both learn at 1e-3 here)
             cfg = replace(cfg, sample_rate=16000, crop_s=1.0, eval_crop_s=1.5, sv_crop_s=1.5, layers=(1, 1, 1, 1),
                           teacher_channels=(16, 32, 64, 128), student_channels=(8, 16, 32, 64), emb_dim=128,
-                          ge2e_epochs=20, ge2e_lr=1e-3, lr=1e-3, epochs=8, batch_size=32, train_per_epoch=400,
-                          augment_p=0.2, ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=48,
+                          ge2e_epochs=15, ge2e_lr=1e-3, lr=1e-3, epochs=6, batch_size=32, train_per_epoch=300,
+                          augment_p=0.2, ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=32,
                           seeds=(0, 1, 2), table2_seeds=1)
         cfg = replace(cfg, **overrides)
         return replace(cfg, seeds=tuple(int(k) for k in cfg.seeds), reductions=cfg.describe_reductions())
