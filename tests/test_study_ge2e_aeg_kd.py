@@ -492,6 +492,8 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     assert t1.n_seeds == 2 and t1.value == pytest.approx(np.mean([r.results["G GE2E+NLL"].eer for r in runs]))
     assert keys[("2", "L-ResNetSE, static AEG", "LA21 eval", "eer")].n_seeds == 1
     assert ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval, codec alaw", "eer") in keys
+    dev = keys[("1", "G-ResNetSE, GE2E+NLL", "LA19 dev, A01", "eer")]  # 9 bona fide + 3 A01 spoofs, 2 seeds
+    assert dev.n_trials == 12 and dev.n_seeds == 2 and dev.ci95 is not None
     sims = runs[0].aeg["static_similarity"]
     assert keys[("aeg", "static", "LA19 train", "kept_fraction")].value == pytest.approx(sims["kept"].mean())
     assert keys[("3", "L-ResNetSE, layout L", "401 frames x 40 log-mel", "params")].source == 1.44e6
