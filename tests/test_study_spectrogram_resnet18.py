@@ -310,3 +310,12 @@ def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
     common.cached_images(tmp_path, "toy", {"size": 33}, draw)  # another key: drawn again
     assert len(calls) == 2
     assert first.resized(16).images.shape == (1, 3, 16, 16) and first.resized(32) is first
+
+
+def test_join_sets_scores_the_whole_set_from_its_parts() -> None:
+    a = Predictions(np.array([[0.0, 2.0], [1.0, 0.0]]), np.array([1, 0]), ["a1", "a2"])
+    b = Predictions(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]), ["b1", "b2"])
+    run = common.join_sets(common.SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK)
+    assert run.predictions["AB"].ids == ["a1", "a2", "b1", "b2"]
+    # predicted 1,0,1,1 against 1,0,0,1 (real 1 positive): TP 2, FP 1, FN 0 -> F1 0.8, accuracy 3/4
+    assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"]["accuracy"] == pytest.approx(0.75)

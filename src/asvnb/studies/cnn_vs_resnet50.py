@@ -33,8 +33,8 @@ from asvnb.data.commonvoice import CommonVoice
 from asvnb.models.cnn import SpectrogramCNN
 from asvnb.models.image_resnet import resnet50_classifier
 from asvnb.results import ResultRow, bootstrap_ci, over_seeds
-from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, render, run_dir,
-                                              run_seeds, seed_row, single_thread)
+from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, join_sets, render,
+                                              run_dir, run_seeds, seed_row, single_thread)
 from asvnb.train import TrainConfig, Trainer, load_best, model_config
 from asvnb.train.classify import ClassifierSetup, ce_step, predict
 
@@ -198,12 +198,13 @@ def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], se
     shortcut's control): the model then never sees an MP3.
     """
     factory, kwargs = cfg.model(name)
-    evals = {"val": sets["val"], "test": sets["test"], "LA eval": sets["test"].where(LA),
-             "CV test": sets["test"].where(CV)}
+    # the test set is LA eval followed by CV test: each part is scored once, the whole set joined from them
+    evals = {"LA eval": sets["test"].where(LA), "CV test": sets["test"].where(CV)}
     train = sets["train"] if with_cv else sets["train"].where(LA)
     folder = name if with_cv else f"{name}-noCV"
-    return run_seeds(folder, factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK,
+    runs = run_seeds(folder, factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK,
                      cfg.paths.out, seeds, cfg.settings(size=cfg.sizes[name], with_cv=with_cv), cfg.device)
+    return [join_sets(r, "test", ("LA eval", "CV test"), TASK) for r in runs]
 
 
 # ----------------------------------------------------------------------------- speaker verification
@@ -302,15 +303,20 @@ def la_asv_scores(verifier: Verifier, cfg: CnnVsResnet50Config, split: str = "ev
 
 
 def cv_asv_scores(verifier: Verifier, cfg: CnnVsResnet50Config) -> ASVScores:
-    """Common Voice test speakers (as the source tested): enrol on each speaker's first clip, every other clip a trial."""
+    """Common Voice speakers (as the source tested): enrol on each speaker's first clip, every other clip a trial.
+
+    Every Common Voice speaker is used, those of the CM's training part too: the
+    speaker CNN trains on LA speakers only, so none of them is known to it (the
+    embedded corpus has three Common Voice speakers, one on the CM's test side).
+    """
     by_spk: dict[str, list[Path]] = {}
-    for spk, p in cv_split(cfg)["test"]:
+    for spk, p in cv_split(cfg)["train"] + cv_split(cfg)["test"]:
         by_spk.setdefault(spk, []).append(p)
     enrol = {s: ps[:1] for s, ps in by_spk.items() if len(ps) > 1}
     tests = [(s, p) for s, ps in by_spk.items() for p in ps[1:]]
     trials = [(spk, p, "bonafide", "target" if s == spk else "nontarget") for spk in enrol for s, p in tests]
     if len(enrol) < 2:
-        raise ValueError(f"{cfg.paths.data}: Common Voice test part has {len(enrol)} speakers with 2+ clips; "
+        raise ValueError(f"{cfg.paths.data}: Common Voice has {len(enrol)} speakers with 2+ clips; "
                          "speaker verification needs at least 2")
     return _cosine_scores(verifier, enrol, trials, cfg.sr)
 
@@ -476,14 +482,15 @@ def asv_rows(scores: dict[str, list[ASVScores]], reps: int = 1000) -> list[Resul
 # ----------------------------------------------------------------------------- what ResNet50 costs here
 
 
-def seconds_per_image(cfg: CnnVsResnet50Config, name: str, images: ImageSet, steps: int = 2) -> float:
+def seconds_per_image(cfg: CnnVsResnet50Config, name: str, images: ImageSet, steps: int = 2,
+                      batch: int | None = None) -> float:
     """Measured wall time of one training step per image (forward, backward, Adam) of countermeasure ``name``."""
     import time
 
     factory, kwargs = cfg.model(name)
     model = factory(**kwargs).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    bs = cfg.setups[name].batch_size
+    bs = batch or cfg.setups[name].batch_size
     x, y = images.images[:bs].float() / 255.0, images.labels[:bs]
     opt.zero_grad()
     F.cross_entropy(model(x), y).backward()  # the first step allocates: not timed
@@ -506,6 +513,10 @@ def cost_table(cfg: CnnVsResnet50Config, sets: dict[str, dict[str, ImageSet]], r
         rows.append({"model": name, "side": cfg.sizes[name], "s per training image": seconds_per_image(
             cfg, name, sets[name]["train"]), "epochs": setup.epochs, "images per epoch": per_epoch,
             "best epoch (per seed)": [r.best_epoch for r in runs[name]]})
+    if cfg.sizes["ResNet50"] != 224:  # what the source's resolution would cost here (a few images suffice to time it)
+        few = sets["ResNet50"]["train"].subset(range(8)).resized(224)
+        rows.append({"model": "ResNet50 at 224 px", "side": 224, "s per training image": seconds_per_image(
+            cfg, "ResNet50", few, batch=8), "epochs": None, "images per epoch": None, "best epoch (per seed)": None})
     frame = pd.DataFrame(rows).set_index("model")
     passes = frame.loc["CNN", "epochs"] * frame.loc["CNN", "images per epoch"]
     frame["minutes for the CNN's passes, 1 seed"] = frame["s per training image"] * passes / 60

@@ -211,6 +211,16 @@ def run_seeds(name: str, factory: Callable[..., nn.Module], kwargs: Mapping[str,
     return runs
 
 
+def join_sets(run: SeedRun, name: str, parts: Sequence[str], task: Task) -> SeedRun:
+    """Add set ``name`` to a run as the scored ``parts`` in order (no model is run twice over the same images)."""
+    preds = [run.predictions[p] for p in parts]
+    joined = Predictions(np.concatenate([p.logits for p in preds]), np.concatenate([p.labels for p in preds]),
+                         [i for p in preds for i in p.ids])
+    run.predictions[name] = joined
+    run.metrics[name] = binary_metrics(joined, positive=task.positive, bonafide=task.bonafide)
+    return run
+
+
 def values(runs: Sequence[SeedRun], split: str, metric: str) -> list[float]:
     """One metric of one set across seeds."""
     return [float(r.metrics[split][metric]) for r in runs]
