@@ -133,9 +133,10 @@ plots.plot_spectrogram_grid(panels, ncols=3)
 # %%
 seg_note = "" if cfg.seconds == study.SOURCE_SECONDS else f"{cfg.seconds:g} s segments (source 30 s), "
 sides = {"SimpleCNN": cfg.size, "ResNet18 transfer": cfg.resnet_size}
-setup_note = {name: f"{seg_note}{s.epochs} epochs (source 30)" + (", class-balanced loss" if s.balanced else "")
+setup_note = {name: f"{seg_note}{s.epochs} epochs (source 30)"
               + (f" of {s.samples_per_epoch} random training images" if s.samples_per_epoch else "")
               + f", batch {s.batch_size} (source {src_bs}), {sides[name]} x {sides[name]} images"
+              + (", class-balanced loss" if s.balanced else "")
               for (name, s), src_bs in zip(cfg.setups.items(), (64, 256))}
 backbone = {None: "random init (no ImageNet weights offline)", "imagenet": "ImageNet weights"}.get(
     cfg.weights, f"weights {cfg.weights}")
