@@ -1047,7 +1047,7 @@ def complexity(model: ResNetSE, name: str, frames: int) -> Complexity:
 def complexity_table(cfg: GE2EAEGKDConfig, seconds: float = 4.0) -> pd.DataFrame:
     """Params/MACs of the source's architectures at ``seconds`` of input, and of the models trained here."""
     frames = int(round(seconds * 100)) + 1  # 10 ms hop, centred frames
-    src = GE2EAEGKDConfig(profile="full", paths=cfg.paths, emb_dim=cfg.emb_dim)  # the source's architectures
+    src = GE2EAEGKDConfig(profile="full", paths=cfg.paths)  # the source's architectures, at its 512-d embedding
     rows = [complexity(src.teacher(), "G-ResNetSE, layout L (the text's description)", frames),
             complexity(replace(src, teacher_layout="V2").teacher(), "G-ResNetSE, layout V2", frames),
             complexity(src.student(), "L-ResNetSE, layout L", frames)]
@@ -1100,7 +1100,9 @@ def summary(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> str:
     for name in MODELS:
         eer = np.array([r.results[name].eer for r in runs if name in r.results])
         tdcf = np.array([r.results[name].min_tdcf for r in runs if name in r.results])
-        lines.append(f"  {name:11s} EER {100 * eer.mean():5.1f}%  min t-DCF {tdcf.mean():.3f}  ({len(eer)} seeds)")
+        plural = "s" if len(eer) > 1 else ""
+        lines.append(f"  {name:11s} EER {100 * eer.mean():5.1f}%  min t-DCF {tdcf.mean():.3f}  "
+                     f"({len(eer)} seed{plural})")
     first = np.mean([r.histories["GE2E"]["train_loss"].iloc[:5].mean() for r in runs])
     last = np.mean([r.histories["GE2E"]["train_loss"].iloc[-5:].mean() for r in runs])
     lines.append(f"GE2E loss (mean of 5 batches) {first:.3f} at the start, {last:.3f} at the end of "
