@@ -561,7 +561,7 @@ def results_overview(results_dir: Path) -> str:
     parts = []
     for t in tables:
         df = pd.read_csv(t)
-        parts.append(f"### {t.stem.replace('_', ' ')}\n\n{df.to_markdown(index=False)}\n")
+        parts.append(f"## {t.stem.replace('_', ' ')}\n\n{df.to_markdown(index=False)}\n")  # H2 under the page H1
     return "\n".join(parts)
 
 
