@@ -299,6 +299,11 @@ if no_cv:
 display(Markdown(text))
 
 # %% [markdown]
+# The Common Voice test side holds few clips here (one held-out speaker in the
+# embedded corpus): the intervals resample clips, not speakers, so they say how
+# stable the measurement is over these clips, not over Common Voice's speakers.
+
+# %% [markdown]
 # How to read the columns: the source's figures come from the real datasets on a
 # V100, with its own (unstated) settings; in the embedded profile ours come from
 # a few thousand generated utterances, small images, a few epochs and, for
