@@ -44,7 +44,7 @@
 # granted: that GE2E pre-training teaches the embedding speakers (speaker
 # verification on held-out speakers, before and after), and how many
 # adversarial examples the attack actually keeps. Every figure carries a 95%
-# bootstrap interval; Table 1 is the mean ± std of three seeds. The
+# bootstrap interval; Tables 1 and 2 are the mean ± std of three seeds. The
 # orchestration lives in `asvnb.studies.ge2e_aeg_kd`.
 
 # %% tags=["parameters"]
@@ -55,7 +55,7 @@ ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the
 crop_s = None  # float | None: training crop in seconds; None: the profile's default (embedded 1 s, full 4 s)
 train_per_epoch = None  # int | None: utterances per fine-tuning epoch; None: the profile's default (embedded 300, full all)
 seeds = None  # list[int] | None: seeds of Table 1 (mean +- std); None: the profile's [0, 1, 2]
-table2_seeds = None  # int | None: how many of the seeds also train Table 2's AEG teachers and students; None: the profile's (embedded 1, full all)
+table2_seeds = None  # int | None: how many of the seeds also train Table 2's AEG teachers and students; None: every seed
 device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
@@ -281,9 +281,9 @@ display(study.aeg_scale_table(cfg, study.aeg_pool(cfg, data, ra.seed), ra.aeg["s
 # (higher = more bona fide). min t-DCF is the ASVspoof 2021 revised form with the
 # keys' ASV scores; EER is pooled over all eval trials. The source's figures are
 # on the real ASVspoof 2021 LA eval set; ours on the profile named above each
-# table. Table 1 is the mean ± std over the seeds; Table 2's AEG teachers and
-# students are trained on the first `table2_seeds` seeds (their rows say how
-# many). The 95% intervals of every row are in the key-figure table further down.
+# table. Tables 1 and 2 are the mean ± std over the seeds (`table2_seeds`
+# can train Table 2's AEG teachers and students on fewer; their rows then say
+# how many). The 95% intervals of every row are in the key-figure table further down.
 
 # %%
 display(Markdown(report.profile_banner(profile)))
