@@ -180,10 +180,11 @@ plots.plot_spectrogram_grid(specs, ncols=5)
 # over trials.
 
 # %%
-from asvnb import results
+from asvnb import report, results
 from asvnb.studies import corpus_audit
 
 audit = corpus_audit.run_audit(root, progress=False)
+display(Markdown(report.profile_banner(profile)))
 corpus_audit.probe_table(audit)
 
 # %%
