@@ -9,6 +9,22 @@ over two streams) and ``evaluate_fn`` for validation over the whole set.
 Every epoch ends with an atomic checkpoint (model, optimiser, scheduler, RNG
 states, history) so that a killed run resumes from its last finished epoch and,
 with the same seed, ends exactly where an uninterrupted run ends.
+
+Under several processes (``accelerate launch --multi_gpu --num_processes N``;
+on the CPU with ``ACCELERATE_USE_CPU=1``, which uses gloo) the same code runs
+unchanged: each process trains on its own shard of every epoch's batches (the
+shuffle is drawn from the seed and the epoch, so the shards are disjoint and a
+resumed run draws what an uninterrupted one would), each process seeds its own
+random crops and augmentations (seed + process index), the logged train
+metrics are averaged over every process's samples, and validation runs the
+whole validation set on every process with the unwrapped model so that any
+``evaluate_fn`` (an EER over the whole set included) gives the number a single
+process would; the main process's row is sent to the others, so every process
+keeps the same history and makes the same best-model choice. Only the main
+process writes the checkpoint's model, optimiser and scheduler, the trainer
+state, the history and the best model; each process adds its own RNG state to
+the one checkpoint folder. With one process nothing of this applies and the
+loop is what it always was.
 """
 
 from __future__ import annotations
@@ -114,9 +130,10 @@ class Trainer:
                  loss_fn: LossFn, config: TrainConfig, *, val_loader: Any = None,
                  evaluate_fn: EvalFn | None = None, scheduler: Any = None,
                  model_config: dict[str, Any] | None = None,
-                 on_epoch_start: Callable[["Trainer", int], None] | None = None,
-                 on_epoch_end: Callable[["Trainer", int, dict[str, float]], None] | None = None) -> None:
+                 on_epoch_start: Callable[[Trainer, int], None] | None = None,
+                 on_epoch_end: Callable[[Trainer, int, dict[str, float]], None] | None = None) -> None:
         from accelerate import Accelerator
+        from accelerate.data_loader import prepare_data_loader
         from accelerate.utils import set_seed
 
         self.cfg = config
@@ -126,8 +143,27 @@ class Trainer:
         set_seed(config.seed)
         self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision,
                                        cpu=config.cpu)
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1 and self.accelerator.num_processes == 1:
+            # `accelerate launch --multi_gpu` on a machine without GPUs starts N processes that each train alone
+            # and overwrite each other's checkpoints: refuse, and say how to run them together on the CPU
+            raise RuntimeError(f"launched as one of {launched} processes, but accelerate sees a single process "
+                               "(no GPU here?): to train on the CPU across processes, set ACCELERATE_USE_CPU=1 "
+                               "(accelerate then uses the gloo backend)")
+        self.distributed = self.accelerator.num_processes > 1
+        if self.distributed:
+            # every process draws the same shuffle from (seed, epoch), so the shards are disjoint, and a resumed
+            # run draws the shuffle an uninterrupted run would; random crops and augmentations differ per process
+            self.accelerator.dataloader_config.use_seedable_sampler = True
+            self.accelerator.dataloader_config.data_seed = config.seed
+            set_seed(config.seed, device_specific=True)
         self.model, self.optimizer, self.train_loader = self.accelerator.prepare(model, optimizer, train_loader)
-        self.val_loader = self.accelerator.prepare(val_loader) if val_loader is not None else None
+        if val_loader is not None and self.distributed:
+            # not sharded: each process validates on the whole set (see the module docstring)
+            self.val_loader = prepare_data_loader(val_loader, self.accelerator.device, num_processes=1,
+                                                  process_index=0, put_on_device=True, dispatch_batches=False)
+        else:
+            self.val_loader = self.accelerator.prepare(val_loader) if val_loader is not None else None
         # The scheduler stays unprepared (we step it ourselves, per epoch or per optimiser step) but is
         # registered so that its state is checkpointed with the rest.
         self.scheduler = scheduler
@@ -154,17 +190,27 @@ class Trainer:
                 "seed": self.cfg.seed, "config": {k: str(v) for k, v in dataclasses.asdict(self.cfg).items()}}
 
     def save_checkpoint(self) -> Path:
-        """Write out_dir/checkpoint atomically: a crash mid-write leaves the previous one intact."""
+        """Write out_dir/checkpoint atomically: a crash mid-write leaves the previous one intact.
+
+        Every process must call it: accelerate writes the model, optimiser and scheduler from the main process
+        and each process's RNG state from that process; the main process alone renames the folder into place.
+        """
+        acc = self.accelerator
         out = self.cfg.out_dir
         final, tmp, old = out / self.CHECKPOINT, out / (self.CHECKPOINT + ".tmp"), out / (self.CHECKPOINT + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.accelerator.save_state(str(tmp), safe_serialization=False)
-        (tmp / "trainer_state.json").write_text(json.dumps(self._state(), indent=2, default=str))
-        if final.exists():
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()  # (a no-op in a single process, as are the two below)
+        acc.save_state(str(tmp), safe_serialization=False)
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            (tmp / "trainer_state.json").write_text(json.dumps(self._state(), indent=2, default=str))
+            if final.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                final.rename(old)
+            tmp.rename(final)
             shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        acc.wait_for_everyone()
         return final
 
     def load_checkpoint(self) -> bool:
@@ -181,8 +227,17 @@ class Trainer:
         return False
 
     def export_best(self, metrics: dict[str, float]) -> Path:
-        """Save the current model as the best one, with its config and metrics, so it can be reloaded."""
+        """Save the current model as the best one, with its config and metrics, so it can be reloaded.
+
+        Under several processes every process calls it and the main process alone writes.
+        """
         dst = self.cfg.out_dir / self.BEST
+        if self.accelerator.is_main_process:
+            self._write_best(dst, metrics)
+        self.accelerator.wait_for_everyone()
+        return dst
+
+    def _write_best(self, dst: Path, metrics: dict[str, float]) -> None:
         tmp = self.cfg.out_dir / (self.BEST + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -196,7 +251,6 @@ class Trainer:
         (tmp / "asvnb_model.json").write_text(json.dumps(meta, indent=2, default=str))
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
-        return dst
 
     # ------------------------------------------------------------------ training
     def _progress(self) -> bool:
@@ -218,7 +272,7 @@ class Trainer:
         sums: dict[str, float] = {}
         n = 0
         bar = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
-                   disable=not self._progress())
+                   disable=not self._progress() or not self.accelerator.is_local_main_process)
         for batch in bar:
             with self.accelerator.accumulate(self.model):
                 loss, logs = _as_loss(self.loss_fn(self.model, batch))
@@ -235,7 +289,19 @@ class Trainer:
             for k, v in {"train_loss": float(loss.detach()), **{f"train_{k}": float(v) for k, v in logs.items()}}.items():
                 sums[k] = sums.get(k, 0.0) + v * bs
             bar.set_postfix(loss=f"{sums['train_loss'] / n:.4f}")
+        if self.distributed:  # means over every process's samples (each process saw its own shard)
+            totals = self.accelerator.reduce(torch.tensor([float(n), *sums.values()], dtype=torch.float64,
+                                                          device=self.accelerator.device), "sum").tolist()
+            n, sums = int(totals[0]), dict(zip(sums, totals[1:]))
         return {k: v / max(n, 1) for k, v in sums.items()}
+
+    def _evaluate(self) -> dict[str, float]:
+        model = self.model
+        if self.distributed:  # the unwrapped replica: no collective calls inside evaluate_fn's forward passes
+            model = self.accelerator.unwrap_model(self.model)
+        model.eval()
+        with torch.no_grad():
+            return self.evaluate_fn(model, self.val_loader)
 
     def fit(self, stop_after: int | None = None) -> TrainResult:
         """Train until cfg.epochs (resuming when a checkpoint exists); stop_after ends early, as a kill would."""
@@ -243,7 +309,7 @@ class Trainer:
         resumed_from = 0
         if self.cfg.resume and self.load_checkpoint():
             resumed_from = self.epoch
-            print(f"resumed from {self.cfg.out_dir / self.CHECKPOINT} after epoch {self.epoch}")
+            self.accelerator.print(f"resumed from {self.cfg.out_dir / self.CHECKPOINT} after epoch {self.epoch}")
         while self.epoch < self.cfg.epochs:
             epoch = self.epoch + 1
             if self.on_epoch_start:
@@ -255,11 +321,12 @@ class Trainer:
             t0 = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
             if self.evaluate_fn is not None and self.val_loader is not None:
-                self.model.eval()
-                with torch.no_grad():
-                    row.update(self.evaluate_fn(self.model, self.val_loader))
+                row.update(self._evaluate())
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = round(time.perf_counter() - t0, 2)
+            if self.distributed:  # one history and one best-model choice on every process: the main process's
+                from accelerate.utils import broadcast_object_list
+                row = broadcast_object_list([row])[0]
             if self.scheduler is not None and self.cfg.scheduler_interval == "epoch":
                 self.scheduler.step()
             self.epoch = epoch
@@ -271,9 +338,10 @@ class Trainer:
                 self.best, self.best_epoch = float(monitored), epoch
                 self.export_best({k: v for k, v in row.items() if isinstance(v, (int, float))})
             self.save_checkpoint()
-            pd.DataFrame(self.history).to_csv(self.cfg.out_dir / self.HISTORY, index=False)
-            print(" ".join([f"epoch {epoch}/{self.cfg.epochs}"] +
-                           [f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and isinstance(v, float)]))
+            if self.accelerator.is_main_process:
+                pd.DataFrame(self.history).to_csv(self.cfg.out_dir / self.HISTORY, index=False)
+            self.accelerator.print(" ".join([f"epoch {epoch}/{self.cfg.epochs}"] + [
+                f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and isinstance(v, float)]))
             if self.on_epoch_end:
                 self.on_epoch_end(self, epoch, row)
             if stop_after is not None and epoch >= stop_after:
