@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.asvnb-installed
 LOCK   := requirements-lock.txt
 
-.PHONY: book test env data benchmarks clean
+.PHONY: book test env data benchmarks sync clean
 
 book: $(STAMP)
 	$(BIN)/asvnb book
@@ -20,8 +20,9 @@ test: $(STAMP)
 env: $(STAMP)
 
 # torch first and alone: PyPI's torch wheels are CUDA builds that also run on the CPU.
-# resemblyzer (a pretrained GE2E speaker encoder that ships its weights) is installed
-# without its dependencies, whose old pins break here; what it needs is in requirements.txt.
+# requirements.txt is generated from pyproject.toml and the lock (make sync). resemblyzer (a
+# pretrained GE2E speaker encoder that ships its weights) is installed without its dependencies,
+# whose webrtcvad needs a C compiler; requirements.txt has the prebuilt webrtcvad-wheels instead.
 $(STAMP): requirements.txt $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -34,6 +35,12 @@ $(STAMP): requirements.txt $(LOCK) pyproject.toml
 data: $(STAMP)
 	$(BIN)/asvnb data synth --scale small
 	$(BIN)/asvnb data standins
+
+# regenerate requirements.txt and environment.yml from pyproject.toml and the lock, and the Colab
+# badges and install lines from _config.yml's repository.url (tests/test_dependencies.py and
+# tests/test_colab.py fail when they drift)
+sync:
+	$(BIN)/python tools/sync_project.py
 
 benchmarks: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
