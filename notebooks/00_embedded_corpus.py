@@ -62,6 +62,24 @@ scale = "small"  # {tiny, small, medium}: corpus scale to build if missing (the 
 seed = 0  # int: corpus seed
 
 # %%
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+
+# %%
 from pathlib import Path
 
 from IPython.display import Markdown, display

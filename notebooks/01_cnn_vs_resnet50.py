@@ -51,6 +51,24 @@ ge2e = False  # bool: also score with resemblyzer's pretrained GE2E speaker enco
 cv_control = True  # bool: also train the CNN without Common Voice (the control of the MP3 shortcut)
 
 # %%
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+
+# %%
 # %matplotlib inline
 import pandas as pd
 import torch

@@ -54,6 +54,24 @@ detector = None  # str | None: hub id or model folder; None: "abhishtagatya/wavl
 separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | None: None is the profile's list (embedded: all but convtasnet)
 
 # %%
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+
+# %%
 import time
 from pathlib import Path
 import warnings

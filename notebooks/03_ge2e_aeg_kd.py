@@ -61,6 +61,24 @@ threads = None  # int | None: torch CPU threads (None: torch's default, every co
 teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
 
 # %%
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+
+# %%
 import math
 import time
 

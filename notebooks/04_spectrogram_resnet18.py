@@ -52,6 +52,24 @@ leak_demo = True  # bool: also train SimpleCNN on the source's class-dependent F
 leak_epochs = 6  # int: epochs of the DEEP-VOICE-only runs that measure the leaks (few images: each epoch is short)
 
 # %%
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+
+# %%
 # %matplotlib inline
 import pandas as pd
 import torch

@@ -165,6 +165,28 @@ def install_spec(root: Path = ROOT) -> str:
     return f"asvnb[colab] @ git+{url}@{branch}"
 
 
+def colab_cell(root: Path = ROOT) -> str:
+    """The Colab cell every notebook has right after its parameters cell (and papermill's injected ones)."""
+    return f"""\
+# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
+# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("asvnb") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{install_spec(root)}"], check=True)
+        importlib.invalidate_caches()
+    if str(data_root or "").startswith("/content/drive/"):
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+"""
+
+
 def colab_link(path: str, root: Path = ROOT) -> str:
     url, branch, colab = repository(root)
     return f"{colab}/github/{url.removeprefix('https://github.com/')}/blob/{branch}/{path}"
