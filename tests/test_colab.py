@@ -1,0 +1,194 @@
+"""The Colab reader's path: one repository URL behind every badge, launch button and install line; the notebooks'
+Colab cell does what it says; the Colab chapter lists every dataset under the folder the adapters read.
+
+The one setting is _config.yml's repository.url (and branch): Jupyter Book's launch buttons read it, and
+tools/sync_project.py (`make sync`) rewrites every other place from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("sync_project", ROOT / "tools" / "sync_project.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+sync = _load_tool()
+
+
+# ----------------------------------------------------------------------------- one repository URL
+
+def test_every_repository_link_derives_from_config() -> None:
+    stale = [p.relative_to(ROOT) for p in sync.drift(ROOT) if p in sync.url_files(ROOT)]
+    assert not stale, f"links that differ from _config.yml's repository.url: {stale}; run `make sync`"
+    url, _, colab = sync.repository(ROOT)
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert cfg["html"]["use_repository_button"] and colab == "https://colab.research.google.com"
+    assert sync.pyproject(ROOT)["project"]["urls"]["Repository"] == url
+    # nothing names another GitHub repository in the files that may name ours
+    for p in sync.url_files(ROOT):
+        for m in sync.GITHUB_RE.finditer(p.read_text()):
+            assert m.group(0) == url, f"{p.relative_to(ROOT)}: {m.group(0)}"
+
+
+def test_the_sync_rewrites_a_changed_url_everywhere(tmp_path: Path) -> None:
+    """Change _config.yml only: every badge, install line and pyproject's URL follow."""
+    for rel in ["_config.yml", "pyproject.toml", "requirements-lock.txt", "README.md", "book/colab.md",
+                "docs/NOTEBOOKS.md", *[f"notebooks/{p.stem}{s}" for p in NOTEBOOKS for s in (".py", ".ipynb")]]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((ROOT / rel).read_text())
+    cfg = tmp_path / "_config.yml"
+    cfg.write_text(cfg.read_text().replace("https://github.com/asvnb/asvnb", "https://github.com/someone/fork")
+                   .replace("branch: main", "branch: dev"))
+    for p, text in sync.generated(tmp_path).items():
+        if p in sync.url_files(tmp_path):
+            p.write_text(text)
+    assert not [p for p in sync.drift(tmp_path) if p in sync.url_files(tmp_path)]
+    nb = (tmp_path / "notebooks" / NOTEBOOKS[0].with_suffix(".py").name).read_text()
+    assert f"colab.research.google.com/github/someone/fork/blob/dev/notebooks/{NOTEBOOKS[0].name}" in nb
+    assert "asvnb[colab] @ git+https://github.com/someone/fork@dev" in nb
+    assert 'Repository = "https://github.com/someone/fork"' in (tmp_path / "pyproject.toml").read_text()
+    assert "asvnb/asvnb" not in "".join(p.read_text() for p in sync.url_files(tmp_path))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_has_one_badge_that_opens_itself(notebook: Path) -> None:
+    links = sync.COLAB_RE.findall(notebook.with_suffix(".py").read_text())
+    assert links == [f"notebooks/{notebook.name}"], links
+    assert sync.colab_link(f"notebooks/{notebook.name}", ROOT) in notebook.with_suffix(".py").read_text()
+
+
+def test_the_documented_install_is_a_valid_requirement_with_the_colab_extra() -> None:
+    url, branch, _ = sync.repository(ROOT)
+    req = Requirement(sync.install_spec(ROOT))
+    assert (req.name, req.extras, req.url) == ("asvnb", {"colab"}, f"git+{url}@{branch}")
+    assert "colab" in sync.pyproject(ROOT)["project"]["optional-dependencies"]
+    for doc in ("README.md", "book/colab.md"):
+        assert f'pip install -q "{req}"' in (ROOT / doc).read_text() or \
+            f'pip install "{req}"' in (ROOT / doc).read_text(), doc
+
+
+# ----------------------------------------------------------------------------- the Colab cell
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_has_the_colab_cell_right_after_its_parameters(notebook: Path) -> None:
+    cells = nbformat.read(str(notebook), as_version=4).cells
+    i = next(k for k, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    assert [c.source.strip() for c in cells].count(sync.colab_cell(ROOT).strip()) == 1
+    assert cells[i + 1].cell_type == "code" and cells[i + 1].source.strip() == sync.colab_cell(ROOT).strip()
+    assert "data_root" in cells[i].source  # the cell reads it
+
+
+def run_cell(monkeypatch, *, colab: bool, installed: bool, data_root: str | None) -> dict[str, list]:
+    """Execute the Colab cell with Colab's modules faked; return the pip and mount calls it made."""
+    calls: dict[str, list] = {"run": [], "mount": []}
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls["run"].append((cmd, kw)))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "asvnb" and not installed else real_find_spec(name, *a))
+    if colab:
+        google = sys.modules.get("google") or types.ModuleType("google")
+        colab_mod = types.ModuleType("google.colab")
+        colab_mod.drive = types.SimpleNamespace(mount=lambda path: calls["mount"].append(path))
+        monkeypatch.setitem(sys.modules, "google", google)
+        monkeypatch.setitem(sys.modules, "google.colab", colab_mod)
+        monkeypatch.setattr(google, "colab", colab_mod, raising=False)
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(sync.colab_cell(ROOT), "colab cell", "exec"), {"data_root": data_root})  # noqa: S102 (the cell)
+    return calls
+
+
+def test_the_colab_cell_does_nothing_outside_colab(monkeypatch) -> None:
+    assert run_cell(monkeypatch, colab=False, installed=False, data_root="/content/drive/MyDrive/d") == \
+        {"run": [], "mount": []}
+
+
+def test_the_colab_cell_installs_the_package_and_mounts_drive_on_colab(monkeypatch) -> None:
+    calls = run_cell(monkeypatch, colab=True, installed=False, data_root="/content/drive/MyDrive/asvnb-data")
+    assert calls["run"] == [([sys.executable, "-m", "pip", "install", "-q", sync.install_spec(ROOT)],
+                             {"check": True})]
+    assert calls["mount"] == ["/content/drive"]
+
+
+def test_the_colab_cell_skips_what_is_not_needed(monkeypatch) -> None:
+    # installed already (a rerun of the cell), data on the runtime's own disk: no pip, no mount
+    assert run_cell(monkeypatch, colab=True, installed=True, data_root="/content/data") == {"run": [], "mount": []}
+    assert run_cell(monkeypatch, colab=True, installed=True, data_root=None)["mount"] == []
+
+
+# ----------------------------------------------------------------------------- the Colab chapter's datasets
+
+def folder_the_adapter_reads(dataset: str, root: Path) -> str:
+    """The folder under data_root that the package's adapter for ``dataset`` looks for (from its error)."""
+    from asvnb.data.asvspoof import LA2019, LA2021Eval
+    from asvnb.data.commonvoice import CommonVoice
+    from asvnb.data.deepvoice import list_deepvoice
+    from asvnb.data.errors import DatasetMissing
+    from asvnb.data.imitation import list_imitation
+
+    make = {"asvspoof2019_la": lambda: LA2019(root, "train"), "asvspoof2021_la": lambda: LA2021Eval(root),
+            "commonvoice": lambda: CommonVoice(root), "deepvoice": lambda: list_deepvoice(root),
+            "imitation": lambda: list_imitation(root)}[dataset]
+    with pytest.raises(DatasetMissing) as err:
+        make()
+    return err.value.path.relative_to(root).parts[0]
+
+
+DATASETS = {"asvspoof2019_la": "LA", "asvspoof2021_la": "ASVspoof2021_LA_eval",
+            "commonvoice": "cv-corpus-14.0-delta-2023-06-23", "deepvoice": "KAGGLE",
+            "imitation": "Fake_voice_recordings_Imitation", "musan": "musan", "rirs_noises": "RIRS_NOISES"}
+
+
+def test_the_chapter_lists_every_dataset_with_its_folder_size_and_source(tmp_path: Path) -> None:
+    from asvnb.data.errors import SOURCES
+
+    assert set(DATASETS) == set(SOURCES)
+    rows = [line for line in (ROOT / "book" / "colab.md").read_text().splitlines() if line.startswith("| ")]
+    for key, folder in DATASETS.items():
+        url = re.match(r"\S+", SOURCES[key].url).group(0)
+        (row,) = [r for r in rows if f"<{url}>" in r]  # where to get it: the URL the adapter's error gives
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert f"`{folder}/`" in cells[1], (key, cells[1])
+        assert re.search(r"\d|not checked", cells[2]), (key, cells[2])  # a size, or says it is not known
+    for key in ("asvspoof2019_la", "asvspoof2021_la", "commonvoice", "deepvoice", "imitation"):
+        assert folder_the_adapter_reads(key, tmp_path) == DATASETS[key], key
+
+
+def test_musan_and_rirs_are_found_under_the_documented_folders(tmp_path: Path) -> None:
+    from asvnb.data.augment import Augmenter
+
+    for rel in ("musan/music/fma/a.wav", "musan/speech/librivox/b.wav", "musan/noise/free-sound/c.wav",
+                "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    aug = Augmenter(tmp_path, tmp_path, sr=16000, kinds=("music", "speech", "noise", "reverb"))
+    assert {c: len(v) for c, v in aug.files.items()} == {"music": 1, "speech": 1, "noise": 1}
+    assert [p.name for p in aug.rirs] == ["Room001-00001.wav"]
+
+
+def test_the_chapter_estimates_time_and_gpu_memory_per_notebook() -> None:
+    text = (ROOT / "book" / "colab.md").read_text()
+    section = text.split("## 5.", 1)[1].split("\n## ", 1)[0]
+    assert "estimate" in section.lower() and "GPU memory" in section
+    for nb in NOTEBOOKS:
+        (row,) = [r for r in section.splitlines() if r.startswith(f"| {nb.stem[:2]} ")]
+        if not nb.stem.startswith("00"):
+            assert re.search(r"\d+(\.\d+)?(-\d+(\.\d+)?)? h", row) and "GB" in row, row
