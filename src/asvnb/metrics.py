@@ -29,6 +29,20 @@ Which official code each function follows (ASVspoof 2021 evaluation package,
   2019 form but C0 / (C0 + min(C1, C2)), the ASV's own cost, in the 2021 form.
 - ``write_scores`` / ``read_scores``: the submission format ``UTT SCORE`` of
   2021 and the 2019 CM score file ``UTT SYSTEM KEY SCORE``.
+
+ASVspoof 5 Track 1 (evaluation package ``evaluation-package/calculate_modules.py``
+and ``calculate_metrics.py`` of the asvspoof5 repository; the parameters are
+:data:`ASVSPOOF5_PSPOOF`, :data:`ASVSPOOF5_CMISS`, :data:`ASVSPOOF5_CFA`):
+
+- ``min_dcf``  = ``compute_mindcf`` over the official DET points;
+- ``act_dcf``  = ``compute_actDCF``: the DCF at the Bayes threshold ``-log(beta)``,
+  meaningful for calibrated LLR scores only;
+- ``cllr``     = ``calculate_CLLR``;
+- ``asvspoof5_metrics`` = ``calculate_minDCF_EER_CLLR`` (the four figures at once).
+
+tests/test_metrics_reference.py checks EER, min t-DCF (both forms), minDCF,
+actDCF and Cllr against figures the official code computed on seeded random
+score sets (tests/fixtures/README.md says how they were made).
 """
 
 from __future__ import annotations
@@ -48,7 +62,8 @@ __all__ = [
     "det_curve", "eer", "CostModel", "AsvErrorRates", "asv_error_rates", "tdcf_curve",
     "min_tdcf", "split_by_key", "per_attack_eer", "classification_report",
     "multiclass_report", "ScoreFileError", "write_scores", "read_scores",
-    "read_cm_score_file", "align_scores",
+    "read_cm_score_file", "align_scores", "ASVSPOOF5_PSPOOF", "ASVSPOOF5_CMISS", "ASVSPOOF5_CFA",
+    "dcf_curve", "min_dcf", "bayes_threshold", "act_dcf", "cllr", "asvspoof5_metrics",
 ]
 
 
@@ -192,6 +207,95 @@ def min_tdcf(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
     curve, _ = tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
                           cost_model, legacy=legacy)
     return float(curve.min())
+
+
+# ------------------------------------------------------- ASVspoof 5 (Track 1)
+# The DCF parameters of ASVspoof 5, as the evaluation package sets them in calculate_metrics.py
+# (calculate_minDCF_EER_CLLR's dcf_cost_model; the evaluation plan's Eq. (3)-(4)).
+ASVSPOOF5_PSPOOF = 0.05  # prior probability of a spoofing attack
+ASVSPOOF5_CMISS = 1.0    # cost of the CM rejecting a bona fide utterance
+ASVSPOOF5_CFA = 10.0     # cost of the CM accepting a spoofed utterance
+
+
+def _dcf_params(Pspoof: float, Cmiss: float, Cfa: float) -> None:
+    """Refuse a prior outside (0, 1) or a non-positive cost: the normalised DCF is undefined there."""
+    if not 0.0 < Pspoof < 1.0:
+        raise ValueError(f"Pspoof must be in (0, 1), got {Pspoof}")
+    if not (Cmiss > 0 and Cfa > 0):
+        raise ValueError(f"costs must be > 0, got Cmiss={Cmiss}, Cfa={Cfa}")
+
+
+def dcf_curve(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
+              Cfa: float = ASVSPOOF5_CFA) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised DCF at every official DET point: (dcf, thresholds); see :func:`min_dcf` for the formula."""
+    _dcf_params(Pspoof, Cmiss, Cfa)
+    frr, far, thresholds = det_curve(bonafide_scores, spoof_scores)
+    p_target = 1 - Pspoof
+    # compute_mindcf's terms in its order of operations, so every point is bit for bit the official one
+    c_det = Cmiss * frr * p_target + Cfa * far * (1 - p_target)
+    return c_det / min(Cmiss * p_target, Cfa * (1 - p_target)), thresholds
+
+
+def min_dcf(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
+            Cfa: float = ASVSPOOF5_CFA) -> float:
+    """minDCF = min_t [Cmiss (1-Pspoof) Pmiss(t) + Cfa Pspoof Pfa(t)] / min(Cmiss (1-Pspoof), Cfa Pspoof) (ASVspoof 5).
+
+    ``compute_mindcf`` of the evaluation package: the minimum runs over the
+    official DET points (:func:`det_curve`: a trial scoring at the threshold
+    counts as rejected, ties with bona fide first). It depends only on the
+    ranking of the scores; 1 is the cost of accepting or rejecting everything.
+    """
+    curve, _ = dcf_curve(bonafide_scores, spoof_scores, Pspoof, Cmiss, Cfa)
+    return float(curve.min())
+
+
+def bayes_threshold(Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
+                    Cfa: float = ASVSPOOF5_CFA) -> float:
+    """Bayes threshold on LLR scores: -log(beta), beta = Cmiss (1-Pspoof) / (Cfa Pspoof); -0.642 for ASVspoof 5."""
+    _dcf_params(Pspoof, Cmiss, Cfa)
+    return float(-np.log(Cmiss * (1 - Pspoof) / (Cfa * Pspoof)))
+
+
+def act_dcf(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
+            Cfa: float = ASVSPOOF5_CFA) -> float:
+    """actDCF = [Cmiss (1-Pspoof) Pmiss(tau) + Cfa Pspoof Pfa(tau)] / min(Cfa Pspoof, Cmiss (1-Pspoof)), tau = -log beta.
+
+    ``compute_actDCF`` of the evaluation package: the threshold is
+    :func:`bayes_threshold`, fixed by the priors and costs, not chosen on the
+    scores; Pmiss = share of bona fide scores < tau, Pfa = share of spoof scores
+    >= tau. This is only meaningful when the scores are calibrated
+    log-likelihood ratios (natural log, bona fide over spoof): the log-odds of a
+    classifier's posterior are LLRs plus the log prior odds of its training
+    data, and uncalibrated scores give an actDCF above the minDCF (up to the
+    cost of always deciding wrong).
+    """
+    bona = _scores(bonafide_scores, "bonafide_scores")
+    spoof = _scores(spoof_scores, "spoof_scores")
+    tau = bayes_threshold(Pspoof, Cmiss, Cfa)
+    rate_miss = np.sum(bona < tau) / bona.size
+    rate_fa = np.sum(spoof >= tau) / spoof.size
+    cost = Cmiss * (1 - Pspoof) * rate_miss + Cfa * Pspoof * rate_fa
+    return float(cost / min(Cfa * Pspoof, Cmiss * (1 - Pspoof)))
+
+
+def cllr(bonafide_scores, spoof_scores) -> float:
+    """Cllr (bits) = [mean_bonafide log(1 + e^-s) + mean_spoof log(1 + e^s)] / (2 log 2), the scores read as LLRs.
+
+    ``calculate_CLLR`` of the evaluation package, which writes each term as
+    ``log1p(exp(-s))``; here ``logaddexp(0, -s)``, the same value (to
+    rounding) that stays finite where ``exp`` overflows (|s| > 709), where the
+    package gives inf. 0 is a perfect calibrated system, 1 one that always
+    outputs 0 (no information); like actDCF it assumes LLR scores.
+    """
+    bona = _scores(bonafide_scores, "bonafide_scores")
+    spoof = _scores(spoof_scores, "spoof_scores")
+    return float(0.5 * (np.mean(np.logaddexp(0.0, -bona)) + np.mean(np.logaddexp(0.0, spoof))) / np.log(2))
+
+
+def asvspoof5_metrics(bonafide_scores, spoof_scores) -> dict[str, float]:
+    """minDCF, actDCF, Cllr and EER (a fraction) at the ASVspoof 5 parameters, as calculate_minDCF_EER_CLLR."""
+    return {"min_dcf": min_dcf(bonafide_scores, spoof_scores), "act_dcf": act_dcf(bonafide_scores, spoof_scores),
+            "cllr": cllr(bonafide_scores, spoof_scores), "eer": eer(bonafide_scores, spoof_scores)[0]}
 
 
 # ------------------------------------------------------------ per-attack tables
