@@ -29,6 +29,8 @@ Which official code each function follows (ASVspoof 2021 evaluation package,
   2019 form but C0 / (C0 + min(C1, C2)), the ASV's own cost, in the 2021 form.
 - ``write_scores`` / ``read_scores``: the submission format ``UTT SCORE`` of
   2021 and the 2019 CM score file ``UTT SYSTEM KEY SCORE``.
+- ``write_decisions`` / ``read_decisions``: ``UTT SCORE DECISION``, the 2021
+  columns followed by ``bonafide`` or ``spoof`` at a threshold (``asvnb score``).
 
 ASVspoof 5 Track 1 (evaluation package ``evaluation-package/calculate_modules.py``
 and ``calculate_metrics.py`` of the asvspoof5 repository; the parameters are
@@ -63,7 +65,8 @@ __all__ = [
     "min_tdcf", "split_by_key", "per_attack_eer", "classification_report",
     "multiclass_report", "ScoreFileError", "write_scores", "read_scores",
     "read_cm_score_file", "align_scores", "ASVSPOOF5_PSPOOF", "ASVSPOOF5_CMISS", "ASVSPOOF5_CFA",
-    "dcf_curve", "min_dcf", "bayes_threshold", "act_dcf", "cllr", "asvspoof5_metrics",
+    "dcf_curve", "min_dcf", "bayes_threshold", "act_dcf", "cllr", "asvspoof5_metrics", "DECISIONS",
+    "decision_lines", "write_decisions", "read_decisions",
 ]
 
 
@@ -388,6 +391,18 @@ def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequ
         raise ValueError(f"{path}: give both systems and keys (2019 CM format) or neither")
     if systems is not None:
         cols += [list(map(str, systems)), list(map(str, keys))]
+    _check_columns(path, cols, s)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        # repr() is the shortest text that reads back as the same float
+        f.writelines(" ".join(fields) + f" {repr(float(v))}\n" for *fields, v in zip(*cols, s))
+    os.replace(tmp, path)  # atomic: a crashed run never leaves half a score file
+    return path
+
+
+def _check_columns(path: Path, cols: list[list[str]], s: np.ndarray) -> None:
+    """Every text column as long as the scores, fields non-empty without whitespace, the first (IDs) unique."""
     if any(len(c) != s.size for c in cols):
         raise ValueError(f"{path}: column lengths differ: {[len(c) for c in cols]} vs {s.size} scores")
     for c in cols:
@@ -397,13 +412,64 @@ def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequ
     dup = [u for u, n in Counter(cols[0]).items() if n > 1]
     if dup:
         raise ValueError(f"{path}: {len(dup)} duplicated utterance IDs, e.g. {dup[:5]}")
+
+
+DECISIONS = ("bonafide", "spoof")
+
+
+def decision_lines(utt_ids: Sequence[str], scores, decisions: Sequence[str], where: str | Path = "scores"
+                   ) -> list[str]:
+    """Lines ``UTT SCORE DECISION``: the 2021 ``UTT SCORE`` columns, then ``bonafide`` or ``spoof``."""
+    s = _scores(scores, f"{where}: scores")
+    cols = [list(map(str, utt_ids)), list(map(str, decisions))]
+    _check_columns(Path(where), cols, s)
+    bad = sorted(set(cols[1]) - set(DECISIONS))
+    if bad:
+        raise ValueError(f"{where}: decisions must be 'bonafide' or 'spoof', got {bad[:5]}")
+    return [f"{u} {float(v)!r} {d}\n" for u, v, d in zip(cols[0], s, cols[1])]
+
+
+def write_decisions(path: str | Path, utt_ids: Sequence[str], scores, decisions: Sequence[str]) -> Path:
+    """Write ``UTT SCORE DECISION`` lines atomically (``cut -d' ' -f1,2`` leaves a 2021 submission file)."""
+    path = Path(path)
+    lines = decision_lines(utt_ids, scores, decisions, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "w", encoding="utf-8") as f:
-        # repr() is the shortest text that reads back as the same float
-        f.writelines(" ".join(fields) + f" {repr(float(v))}\n" for *fields, v in zip(*cols, s))
-    os.replace(tmp, path)  # atomic: a crashed run never leaves half a score file
+        f.writelines(lines)
+    os.replace(tmp, path)
     return path
+
+
+def read_decisions(path: str | Path) -> pd.DataFrame:
+    """Read a ``UTT SCORE DECISION`` file (:func:`write_decisions`) into columns utt, score, decision."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScoreFileError(f"{path}: no such score file")
+    rows, seen = [], {}
+    for n, line in _score_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE DECISION', got {len(fields)} fields: "
+                                 f"{line.strip()!r}")
+        utt, score, decision = fields
+        try:
+            value = float(score)
+        except ValueError:
+            raise ScoreFileError(f"{path}:{n}: score {score!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ScoreFileError(f"{path}:{n}: score {score!r} is not finite")
+        if decision not in DECISIONS:
+            raise ScoreFileError(f"{path}:{n}: decision must be bonafide or spoof, got {decision!r}")
+        if utt in seen:
+            raise ScoreFileError(f"{path}:{n}: utterance {utt} already scored on line {seen[utt]}")
+        seen[utt] = n
+        rows.append((utt, value, decision))
+    if not rows:
+        raise ScoreFileError(f"{path}: no scores in file")
+    return pd.DataFrame(rows, columns=["utt", "score", "decision"])
 
 
 def _score_lines(path: Path) -> Iterator[tuple[int, str]]:
