@@ -1,9 +1,10 @@
-"""The ``asvnb`` command: build the embedded corpus, run one notebook, build the book."""
+"""The ``asvnb`` command: build the embedded corpus, run one notebook, build the book, score audio."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -65,6 +66,30 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threshold(value: str) -> str | float:
+    """``--threshold``: ``dev-eer`` or a finite number (checked here, before torch is imported)."""
+    if value == "dev-eer":
+        return value
+    try:
+        t = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold must be 'dev-eer' or a number, got {value!r}") from None
+    if not math.isfinite(t):
+        raise argparse.ArgumentTypeError(f"threshold must be finite, got {value!r}")
+    return t
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """asvnb score: score audio files or folders with a trained detector; 1 if any file could not be scored."""
+    from asvnb.scoring import ScoringError, score_paths
+
+    try:
+        return score_paths(args.paths, args.model, args.threshold, args.out, device=args.device)
+    except ScoringError as exc:
+        print(f"asvnb: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``asvnb`` command."""
     p = argparse.ArgumentParser(
@@ -119,6 +144,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     "under data/models, keyed by the corpus and the configuration; an "
                                     "interrupted training resumes.")
     m.set_defaults(func=cmd_data_standins)
+
+    sc = sub.add_parser("score", help="score your own audio files or folders with a detector the book trained",
+                        description="Score audio files, and folders searched recursively for audio files (any format "
+                                    "the loader reads: WAV, FLAC, OGG, MP3, ...), with a trained countermeasure. "
+                                    "Writes 'UTT SCORE DECISION' lines (the ASVspoof 2021 'UTT SCORE' columns, then "
+                                    "bonafide or spoof): higher scores are more bona fide, and a score above the "
+                                    "threshold is called bonafide. A file that cannot be scored is reported with its "
+                                    "reason and the others are still scored; the exit code is 1 if any file failed, "
+                                    "2 if the model cannot be used.")
+    sc.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    sc.add_argument("--model", required=True, metavar="RUN_OR_HUB_ID",
+                    help="a run folder under build/runs/ (or its best/ folder) that describes its detector, a "
+                         "transformers detector folder (e.g. the WavLM stand-in under data/models/), or a hub id "
+                         "(full profile: abhishtagatya/wavlm-base-960h-asv19-deepfake)")
+    sc.add_argument("--threshold", type=_threshold, default="dev-eer", metavar="dev-eer|VALUE",
+                    help="dev-eer (default): the model's development-set EER threshold, stored with it; or a number "
+                         "on the model's score scale")
+    sc.add_argument("--out", metavar="FILE", help="write the scores here (default: standard output)")
+    sc.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu or cuda")
+    sc.set_defaults(func=cmd_score)
     return p
 
 
