@@ -245,12 +245,12 @@ display(show([r for r in key_rows if r.data == "LA19 eval" and r.table in ("cm",
 cnn_eer, cnn_f1w = row("CNN", "LA19 eval", "eer"), row("CNN", "LA19 eval", "f1_weighted")
 r50_eer, tdcf = row("ResNet50", "LA19 eval", "eer"), row("CNN", "LA19 eval", "min_tdcf")
 display(Markdown(
-    f"- **CNN**: EER {100 * cnn_eer.value:.1f} % ± {100 * cnn_eer.std:.1f} over {cnn_eer.n_seeds} seeds "
+    f"- **CNN**: EER {100 * cnn_eer.value:.1f} % {cnn_eer.spread(100, 1)} over {cnn_eer.n_seeds} seeds "
     f"(95 % CI {100 * cnn_eer.ci95[0]:.1f}-{100 * cnn_eer.ci95[1]:.1f} %): "
     + ("meets" if cnn_eer.value <= 0.15 else "misses") + " the target of 15 %. "
     f"Weighted F1 {cnn_f1w.value:.3f} (CI {cnn_f1w.ci95[0]:.3f}-{cnn_f1w.ci95[1]:.3f}; the source: 0.708). "
     f"min t-DCF with the corpus ASV {tdcf.value:.3f} (CI {tdcf.ci95[0]:.3f}-{tdcf.ci95[1]:.3f}).\n"
-    f"- **ResNet50**: EER {100 * r50_eer.value:.1f} % ± {100 * r50_eer.std:.1f} "
+    f"- **ResNet50**: EER {100 * r50_eer.value:.1f} % {r50_eer.spread(100, 1)} "
     f"(CI {100 * r50_eer.ci95[0]:.1f}-{100 * r50_eer.ci95[1]:.1f} %), "
     + ("above" if r50_eer.ci95[0] > cnn_eer.ci95[1] else "not separable from")
     + " the CNN's by the intervals."))

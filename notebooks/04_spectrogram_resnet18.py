@@ -223,8 +223,8 @@ for name in runs:
     eer = next(r for r in key_rows if r.system == study.SYSTEMS[name] and r.data == study.DATA["LA test"]
                and r.metric == "eer")
     ok = f1.value >= 0.80 and eer.value <= 0.20
-    verdict.append(f"- **{study.SYSTEMS[name]}** on the LA test segments: F1 {f1.value:.3f} ± {f1.std:.3f} "
-                   f"(95 % CI {f1.ci95[0]:.3f}-{f1.ci95[1]:.3f}), EER {100 * eer.value:.1f} % ± {100 * eer.std:.1f} "
+    verdict.append(f"- **{study.SYSTEMS[name]}** on the LA test segments: F1 {f1.value:.3f} {f1.spread()} "
+                   f"(95 % CI {f1.ci95[0]:.3f}-{f1.ci95[1]:.3f}), EER {100 * eer.value:.1f} % {eer.spread(100, 1)} "
                    f"(CI {100 * eer.ci95[0]:.1f}-{100 * eer.ci95[1]:.1f} %) over {f1.n_seeds} seeds: "
                    + ("meets" if ok else "misses") + " the targets (F1 ≥ 0.80, EER ≤ 0.20).")
 passes = {name: s.epochs * min(s.samples_per_epoch or len(sets["train"]), len(sets["train"]))

@@ -143,7 +143,7 @@ def fingerprint(data: str | Path | None = None, device: str | None = None) -> di
 
     from asvnb import __version__
 
-    dev = device or resolve_device()
+    dev = resolve_device(device or "auto")  # "auto" would otherwise be recorded as the device, not the GPU's name
     fp = {
         "asvnb": __version__,
         "git_commit": git_commit(),

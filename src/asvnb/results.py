@@ -54,6 +54,10 @@ class ResultRow:
         """(table, system, data, metric): how checks look a row up."""
         return (self.table, self.system, self.data, self.metric)
 
+    def spread(self, scale: float = 1.0, digits: int = 3) -> str:
+        """The spread over seeds for a sentence: ``± <std x scale>``, or ``(one seed: no std)``."""
+        return "(one seed: no std)" if self.std is None else f"± {scale * self.std:.{digits}f}"
+
     def as_json(self) -> dict:
         """The schema's dict (``extra`` merged in, tuples as lists, numpy scalars as floats)."""
         d = asdict(self)

@@ -1130,7 +1130,8 @@ def summary(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> str:
 
 def groups(result: CMResult, families: dict[str, str]) -> dict[str, np.ndarray]:
     """Trial masks of the breakdowns: "" (pooled), each attack family (its spoofs and every bona fide trial),
-    each codec condition (its bona fide and spoof trials)."""
+    each codec condition (its bona fide and spoof trials). A condition without bona fide or without spoofed
+    trials (a subset of the eval set: ``n_eval``, ``max_items``) has no EER and is left out."""
     bona = result.keys == "bonafide"
     fam = np.array([families.get(s, "?") if k == "spoof" else "" for s, k in zip(result.systems, result.keys)],
                    dtype=object)
@@ -1139,7 +1140,9 @@ def groups(result: CMResult, families: dict[str, str]) -> dict[str, np.ndarray]:
         out[f"family {f}"] = bona | (fam == f)
     if result.codecs is not None:
         for c in sorted(set(result.codecs)):
-            out[f"codec {c}"] = result.codecs == c
+            mask = result.codecs == c
+            if (mask & bona).any() and (mask & ~bona).any():
+                out[f"codec {c}"] = mask
     return out
 
 
