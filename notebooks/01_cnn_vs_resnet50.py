@@ -49,6 +49,7 @@ threads = None  # int | None: torch CPU threads (None: torch's default, every co
 weights = "default"  # str | None: ResNet50 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
 ge2e = False  # bool: also score with resemblyzer's pretrained GE2E speaker encoder (the corpus's ASV scores come from one)
 cv_control = True  # bool: also train the CNN without Common Voice (the control of the MP3 shortcut)
+max_items = None  # int | None: a quick run through every step: at most this many utterances per LA split and Common Voice part, both classes kept; None: all
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
@@ -78,7 +79,7 @@ from asvnb import config, metrics, plots, report, results
 from asvnb.studies import cnn_vs_resnet50 as study
 from asvnb.studies import spectrogram_common as common
 
-overrides = {} if image_size is None else {"size": image_size}
+overrides = ({} if image_size is None else {"size": image_size}) | {"max_items": max_items}
 cfg = study.CnnVsResnet50Config.for_profile(profile, data_root, epochs=epochs, weights=weights, device=device,
                                             **overrides)
 config.seed_everything(seeds[0])

@@ -52,6 +52,7 @@ device = "auto"  # {auto, cpu, cuda, mps}
 sepformer = None  # str | None: hub id or model folder; None: "speechbrain/sepformer-wsj02mix" (full), the stand-in (embedded)
 detector = None  # str | None: hub id or model folder; None: "abhishtagatya/wavlm-base-960h-asv19-deepfake" (full), the stand-in (embedded)
 separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | None: None is the profile's list (embedded: all but convtasnet)
+max_items = None  # int | None: a quick run through every step: at most this many mixtures per split and LA eval utterances for the clean detector; None: all
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
@@ -96,7 +97,7 @@ if any(n is not None for n in (n_train, n_dev, n_eval)):
 if separators is not None:
     overrides["separators"] = tuple(separators)
 cfg = study.OverlapConfig.for_profile(profile, data_root, epochs=epochs, sepformer=sepformer, detector=detector,
-                                      device=device, **overrides)
+                                      device=device, max_items=max_items, **overrides)
 config.seed_everything(seeds[0])
 config.show_fingerprint(config.fingerprint(cfg.paths.data, device))
 

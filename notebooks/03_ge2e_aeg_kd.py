@@ -59,6 +59,8 @@ table2_seeds = None  # int | None: how many of the seeds also train Table 2's AE
 device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
+aeg_threshold = None  # float | None: AEG keeps an attacked example whose cosine ends at or below this; None: the profile's rule (full: the source's 0.4; embedded: the attacker's speaker-verification EER threshold)
+max_items = None  # int | None: a quick run through every step: at most this many utterances per evaluation set (2021 eval, 2019 dev, speaker verification) and in the AEG pool; None: all
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
@@ -94,7 +96,9 @@ t_start = time.perf_counter()
 torch.set_num_threads(threads or torch.get_num_threads())
 cfg = study.GE2EAEGKDConfig.for_profile(profile, data_root, epochs=epochs, ge2e_epochs=ge2e_epochs, crop_s=crop_s,
                                         train_per_epoch=train_per_epoch, seeds=seeds, table2_seeds=table2_seeds,
-                                        device=device, teacher_layout=teacher_layout)
+                                        device=device, teacher_layout=teacher_layout, max_items=max_items,
+                                        aeg_threshold=aeg_threshold,
+                                        aeg_threshold_rule=None if aeg_threshold is None else "fixed")
 seeds = list(cfg.seeds)
 config.seed_everything(seeds[0])
 fingerprint = config.fingerprint(cfg.paths.data, device)

@@ -6,8 +6,9 @@ which is written in the same layouts (docs/LAYOUTS.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -16,8 +17,10 @@ from torch.utils.data import Dataset
 from asvnb.audio import crop_or_pad, load_audio
 from asvnb.data.errors import SOURCES, DatasetMissing, ProtocolError, Source, text_lines
 
-__all__ = ["SOURCES", "DatasetMissing", "ProtocolError", "Source", "WaveformDataset", "require", "read_fields",
-           "text_lines"]
+T = TypeVar("T")
+
+__all__ = ["SOURCES", "DatasetMissing", "ProtocolError", "Source", "WaveformDataset", "balanced_subset", "require",
+           "read_fields", "text_lines"]
 
 
 def require(dataset: str, path: str | Path, what: str = "folder") -> Path:
@@ -49,6 +52,32 @@ def read_fields(path: str | Path, n_fields: int | tuple[int, ...], dataset: str 
             want = " or ".join(str(c) for c in counts)
             raise ProtocolError(path, i, f"expected {want} fields, found {len(fields)}", line)
         yield i, fields, line
+
+
+def balanced_subset(items: Sequence[T], n: int | None, key: Callable[[T], Hashable], seed: int = 0) -> list[T]:
+    """At most ``n`` of ``items``, drawn in turn from each value of ``key`` (a class, a speaker), in their order.
+
+    A seeded draw (the same ``items``, ``n`` and ``seed`` give the same subset)
+    that keeps every group as long as ``n`` allows: the way the notebooks'
+    ``max_items`` shrinks a set for a quick run through every step. ``n`` None
+    (or at least ``len(items)``) keeps them all.
+    """
+    items = list(items)
+    if n is None or n >= len(items):
+        return items
+    if n < 0:
+        raise ValueError(f"max_items must be at least 0, got {n}")
+    rng = np.random.default_rng(seed)
+    groups: dict[Hashable, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    queues = [list(rng.permutation(idx)) for _, idx in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+    picked: list[int] = []
+    while len(picked) < n:
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(int(q.pop()))
+    return [items[i] for i in sorted(picked)]
 
 
 # A waveform dataset shared by every adapter: the adapters differ in how they

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from asvnb import audio, config, features, metrics
 from asvnb.config import Paths
+from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores
 from asvnb.data.commonvoice import CommonVoice
 from asvnb.models.cnn import SpectrogramCNN
@@ -84,6 +85,8 @@ class CnnVsResnet50Config:
     cv_train_fraction: float = 0.5   # Common Voice speakers whose clips join CM training (the rest: test)
     cv_max_clips: int | None = None  # cap on Common Voice clips (the full release has many thousands)
     asv_seconds: float = 2.0         # speaker-classifier training crops
+    max_items: int | None = None     # a quick run: at most this many utterances per LA split and CV part, both
+                                     # classes kept (data.balanced_subset); None: all
     setups: dict[str, ClassifierSetup] = field(default_factory=dict)
     device: str = "auto"
 
@@ -129,6 +132,7 @@ class CnnVsResnet50Config:
         """What a run depends on besides model and optimiser (its folder hash)."""
         return {"profile": self.profile, "sr": self.sr, "clip_seconds": self.clip_seconds, "nfft": self.nfft,
                 "cv": [self.cv_train_fraction, self.cv_max_clips],
+                **({"max_items": self.max_items} if self.max_items is not None else {}),
                 "data": config.data_fingerprint(self.paths.data), **extra}
 
 
@@ -157,19 +161,20 @@ def cm_images(cfg: CnnVsResnet50Config, size: int) -> dict[str, ImageSet]:
     (other speakers)."""
     def la(split: str):
         d = LA2019(cfg.paths.data, split)
-        for t in d.trials:
+        for t in balanced_subset(d.trials, cfg.max_items, lambda t: t.key):
             yield Clip(t.utt, GENUINE if t.is_bonafide else SPOOFED, LA, _fixed(d.audio_path(t.utt), cfg, cfg.clip_seconds),
                        cfg.nfft)
 
     def cv(part: list[tuple[str, Path]]):
-        for _, p in part:
+        for _, p in balanced_subset(part, cfg.max_items, lambda c: c[0]):
             yield Clip(p.stem, GENUINE, CV, _fixed(p, cfg, cfg.clip_seconds), cfg.nfft)
 
     cvs = cv_split(cfg)
 
     def draw(name: str, clips: Callable[[], Any]) -> ImageSet:
         key = {"data": config.data_fingerprint(cfg.paths.data), "sr": cfg.sr, "seconds": cfg.clip_seconds,
-               "nfft": cfg.nfft, "size": size, "cv": [cfg.cv_train_fraction, cfg.cv_max_clips]}
+               "nfft": cfg.nfft, "size": size, "cv": [cfg.cv_train_fraction, cfg.cv_max_clips],
+               **({"max_items": cfg.max_items} if cfg.max_items is not None else {})}
         return cached_images(cfg.paths.out / "images", f"{name}-{size}", key,
                              lambda: render(clips(), cfg.sr, "tensor", size))
 

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asvnb import config, metrics
-from asvnb.data import DatasetMissing
+from asvnb.data import DatasetMissing, balanced_subset
 from asvnb.data.asvspoof import ASVScores, CMDataset, CMTrial, LA2019, LA2021Eval
 from asvnb.data.augment import Augmenter
 from asvnb.features import preset
@@ -125,6 +125,10 @@ class GE2EAEGKDConfig:
     kd_T: float = 5.0
     eval_phase: str | None = "eval"    # the 2021 keys' phase reported (None: all trials)
     n_eval: int | None = None          # eval trials (None: all of the phase)
+    # a quick run through every step: at most this many utterances in each evaluation set (2021 eval, 2019 dev, the
+    # speaker-verification set; both classes, every attack and speaker kept as far as it allows) and in the AEG pool
+    # unless aeg_pool says otherwise (None: all)
+    max_items: int | None = None
     seeds: tuple[int, ...] = (0, 1, 2)  # one set of seven models each; mean +- std over them
     table2_seeds: int | None = None    # how many of the seeds also train the AEG teachers and students (None: all)
     sv_crop_s: float = 3.0             # crop of the held-out bona fide utterances for the speaker-verification EER
@@ -153,6 +157,8 @@ class GE2EAEGKDConfig:
                           augment_p=0.2, ge2e_bonafide_only=True, aeg_threshold_rule="sv_eer", aeg_pool=32,
                           seeds=(0, 1, 2), table2_seeds=None)
         cfg = replace(cfg, **overrides)
+        if cfg.max_items is not None and cfg.aeg_pool is None:
+            cfg = replace(cfg, aeg_pool=cfg.max_items)
         return replace(cfg, seeds=tuple(int(k) for k in cfg.seeds), reductions=cfg.describe_reductions())
 
     def describe_reductions(self) -> tuple[str, ...]:
@@ -192,6 +198,8 @@ class GE2EAEGKDConfig:
             out.append(f"AEG keeps {rule}, BIM {self.aeg_iters} x {self.aeg_alpha:g} int16 units")
         if self.n_eval:
             out.append(f"{self.n_eval} eval trials")
+        if self.max_items is not None:
+            out.append(f"at most {self.max_items} utterances per evaluation set")
         if self.table2_seeds is not None and self.table2_seeds < len(self.seeds):
             out.append(f"AEG teachers and students on {self.table2_seeds} of {len(self.seeds)} seeds")
         return tuple(out)
@@ -228,7 +236,7 @@ class GE2EAEGKDConfig:
 
     # fields that do not change what is trained (evaluation, device, notes)
     _NOT_TRAINING = ("profile", "paths", "eval_crop_s", "eval_phase", "n_eval", "seeds", "device", "reductions",
-                     "table2_seeds", "sv_crop_s", "bootstrap")
+                     "table2_seeds", "sv_crop_s", "bootstrap", "max_items")
 
     def run_key(self) -> str:
         """A short hash of every setting that changes a trained model: runs of other settings live elsewhere.
@@ -334,6 +342,7 @@ def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
     if cfg.n_eval and cfg.n_eval < len(trials):
         pick = np.random.default_rng(seed).choice(len(trials), cfg.n_eval, replace=False)
         trials = [trials[i] for i in sorted(pick)]
+    trials = balanced_subset(trials, cfg.max_items, lambda t: (t.key, getattr(t, "codec", "")), seed)
     try:
         dev = LA2019(cfg.paths.data, "dev")
     except DatasetMissing:  # no dev split: the speaker-verification EER is then not measured
@@ -518,7 +527,7 @@ def sv_set(cfg: GE2EAEGKDConfig, data: StudyData) -> tuple[torch.Tensor, list[st
     """LA 2019 dev bona fide (speakers disjoint from train), cut or repeat-padded to ``sv_crop_s``, and speakers."""
     if data.dev is None:
         raise ValueError("the speaker-verification EER needs LA 2019 dev (held-out speakers); none was found")
-    bona = [t for t in data.dev.trials if t.is_bonafide]
+    bona = balanced_subset([t for t in data.dev.trials if t.is_bonafide], cfg.max_items, lambda t: t.speaker)
     ds = data.dataset(bona, data.dev.audio_dir, sr=cfg.sample_rate, n_samples=int(round(cfg.sv_crop_s
                                                                                          * cfg.sample_rate)))
     return torch.stack([ds[i][0] for i in range(len(ds))]), [t.speaker for t in bona]
@@ -834,12 +843,13 @@ class CMResult:
 def evaluate_dev(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
     """Scores on LA 2019 dev (the training attacks A01-A06, held-out speakers): what the model learnt of the
     attacks it was trained on, apart from how it generalises to unseen ones."""
-    ds = data.dataset(data.dev.trials, data.dev.audio_dir, sr=cfg.sample_rate, n_samples=cfg.eval_samples)
+    trials = balanced_subset(data.dev.trials, cfg.max_items, lambda t: t.system)
+    ds = data.dataset(trials, data.dev.audio_dir, sr=cfg.sample_rate, n_samples=cfg.eval_samples)
     loader = DataLoader(ds, batch_size=cfg.batch_size if cfg.eval_samples else 1)
     device = torch.device(config.resolve_device(cfg.device))
     scores = predict(model.to(device), loader, device).scores(BONAFIDE)
-    keys = np.array([t.key for t in data.dev.trials], dtype=object)
-    systems = np.array([t.system for t in data.dev.trials], dtype=object)
+    keys = np.array([t.key for t in trials], dtype=object)
+    systems = np.array([t.system for t in trials], dtype=object)
     # no ASV scores are read for dev: the t-DCF is not reported there
     return CMResult(scores, keys, systems, float("nan"), metrics.eer(scores[keys == "bonafide"],
                                                                      scores[keys == "spoof"])[0])

@@ -24,7 +24,7 @@ import torch
 
 from asvnb import audio, config, metrics
 from asvnb.config import Paths, stable_hash
-from asvnb.data import mixtures
+from asvnb.data import balanced_subset, mixtures
 from asvnb.data.asvspoof import LA2019, SPOOF
 from asvnb.models import separation, wavlm
 from asvnb.pipeline import PipelineResult, StreamCache, StreamPairs, make_pair_collate, pit_evaluate, pit_loss
@@ -77,6 +77,8 @@ class OverlapConfig:
     sep_batch: int = 8                       # mixtures per separator call (the embedded profile: 1, see below)
     det_batch: int = 16
     si_snr_n: int = 60                       # held-out eval mixtures for SI-SNRi
+    max_items: int | None = None             # a quick run: at most this many mixtures per split and LA eval
+                                             # utterances for the clean detector (both classes kept); None: all
     device: str = "auto"
 
     @classmethod
@@ -100,6 +102,8 @@ class OverlapConfig:
         base.update(overrides)
         if epochs is not None:
             base["epochs"] = epochs
+        if base.get("max_items") is not None:
+            base["n_mixtures"] = {k: min(n, base["max_items"]) for k, n in base["n_mixtures"].items()}
         return cls(profile=profile, paths=paths, **base)
 
     @property
@@ -224,12 +228,13 @@ def make_separators(cfg: OverlapConfig) -> dict[str, separation.Separator]:
 def clean_eval(cfg: OverlapConfig, fe, model) -> dict:
     """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof, as the source) and EER."""
     d = la(cfg, "eval")
-    paths = [d.audio_path(t.utt) for t in d.trials]
+    trials = balanced_subset(d.trials, cfg.max_items, lambda t: t.key)
+    paths = [d.audio_path(t.utt) for t in trials]
     infos = [audio.audio_info(p) for p in paths]  # lengths from headers: the full eval set is not held in memory
     lengths = [i.frames * 16000 // i.samplerate for i in infos]
     waves = wavlm.LazyWaves(lambda i: audio.load_audio(paths[i], sr=16000), lengths)
     logits = wavlm.predict_logits(fe, model, waves, batch_size=cfg.det_batch, max_samples=cfg.max_samples)
-    y = np.array([int(t.key == SPOOF) for t in d.trials])
+    y = np.array([int(t.key == SPOOF) for t in trials])
     rep = metrics.classification_report(y, (wavlm.spoof_probability(logits) > 0.5).astype(int), positive=1,
                                         labels=[0, 1])
     s = wavlm.cm_scores(logits)
