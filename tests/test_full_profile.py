@@ -27,8 +27,9 @@ that loads the download on Colab:
 - study 03's G-ResNetSE (5.6 M) and L-ResNetSE (1.4 M): built by the study at
   their full sizes, as on Colab.
 
-Everything runs but the downloads themselves (offline, an attempt to download
-fails the test), the Colab cell's install and Drive mount (``tests/test_colab.py``
+Everything runs but the downloads themselves (the Hugging Face hub is offline,
+so a download attempt there fails the test; torchvision and torchaudio find
+their files in the cache and attempt none), the Colab cell's install and Drive mount (``tests/test_colab.py``
 runs that cell with Colab faked), a GPU (``auto`` is the CPU here), and notebook
 01's optional resemblyzer verifier (``ge2e=False`` by default). Sizes are the
 smallest that still run every step: one seed, one epoch that is one optimiser
