@@ -4,7 +4,8 @@ The schema is ``shared/results-schema.md``: ``value`` is the mean over seeds,
 ``std``/``n_seeds`` describe the seeds, ``ci95`` is a 95 % interval (bootstrap
 over trials or over seeds), ``source`` is the source's own figure. Rates are
 fractions. Every value must be finite: a row that is not is refused here,
-before it reaches a reader.
+before it reaches a reader, and :func:`load_results_file` refuses a file that
+breaks the schema with an error that names the file and the row.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from asvnb import config
+
+SCHEMA_VERSION = 1  # written as "schema_version"; a file without it is read as version 1
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be read or breaks the schema; the message starts with the file's path."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +131,8 @@ def write_results(notebook: str, profile: str, rows: Sequence[ResultRow], finger
         if r.key() in seen:
             raise ValueError(f"{notebook}: result rows {seen[r.key()]} and {i} share the key {r.key()}")
         seen[r.key()] = i
-    doc = {"notebook": notebook, "profile": profile,
-           "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    doc = {"schema_version": SCHEMA_VERSION, "notebook": notebook, "profile": profile,
+           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "fingerprint": fingerprint or {}, "rows": [r.as_json() for r in rows]}
     path = results_path(notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,17 +142,120 @@ def write_results(notebook: str, profile: str, rows: Sequence[ResultRow], finger
     return path
 
 
-def read_results(notebook: str) -> list[ResultRow]:
-    """The rows of a results file, typed (an unknown or missing field is an error naming the file)."""
-    path = results_path(notebook)
-    doc = json.loads(path.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class ResultsFile:
+    """A results file as read: its notebook, profile, creation time, fingerprint and typed rows."""
+
+    path: Path
+    notebook: str
+    profile: str
+    created: str
+    fingerprint: dict
+    rows: list[ResultRow]
+
+
+_REQUIRED = ("table", "system", "data", "metric", "value")
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _row(path: Path, i: int, d: object) -> ResultRow:
+    """One row of a results file, checked field by field against the schema."""
+    if not isinstance(d, dict):
+        raise ResultsFileError(f"{path}: row {i} is not an object")
+    where = f"{path}: row {i} ({' / '.join(str(d.get(k, '?')) for k in _REQUIRED[:4])})"
+    missing = [k for k in _REQUIRED if k not in d]
+    if missing:
+        raise ResultsFileError(f"{where}: missing field(s) {', '.join(missing)}")
+    for k in _REQUIRED[:4]:
+        if not isinstance(d[k], str) or not d[k]:
+            raise ResultsFileError(f"{where}: {k} must be a non-empty string, got {d[k]!r}")
+    for k in ("value", "std", "source"):
+        v = d.get(k)
+        if (k == "value" or v is not None) and not (_number(v) and math.isfinite(v)):
+            raise ResultsFileError(f"{where}: {k} must be a finite number{'' if k == 'value' else ' or null'}, "
+                                   f"got {v!r}")
+    n_seeds = d.get("n_seeds", 1)
+    if not isinstance(n_seeds, int) or isinstance(n_seeds, bool) or n_seeds < 1:
+        raise ResultsFileError(f"{where}: n_seeds must be an integer >= 1, got {n_seeds!r}")
+    ci = d.get("ci95")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_number(v) and math.isfinite(v)
+                                                                           for v in ci) and ci[0] <= ci[1]):
+        raise ResultsFileError(f"{where}: ci95 must be null or [lo, hi] with finite lo <= hi, got {ci!r}")
+    n_trials = d.get("n_trials")
+    if n_trials is not None and (not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0):
+        raise ResultsFileError(f"{where}: n_trials must be null or an integer >= 0, got {n_trials!r}")
+    if not isinstance(d.get("note", ""), str):
+        raise ResultsFileError(f"{where}: note must be a string, got {d['note']!r}")
     known = {f for f in ResultRow.__dataclass_fields__ if f != "extra"}
-    out = []
-    for i, d in enumerate(doc.get("rows", [])):
-        base = {k: v for k, v in d.items() if k in known}
-        try:
-            out.append(ResultRow(**base | {"ci95": tuple(d["ci95"]) if d.get("ci95") else None},
-                                 extra={k: v for k, v in d.items() if k not in known}))
-        except TypeError as exc:
-            raise ValueError(f"{path}: row {i} is not a result row ({exc})") from exc
-    return out
+    base = {k: v for k, v in d.items() if k in known}
+    return ResultRow(**base | {"ci95": tuple(ci) if ci is not None else None},
+                     extra={k: v for k, v in d.items() if k not in known})
+
+
+def load_results_file(path: str | Path) -> ResultsFile:
+    """Read and check one results file; anything that breaks the schema is a :class:`ResultsFileError` naming it.
+
+    Checked: JSON, the schema version (absent means 1), the top-level fields, each row's
+    fields and types, finite numbers (JSON's NaN and Infinity included) and unique keys.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ResultsFileError(f"{path}: not a readable JSON results file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ResultsFileError(f"{path}: a results file is a JSON object, got {type(doc).__name__}")
+    version = doc.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        raise ResultsFileError(f"{path}: schema version {version!r}, but this package reads version "
+                               f"{SCHEMA_VERSION} (shared/results-schema.md)")
+    missing = [k for k in ("notebook", "profile", "rows") if k not in doc]
+    if missing:
+        raise ResultsFileError(f"{path}: missing field(s) {', '.join(missing)}")
+    if doc["notebook"] != path.stem:
+        raise ResultsFileError(f"{path}: written by notebook {doc['notebook']!r}, not {path.stem!r}")
+    try:
+        config.check_profile(doc["profile"])
+    except ValueError as exc:
+        raise ResultsFileError(f"{path}: {exc}") from None
+    if not isinstance(doc["rows"], list):
+        raise ResultsFileError(f"{path}: rows must be a list")
+    rows = [_row(path, i, d) for i, d in enumerate(doc["rows"])]
+    seen: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        if r.key() in seen:
+            raise ResultsFileError(f"{path}: rows {seen[r.key()]} and {i} share the key {r.key()}")
+        seen[r.key()] = i
+    return ResultsFile(path, doc["notebook"], doc["profile"], str(doc.get("created", "")),
+                       dict(doc.get("fingerprint") or {}), rows)
+
+
+def read_results(notebook: str) -> list[ResultRow]:
+    """The rows of a notebook's results file, typed and checked (see :func:`load_results_file`)."""
+    return load_results_file(results_path(notebook)).rows
+
+
+# A breakdown row names its subset at the end of ``data``: "LA21 eval, family TTS", "LA21 eval, codec alaw",
+# "LA19 dev A01" / "LA19 dev, A01" (one attack) or "LA21 eval alaw" (an LA 2021 codec). Extra fields
+# "breakdown" (family, attack, codec, ...) and "group" in a row say the same explicitly and win.
+_BREAKDOWNS = (
+    ("family", re.compile(r"^(?P<base>.+?),?\s+family\s+(?P<group>\S.*)$")),
+    ("codec", re.compile(r"^(?P<base>.+?),?\s+codec\s+(?P<group>\S.*)$")),
+    ("attack", re.compile(r"^(?P<base>.+?),?\s+(?:attack\s+)?(?P<group>A\d{2})$")),
+    ("codec", re.compile(r"^(?P<base>LA21 eval),?\s+(?P<group>none|alaw|ulaw|g722|C\d)$")),
+)
+
+
+def breakdown(row: ResultRow) -> tuple[str, str, str] | None:
+    """``(kind, base data, group)`` when the row is one subset of a pooled figure (per attack family, attack or
+    codec), else None: ``data="LA21 eval, family TTS"`` gives ``("family", "LA21 eval", "TTS")``."""
+    kind, group = row.extra.get("breakdown"), row.extra.get("group")
+    if isinstance(kind, str) and isinstance(group, str) and row.data.endswith(group):
+        return kind, row.data[: -len(group)].rstrip(" ,").removesuffix(f" {kind}").rstrip(" ,") or row.data, group
+    for kind, pattern in _BREAKDOWNS:
+        if m := pattern.match(row.data):
+            return kind, m["base"], m["group"]
+    return None
