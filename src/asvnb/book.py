@@ -43,7 +43,7 @@ from asvnb import config
 STAGING = "book"          # build/<STAGING>: the tree Jupyter Book renders
 RECORDS = "execution"     # build/<RECORDS>/<name>.json: one record per notebook
 FAILED = "failed"         # build/<FAILED>/<name>.ipynb: the partially executed notebook of a failure
-RESULTS = "results"       # build/<RESULTS>/<name>.csv: results tables the notebooks save
+RESULTS = "results"       # build/<RESULTS>/<name>.json: the results files the notebooks write (results-schema)
 REPORT_MARKER = "<!-- asvnb:execution-report -->"
 RESULTS_MARKER = "<!-- asvnb:results-overview -->"
 
@@ -551,18 +551,19 @@ def execution_report(records: list[ExecutionRecord]) -> str:
     return "\n".join(rows) + "\n\n" + "\n".join(details)
 
 
-def results_overview(results_dir: Path) -> str:
-    """Markdown: every results table the notebooks saved (source figures beside ours, with the profile)."""
-    import pandas as pd
+def results_overview(results_dir: Path, root: Path | None = None) -> str:
+    """Markdown: per chapter of ``_toc.yml``, in its order, the overview of its results file (:mod:`asvnb.overview`).
 
-    tables = sorted(results_dir.glob("*.csv")) if results_dir.is_dir() else []
-    if not tables:
-        return "_No study has saved results yet._\n"
-    parts = []
-    for t in tables:
-        df = pd.read_csv(t)
-        parts.append(f"## {t.stem.replace('_', ' ')}\n\n{df.to_markdown(index=False)}\n")  # H2 under the page H1
-    return "\n".join(parts)
+    Read from ``<results_dir>/<notebook>.json``; a results file that breaks the
+    schema stops the build with an error naming it.
+    """
+    from asvnb import overview
+
+    root = root or config.project_root()
+    chapters = [overview.Chapter(nb.stem, overview.chapter_title(nb) or nb.stem.replace("_", " "),
+                                 "../" + nb.relative_to(root).as_posix())  # the page is book/results.md
+                for nb in toc_notebooks(root)]
+    return overview.overview_markdown(results_dir, chapters)
 
 
 def stage_book(build: Path, records: list[ExecutionRecord], root: Path | None = None) -> Path:
@@ -577,7 +578,8 @@ def stage_book(build: Path, records: list[ExecutionRecord], root: Path | None = 
         dst = stage / src.relative_to(root)
         if src.suffix == ".md" and (REPORT_MARKER in (text := src.read_text()) or RESULTS_MARKER in text):
             text = text.replace(REPORT_MARKER, execution_report(records))
-            text = text.replace(RESULTS_MARKER, results_overview(build / RESULTS))
+            if RESULTS_MARKER in text:
+                text = text.replace(RESULTS_MARKER, results_overview(build / RESULTS, root))
             _write_if_changed(dst, text)
         else:
             _copy_if_changed(src, dst)

@@ -4,7 +4,9 @@ A results table is a pandas DataFrame with the columns ``model``, ``metric``,
 ``source`` (the figure the source reported, as text so that "0.69 (also 70%)"
 or "-" survive), ``this book`` (ours, mean +- std over seeds when there are
 several), ``profile`` and ``note``. Notebooks save their tables with
-:func:`save_results`; the book's results overview collects them.
+:func:`save_results` as CSV, a copy for readers of the build folder; the book's
+results overview reads the results files of ``shared/results-schema.md`` instead
+(:mod:`asvnb.overview`).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def results_dir() -> Path:
 
 
 def save_results(df: pd.DataFrame, name: str) -> Path:
-    """Save a results table for the book's results overview (``build/results/<name>.csv``)."""
+    """Save a results table as CSV (``build/results/<name>.csv``); the overview reads the ``.json`` results files."""
     missing = [c for c in ("model", "metric", "source", "this book", "profile") if c not in df.columns]
     if missing:
         raise ValueError(f"results table {name!r} lacks the columns {missing}; build it with comparison_table()")
