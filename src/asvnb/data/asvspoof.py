@@ -15,6 +15,7 @@ Multi-class studies pass ``class_of`` (system -> class index) instead.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -387,3 +388,20 @@ def speaker_label_groups(trials: list[CMTrial], audio_dir: str | Path, ext: str 
     for t in trials:
         groups.setdefault((t.speaker, t.key), []).append(Path(audio_dir) / f"{t.utt}{ext}")
     return groups
+
+
+# Attack families of the real ASVspoof 2019 LA systems (Wang et al. 2020, Table 1): TTS, VC, or both (TTS_VC,
+# counted here as VC: the attack converts a voice); the embedded corpus states its own in MANIFEST.json.
+LA19_FAMILIES = {"A01": "TTS", "A02": "TTS", "A03": "TTS", "A04": "TTS", "A05": "VC", "A06": "VC",
+                 "A07": "TTS", "A08": "TTS", "A09": "TTS", "A10": "TTS", "A11": "TTS", "A12": "TTS",
+                 "A13": "VC", "A14": "VC", "A15": "VC", "A16": "TTS", "A17": "VC", "A18": "VC", "A19": "VC"}
+
+
+def attack_families(root: str | Path) -> dict[str, str]:
+    """System id -> family (TTS, VC, vocoder): the corpus's MANIFEST.json where it has one, else the real LA's."""
+    manifest = Path(root) / "MANIFEST.json"
+    if manifest.is_file():
+        systems = json.loads(manifest.read_text(encoding="utf-8")).get("systems", {})
+        if systems:
+            return {sid: str(d["family"]) for sid, d in systems.items()}
+    return dict(LA19_FAMILIES)

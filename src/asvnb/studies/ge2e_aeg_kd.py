@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asvnb import config, metrics
 from asvnb.data import DatasetMissing, balanced_subset
-from asvnb.data.asvspoof import ASVScores, CMDataset, CMTrial, LA2019, LA2021Eval
+from asvnb.data.asvspoof import ASVScores, CMDataset, CMTrial, LA2019, LA2021Eval, attack_families
 from asvnb.data.augment import Augmenter
 from asvnb.features import preset
 from asvnb.models.complexity import count_macs, count_params
@@ -264,23 +264,6 @@ class GE2EAEGKDConfig:
 
 
 # ----------------------------------------------------------------------------- data
-
-
-# Attack families of the real ASVspoof 2019 LA systems (Wang et al. 2020, Table 1): TTS, VC, or both (TTS_VC,
-# counted here as VC: the attack converts a voice); the embedded corpus states its own in MANIFEST.json.
-LA19_FAMILIES = {"A01": "TTS", "A02": "TTS", "A03": "TTS", "A04": "TTS", "A05": "VC", "A06": "VC",
-                 "A07": "TTS", "A08": "TTS", "A09": "TTS", "A10": "TTS", "A11": "TTS", "A12": "TTS",
-                 "A13": "VC", "A14": "VC", "A15": "VC", "A16": "TTS", "A17": "VC", "A18": "VC", "A19": "VC"}
-
-
-def attack_families(root: str | Path) -> dict[str, str]:
-    """System id -> family (TTS, VC, vocoder): the corpus's MANIFEST.json where it has one, else the real LA's."""
-    manifest = Path(root) / "MANIFEST.json"
-    if manifest.is_file():
-        systems = json.loads(manifest.read_text(encoding="utf-8")).get("systems", {})
-        if systems:
-            return {sid: str(d["family"]) for sid, d in systems.items()}
-    return dict(LA19_FAMILIES)
 
 
 class CachedCMDataset(CMDataset):
