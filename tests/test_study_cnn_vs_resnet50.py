@@ -200,3 +200,37 @@ def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
     assert rows[("cm", "CNN", "LA19 eval", "min_tdcf_own_asv")].value > cnn.value
     assert rows[("cm", "CNN", "LA19 eval", "f1_weighted")].source == 0.707735
     assert rows[("cm", "CNN", "LA19 eval", "eer")].value < rows[("cm", "ResNet50", "LA19 eval", "eer")].value
+
+
+def _la_eval_run(seed: int, logits: np.ndarray, labels: np.ndarray, ids: list[str]) -> SeedRun:
+    return SeedRun(seed, pd.DataFrame(), 1, Path("."), {"LA eval": Predictions(logits, labels, ids)}, {})
+
+
+def test_attack_splits_score_each_group_against_every_bona_fide_trial():
+    # 2 bona fide (b1, b2), spoofs s1, s2 of attack A07 and s3 of A17; class 0 = genuine and the score is the
+    # log-odds of class 0, so logits (x, 0) score x. A07's spoofs score below every bona fide trial (EER 0);
+    # A17's one spoof scores above both (worse than chance)
+    ids = ["b1", "b2", "s1", "s2", "s3"]
+    labels = np.array([0, 0, 1, 1, 1])
+    logits = np.array([[2.0, 0], [3.0, 0], [-1.0, 0], [-2.0, 0], [5.0, 0]])
+    runs = {"CNN": [_la_eval_run(0, logits, labels, ids)]}
+    groups = {"family TTS": {"s1", "s2"}, "A07": {"s1", "s2"}, "A17": {"s3"}, "A99": {"not-scored"}}
+    names = study.add_attack_splits(runs, groups)
+    assert names == ["LA eval, family TTS", "LA eval, A07", "LA eval, A17"]  # A99 has no scored spoof: no split
+    r = runs["CNN"][0]
+    assert r.predictions["LA eval, A07"].ids == ["b1", "b2", "s1", "s2"]
+    assert r.metrics["LA eval, A07"]["eer"] == 0.0
+    bona, spoof = np.array([2.0, 3.0]), np.array([5.0])
+    assert r.metrics["LA eval, A17"]["eer"] == pytest.approx(metrics.eer(bona, spoof)[0])
+    assert r.metrics["LA eval, A17"]["eer"] > 0.5
+
+
+def test_attack_groups_read_families_from_the_corpus_manifest(tmp_path):
+    write_mini_corpus(tmp_path)
+    root = tmp_path
+    groups = study.attack_groups(root)
+    fams = [g for g in groups if g.startswith("family")]
+    assert fams and list(groups)[: len(fams)] == fams  # families first, then attacks
+    la_spoofs = {t.utt for t in study.LA2019(root, "eval").trials if not t.is_bonafide}
+    assert set().union(*(groups[g] for g in fams)) == la_spoofs
+    assert set().union(*(v for g, v in groups.items() if not g.startswith("family"))) == la_spoofs

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from asvnb import audio, config, features, metrics
 from asvnb.config import Paths
 from asvnb.data import balanced_subset
-from asvnb.data.asvspoof import LA2019, ASVScores
+from asvnb.data.asvspoof import LA2019, ASVScores, attack_families
 from asvnb.data.commonvoice import CommonVoice
 from asvnb.models.cnn import SpectrogramCNN
 from asvnb.models.image_resnet import resnet50_classifier
@@ -37,7 +37,7 @@ from asvnb.results import ResultRow, bootstrap_ci, over_seeds
 from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, join_sets, render,
                                               run_dir, run_seeds, seed_row, single_thread)
 from asvnb.train import TrainConfig, Trainer, load_best, model_config
-from asvnb.train.classify import ClassifierSetup, ce_step, predict
+from asvnb.train.classify import ClassifierSetup, Predictions, binary_metrics, ce_step, predict
 
 STUDY = "01_cnn_vs_resnet50"
 GENUINE, SPOOFED = 0, 1
@@ -210,6 +210,40 @@ def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], se
     runs = run_seeds(folder, factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK,
                      cfg.paths.out, seeds, cfg.settings(size=cfg.sizes[name], with_cv=with_cv), cfg.device)
     return [join_sets(r, "test", ("LA eval", "CV test"), TASK) for r in runs]
+
+
+def attack_groups(data_root: str | Path) -> dict[str, set[str]]:
+    """LA19 eval spoof utterances per attack family (``"family VC"``) and per attack (``"A17"``), from the protocol."""
+    families = attack_families(data_root)
+    groups: dict[str, set[str]] = {}
+    for t in LA2019(data_root, "eval").trials:
+        if not t.is_bonafide:
+            for g in (f"family {families.get(t.system, '?')}", t.system):
+                groups.setdefault(g, set()).add(t.utt)
+    return dict(sorted(groups.items(), key=lambda kv: (not kv[0].startswith("family"), kv[0])))
+
+
+def add_attack_splits(runs: dict[str, list[SeedRun]], groups: dict[str, set[str]]) -> list[str]:
+    """Score every run on each group of LA eval (its spoofs and every bona fide trial) from the predictions it has.
+
+    No model runs again: the subsets are cut from the ``"LA eval"`` predictions.
+    Returns the new split names, ``"LA eval, <group>"``; a group with no scored spoof gets none.
+    """
+    names = []
+    scored = {i for rs in runs.values() for r in rs for i in r.predictions["LA eval"].ids}
+    for group, utts in groups.items():
+        if not utts & scored:  # a quick run (max_items) may have drawn no spoof of this group
+            continue
+        name = f"LA eval, {group}"
+        for rs in runs.values():
+            for r in rs:
+                p = r.predictions["LA eval"]
+                keep = np.array([y == GENUINE or i in utts for i, y in zip(p.ids, p.labels)])
+                sub = Predictions(p.logits[keep], p.labels[keep], [i for i, k in zip(p.ids, keep) if k])
+                r.predictions[name] = sub
+                r.metrics[name] = binary_metrics(sub, positive=TASK.positive, bonafide=TASK.bonafide)
+        names.append(name)
+    return names
 
 
 # ----------------------------------------------------------------------------- speaker verification
@@ -430,12 +464,14 @@ def tdcf_fn(asv: ASVScores) -> Callable[[np.ndarray, np.ndarray, np.ndarray], fl
 
 
 def result_rows(runs: dict[str, list[SeedRun]], corpus_asv: ASVScores, own_asv: list[ASVScores],
-                no_cv: list[SeedRun] | None = None, reps: int = 1000) -> list[ResultRow]:
+                no_cv: list[SeedRun] | None = None, reps: int = 1000,
+                attack_splits: list[str] | None = None) -> list[ResultRow]:
     """The study's results rows: mean +- std over seeds with 95 % bootstrap intervals over trials.
 
     ``corpus_asv``: the corpus's ASV scores (the t-DCF's ASV, as in the LA
     layout); ``own_asv``: our CNN verifier's LA eval scores, one per seed (its
-    own t-DCF row); ``no_cv``: the CNN trained without Common Voice.
+    own t-DCF row); ``no_cv``: the CNN trained without Common Voice;
+    ``attack_splits``: the :func:`add_attack_splits` names, one EER row each per CM.
     """
     rows = []
     for name, rs in runs.items():
@@ -448,6 +484,9 @@ def result_rows(runs: dict[str, list[SeedRun]], corpus_asv: ASVScores, own_asv: 
                                      note=SOURCE_NOTES.get((name, m), ""), reps=reps))
         rows.append(seed_row("cm", name, "LA19 eval", rs, "LA eval", "min_tdcf", TASK, reps=reps,
                              fn=tdcf_fn(corpus_asv), note="ASV: the corpus's GE2E scores (LA19 eval ASV protocol)"))
+        for split in attack_splits or []:
+            rows.append(seed_row("cm", name, split.replace("LA eval", "LA19 eval"), rs, split, "eer", TASK, reps=reps,
+                                 note="the group's spoofs and every bona fide trial"))
     cnn = runs["CNN"]
     # each seed's CM with the verifier trained with the same seed
     rows.append(seed_row("cm", "CNN", "LA19 eval", cnn, "LA eval", "min_tdcf_own_asv", TASK, reps=reps,
