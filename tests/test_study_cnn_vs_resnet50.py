@@ -234,3 +234,23 @@ def test_attack_groups_read_families_from_the_corpus_manifest(tmp_path):
     la_spoofs = {t.utt for t in study.LA2019(root, "eval").trials if not t.is_bonafide}
     assert set().union(*(groups[g] for g in fams)) == la_spoofs
     assert set().union(*(v for g, v in groups.items() if not g.startswith("family"))) == la_spoofs
+
+
+def test_trained_cm_leaves_a_card_that_scores_audio_as_the_study_did(corpus: Path, tmp_path: Path) -> None:
+    from asvnb import scoring
+    from asvnb.audio import load_audio
+    from asvnb.train.detector import read_card
+
+    cfg = mini_cfg(corpus, tmp_path)
+    cfg.setups["CNN"].epochs = 1
+    run = study.train_cms(cfg, "CNN", study.cm_image_sets(cfg)["CNN"], [0])[0]
+    dev = run.predictions["LA dev"]
+    card = read_card(run.best_dir)
+    assert card.threshold["value"] == pytest.approx(run.metrics["LA dev"]["eer_threshold"])
+    assert card.bonafide_class == study.GENUINE and card.sample_rate == cfg.sr
+    # the card rebuilds the network and its front end: each LA dev file, read and scored on its own, gets the
+    # score the study gave it from its cached image
+    det = scoring.load_detector(run.best_dir, device="cpu")
+    la = study.LA2019(corpus, "dev")
+    got = [det.score_waveform(load_audio(la.audio_path(u), cfg.sr)) for u in dev.ids]
+    np.testing.assert_allclose(got, dev.scores(study.GENUINE), rtol=0, atol=1e-3)

@@ -38,6 +38,7 @@ from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cac
                                               run_dir, run_seeds, seed_row, single_thread)
 from asvnb.train import TrainConfig, Trainer, load_best, model_config
 from asvnb.train.classify import ClassifierSetup, Predictions, binary_metrics, ce_step, predict
+from asvnb.train.detector import crop_or_pad, describe_detector, dev_threshold, image_frontend
 
 STUDY = "01_cnn_vs_resnet50"
 GENUINE, SPOOFED = 0, 1
@@ -203,12 +204,19 @@ def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], se
     shortcut's control): the model then never sees an MP3.
     """
     factory, kwargs = cfg.model(name)
-    # the test set is LA eval followed by CV test: each part is scored once, the whole set joined from them
-    evals = {"LA eval": sets["test"].where(LA), "CV test": sets["test"].where(CV)}
+    # the test set is LA eval followed by CV test: each part is scored once, the whole set joined from them; LA
+    # dev gives the decision threshold stored with the model
+    evals = {"LA eval": sets["test"].where(LA), "CV test": sets["test"].where(CV), "LA dev": sets["val"].where(LA)}
     train = sets["train"] if with_cv else sets["train"].where(LA)
     folder = name if with_cv else f"{name}-noCV"
     runs = run_seeds(folder, factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK,
                      cfg.paths.out, seeds, cfg.settings(size=cfg.sizes[name], with_cv=with_cv), cfg.device)
+    for r in runs:  # a card beside the weights: `asvnb score` runs this countermeasure on anyone's audio
+        dev = r.metrics["LA dev"]
+        describe_detector(r.best_dir, sample_rate=cfg.sr, frontend=image_frontend(cfg.nfft, size=cfg.sizes[name]),
+                          clip=crop_or_pad(cfg.clip_seconds), bonafide_class=GENUINE,
+                          threshold=dev_threshold(dev["eer_threshold"], dev["eer"], "LA19 dev"),
+                          name=folder, study=STUDY)
     return [join_sets(r, "test", ("LA eval", "CV test"), TASK) for r in runs]
 
 
