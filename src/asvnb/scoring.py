@@ -97,10 +97,13 @@ class Detector:
         frontend = getattr(self.network, "frontend", None)
         return int(getattr(frontend, "min_samples", 1) or 1)
 
-    # ------------------------------------------------------------------ one recording
-    @torch.no_grad()
+    # ------------------------------------------------------------------ recordings
     def score_waveform(self, wav: np.ndarray, where: str = "waveform") -> float:
         """The CM score of one mono waveform at the card's rate (ValueError if too short or not finite)."""
+        return float(self.score_waveforms([wav], [where])[0])
+
+    def pieces(self, wav: np.ndarray, where: str = "waveform") -> list[np.ndarray]:
+        """What the network reads of one waveform under the card's clip rule, checked (ValueError if unusable)."""
         wav = np.asarray(wav, dtype=np.float32)
         sr = self.card.sample_rate
         if wav.ndim != 1:
@@ -114,30 +117,55 @@ class Detector:
                              f"this detector needs at least {need} ({1000 * need / sr:.1f} ms, one analysis window)")
         clip = self.card.clip
         if clip["mode"] == "whole":
-            pieces = [wav]
-        else:
-            n = round(clip["seconds"] * sr)
-            if clip["mode"] == "crop_or_pad":
-                pieces = [audio.crop_or_pad(wav, n)]
-            else:  # segments: the last, shorter piece is kept when it is at least one window long
-                pieces = [p for p in audio.segment(wav, n, drop_last=False) if p.size >= need] or [wav]
-        return float(np.mean([self._score_piece(p) for p in pieces]))
+            return [wav]
+        n = round(clip["seconds"] * sr)
+        if clip["mode"] == "crop_or_pad":
+            return [audio.crop_or_pad(wav, n)]
+        # segments: the last, shorter piece is kept when it is at least one window long
+        return [p for p in audio.segment(wav, n, drop_last=False) if p.size >= need] or [wav]
 
-    def _score_piece(self, wav: np.ndarray) -> float:
+    @torch.no_grad()
+    def score_waveforms(self, wavs: Sequence[np.ndarray], where: Sequence[str] | None = None,
+                        batch_size: int = 32) -> np.ndarray:
+        """CM scores of many mono waveforms, each scored as :meth:`score_waveform` would, pieces of equal length batched.
+
+        Batching changes nothing but speed: every piece is scored on its own
+        (the networks are in eval mode, no padding is added), and a file's
+        score is the mean over its pieces.
+        """
+        where = list(where) if where is not None else [f"waveform {i}" for i in range(len(wavs))]
+        owner: list[int] = []
+        pieces: list[np.ndarray] = []
+        for i, (w, name) in enumerate(zip(wavs, where, strict=True)):
+            ps = self.pieces(w, name)
+            pieces += ps
+            owner += [i] * len(ps)
+        scores = np.empty(len(pieces))
+        by_len: dict[int, list[int]] = {}
+        for j, p in enumerate(pieces):
+            by_len.setdefault(p.size, []).append(j)
+        for idx in by_len.values():
+            for k in range(0, len(idx), batch_size):
+                chunk = idx[k:k + batch_size]
+                scores[chunk] = self._score_batch([pieces[j] for j in chunk])
+        owner_a = np.asarray(owner)
+        return np.array([scores[owner_a == i].mean() for i in range(len(wavs))])
+
+    def _score_batch(self, wavs: list[np.ndarray]) -> np.ndarray:
+        """Scores of equal-length waveforms."""
         kind = self.card.frontend["kind"]
         if kind == "transformers":
             from asvnb.models.wavlm import predict_logits
 
             with warnings.catch_warnings():  # torch's notice about WavLM's mask types, once per file otherwise
                 warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")
-                logits = predict_logits(self.feature_extractor, self.network, [wav], batch_size=1)
+                logits = predict_logits(self.feature_extractor, self.network, wavs, batch_size=len(wavs))
         else:
-            x = torch.from_numpy(np.ascontiguousarray(wav))[None].to(self.device)
+            x = torch.from_numpy(np.ascontiguousarray(np.stack(wavs))).to(self.device)
             if kind == "spectrogram_image":
                 x = self._image(x)
             logits = self.network(x).float().cpu().numpy()
-        return float(Predictions(np.asarray(logits), np.zeros(len(logits), dtype=int)).scores(
-            self.card.bonafide_class)[0])
+        return Predictions(np.asarray(logits), np.zeros(len(logits), dtype=int)).scores(self.card.bonafide_class)
 
     def _image(self, wav: torch.Tensor) -> torch.Tensor:
         f = self.card.frontend

@@ -38,7 +38,7 @@ from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cac
                                               run_dir, run_seeds, seed_row, single_thread)
 from asvnb.train import TrainConfig, Trainer, load_best, model_config
 from asvnb.train.classify import ClassifierSetup, Predictions, binary_metrics, ce_step, predict
-from asvnb.train.detector import crop_or_pad, describe_detector, dev_threshold, image_frontend
+from asvnb.train.detector import INDEX_FILE, crop_or_pad, describe_detector, dev_threshold, image_frontend
 
 STUDY = "01_cnn_vs_resnet50"
 GENUINE, SPOOFED = 0, 1
@@ -216,7 +216,7 @@ def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], se
         describe_detector(r.best_dir, sample_rate=cfg.sr, frontend=image_frontend(cfg.nfft, size=cfg.sizes[name]),
                           clip=crop_or_pad(cfg.clip_seconds), bonafide_class=GENUINE,
                           threshold=dev_threshold(dev["eer_threshold"], dev["eer"], "LA19 dev"),
-                          name=folder, study=STUDY)
+                          name=folder, study=STUDY, seed=r.seed, index=cfg.paths.out / INDEX_FILE)
     return [join_sets(r, "test", ("LA eval", "CV test"), TASK) for r in runs]
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 DETECTOR_FILE = "asvnb_detector.json"
+INDEX_FILE = "detectors.json"  # a study's list of the detectors this build trained (register_detector)
 VERSION = 1
 FRONTENDS = ("waveform", "spectrogram_image", "transformers")
 CLIP_MODES = ("whole", "crop_or_pad", "segments")
@@ -129,6 +130,7 @@ class DetectorCard:
     threshold: dict[str, Any] | None = None  # dev_threshold(...), or None (the user then gives one)
     name: str = ""
     study: str = ""
+    seed: int | None = None                 # the training run's seed, when the study trains several
     version: int = VERSION
 
     def __post_init__(self) -> None:
@@ -159,7 +161,8 @@ class DetectorCard:
 
 def describe_detector(folder: str | Path, *, sample_rate: int, frontend: dict[str, Any], bonafide_class: int,
                       clip: dict[str, Any] | None = None, model: dict[str, Any] | None = None,
-                      threshold: dict[str, Any] | None = None, name: str = "", study: str = "") -> Path:
+                      threshold: dict[str, Any] | None = None, name: str = "", study: str = "",
+                      seed: int | None = None, index: str | Path | None = None) -> Path:
     """Write ``folder/asvnb_detector.json`` (atomically) beside a detector's weights; returns its path.
 
     ``folder`` is the trainer's exported ``best`` folder (``model.pt``) or a
@@ -167,7 +170,8 @@ def describe_detector(folder: str | Path, *, sample_rate: int, frontend: dict[st
     :func:`asvnb.train.model_config` of the network; when omitted for a
     trainer export it is read from the folder's ``asvnb_model.json``.
     ``threshold`` is :func:`dev_threshold` of the development set's EER point
-    (None: whoever scores must give one).
+    (None: whoever scores must give one). ``index``: the study's
+    ``detectors.json`` (:func:`register_detector`), so the leaderboard finds it.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -183,12 +187,76 @@ def describe_detector(folder: str | Path, *, sample_rate: int, frontend: dict[st
     if model is not None:
         model = {"factory": model.get("factory"), "kwargs": _jsonable(model.get("kwargs", {}), f"{folder}: model")}
     card = DetectorCard(sample_rate=int(sample_rate), frontend=dict(frontend), clip=dict(clip or whole()),
-                        bonafide_class=int(bonafide_class), model=model, threshold=threshold, name=name, study=study)
+                        bonafide_class=int(bonafide_class), model=model, threshold=threshold, name=name, study=study,
+                        seed=None if seed is None else int(seed))
     path = folder / DETECTOR_FILE
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(card.as_dict(), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    _write_json(path, card.as_dict())
+    if index is not None:
+        register_detector(index, folder, name=name, seed=seed)
     return path
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- a study's index of its detectors
+
+
+def register_detector(index: str | Path, folder: str | Path, *, name: str, seed: int | None) -> Path:
+    """Record in ``index`` (a study's ``detectors.json``) that detector ``name`` of ``seed`` is now ``folder``.
+
+    A run folder is named by the hash of its settings, so older runs stay on
+    disk beside the current ones; the index says which ones this build uses
+    (the latest registration of a name and seed wins). Folders are stored
+    relative to the index. An exclusive lock keeps parallel notebooks from
+    losing each other's entries.
+    """
+    import fcntl
+
+    index, folder = Path(index), Path(folder)
+    if not name:
+        raise DetectorCardError(f"{index}: a registered detector needs a name")
+    if not (folder / DETECTOR_FILE).is_file():
+        raise DetectorCardError(f"{folder}: no {DETECTOR_FILE} to register (describe_detector writes it)")
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with open(index.with_name(index.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = [e for e in _read_index(index) if (e["name"], e["seed"]) != (name, seed)] if index.exists() else []
+        entries.append({"name": name, "seed": None if seed is None else int(seed),
+                        "folder": os.path.relpath(folder.resolve(), index.parent.resolve())})
+        entries.sort(key=lambda e: (e["name"], -1 if e["seed"] is None else e["seed"]))
+        _write_json(index, {"version": VERSION, "detectors": entries})
+    return index
+
+
+def _read_index(index: Path) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DetectorCardError(f"{index}: unreadable detector index ({exc})") from None
+    entries = doc.get("detectors") if isinstance(doc, dict) else None
+    if doc.get("version") != VERSION or not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("folder"), str)
+            and (e.get("seed") is None or isinstance(e.get("seed"), int)) for e in entries):
+        raise DetectorCardError(f"{index}: not a version {VERSION} detector index "
+                                '({"version": 1, "detectors": [{"name", "seed", "folder"}, ...]})')
+    return entries
+
+
+def read_detector_index(index: str | Path) -> list[tuple[str, int | None, Path]]:
+    """``(name, seed, folder)`` of every detector a study registered; a folder that is gone is an error."""
+    index = Path(index)
+    out = []
+    for e in _read_index(index):
+        folder = (index.parent / e["folder"]).resolve()
+        if not (folder / DETECTOR_FILE).is_file():
+            raise DetectorCardError(f"{index}: detector {e['name']!r} seed {e['seed']}: {folder} has no "
+                                    f"{DETECTOR_FILE} (the run was deleted; rebuild the study)")
+        out.append((e["name"], e["seed"], folder))
+    return out
 
 
 def _exported_model_config(folder: Path) -> dict[str, Any]:
