@@ -121,8 +121,12 @@ class Detector:
         n = round(clip["seconds"] * sr)
         if clip["mode"] == "crop_or_pad":
             return [audio.crop_or_pad(wav, n)]
-        # segments: the last, shorter piece is kept when it is at least one window long
-        return [p for p in audio.segment(wav, n, drop_last=False) if p.size >= need] or [wav]
+        # segments: the last, shorter piece is kept when it is at least one window long, repeat-padded to the
+        # full length when the card says so (a spectrogram image of a fixed duration keeps its time scale)
+        pieces = [p for p in audio.segment(wav, n, drop_last=False) if p.size >= need] or [wav]
+        if clip.get("pad_last"):
+            pieces = [audio.crop_or_pad(p, n) for p in pieces]
+        return pieces
 
     @torch.no_grad()
     def score_waveforms(self, wavs: Sequence[np.ndarray], where: Sequence[str] | None = None,

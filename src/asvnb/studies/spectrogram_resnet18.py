@@ -35,6 +35,13 @@ from asvnb.results import ResultRow
 from asvnb.studies.spectrogram_common import (Clip, ImageSet, SeedRun, Task, cached_images, render, run_seeds,
                                               seed_row)
 from asvnb.train.classify import ClassifierSetup, Predictions
+from asvnb.train.detector import (
+    INDEX_FILE,
+    describe_detector,
+    dev_threshold,
+    image_frontend,
+    segments,
+)
 
 STUDY = "04_spectrogram_resnet18"
 REAL, FAKE = 1, 0
@@ -299,9 +306,20 @@ def train_models(cfg: SpectrogramResNet18Config, name: str, sets: dict[str, Imag
         sets = {k: v.resized(cfg.resnet_size) for k, v in sets.items()}
         evals = {k: v.resized(cfg.resnet_size) for k, v in evals.items()}
     folder = name.replace(" ", "_") + (f"-{tag}" if tag else "")
-    return run_seeds(folder, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
+    runs = run_seeds(folder, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
                      cfg.paths.out, seeds, cfg.settings(tag=tag, train=sets["train"].ids,
                                                         side=int(sets["train"].images.shape[-1])), cfg.device)
+    if cfg.route == "tensor":  # a card beside the weights (the JPEG route has no on-the-fly counterpart to store)
+        resized = cfg.resnet_size if name == "ResNet18 transfer" else None
+        for r in runs:
+            val = r.metrics["val"]
+            describe_detector(r.best_dir, sample_rate=cfg.sr, frontend=image_frontend(cfg.nfft, size=cfg.size,
+                                                                                      model_size=resized),
+                              clip=segments(cfg.seconds, pad_last=True), bonafide_class=REAL,
+                              threshold=dev_threshold(val["eer_threshold"], val["eer"], "validation segments"),
+                              name=name if not tag else folder, study=STUDY, seed=r.seed,
+                              index=None if tag else cfg.paths.out / INDEX_FILE)
+    return runs
 
 
 def score_audio(model: nn.Module, path: str | Path, cfg: SpectrogramResNet18Config) -> pd.DataFrame:

@@ -80,9 +80,13 @@ def crop_or_pad(seconds: float) -> dict[str, Any]:
     return {"mode": "crop_or_pad", "seconds": _seconds(seconds)}
 
 
-def segments(seconds: float) -> dict[str, Any]:
-    """Score consecutive ``seconds``-long pieces (a shorter last piece kept) and average their scores."""
-    return {"mode": "segments", "seconds": _seconds(seconds)}
+def segments(seconds: float, pad_last: bool = False) -> dict[str, Any]:
+    """Score consecutive ``seconds``-long pieces and average their scores; a shorter last piece is kept as it is,
+    or with ``pad_last`` repeat-padded to ``seconds`` (for networks that read a picture of a fixed duration)."""
+    out: dict[str, Any] = {"mode": "segments", "seconds": _seconds(seconds)}
+    if pad_last:
+        out["pad_last"] = True
+    return out
 
 
 def _seconds(seconds: float) -> float:
