@@ -101,8 +101,17 @@ def test_profiles_and_reductions(corpus):
     assert (full.sample_rate, full.layers, full.ge2e_speakers, full.ge2e_utts) == (22050, (3, 4, 6, 3), 7, 10)
     assert (full.lr, full.lr_decay, full.decay_every, full.kd_gamma, full.kd_T) == (3e-4, 0.95, 2, 0.5, 5.0)
     assert (full.aeg_alpha, full.aeg_iters, full.aeg_threshold) == (3.0, 5, 0.4)
-    assert full.reductions == ()
-    assert full.seeds == (0, 1, 2) and full.train_per_epoch is None
+    # the full profile: the source's settings but for the training data, cut to the book's one-GPU-hour budget
+    assert (full.epochs, full.train_per_epoch) == (10, 5000) and full.n_eval is None and full.aeg_pool is None
+    budget = ("one-GPU-hour budget: 10 epochs of 5,000 utterances drawn from LA train (unbudgeted: 20 epochs over "
+              "all of it; the source states no epochs)")
+    assert full.reductions == (budget,)
+    assert "1 epochs x 32 utts" in study.GE2EAEGKDConfig.for_profile("full", data_root=corpus, epochs=1,
+                                                                     train_per_epoch=32).reductions
+    src = study.GE2EAEGKDConfig.source_settings(data_root=corpus)
+    assert (src.epochs, src.train_per_epoch, src.profile, src.describe_reductions()) == (20, None, "full", ())
+    assert src.layers == full.layers and src.teacher_channels == full.teacher_channels
+    assert full.seeds == (0, 1, 2)
     assert not full.ge2e_bonafide_only and full.augment_p is None and full.aeg_threshold_rule == "fixed"
     emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
     assert emb.epochs == 3 and emb.ge2e_epochs == 15 and emb.batch_size == 32 and emb.train_per_epoch == 300
