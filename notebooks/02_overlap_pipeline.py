@@ -170,6 +170,7 @@ for k, (src, i, _) in info.items():  # the stand-ins' training curves (hub model
 
 # %%
 clean = study.clean_eval(cfg, fe, det)
+study.describe_wavlm(cfg, det_dir, "WavLM pre-trained")  # a card (LA19 dev threshold) for asvnb score and the leaderboard
 display(pd.DataFrame([{k: clean[k] for k in ("accuracy", "precision", "recall", "f1", "eer", "n")}]))
 
 # %% [markdown]
@@ -265,6 +266,7 @@ ft = {}
 for seed in seeds:
     config.seed_everything(seed)
     ft[seed] = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], caches["sepformer"], seed=seed)
+    study.describe_wavlm(cfg, ft[seed].best_dir, "WavLM fine-tuned", seed)
 hist = pd.concat([r.history.assign(seed=s) for s, r in ft.items()])
 table = hist.groupby("epoch")[["train_loss", "val_loss", "val_acc"]].agg(["mean", "std"]).round(4)
 src = study.SOURCE["history"].set_index("epoch")

@@ -225,9 +225,9 @@ def make_separators(cfg: OverlapConfig) -> dict[str, separation.Separator]:
 
 # ----------------------------------------------------------------------------- evaluation
 
-def clean_eval(cfg: OverlapConfig, fe, model) -> dict:
-    """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof, as the source) and EER."""
-    d = la(cfg, "eval")
+def _la_scores(cfg: OverlapConfig, split: str, fe, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The detector on clean LA ``split`` (a balanced subset with ``max_items``): logits, CM scores, 1 = spoof."""
+    d = la(cfg, split)
     trials = balanced_subset(d.trials, cfg.max_items, lambda t: t.key)
     paths = [d.audio_path(t.utt) for t in trials]
     infos = [audio.audio_info(p) for p in paths]  # lengths from headers: the full eval set is not held in memory
@@ -235,12 +235,49 @@ def clean_eval(cfg: OverlapConfig, fe, model) -> dict:
     waves = wavlm.LazyWaves(lambda i: audio.load_audio(paths[i], sr=16000), lengths)
     logits = wavlm.predict_logits(fe, model, waves, batch_size=cfg.det_batch, max_samples=cfg.max_samples)
     y = np.array([int(t.key == SPOOF) for t in trials])
+    return logits, wavlm.cm_scores(logits), y
+
+
+def clean_eval(cfg: OverlapConfig, fe, model) -> dict:
+    """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof, as the source) and EER."""
+    logits, s, y = _la_scores(cfg, "eval", fe, model)
     rep = metrics.classification_report(y, (wavlm.spoof_probability(logits) > 0.5).astype(int), positive=1,
                                         labels=[0, 1])
-    s = wavlm.cm_scores(logits)
     rep["eer"], _ = metrics.eer(s[y == 0], s[y == 1])
     rep["scores"], rep["labels"] = s, y
     return rep
+
+
+def describe_wavlm(cfg: OverlapConfig, folder: str | Path, name: str, seed: int | None = None) -> Path | None:
+    """A detector card for a local WavLM folder (the stand-in, a fine-tuned run), registered in the study's index.
+
+    Its threshold is the EER threshold on clean LA19 dev, computed once (a
+    card already there is kept). A hub id gets no card: ``asvnb score`` reads
+    hub models by their conventions and needs a threshold from the user.
+    """
+    from asvnb.train.detector import (
+        DETECTOR_FILE,
+        INDEX_FILE,
+        describe_detector,
+        dev_threshold,
+        register_detector,
+        transformers_frontend,
+        whole,
+    )
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        return None
+    index = cfg.paths.out / INDEX_FILE
+    if (folder / DETECTOR_FILE).is_file():
+        register_detector(index, folder, name=name, seed=seed)
+        return folder / DETECTOR_FILE
+    fe, model = wavlm.load_detector(folder, device=cfg.run_device())
+    _, s, y = _la_scores(cfg, "dev", fe, model)
+    e, thr = metrics.eer(s[y == 0], s[y == 1])
+    return describe_detector(folder, sample_rate=wavlm.SR, frontend=transformers_frontend(), clip=whole(),
+                             bonafide_class=wavlm.BONAFIDE, threshold=dev_threshold(thr, e, "LA19 dev"),
+                             name=name, study=STUDY, seed=seed, index=index)
 
 
 def si_snri_values(ms: mixtures.MixtureSet, cache: StreamCache, n: int) -> np.ndarray:
