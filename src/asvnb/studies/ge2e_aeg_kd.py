@@ -849,10 +849,11 @@ class CMResult:
         return metrics.per_attack_eer(self.scores, self.keys, self.systems)
 
 
-def evaluate_dev(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
+def evaluate_dev(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData, limit: int | None = None) -> CMResult:
     """Scores on LA 2019 dev (the training attacks A01-A06, held-out speakers): what the model learnt of the
-    attacks it was trained on, apart from how it generalises to unseen ones."""
-    trials = balanced_subset(data.dev.trials, cfg.max_items, lambda t: t.system)
+    attacks it was trained on, apart from how it generalises to unseen ones. ``limit``: a class-balanced subset."""
+    limits = [n for n in (cfg.max_items, limit) if n is not None]
+    trials = balanced_subset(data.dev.trials, min(limits) if limits else None, lambda t: t.system)
     ds = data.dataset(trials, data.dev.audio_dir, sr=cfg.sample_rate, n_samples=cfg.eval_samples)
     loader = DataLoader(ds, batch_size=cfg.batch_size if cfg.eval_samples else 1)
     device = torch.device(config.resolve_device(cfg.device))
@@ -877,6 +878,57 @@ def evaluate(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResul
     tdcf = metrics.min_tdcf(bona, spoof, data.asv.target, data.asv.nontarget, data.asv.spoof)
     codecs = np.array([getattr(t, "codec", "") or "-" for t in data.eval_trials], dtype=object)
     return CMResult(scores, keys, systems, tdcf, metrics.eer(bona, spoof)[0], codecs)
+
+
+# ----------------------------------------------------------------------------- detector cards
+
+CARD_DEV_TRIALS = 350  # LA19 dev trials behind a card's threshold: 50 per class (bona fide, A01-A06), seconds a model
+
+
+def detector_name(name: str) -> str:
+    """The run name as the leaderboard shows it: ``G static`` -> ``G-ResNetSE static``."""
+    size, _, rest = name.partition(" ")
+    return f"{size}-ResNetSE {rest}"
+
+
+def describe_model(cfg: GE2EAEGKDConfig, data: StudyData, name: str, model: nn.Module, seed: int,
+                   folder: Path) -> Path | None:
+    """A detector card beside a trained model's exported weights, registered in the study's index (once per run).
+
+    Its threshold is the EER threshold on a class-balanced subset of LA19 dev
+    (:data:`CARD_DEV_TRIALS`); without LA19 dev the card has none.
+    """
+    from asvnb.train.detector import (
+        DETECTOR_FILE,
+        INDEX_FILE,
+        crop_or_pad,
+        describe_detector,
+        dev_threshold,
+        register_detector,
+        waveform_frontend,
+        whole,
+    )
+    from asvnb.train.loop import model_config
+
+    if not (folder / "model.pt").is_file():
+        return None
+    index, label = cfg.paths.out / INDEX_FILE, detector_name(name)
+    if (folder / DETECTOR_FILE).is_file():  # the run folder is keyed by its settings: same weights, same card
+        register_detector(index, folder, name=label, seed=seed)
+        return folder / DETECTOR_FILE
+    teacher = name.startswith("G")
+    kwargs = {"channels": cfg.teacher_channels if teacher else cfg.student_channels, "layers": cfg.layers,
+              "emb_dim": cfg.emb_dim, "layout": cfg.teacher_layout if teacher else "L",
+              "frontend": preset("source002", sr=cfg.sample_rate)}
+    threshold = None
+    if data.dev is not None:
+        dev = evaluate_dev(cfg, model, data, CARD_DEV_TRIALS)
+        e, thr = metrics.eer(*dev.split())
+        threshold = dev_threshold(thr, e, f"LA19 dev ({len(dev.scores)} trials)")
+    return describe_detector(folder, model=model_config(ResNetSE, **kwargs), sample_rate=cfg.sample_rate,
+                             frontend=waveform_frontend(), clip=crop_or_pad(cfg.eval_crop_s) if cfg.eval_crop_s
+                             else whole(), bonafide_class=BONAFIDE, threshold=threshold, name=label, study=STUDY,
+                             seed=seed, index=index)
 
 
 # ----------------------------------------------------------------------------- one seed
@@ -909,6 +961,7 @@ def run_seed(cfg: GE2EAEGKDConfig, data: StudyData, seed: int, progress: bool | 
         run.results[name] = r = evaluate(cfg, model, data)
         log(f"seed {seed} {name}: min t-DCF {r.min_tdcf:.4f}, EER {100 * r.eer:.2f}% "
             f"(training {hist['seconds'].sum():.0f} s, evaluation {time.perf_counter() - t0:.0f} s)")
+        describe_model(cfg, data, name, model, seed, root / name / "best")
         return model
 
     def ft_set(adv: AdversarialSet | None) -> FineTuneSet:
