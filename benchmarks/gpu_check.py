@@ -62,6 +62,11 @@ from asvnb.studies import overlap_pipeline as s02
 from asvnb.studies import spectrogram_resnet18 as s04
 
 TARGET_GPU_HOURS = 1.0  # issue 17: the whole real-data book in at most one GPU-hour
+SETTINGS = {
+    "full": "the full profile (the notebooks' defaults with profile = \"full\"), sized for the target",
+    "source": "the sources' settings without a budget (each study's source_settings(); study 01's source states "
+              "none: 20 epochs each; study 04's full profile is its source's)",
+}
 
 # The real datasets' sizes (used unless --data counts them): the published releases.
 REAL = {
@@ -278,18 +283,38 @@ def _defaults(stem: str) -> dict:
     return {k: d["default"] for k, d in book.declared_parameters(nb).items()}
 
 
-def book_work(real: dict[str, float]) -> list[tuple[str, str, str, float]]:
-    """``(notebook, step, unit, count)`` of the whole real-data book under the full profile's defaults."""
+def _study_configs(settings: str, d01: dict, d02: dict, d03: dict, d04: dict) -> tuple:
+    """The four study configurations of ``settings`` (:data:`SETTINGS`) under the notebooks' parameter defaults."""
+    root = "/real-data"
+    if settings not in SETTINGS:
+        raise ValueError(f"unknown settings {settings!r}; valid: {', '.join(SETTINGS)}")
+    src = settings == "source"
+    kw01 = {"epochs": d01["epochs"], "weights": d01["weights"]}
+    c01 = (s01.CnnVsResnet50Config.source_settings(root, **kw01) if src else
+           s01.CnnVsResnet50Config.for_profile("full", data_root=root, **kw01))
+    c02 = (s02.OverlapConfig.source_settings(root, epochs=d02["epochs"]) if src else
+           s02.OverlapConfig.for_profile("full", data_root=root, epochs=d02["epochs"]))
+    kw03 = {} if d03["seeds"] is None else {"seeds": tuple(d03["seeds"])}
+    c03 = (s03.GE2EAEGKDConfig.source_settings(root, **kw03) if src else
+           s03.GE2EAEGKDConfig.for_profile("full", data_root=root, **kw03))
+    # study 04's full profile is its source's settings (they cost about 1 PFLOP)
+    c04 = s04.SpectrogramResNet18Config.for_profile("full", data_root=root, epochs=d04["epochs"])
+    return c01, c02, c03, c04
+
+
+def book_work(real: dict[str, float], settings: str = "full") -> list[tuple[str, str, str, float]]:
+    """``(notebook, step, unit, count)`` of the whole real-data book under the notebooks' defaults, at the full
+    profile's settings or the sources' (:data:`SETTINGS`)."""
     rows: list[tuple[str, str, str, float]] = []
+    d01, d02, d03, d04 = (_defaults(stem) for stem in ("01_cnn_vs_resnet50", "02_overlap_pipeline",
+                                                        "03_ge2e_aeg_kd", "04_spectrogram_resnet18"))
+    c01, c02, c03, c04 = _study_configs(settings, d01, d02, d03, d04)
 
     def add(nb: str, step: str, unit: str, count: float) -> None:
         rows.append((nb, step, unit, float(count)))
 
     # 01: CNN (with and without Common Voice) and ResNet50, per seed: epochs x train steps + a validation pass per
     # epoch, then val and test scored once
-    d01 = _defaults("01_cnn_vs_resnet50")
-    c01 = s01.CnnVsResnet50Config.for_profile("full", data_root="/real-data", epochs=d01["epochs"],
-                                              weights=d01["weights"])
     seeds = len(d01["seeds"])
     cv_train = round(c01.cv_max_clips * c01.cv_train_fraction) if c01.cv_max_clips else 0
     cv_test = (c01.cv_max_clips or 0) - cv_train
@@ -305,8 +330,6 @@ def book_work(real: dict[str, float]) -> list[tuple[str, str, str, float]]:
             seeds * (setup.epochs * val + val + test))
 
     # 02: separation once per mixture (the stream cache), the detector before and after fine-tuning
-    d02 = _defaults("02_overlap_pipeline")
-    c02 = s02.OverlapConfig.for_profile("full", data_root="/real-data", epochs=d02["epochs"])
     seeds, sec = len(d02["seeds"]), real["la_seconds"]  # a mixture: about one utterance long (trimmed, delayed)
     n = c02.n_mixtures
     for name in ("sepformer", "convtasnet"):
@@ -321,8 +344,6 @@ def book_work(real: dict[str, float]) -> list[tuple[str, str, str, float]]:
         seeds * (c02.epochs * n["dev"] + n["eval"]) * 2 * sec)
 
     # 03: per seed, GE2E, 4 teachers and 3 students, static + active AEG, every model scored on the 2021 eval
-    d03 = _defaults("03_ge2e_aeg_kd")
-    c03 = s03.GE2EAEGKDConfig.for_profile("full", data_root="/real-data", seeds=d03["seeds"])
     seeds = len(c03.seeds)
     per_epoch = c03.train_per_epoch or real["la_train"]
     pool = c03.aeg_pool or real["la_train_bona"]
@@ -345,8 +366,6 @@ def book_work(real: dict[str, float]) -> list[tuple[str, str, str, float]]:
     add("03", f"3 students scored on {eval_trials:,.0f} LA 2021 eval trials", "l_resnetse_fwd", seeds * 3 * eval_trials)
 
     # 04: 30 s segments of LA (each speaker's bona fide and spoofed speech joined) and DEEP-VOICE (80/20, 80/20)
-    d04 = _defaults("04_spectrogram_resnet18")
-    c04 = s04.SpectrogramResNet18Config.for_profile("full", data_root="/real-data", epochs=d04["epochs"])
     seeds = len(d04["seeds"])
     seg = {s: real[f"la_{s}"] * real["la_seconds"] / c04.seconds for s in ("train", "dev", "eval")}
     dv = real["dv_segments_30s"] * (s04.SOURCE_SECONDS / c04.seconds)
@@ -379,6 +398,9 @@ def main() -> None:
     ap.add_argument("--gpu-tflops", type=float, default=30.0,
                     help="assumed sustained GPU throughput for the FLOP-based estimate (default 30 TFLOP/s: an A100 "
                          "with fp16 at about 10 %% of its peak; a T4: about 5)")
+    ap.add_argument("--settings", choices=tuple(SETTINGS), default="full",
+                    help="whose work to project: the full profile's (default) or the sources' settings without the "
+                         "budget; the other's FLOP total is printed for comparison")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--batch-cap", type=int, default=None,
                     help="at most this many items per measured batch, input lengths kept (default: none on a GPU, "
@@ -398,41 +420,65 @@ def main() -> None:
         real.update(count_real(args.data))
     print(f"\ndataset sizes ({'counted under ' + str(args.data) if args.data else 'the published releases'}): "
           + ", ".join(f"{k} {v:,.6g}" for k, v in real.items()))
-    work = book_work(real)
-    print("\nthe work of the full profile (notebook defaults), and its cost on this device:")
+    work = book_work(real, args.settings)
+    print(f"\nthe work of {SETTINGS[args.settings]}, and its cost on this device:")
+    per_nb, flop_nb = cost(work, units)
+    for nb, step, unit, count in work:
+        print(f"  {nb}  {step:<92} {count:>14,.0f} x {unit:<16} {count * units[unit].seconds / 3600:9.2f} h")
+    report(per_nb, flop_nb, args.gpu_tflops, device, args.settings)
+    other = "source" if args.settings == "full" else "full"
+    _, flop_other = cost(book_work(real, other), units)
+    tf = args.gpu_tflops * 1e12 * 3600
+    print(f"\nfor comparison, {SETTINGS[other]} (--settings {other}): "
+          + ", ".join(f"{nb} {f / 1e15:,.1f}" for nb, f in flop_other.items())
+          + f" PFLOP; all four {sum(flop_other.values()) / 1e15:,.0f} PFLOP = {sum(flop_other.values()) / tf:.2f} "
+          f"GPU-hours at {args.gpu_tflops:g} TFLOP/s ({sum(flop_other.values()) / tf / TARGET_GPU_HOURS:.1f} x "
+          "the target)")
+
+
+def cost(work: list[tuple[str, str, str, float]], units: dict[str, Unit]) -> tuple[dict[str, float], dict[str, float]]:
+    """Per notebook: hours on the measured device and FLOP of ``work`` (:func:`book_work`) in ``units``."""
     per_nb: dict[str, float] = {}
     flop_nb: dict[str, float] = {}
-    for nb, step, unit, count in work:
-        u = units[unit]
-        hours = count * u.seconds / 3600
-        per_nb[nb] = per_nb.get(nb, 0.0) + hours
-        flop_nb[nb] = flop_nb.get(nb, 0.0) + count * u.flop
-        print(f"  {nb}  {step:<92} {count:>14,.0f} x {unit:<16} {hours:9.2f} h")
-    total = sum(per_nb.values())
-    print("\nprojection on this device: " + ", ".join(f"{nb} {h:.1f} h" for nb, h in per_nb.items())
-          + f"; all four studies {total:.1f} h")
-    flop = sum(flop_nb.values())
-    gpu_hours = flop / (args.gpu_tflops * 1e12) / 3600
-    print("work in floating-point operations: " + ", ".join(f"{nb} {f / 1e15:,.0f}" for nb, f in flop_nb.items())
-          + f"; all four {flop / 1e15:,.0f} PFLOP (this device sustained {flop / max(total * 3600, 1e-9) / 1e12:.2f}"
-          f" TFLOP/s on them)")
-    print(f"at an assumed sustained {args.gpu_tflops:g} TFLOP/s: "
-          + ", ".join(f"{nb} {f / (args.gpu_tflops * 1e12) / 3600:.1f} h" for nb, f in flop_nb.items())
-          + f"; all four {gpu_hours:.1f} GPU-hours")
-    over = total / TARGET_GPU_HOURS
+    for nb, _, unit, count in work:
+        per_nb[nb] = per_nb.get(nb, 0.0) + count * units[unit].seconds / 3600
+        flop_nb[nb] = flop_nb.get(nb, 0.0) + count * units[unit].flop
+    return per_nb, flop_nb
+
+
+def report(per_nb: dict[str, float], flop_nb: dict[str, float], gpu_tflops: float, device: torch.device,
+           settings: str) -> None:
+    """Per study and for the whole book: the work in PFLOP, the GPU-hours at ``gpu_tflops``, the hours on the
+    measured device; then the verdict against :data:`TARGET_GPU_HOURS`."""
+    total, flop = sum(per_nb.values()), sum(flop_nb.values())
+    tf = gpu_tflops * 1e12 * 3600  # FLOP per GPU-hour
+    gpu_hours = flop / tf
+    print(f"\nprojection, {settings} settings ({SETTINGS[settings]}):")
+    print(f"  {'study':<10} {'PFLOP':>8} {f'GPU-hours at {gpu_tflops:g} TFLOP/s':>26} {'share':>7} "
+          f"{f'hours on this {device.type}':>18}")
+    for nb, hours in per_nb.items():
+        print(f"  {nb:<10} {flop_nb[nb] / 1e15:8.1f} {flop_nb[nb] / tf:26.2f} {100 * flop_nb[nb] / flop:6.0f} % "
+              f"{hours:18.1f}")
+    print(f"  {'all four':<10} {flop / 1e15:8.1f} {gpu_hours:26.2f} {100:6.0f} % {total:18.1f}")
+    # the lines below are what CI and the tests read
+    print("projection on this device: " + ", ".join(f"{nb} {h:.1f} h" for nb, h in per_nb.items())
+          + f"; all four studies {total:.1f} h (this device sustained {flop / max(total * 3600, 1e-9) / 1e12:.2f}"
+          " TFLOP/s)")
+    print("work in floating-point operations: " + ", ".join(f"{nb} {f / 1e15:,.1f}" for nb, f in flop_nb.items())
+          + f"; all four {flop / 1e15:,.1f} PFLOP = {gpu_hours:.2f} GPU-hours at {gpu_tflops:g} TFLOP/s")
+    print(f"target: at most {TARGET_GPU_HOURS:g} GPU-hour for all four studies")
+
+    def verdict(hours: float) -> str:
+        if hours <= TARGET_GPU_HOURS:
+            return f"WITHIN the target ({100 * (1 - hours / TARGET_GPU_HOURS):.0f} % to spare)"
+        return f"EXCEEDS the target {hours / TARGET_GPU_HOURS:.1f}-fold"
+
     if device.type == "cuda":
-        verdict = ("within" if total <= TARGET_GPU_HOURS else f"EXCEEDS it {over:.1f}-fold:")
-        print(f"target: at most {TARGET_GPU_HOURS:g} GPU-hour for all four studies; this GPU's projection, "
-              f"{total:.1f} h, is {verdict} the target")
+        print(f"verdict (measured on this GPU): {total:.2f} GPU-hours, {verdict(total)}; from the FLOP count at "
+              f"{gpu_tflops:g} TFLOP/s: {gpu_hours:.2f} GPU-hours, {verdict(gpu_hours)}")
     else:
-        print(f"target: at most {TARGET_GPU_HOURS:g} GPU-hour for all four studies; measured on a CPU "
-              f"({total:.0f} h here), so no GPU projection: run this script on a GPU for one. From the FLOP count, "
-              f"{gpu_hours:.1f} GPU-hours at {args.gpu_tflops:g} TFLOP/s: "
-              + ("within the target" if gpu_hours <= TARGET_GPU_HOURS else
-                 f"the full profile's configured sizes EXCEED the target {gpu_hours / TARGET_GPU_HOURS:.1f}-fold"))
-    shares = sorted(per_nb.items(), key=lambda kv: -kv[1])
-    print("share of the work by notebook (on this device): "
-          + ", ".join(f"{nb} {100 * h / total:.0f} %" for nb, h in shares))
+        print(f"verdict (from the FLOP count; measured on a CPU, {total:.0f} h here, so no GPU measurement: run this "
+              f"script on a GPU for one): {gpu_hours:.2f} GPU-hours at {gpu_tflops:g} TFLOP/s, {verdict(gpu_hours)}")
 
 
 if __name__ == "__main__":

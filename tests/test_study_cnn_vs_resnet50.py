@@ -147,6 +147,12 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert cfg.weights is None and cfg.sizes == study.EMBEDDED_SIZES
     assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {"CNN": 64, "ResNet50": 64}
     assert study.CnnVsResnet50Config.for_profile("full", data_root="/x").sizes == {"CNN": 224, "ResNet50": 224}
+    # the full profile's epochs are cut to the book's GPU budget; the settings without it give every model 20
+    full = study.CnnVsResnet50Config.for_profile("full", data_root="/x")
+    assert {k: s.epochs for k, s in full.setups.items()} == {"CNN": 20, "ResNet50": 5, "ASV CNN": 20}
+    src = study.CnnVsResnet50Config.source_settings("/x")
+    assert {s.epochs for s in src.setups.values()} == {20} and src.profile == "full" and src.sizes == full.sizes
+    assert {k: s.epochs for k, s in cfg.setups.items()} == study.EMBEDDED_EPOCHS
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")

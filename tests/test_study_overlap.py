@@ -64,7 +64,10 @@ def test_standin_info_names_a_broken_file(tmp_path):
 def test_profiles():
     full = study.OverlapConfig.for_profile("full", data_root="/nowhere")
     assert (full.n_mixtures, full.epochs, full.lr, full.last_epoch_lr, full.grad_accum, full.max_grad_norm) == (
-        {"train": 15000, "dev": 10000, "eval": 10000}, 6, 1e-6, 3e-4, 2, 1.0)
+        {"train": 2500, "dev": 1000, "eval": 4000}, 6, 1e-6, 3e-4, 2, 1.0)  # the mixtures: the book's GPU budget
+    src = study.OverlapConfig.source_settings("/nowhere")
+    assert src.n_mixtures == {"train": 15000, "dev": 10000, "eval": 10000} and src.profile == "full"
+    assert (src.epochs, src.lr, src.separators) == (full.epochs, full.lr, full.separators)
     assert study.sepformer_source(full) == "speechbrain/sepformer-wsj02mix"
     assert study.detector_source(full) == "abhishtagatya/wavlm-base-960h-asv19-deepfake"
     assert "convtasnet" in full.separators and not full.freeze_feature_encoder

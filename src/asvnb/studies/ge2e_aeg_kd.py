@@ -65,8 +65,9 @@ AEG_MODES = ("none", "static", "active")
 # about 0.4 h at 30 TFLOP/s, benchmarks/gpu_check.py). Kept: the source's architectures, rate, crops, GE2E,
 # AEG on every bona fide training utterance, three seeds, the whole LA 2021 eval. Cut: the fine-tuning and
 # distillation data, 10 epochs of 5,000 utterances drawn afresh from LA train (about 2 passes over its 25,380)
-# instead of 20 over all of it, which would cost 5x as much (training is about 80 % of the study's work; fewer,
-# longer epochs also mean fewer active-AEG rounds, each one attacking all 2,580 bona fide utterances).
+# instead of 20 over all of it: the study would cost 5 times as much (2 GPU-hours), fine-tuning, distillation and
+# AEG being about 90 % of its work there. Fewer, longer epochs also mean fewer active-AEG rounds, each attacking all
+# 2,580 bona fide utterances.
 FULL_BUDGET: dict[str, Any] = {"epochs": 10, "train_per_epoch": 5000}
 
 # The source's figures (min t-DCF, EER in %), ASVspoof 2021 LA eval.
