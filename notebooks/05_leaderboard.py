@@ -100,6 +100,7 @@ import torch
 from IPython.display import Markdown, display
 
 from asvnb import config, leaderboard, plots, results
+from asvnb.data.asvspoof import attack_families
 
 torch.set_num_threads(threads or torch.get_num_threads())
 paths = config.Paths.for_profile(profile, "05_leaderboard", data_root)
@@ -158,6 +159,19 @@ for name in sets:
     display(plots.plot_det(leaderboard.det_systems(scored, sets, name, seeds[0]), title=f"DET, {name}",
                            limits=(0.5, 80.0)))
 
+# %% [markdown]
+# ## EER per attack family
+#
+# Each family's spoofed trials (text-to-speech, voice conversion, vocoder
+# copy-synthesis, as the corpus manifest groups its attack systems) against
+# every bona fide trial of the same set: which kinds of attack each detector
+# misses.
+
+# %%
+families = attack_families(paths.data)
+fam = leaderboard.family_table(scored, sets, families)
+display(leaderboard.family_pivot(fam))
+
 # %%
 display(Markdown(leaderboard.sentence(summary, sets, profile)))
 
@@ -181,6 +195,6 @@ display(leaderboard.literature_table())
 # Every number above goes, as data, to `build/results/05_leaderboard.json`.
 
 # %%
-rows = leaderboard.result_rows(per_run, sets)
+rows = leaderboard.result_rows(per_run, sets) + leaderboard.family_rows(fam)
 print("wrote", results.write_results("05_leaderboard", profile, rows,
                                      config.fingerprint(paths.data, config.resolve_device(device))))

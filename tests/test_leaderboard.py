@@ -186,3 +186,27 @@ def test_results_rows_carry_every_metric_with_an_interval(tmp_path: Path, speech
     assert rows[("model", "macs")].value > 0
     table = leaderboard.display_table(leaderboard.summary(per_run), per_run, "LA19 eval")
     assert "±" in table.iloc[0]["EER (%)"] and "[" in table.iloc[0]["EER (%)"]
+
+
+def test_family_rows_split_the_spoofs_by_family(tmp_path: Path, speech: list[Path]) -> None:
+    runs = tmp_path / "runs"
+    register_detector(runs / "03_b" / "embedded" / "detectors.json", image_run(tmp_path / "img") / "best",
+                      name="net", seed=0)
+    ts = trial_set(speech[:7], [1, 1, 1, 0, 0, 0, 0])
+    ts = leaderboard.TrialSet(ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"],
+                              ts.asv)
+    scored = leaderboard.score_all(leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c",
+                                   progress=False)
+    fam = leaderboard.family_table(scored, {"LA19 eval": ts}, {"A01": "TTS", "A17": "VC"}, reps=50)
+    x = scored[0].sets["LA19 eval"].scores
+    from asvnb import metrics
+
+    assert list(fam["family"]) == ["TTS", "VC"]
+    assert fam["eer"].iloc[0] == pytest.approx(metrics.eer(x[:3], x[3:5])[0])
+    assert fam["eer"].iloc[1] == pytest.approx(metrics.eer(x[:3], x[5:7])[0])
+    rows = leaderboard.family_rows(fam)
+    assert [r.data for r in rows] == ["LA19 eval, family TTS", "LA19 eval, family VC"]
+    assert all(r.n_trials == 5 and r.system == "03 net" for r in rows)
+    from asvnb.results import breakdown
+
+    assert breakdown(rows[1]) == ("family", "LA19 eval", "VC")

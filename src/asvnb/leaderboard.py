@@ -409,3 +409,41 @@ def sentence(summary_df: pd.DataFrame, sets: dict[str, TrialSet], profile: str) 
         parts.append("These are embedded-profile numbers: small generated data, stand-in models and short training; "
                      "the literature's figures below come from the real data.")
     return " ".join(parts)
+
+
+def family_table(scored: Sequence[Scored], sets: dict[str, TrialSet], families: dict[str, str],
+                 reps: int = 200) -> pd.DataFrame:
+    """EER per attack family (each family's spoofs against every bona fide trial), per run and set, with intervals."""
+    rows = []
+    for s in scored:
+        for name, ss in s.sets.items():
+            ts = sets[name]
+            fam = np.array([families.get(x, "?") if y == 0 else "" for x, y in zip(ts.systems, ts.labels, strict=True)])
+            bona = ss.scores[ts.labels == 1]
+            for f in sorted(set(fam) - {""}):
+                spoof = ss.scores[fam == f]
+                rows.append({"study": s.entry.study, "system": s.entry.name, "seed": s.entry.seed, "set": name,
+                             "family": f, "eer": metrics.eer(bona, spoof)[0], "ci95": eer_ci(bona, spoof, reps),
+                             "n_trials": int(len(bona) + len(spoof))})
+    return pd.DataFrame(rows)
+
+
+def family_pivot(fam: pd.DataFrame) -> pd.DataFrame:
+    """EER (%) per system (rows) and set and family (columns), mean over seeds."""
+    df = fam.assign(study=fam["study"].str[:2], eer=100 * fam["eer"])
+    return df.pivot_table(index=["study", "system"], columns=["set", "family"], values="eer", aggfunc="mean",
+                          sort=False).round(1)
+
+
+def family_rows(fam: pd.DataFrame) -> list[ResultRow]:
+    """Results rows of :func:`family_table`: data ``"LA19 eval, family VC"``, mean over seeds, mean interval."""
+    rows = []
+    for (study, system, name, f), g in fam.groupby(["study", "system", "set", "family"], sort=False):
+        v = g["eer"].to_numpy(float)
+        lo = float(np.mean([c[0] for c in g["ci95"]]))
+        hi = float(np.mean([c[1] for c in g["ci95"]]))
+        rows.append(ResultRow("leaderboard", f"{study[:2]} {system}", f"{name}, family {f}", "eer", float(v.mean()),
+                              float(v.std(ddof=1)) if len(v) > 1 else None, len(v), (lo, hi),
+                              int(g["n_trials"].iloc[0]), note="spoofs of one attack family against every bona fide "
+                              "trial", extra={"breakdown": "family", "group": f}))
+    return rows
