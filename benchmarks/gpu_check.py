@@ -28,11 +28,21 @@ book's adapters), and projects its cost on the measured device against the
 issue's target of at most 1 GPU-hour for all four studies. On a GPU that is the
 projection; on a CPU it says how far the CPU is from it, and the FLOP count over
 an assumed sustained GPU throughput (``--gpu-tflops``, stated) estimates the
-GPU-hours until the script runs on one. Not counted: decoding and augmenting
+GPU-hours until the script runs on one. It prints, per study and for the whole
+book, the work in PFLOP, the GPU-hours at that throughput and the hours on this
+device, then the verdict against the target.
+
+``--settings full`` (the default) counts the full profile, which the studies size
+for the target (fewer epochs, utterances per epoch and mixtures than their
+sources trained on; the architectures, hub models, seeds and eval sets kept);
+``--settings source`` counts the sources' own settings (each study's
+``source_settings()``), which the full profile used to be. Either way the other's
+FLOP total is printed beside it for comparison. Not counted: decoding and augmenting
 audio and drawing spectrogram images (CPU work beside the GPU's), study 01's
 small speaker CNN, resemblyzer.
 
     .venv/bin/python benchmarks/gpu_check.py [--tiny] [--device auto] [--data ROOT] [--reps 3] [--gpu-tflops 30]
+                                             [--settings full|source]
 
 On the CPU the measured batches are capped at 4 items (``--batch-cap``), the
 inputs keeping their lengths. ``--tiny`` (what CI runs, on the CPU): the same

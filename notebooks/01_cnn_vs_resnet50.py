@@ -41,7 +41,7 @@
 # %% tags=["parameters"]
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
-epochs = None  # int | None: None is the profile's default (embedded: a few; full: 20)
+epochs = None  # int | None: None is the profile's default (embedded: a few; full: CNN 20, ResNet50 5, the book's GPU budget); a number sets every model's
 image_size = None  # int | None: None is the profile's default (embedded: CNN 96, ResNet50 48; full: 224); a number sets both
 seeds = [0, 1, 2]  # list[int]: one training run per seed; results are mean +- std over them
 device = "auto"  # {auto, cpu, cuda, mps}
@@ -330,8 +330,12 @@ display(Markdown(
        if "ResNet50 at 224 px" in need else "")
     + f" on this machine, {len(seeds)} seeds and scoring not counted, against a budget of 10 minutes for the "
     "whole notebook on 2 cores. The embedded profile cannot train it fairly: its row measures how little this "
-    "budget gives a randomly initialised ResNet50, not the architecture. The full profile (ImageNet weights, "
-    "224 px, 20 epochs on a GPU) is the fair comparison."))
+    "budget gives a randomly initialised ResNet50, not the architecture. The full profile is the fair comparison: "
+    f"ImageNet weights, 224 px, and {study.FULL_EPOCHS['ResNet50']} epochs over the whole training set on a GPU, "
+    "each validated on all of LA dev (fine-tuning from ImageNet weights needs fewer passes than the CNN's "
+    f"{study.FULL_EPOCHS['CNN']} from random ones, and the validation curve shows whether they sufficed; "
+    f"{study.UNBUDGETED_EPOCHS} would cost about 0.5 GPU-hours for ResNet50 alone, half the book's budget of one "
+    "GPU-hour for all four studies)."))
 
 # %% [markdown]
 # ## The MP3 shortcut

@@ -25,7 +25,7 @@ COLUMNS = ["model", "metric", "source", "this book", "profile", "note"]
 
 PROFILE_NOTES = {
     "embedded": "embedded corpus (generated, synthetic attacks) and locally trained models, 2 CPU cores",
-    "full": "real datasets and hub models, GPU",
+    "full": "real datasets and hub models, GPU; less training than the sources' (the book's one-GPU-hour budget)",
 }
 
 
