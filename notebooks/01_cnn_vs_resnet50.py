@@ -80,10 +80,12 @@ from asvnb import config, metrics, plots, report, results
 from asvnb.studies import cnn_vs_resnet50 as study
 from asvnb.studies import corpus_audit
 from asvnb.studies import spectrogram_common as common
+from asvnb.train import reset_detector_index
 
 overrides = ({} if image_size is None else {"size": image_size}) | {"max_items": max_items}
 cfg = study.CnnVsResnet50Config.for_profile(profile, data_root, epochs=epochs, weights=weights, device=device,
                                             **overrides)
+reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
 config.seed_everything(seeds[0])
 torch.set_num_threads(threads or torch.get_num_threads())
 config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device(device)))

@@ -93,6 +93,7 @@ from asvnb import config, plots, report, results
 from asvnb.models import wavlm
 from asvnb.pipeline import StreamCache, assemble, ensure_streams, random_control, source_matches, stream_logits
 from asvnb.studies import overlap_pipeline as study
+from asvnb.train import reset_detector_index
 
 transformers.logging.disable_progress_bar()  # no weight-loading bars between the results
 warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")  # torch, inside WavLM's attention
@@ -106,6 +107,7 @@ if separators is not None:
     overrides["separators"] = tuple(separators)
 cfg = study.OverlapConfig.for_profile(profile, data_root, epochs=epochs, sepformer=sepformer, detector=detector,
                                       device=device, max_items=max_items, **overrides)
+reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
 config.seed_everything(seeds[0])
 config.show_fingerprint(config.fingerprint(cfg.paths.data, device))
 

@@ -100,6 +100,7 @@ from IPython.display import Markdown, display
 
 from asvnb import config, plots, report, results
 from asvnb.studies import ge2e_aeg_kd as study
+from asvnb.train import reset_detector_index
 
 t_start = time.perf_counter()
 torch.set_num_threads(threads or torch.get_num_threads())
@@ -108,6 +109,7 @@ cfg = study.GE2EAEGKDConfig.for_profile(profile, data_root, epochs=epochs, ge2e_
                                         device=device, teacher_layout=teacher_layout, max_items=max_items,
                                         aeg_threshold=aeg_threshold,
                                         aeg_threshold_rule=None if aeg_threshold is None else "fixed")
+reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
 seeds = list(cfg.seeds)
 config.seed_everything(seeds[0])
 fingerprint = config.fingerprint(cfg.paths.data, device)

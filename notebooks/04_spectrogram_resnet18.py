@@ -78,11 +78,12 @@ from IPython.display import Markdown, display
 from asvnb import config, plots, report, results
 from asvnb.studies import spectrogram_common as common
 from asvnb.studies import spectrogram_resnet18 as study
-from asvnb.train import load_best
+from asvnb.train import load_best, reset_detector_index
 
 torch.set_num_threads(threads or torch.get_num_threads())
 cfg = study.SpectrogramResNet18Config.for_profile(profile, data_root, epochs=epochs, route=route, weights=weights,
                                                   device=device, seconds=seconds)
+reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
 config.seed_everything(seeds[0])
 config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device(device)))
 

@@ -75,6 +75,7 @@ la21_phase = "eval"  # {progress, eval, hidden_track}: the LA 2021 eval phase sc
 device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core)
 bootstrap = 1000  # int: bootstrap resamples behind each EER interval
+max_trials = None  # int | None: a quick run on at most this many trials per set (balanced over bona fide and attacks); None: all
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
@@ -129,7 +130,7 @@ display(leaderboard.card_summary(entries))
 # audio per second, on this machine's CPU threads when the scores were computed.
 
 # %%
-sets = leaderboard.trial_sets(paths.data, la21_phase)
+sets = leaderboard.trial_sets(paths.data, la21_phase, max_trials)
 scored = leaderboard.score_all(entries, sets, paths.out / "scores", config.resolve_device(device))
 per_run = leaderboard.table(scored, sets, bootstrap)
 summary = leaderboard.summary(per_run)

@@ -24,6 +24,7 @@ from asvnb.train import (
     DetectorCardError,
     read_detector_index,
     register_detector,
+    reset_detector_index,
     segments,
 )
 
@@ -46,6 +47,14 @@ def test_index_keeps_the_latest_run_per_name_and_seed(tmp_path: Path) -> None:
     assert got[0][2] == new.resolve() and got[1][2] == other.resolve()
     stored = json.loads(index.read_text())["detectors"]
     assert not Path(stored[0]["folder"]).is_absolute()  # relative: the build folder can move
+
+
+def test_a_new_run_starts_an_empty_index(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "01_x" / "embedded"
+    register_detector(out / "detectors.json", image_run(tmp_path / "a") / "best", name="CNN-noCV", seed=0)
+    index = reset_detector_index(out)  # a run that no longer trains CNN-noCV does not list it
+    register_detector(index, image_run(tmp_path / "b") / "best", name="CNN", seed=0)
+    assert [n for n, _, _ in read_detector_index(index)] == ["CNN"]
 
 
 def test_index_errors_name_the_file(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 from asvnb import audio, config, metrics
+from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores, LA2021Eval
 from asvnb.models.complexity import count_macs, count_params
 from asvnb.results import ResultRow, eer_ci
@@ -98,14 +99,19 @@ def registered(profile: str, runs_root: Path | None = None, seeds: Sequence[int]
     return out
 
 
-def trial_sets(data_root: str | Path, la21_phase: str | None = "eval") -> dict[str, TrialSet]:
-    """The embedded (or real) LA 2019 eval and LA 2021 eval trials, with their ASV scores for the t-DCF."""
+def trial_sets(data_root: str | Path, la21_phase: str | None = "eval", max_trials: int | None = None
+               ) -> dict[str, TrialSet]:
+    """The embedded (or real) LA 2019 eval and LA 2021 eval trials, with their ASV scores for the t-DCF.
+
+    ``max_trials``: a quick run on at most that many trials per set, balanced over bona fide and the attacks.
+    """
     la19 = LA2019(data_root, "eval")
     la21 = LA2021Eval(data_root, la21_phase)
     out = {}
     for name, ds, asv in (("LA19 eval", la19, la19.asv_scores()), ("LA21 eval", la21, la21.asv_scores(la21_phase))):
-        out[name] = TrialSet(name, [t.utt for t in ds.trials], [ds.audio_path(t.utt) for t in ds.trials],
-                             np.array([int(t.is_bonafide) for t in ds.trials]), [t.system for t in ds.trials], asv)
+        trials = balanced_subset(ds.trials, max_trials, lambda t: t.system)
+        out[name] = TrialSet(name, [t.utt for t in trials], [ds.audio_path(t.utt) for t in trials],
+                             np.array([int(t.is_bonafide) for t in trials]), [t.system for t in trials], asv)
     return out
 
 
@@ -135,39 +141,58 @@ class SetScores:
         return self.audio_seconds / max(self.wall_seconds, 1e-9)
 
 
-def score_set(detector: Detector, trials: TrialSet, cache: Path | None = None, progress: bool = True) -> SetScores:
-    """Every trial of ``trials`` scored by ``detector`` (read from ``cache`` when it holds this detector and list).
+def score_sets(detectors: Sequence[Detector], trials: TrialSet, progress: bool = True) -> list[SetScores]:
+    """Every trial of ``trials`` scored by each detector, each file decoded once per sample rate the detectors need.
 
-    A file that cannot be scored is an error naming it: a leaderboard with
-    silently missing trials would compare systems on different sets.
+    A detector's wall time is its own scoring plus the reading (decoding,
+    resampling) at its rate, which detectors of one rate share. A file that
+    cannot be scored is an error naming it: a leaderboard with silently
+    missing trials would compare systems on different sets.
     """
     from tqdm.auto import tqdm
 
-    if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            return SetScores(z["scores"], float(z["audio_seconds"]), float(z["wall_seconds"]))
-    sr = detector.card.sample_rate
-    scores, seconds = [], 0.0
-    start = time.perf_counter()
-    bar = tqdm(total=len(trials.paths), desc=f"{detector.card.name or detector.source} on {trials.name}",
-               unit="file", disable=not progress, leave=False)
+    rates = sorted({d.card.sample_rate for d in detectors})
+    scores: list[list[np.ndarray]] = [[] for _ in detectors]
+    wall = np.zeros(len(detectors))
+    seconds = 0.0
+    bar = tqdm(total=len(trials.paths), desc=f"{len(detectors)} detector(s) on {trials.name}", unit="file",
+               disable=not progress, leave=False)
     for i in range(0, len(trials.paths), BATCH_FILES):
         paths = trials.paths[i:i + BATCH_FILES]
-        wavs = [audio.load_audio(p, sr=sr) for p in paths]
-        seconds += sum(len(w) for w in wavs) / sr
-        scores.append(detector.score_waveforms(wavs, [str(p) for p in paths], batch_size=BATCH_PIECES))
+        names = [str(p) for p in paths]
+        for rate in rates:
+            t0 = time.perf_counter()
+            wavs = [audio.load_audio(p, sr=rate) for p in paths]
+            read = time.perf_counter() - t0
+            if rate == rates[0]:
+                seconds += sum(len(w) for w in wavs) / rate
+            for k, det in enumerate(detectors):
+                if det.card.sample_rate == rate:
+                    t0 = time.perf_counter()
+                    scores[k].append(det.score_waveforms(wavs, names, batch_size=BATCH_PIECES))
+                    wall[k] += read + time.perf_counter() - t0
         bar.update(len(paths))
     bar.close()
-    out = SetScores(np.concatenate(scores), seconds, time.perf_counter() - start)
-    if not np.isfinite(out.scores).all():
-        bad = trials.paths[int(np.flatnonzero(~np.isfinite(out.scores))[0])]
-        raise ValueError(f"{bad}: {detector.source} gave a non-finite score")
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".part.npz")
-        np.savez(tmp, scores=out.scores, audio_seconds=out.audio_seconds, wall_seconds=out.wall_seconds)
-        tmp.replace(cache)
+    out = []
+    for k, det in enumerate(detectors):
+        x = np.concatenate(scores[k])
+        if not np.isfinite(x).all():
+            bad = trials.paths[int(np.flatnonzero(~np.isfinite(x))[0])]
+            raise ValueError(f"{bad}: {det.source} gave a non-finite score")
+        out.append(SetScores(x, seconds, float(wall[k])))
     return out
+
+
+def _load_cached(cache: Path) -> SetScores:
+    with np.load(cache) as z:
+        return SetScores(z["scores"], float(z["audio_seconds"]), float(z["wall_seconds"]))
+
+
+def _save_cached(cache: Path, ss: SetScores) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.stem + ".part.npz")
+    np.savez(tmp, scores=ss.scores, audio_seconds=ss.audio_seconds, wall_seconds=ss.wall_seconds)
+    tmp.replace(cache)
 
 
 def complexity(detector: Detector) -> tuple[int, int, str]:
@@ -211,16 +236,24 @@ class Scored:
 
 def score_all(entries: Sequence[Entry], sets: dict[str, TrialSet], cache_dir: Path, device: str = "cpu",
               progress: bool = True) -> list[Scored]:
-    """Every entry scored on every set (cached under ``cache_dir``)."""
+    """Every entry scored on every set; scores are cached under ``cache_dir`` by weights and trial list."""
+    dets = [load_detector(e.folder, device) for e in entries]
+    keys = [f"{e.study}-{e.name}-seed{e.seed}-{_weights_hash(e.folder)}".replace(" ", "_") for e in entries]
+    got: dict[tuple[int, str], SetScores] = {}
+    for name, ts in sets.items():
+        caches = [cache_dir / f"{k}-{ts.key}.npz" for k in keys]
+        todo = [i for i, c in enumerate(caches) if not c.is_file()]
+        for i, c in enumerate(caches):
+            if i not in todo:
+                got[i, name] = _load_cached(c)
+        if todo:
+            for i, ss in zip(todo, score_sets([dets[i] for i in todo], ts, progress), strict=True):
+                _save_cached(caches[i], ss)
+                got[i, name] = ss
     out = []
-    for e in entries:
-        det = load_detector(e.folder, device)
-        wh = _weights_hash(e.folder)
-        scored = {name: score_set(det, ts, cache_dir / f"{e.study}-{e.name}-seed{e.seed}-{wh}-{ts.key}.npz",
-                                  progress)
-                  for name, ts in sets.items()}
+    for i, (e, det) in enumerate(zip(entries, dets, strict=True)):
         params, macs, what = complexity(det)
-        out.append(Scored(e, scored, params, macs, what))
+        out.append(Scored(e, {name: got[i, name] for name in sets}, params, macs, what))
     return out
 
 

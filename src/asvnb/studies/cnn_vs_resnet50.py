@@ -233,7 +233,8 @@ def train_cms(cfg: CnnVsResnet50Config, name: str, sets: dict[str, ImageSet], se
         describe_detector(r.best_dir, sample_rate=cfg.sr, frontend=image_frontend(cfg.nfft, size=cfg.sizes[name]),
                           clip=crop_or_pad(cfg.clip_seconds), bonafide_class=GENUINE,
                           threshold=dev_threshold(dev["eer_threshold"], dev["eer"], "LA19 dev"),
-                          name=folder, study=STUDY, seed=r.seed, index=cfg.paths.out / INDEX_FILE)
+                          name=folder, study=STUDY, seed=r.seed,
+                          index=cfg.paths.out / INDEX_FILE if with_cv else None)  # the control is no entry
     return [join_sets(r, "test", ("LA eval", "CV test"), TASK) for r in runs]
 
 

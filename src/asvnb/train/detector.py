@@ -236,6 +236,15 @@ def register_detector(index: str | Path, folder: str | Path, *, name: str, seed:
     return index
 
 
+def reset_detector_index(out: str | Path) -> Path:
+    """Empty the index of a study's output folder (``out/detectors.json``) as a notebook run starts, so that it lists
+    exactly the detectors that run trains (a model an older run trained, or a quick run skipped, is not listed)."""
+    index = Path(out) / INDEX_FILE
+    index.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(index, {"version": VERSION, "detectors": []})
+    return index
+
+
 def _read_index(index: Path) -> list[dict[str, Any]]:
     try:
         doc = json.loads(index.read_text(encoding="utf-8"))
