@@ -512,3 +512,21 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     assert study.plot_similarities(runs, cfg) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
     assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]
+
+
+def test_audio_cache_keeps_what_fits_the_budget() -> None:
+    from asvnb.studies.ge2e_aeg_kd import AudioCache, GE2EAEGKDConfig
+
+    cache = AudioCache(max_bytes=3 * 4 * 100)  # three waveforms of 100 float32 samples
+    for i in range(5):
+        cache.put((f"f{i}", 16000), np.zeros(100, np.float32))
+    assert sorted(cache) == [("f0", 16000), ("f1", 16000), ("f2", 16000)] and cache.bytes == 1200
+    unbounded = AudioCache()
+    for i in range(5):
+        unbounded.put((f"f{i}", 16000), np.zeros(100, np.float32))
+    assert len(unbounded) == 5
+    # the budget does not change what is trained: same run folder with or without it
+    a = GE2EAEGKDConfig.for_profile("embedded")
+    b = GE2EAEGKDConfig.for_profile("embedded", audio_cache_gb=0.5)
+    assert a.run_key() == b.run_key()
+    assert GE2EAEGKDConfig.for_profile("full", data_root="/x").audio_cache_gb == 6.0

@@ -142,6 +142,9 @@ class GE2EAEGKDConfig:
     table2_seeds: int | None = None    # how many of the seeds also train the AEG teachers and students (None: all)
     sv_crop_s: float = 3.0             # crop of the held-out bona fide utterances for the speaker-verification EER
     bootstrap: int = 1000              # bootstrap resamples of every 95 % interval
+    # decoded audio kept in memory (GB; None: all). The full profile's LA 2021 eval alone would take about 30 GB
+    # at 22.05 kHz, more than a Colab runtime has: past the budget, files are read again on every use
+    audio_cache_gb: float | None = None
     device: str = "auto"
     reductions: tuple[str, ...] = ()   # departures from the source's settings, for the tables' notes
 
@@ -162,7 +165,9 @@ class GE2EAEGKDConfig:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         cfg = cls(profile=profile, paths=paths)
         if profile == "full":
-            cfg = replace(cfg, **FULL_BUDGET)
+            # 6 GB of decoded audio: LA train at 22.05 kHz (about 7 GB in float32) mostly fits, beside the models,
+            # in a Colab runtime's 12.7 GB; LA 2021 eval is read from disk for each model
+            cfg = replace(cfg, **FULL_BUDGET, audio_cache_gb=6.0)
         if profile == "embedded":
             # sized for about 10 minutes on 2 CPU cores (see the notebook): one block per stage and half the
             # channels (the student stays the teacher with half the channels), short crops of the 1-3 s
@@ -263,7 +268,7 @@ class GE2EAEGKDConfig:
 
     # fields that do not change what is trained (evaluation, device, notes)
     _NOT_TRAINING = ("profile", "paths", "eval_crop_s", "eval_phase", "n_eval", "seeds", "device", "reductions",
-                     "table2_seeds", "sv_crop_s", "bootstrap", "max_items")
+                     "table2_seeds", "sv_crop_s", "bootstrap", "max_items", "audio_cache_gb")
 
     def run_key(self) -> str:
         """A short hash of every setting that changes a trained model: runs of other settings live elsewhere.
@@ -293,6 +298,24 @@ class GE2EAEGKDConfig:
 # ----------------------------------------------------------------------------- data
 
 
+class AudioCache(dict):
+    """Decoded waveforms by ``(path, rate)``, up to ``max_bytes`` (None: no limit); past it, nothing more is kept.
+
+    The first files read are kept (the training sets, read every epoch by
+    every model); what comes after the budget is decoded again on each use.
+    """
+
+    def __init__(self, max_bytes: int | None = None):
+        super().__init__()
+        self.max_bytes, self.bytes = max_bytes, 0
+
+    def put(self, key: tuple[str, int], wav: np.ndarray) -> None:
+        """Keep ``wav`` if the budget allows."""
+        if self.max_bytes is None or self.bytes + wav.nbytes <= self.max_bytes:
+            self[key] = wav
+            self.bytes += wav.nbytes
+
+
 class CachedCMDataset(CMDataset):
     """A :class:`CMDataset` that decodes each file once and keeps it in ``cache`` (shared between datasets).
 
@@ -307,9 +330,14 @@ class CachedCMDataset(CMDataset):
     def load(self, index: int) -> np.ndarray:
         """The waveform of one item before cropping, from the cache after its first read."""
         key = (str(self.items[index][0]), self.sr)
-        if key not in self.cache:
-            self.cache[key] = super().load(index)
-        return self.cache[key]
+        wav = self.cache.get(key)
+        if wav is None:
+            wav = super().load(index)
+            if isinstance(self.cache, AudioCache):
+                self.cache.put(key, wav)
+            else:
+                self.cache[key] = wav
+        return wav
 
 
 @dataclass
@@ -324,7 +352,7 @@ class StudyData:
     augmenter: Augmenter | None
     dev: LA2019 | None = None
     families: dict[str, str] = field(default_factory=dict)
-    audio: dict = field(default_factory=dict)  # decoded waveforms, shared by every dataset of the study
+    audio: dict = field(default_factory=AudioCache)  # decoded waveforms, shared by every dataset of the study
 
     def dataset(self, trials: Sequence[CMTrial], audio_dir: Path, **kwargs: Any) -> CachedCMDataset:
         """A dataset over ``trials`` that reads through the study's audio cache."""
@@ -357,8 +385,9 @@ def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
         dev = LA2019(cfg.paths.data, "dev")
     except DatasetMissing:  # no dev split: the speaker-verification EER is then not measured
         dev = None
+    budget = None if cfg.audio_cache_gb is None else int(cfg.audio_cache_gb * 2**30)
     return StudyData(train, ev, trials, ev.asv_scores(phase=cfg.eval_phase), make_augmenter(cfg, seed), dev,
-                     attack_families(cfg.paths.data))
+                     attack_families(cfg.paths.data), AudioCache(budget))
 
 
 class GE2EBatchSampler(Sampler[list[int]]):
