@@ -309,16 +309,17 @@ def train_models(cfg: SpectrogramResNet18Config, name: str, sets: dict[str, Imag
     runs = run_seeds(folder, factory, kwargs, sets["train"], sets["val"], evals, cfg.setups[name], TASK,
                      cfg.paths.out, seeds, cfg.settings(tag=tag, train=sets["train"].ids,
                                                         side=int(sets["train"].images.shape[-1])), cfg.device)
-    if cfg.route == "tensor":  # a card beside the weights (the JPEG route has no on-the-fly counterpart to store)
+    # a card beside the weights of the main runs (the leak runs are measurements, not detectors; the JPEG route has
+    # no on-the-fly counterpart to store)
+    if cfg.route == "tensor" and not tag:
         resized = cfg.resnet_size if name == "ResNet18 transfer" else None
         for r in runs:
-            val = r.metrics["val"]
+            val = r.metrics.get("val")  # scored when the evaluation sets include it (evaluation_sets does)
             describe_detector(r.best_dir, sample_rate=cfg.sr, frontend=image_frontend(cfg.nfft, size=cfg.size,
                                                                                       model_size=resized),
                               clip=segments(cfg.seconds, pad_last=True), bonafide_class=REAL,
-                              threshold=dev_threshold(val["eer_threshold"], val["eer"], "validation segments"),
-                              name=name if not tag else folder, study=STUDY, seed=r.seed,
-                              index=None if tag else cfg.paths.out / INDEX_FILE)
+                              threshold=val and dev_threshold(val["eer_threshold"], val["eer"], "validation segments"),
+                              name=name, study=STUDY, seed=r.seed, index=cfg.paths.out / INDEX_FILE)
     return runs
 
 
