@@ -103,13 +103,20 @@ def trial_sets(data_root: str | Path, la21_phase: str | None = "eval", max_trial
                ) -> dict[str, TrialSet]:
     """The embedded (or real) LA 2019 eval and LA 2021 eval trials, with their ASV scores for the t-DCF.
 
-    ``max_trials``: a quick run on at most that many trials per set, balanced over bona fide and the attacks.
+    ``max_trials``: a quick run on about that many trials per set: half bona fide, half spoofs drawn in turn
+    from each attack.
     """
     la19 = LA2019(data_root, "eval")
     la21 = LA2021Eval(data_root, la21_phase)
     out = {}
     for name, ds, asv in (("LA19 eval", la19, la19.asv_scores()), ("LA21 eval", la21, la21.asv_scores(la21_phase))):
-        trials = balanced_subset(ds.trials, max_trials, lambda t: t.system)
+        trials = ds.trials
+        if max_trials is not None and max_trials < len(trials):  # half bona fide, half spoofs over the attacks
+            bona = [t for t in trials if t.is_bonafide]
+            spoof = [t for t in trials if not t.is_bonafide]
+            keep = {id(t) for t in balanced_subset(bona, max(max_trials // 2, 1), lambda t: t.speaker)
+                    + balanced_subset(spoof, max(max_trials - max_trials // 2, 1), lambda t: t.system)}
+            trials = [t for t in trials if id(t) in keep]
         out[name] = TrialSet(name, [t.utt for t in trials], [ds.audio_path(t.utt) for t in trials],
                              np.array([int(t.is_bonafide) for t in trials]), [t.system for t in trials], asv)
     return out
