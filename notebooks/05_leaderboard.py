@@ -173,6 +173,22 @@ families = attack_families(paths.data)
 fam = leaderboard.family_table(scored, sets, families)
 display(leaderboard.family_pivot(fam))
 
+# %% [markdown]
+# ## The floor the voice-conversion attacks set
+#
+# Every detector misses most voice-conversion (VC) spoofs, whatever its front
+# end. How much of each pooled EER do they account for? Rejecting every spoof
+# outside the VC family (setting its score below all others) and recomputing
+# the pooled EER gives a floor that no improvement on the other attacks can
+# break: the EER the VC spoofs alone hold the detector at.
+
+# %%
+floor = leaderboard.family_floor(scored, sets, families, "VC")
+display(floor.assign(study=floor["study"].str[:2], pooled=(100 * floor["pooled"]).round(1),
+                     floor=(100 * floor["floor"]).round(1))
+        .pivot_table(index=["study", "system"], columns="set", values=["pooled", "floor"], sort=False))
+display(Markdown(leaderboard.floor_sentence(floor)))
+
 # %%
 display(Markdown(leaderboard.sentence(summary, sets, profile)))
 
@@ -196,6 +212,6 @@ display(leaderboard.literature_table())
 # Every number above goes, as data, to `build/results/05_leaderboard.json`.
 
 # %%
-rows = leaderboard.result_rows(per_run, sets) + leaderboard.family_rows(fam)
+rows = leaderboard.result_rows(per_run, sets) + leaderboard.family_rows(fam) + leaderboard.floor_rows(floor)
 print("wrote", results.write_results("05_leaderboard", profile, rows,
                                      config.fingerprint(paths.data, config.resolve_device(device))))

@@ -219,3 +219,26 @@ def test_family_rows_split_the_spoofs_by_family(tmp_path: Path, speech: list[Pat
     from asvnb.results import breakdown
 
     assert breakdown(rows[1]) == ("family", "LA19 eval", "VC")
+
+
+def test_family_floor_by_hand() -> None:
+    # bona fide 3, 2, 1; TTS spoofs 2.5, 0 (the TTS spoof at 2.5 is the only other error); VC spoofs 1.5, -1
+    ts = trial_set([Path(f"/x/{i}.flac") for i in range(7)], [1, 1, 1, 0, 0, 0, 0])
+    ts = leaderboard.TrialSet(ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"],
+                              ts.asv)
+    x = np.array([3.0, 2.0, 1.0, 2.5, 0.0, 1.5, -1.0])
+    entry = leaderboard.Entry("01_a", "net", 0, Path("/x"))
+    scored = [leaderboard.Scored(entry, {"LA19 eval": leaderboard.SetScores(x, 1.0, 1.0)}, 1, 1, "")]
+    floor = leaderboard.family_floor(scored, {"LA19 eval": ts}, {"A01": "TTS", "A17": "VC"}, "VC", reps=20)
+    row = floor.iloc[0]
+    assert row["share"] == 0.5
+    # with the TTS spoofs rejected, the DET points are (miss 0, false alarm 1/4: the VC spoof at 1.5 accepted),
+    # (1/3, 1/4: the bona fide at 1 missed too) and (1/3, 0); the official EER is the mean of the two rates where
+    # they are closest: (1/3 + 1/4) / 2 = 7/24
+    from asvnb import metrics
+
+    assert row["floor"] == pytest.approx(7 / 24) and row["floor"] <= row["pooled"]
+    assert row["pooled"] == pytest.approx(metrics.eer(x[:3], x[3:])[0])
+    (r,) = leaderboard.floor_rows(floor)
+    assert (r.table, r.system, r.data, r.metric) == ("floor", "01 net", "LA19 eval", "eer")
+    assert "50 % of the spoofs are VC" in r.note
