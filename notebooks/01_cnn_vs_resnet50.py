@@ -153,7 +153,9 @@ display(plots.plot_det({name: common.pooled_scores(rs, "test", study.TASK.bonafi
 # A16 and A19 repeat two of them (A04 and A06) and the other eleven systems are
 # unseen, as in the real evaluation set. The data chapter lists every system
 # with the artefact it leaves, and the ASVspoof LFCC-GMM baseline's EER on each:
-# a row that is hard for both is hard for a reason the corpus states.
+# a row that is hard for both is hard for a reason the corpus states. The
+# {doc}`leaderboard <05_leaderboard>` scores every detector of the four studies on these trials and
+# measures the floor the voice-conversion attacks set under all of them.
 
 # %%
 attack_splits = study.add_attack_splits(runs, study.attack_groups(cfg.paths.data))

@@ -176,7 +176,10 @@ for k, (src, i, _) in info.items():  # the stand-ins' training curves (hub model
 #
 # As in the source: accuracy, precision, recall and F1 with spoof as the
 # positive class (a stream is called spoof when P(spoof) > 0.5), and the EER of
-# the CM score (higher = more bona fide).
+# the CM score (higher = more bona fide). The {doc}`leaderboard <05_leaderboard>` breaks this EER down by
+# attack family beside every other detector of the book: this detector is the
+# only one that catches the vocoder attacks, and like all of them it misses
+# the voice-conversion ones.
 
 # %%
 clean = study.clean_eval(cfg, fe, det)

@@ -389,7 +389,9 @@ print(f"notebook compute: {time.perf_counter() - t_start:.0f} s")
 # ## What to read from this
 #
 # The statements below are computed from the rows above, each against its
-# interval, so they hold for this build.
+# interval, so they hold for this build. The {doc}`leaderboard <05_leaderboard>`
+# sets these models beside the other studies' on the same trials, attack family
+# by attack family.
 
 # %%
 display(Markdown(study.claims(rows, cfg)))

@@ -306,3 +306,16 @@ def test_align_scores_order_and_errors():
     many = {f"x{i}": 0.0 for i in range(8)}
     with pytest.raises(M.ScoreFileError, match=r"1 missing \(u1\); 8 extra \(x0, x1, x2, x3, x4, \.\.\.\)"):
         M.align_scores(many, ["u1"], "s.txt")
+
+
+def test_eer_for_f1_by_hand() -> None:
+    from asvnb.metrics import eer_for_f1
+
+    # balanced classes: precision = recall = 1 - e at the EER point, so F1 = 1 - e
+    assert eer_for_f1(0.5, 0.8) == pytest.approx(0.2, abs=1e-9)
+    # one in six positive, e = 0.07: precision 0.155 / (0.155 + 0.0583) = 0.7267, recall 0.93, F1 = 0.8159
+    e = eer_for_f1(1 / 6, 0.8159)
+    assert e == pytest.approx(0.07, abs=5e-4)
+    assert eer_for_f1(0.1, 0.8) < eer_for_f1(0.3, 0.8)  # a rarer class needs a lower EER
+    with pytest.raises(ValueError, match="must lie in"):
+        eer_for_f1(0.0, 0.8)

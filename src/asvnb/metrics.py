@@ -332,6 +332,28 @@ def per_attack_eer(scores, keys, systems) -> pd.DataFrame:
 
 # --------------------------------------------------------- classification reports
 
+def eer_for_f1(prevalence: float, f1: float) -> float:
+    """The EER at which a detector, operated at its EER point, reaches ``f1`` for a class of share ``prevalence``.
+
+    At the EER point recall is 1 - e and the false-positive rate e, so
+    precision is p(1-e) / (p(1-e) + (1-p)e): F1 falls as e rises, and more
+    steeply the rarer the class. Solved by bisection (F1 is monotone in e).
+    """
+    if not 0.0 < prevalence < 1.0 or not 0.0 < f1 < 1.0:
+        raise ValueError(f"prevalence and f1 must lie in (0, 1), got {prevalence!r} and {f1!r}")
+
+    def f1_at(e: float) -> float:
+        tp, fp = prevalence * (1 - e), (1 - prevalence) * e
+        precision, recall = tp / (tp + fp), 1 - e
+        return 2 * precision * recall / (precision + recall)
+
+    lo, hi = 0.0, 0.5
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f1_at(mid) >= f1 else (lo, mid)
+    return lo
+
+
 def classification_report(y_true, y_pred, positive=1, labels=None) -> dict:
     """Accuracy, precision, recall, F1 of class ``positive`` and the confusion matrix, over the whole set."""
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
