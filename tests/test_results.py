@@ -57,3 +57,22 @@ def test_bootstrap_interval_of_a_mean_and_of_an_eer():
     assert lo == pytest.approx(x.mean() - 1.96 * se, abs=0.02) and hi == pytest.approx(x.mean() + 1.96 * se, abs=0.02)
     bona, spoof = np.arange(10.0, 20.0), np.arange(0.0, 10.0)  # perfectly separated: every resample has EER 0
     assert results.eer_ci(bona, spoof, reps=200) == (0.0, 0.0)
+
+
+def test_bootstrap_skips_undefined_resamples_only_when_asked() -> None:
+    import numpy as np
+    import pytest
+
+    from asvnb.results import bootstrap_ci
+
+    # the statistic is undefined (NaN) whenever trial 0 is drawn; the others give the mean of the values
+    x = np.array([5.0, 1.0, 2.0, 3.0])
+
+    def stat(idx: np.ndarray) -> float:
+        return float("nan") if 0 in idx else float(x[idx].mean())
+
+    lo, hi = bootstrap_ci(stat, 4, reps=300, skip_nan=True)
+    assert 1.0 <= lo <= hi <= 3.0  # only resamples of trials 1-3 count
+    assert np.isnan(bootstrap_ci(stat, 4, reps=300)[0])  # without it, NaN stays NaN
+    with pytest.raises(ValueError, match="undefined on all 50 resamples"):
+        bootstrap_ci(lambda idx: float("nan"), 4, reps=50, skip_nan=True)

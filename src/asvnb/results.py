@@ -88,11 +88,13 @@ def over_seeds(values: Sequence[float]) -> dict:
 
 
 def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, reps: int = 1000, seed: int = 0,
-                 strata: np.ndarray | None = None) -> tuple[float, float]:
+                 strata: np.ndarray | None = None, skip_nan: bool = False) -> tuple[float, float]:
     """Percentile 95 % interval of ``stat(indices)`` over bootstrap resamples of ``n`` trials.
 
     With ``strata`` (one label per trial) each stratum is resampled on its own,
-    so every resample keeps both classes (an EER needs both).
+    so every resample keeps both classes (an EER needs both). ``skip_nan``
+    leaves out resamples whose statistic is NaN (undefined on that resample);
+    if every one is, the interval is an error.
     """
     rng = np.random.default_rng(seed)
     groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
@@ -100,6 +102,11 @@ def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, reps: int = 1000, 
     for _ in range(reps):
         idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
         vals.append(stat(idx))
+    vals = np.asarray(vals, dtype=float)
+    if skip_nan:
+        vals = vals[~np.isnan(vals)]
+        if not vals.size:
+            raise ValueError(f"bootstrap: the statistic is undefined on all {reps} resamples")
     lo, hi = np.percentile(vals, [2.5, 97.5])
     return float(lo), float(hi)
 
