@@ -2,7 +2,8 @@
 metrics of a row against hand-computed values, and the results rows.
 
 Detectors are the tiny run folders of ``test_scoring`` (built here, nothing from build/); the audio is the real
-recorded speech of Debian's pocketsphinx-testdata.
+FLAC files of seeded, amplitude-modulated noise written here (lengths 0.8-3.4 s, as LA utterances), so no
+test depends on an installed package or skips without one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import test_scoring
+import soundfile as sf
 import torch
 from test_scoring import image_run, resnetse_run
 
@@ -28,7 +29,20 @@ from asvnb.train import (
     segments,
 )
 
-speech = test_scoring.speech  # the real recordings fixture
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Eight 16 kHz FLAC files of seeded noise under a slow amplitude envelope, 0.8-3.4 s long."""
+    folder = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, seconds in enumerate(np.linspace(0.8, 3.4, 8)):
+        n = int(seconds * 16000)
+        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * (2 + i) * np.arange(n) / 16000)
+        path = folder / f"clip{i}.flac"
+        sf.write(path, (0.1 * envelope * rng.standard_normal(n)).astype(np.float32), 16000)
+        paths.append(path)
+    return paths
 
 
 # ----------------------------------------------------------------------------- the index
