@@ -37,7 +37,7 @@ from asvnb import audio, config, metrics
 from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores, LA2021Eval
 from asvnb.models.complexity import count_macs, count_params
-from asvnb.results import ResultRow, bootstrap_ci, eer_ci
+from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
 from asvnb.scoring import Detector, load_detector
 from asvnb.train.detector import DETECTOR_FILE, INDEX_FILE, read_detector_index
 
@@ -334,6 +334,14 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _over_seeds(values: pd.Series, intervals: pd.Series) -> dict:
+    """``value``, ``std``, ``n_seeds`` (:func:`asvnb.results.over_seeds`) and ``ci95``: the mean of the seeds'
+    bootstrap intervals."""
+    lo = float(np.mean([c[0] for c in intervals]))
+    hi = float(np.mean([c[1] for c in intervals]))
+    return over_seeds(values.to_numpy(float)) | {"ci95": (lo, hi)}
+
+
 def result_rows(df: pd.DataFrame, sets: dict[str, TrialSet], seed_ci_reps: int = 1000) -> list[ResultRow]:
     """Results-file rows: per system, set and metric, the mean over seeds, its std and a 95 % interval.
 
@@ -347,15 +355,11 @@ def result_rows(df: pd.DataFrame, sets: dict[str, TrialSet], seed_ci_reps: int =
         note = f"study {study[:2]}; {n} seed(s); {INPUT_RULE.split(';')[0]}"
         for name, ts in sets.items():
             for metric in ("eer", *OTHER_METRICS):
-                v = g[f"{name} {metric}"].to_numpy(float)
-                lo = float(np.mean([c[0] for c in g[f"{name} {metric}_ci95"]]))
-                hi = float(np.mean([c[1] for c in g[f"{name} {metric}_ci95"]]))
-                rows.append(ResultRow("leaderboard", label, name, metric, float(v.mean()),
-                                      float(v.std(ddof=1)) if n > 1 else None, n, (lo, hi), len(ts.utts), note=note))
+                rows.append(ResultRow("leaderboard", label, name, metric, n_trials=len(ts.utts), note=note,
+                                      **_over_seeds(g[f"{name} {metric}"], g[f"{name} {metric}_ci95"])))
             sp = g[f"{name} speed"].to_numpy(float)
-            rows.append(ResultRow("leaderboard", label, name, "speed_x_realtime", float(sp.mean()),
-                                  float(sp.std(ddof=1)) if n > 1 else None, n,
-                                  (float(sp.min()), float(sp.max())) if n > 1 else None, len(ts.utts),
+            rows.append(ResultRow("leaderboard", label, name, "speed_x_realtime", **over_seeds(sp),
+                                  ci95=(float(sp.min()), float(sp.max())) if n > 1 else None, n_trials=len(ts.utts),
                                   note="seconds of audio scored per second, one timing per run (the range over "
                                   "seeds as the interval when there are several)"))
         for metric, col in (("params", "params"), ("macs", "MACs")):
@@ -504,13 +508,10 @@ def family_rows(fam: pd.DataFrame) -> list[ResultRow]:
     """Results rows of :func:`family_table`: data ``"LA19 eval, family VC"``, mean over seeds, mean interval."""
     rows = []
     for (study, system, name, f), g in fam.groupby(["study", "system", "set", "family"], sort=False):
-        v = g["eer"].to_numpy(float)
-        lo = float(np.mean([c[0] for c in g["ci95"]]))
-        hi = float(np.mean([c[1] for c in g["ci95"]]))
-        rows.append(ResultRow("leaderboard", f"{study[:2]} {system}", f"{name}, family {f}", "eer", float(v.mean()),
-                              float(v.std(ddof=1)) if len(v) > 1 else None, len(v), (lo, hi),
-                              int(g["n_trials"].iloc[0]), note="spoofs of one attack family against every bona fide "
-                              "trial", extra={"breakdown": "family", "group": f}))
+        rows.append(ResultRow("leaderboard", f"{study[:2]} {system}", f"{name}, family {f}", "eer",
+                              **_over_seeds(g["eer"], g["ci95"]), n_trials=int(g["n_trials"].iloc[0]),
+                              note="spoofs of one attack family against every bona fide trial",
+                              extra={"breakdown": "family", "group": f}))
     return rows
 
 
@@ -542,12 +543,8 @@ def floor_rows(floor: pd.DataFrame) -> list[ResultRow]:
     """Results rows of :func:`family_floor` (table ``floor``), mean over seeds."""
     rows = []
     for (study, system, name, fam), g in floor.groupby(["study", "system", "set", "family"], sort=False):
-        v = g["floor"].to_numpy(float)
-        lo = float(np.mean([c[0] for c in g["ci95"]]))
-        hi = float(np.mean([c[1] for c in g["ci95"]]))
-        rows.append(ResultRow("floor", f"{study[:2]} {system}", name, "eer", float(v.mean()),
-                              float(v.std(ddof=1)) if len(v) > 1 else None, len(v), (lo, hi),
-                              int(g["n_trials"].iloc[0]),
+        rows.append(ResultRow("floor", f"{study[:2]} {system}", name, "eer", **_over_seeds(g["floor"], g["ci95"]),
+                              n_trials=int(g["n_trials"].iloc[0]),
                               note=f"pooled EER if every spoof outside the {fam} family were rejected "
                                    f"({100 * g['share'].iloc[0]:.0f} % of the spoofs are {fam})"))
     return rows
