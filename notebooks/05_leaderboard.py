@@ -100,7 +100,7 @@ if "google.colab" in sys.modules:
 import torch
 from IPython.display import Markdown, display
 
-from asvnb import config, leaderboard, plots, results
+from asvnb import config, leaderboard, plots, report, results
 from asvnb.data.asvspoof import attack_families
 
 torch.set_num_threads(threads or torch.get_num_threads())
@@ -140,9 +140,10 @@ summary = leaderboard.summary(per_run)
 #
 # EER, min t-DCF and minDCF rank the systems; actDCF and $C_\mathrm{llr}$ say how
 # usable their raw scores are as likelihood ratios. Rates in percent; the EER's
-# 95 % interval is a bootstrap over trials.
+# 95 % intervals are bootstraps over the trials.
 
 # %%
+display(Markdown(report.profile_banner(profile)))
 for name in sets:
     display(Markdown(f"**{name}** ({len(sets[name].utts):,} trials, "
                      f"{int(sets[name].labels.sum()):,} bona fide)"))
