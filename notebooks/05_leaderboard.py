@@ -140,7 +140,8 @@ summary = leaderboard.summary(per_run)
 #
 # EER, min t-DCF and minDCF rank the systems; actDCF and $C_\mathrm{llr}$ say how
 # usable their raw scores are as likelihood ratios. Rates in percent; the EER's
-# 95 % intervals are bootstraps over the trials.
+# 95 % interval is a bootstrap over the trials (the results file holds one for
+# every metric).
 
 # %%
 display(Markdown(report.profile_banner(profile)))
