@@ -44,15 +44,36 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asvnb import config, metrics
 from asvnb.data import DatasetMissing, balanced_subset
-from asvnb.data.asvspoof import ASVScores, CMDataset, CMTrial, LA2019, LA2021Eval, attack_families
+from asvnb.data.asvspoof import (
+    LA2019,
+    ASVScores,
+    CMDataset,
+    CMTrial,
+    LA2021Eval,
+    attack_families,
+)
 from asvnb.data.augment import Augmenter
 from asvnb.features import preset
 from asvnb.models.complexity import count_macs, count_params
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, CLASSES, ResNetSE
 from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
-from asvnb.train import TrainConfig, Trainer
-from asvnb.train.adversarial import AdversarialSet, generate_adversarial, perturbation_snr_db
+from asvnb.train import TrainConfig, Trainer, model_config
+from asvnb.train.adversarial import (
+    AdversarialSet,
+    generate_adversarial,
+    perturbation_snr_db,
+)
 from asvnb.train.classify import predict
+from asvnb.train.detector import (
+    DETECTOR_FILE,
+    INDEX_FILE,
+    crop_or_pad,
+    describe_detector,
+    dev_threshold,
+    register_detector,
+    waveform_frontend,
+    whole,
+)
 from asvnb.train.losses import GE2ELoss, distillation_loss
 
 STUDY = "03_ge2e_aeg_kd"
@@ -928,18 +949,6 @@ def describe_model(cfg: GE2EAEGKDConfig, data: StudyData, name: str, model: nn.M
     Its threshold is the EER threshold on a class-balanced subset of LA19 dev
     (:data:`CARD_DEV_TRIALS`); without LA19 dev the card has none.
     """
-    from asvnb.train.detector import (
-        DETECTOR_FILE,
-        INDEX_FILE,
-        crop_or_pad,
-        describe_detector,
-        dev_threshold,
-        register_detector,
-        waveform_frontend,
-        whole,
-    )
-    from asvnb.train.loop import model_config
-
     if not (folder / "model.pt").is_file():
         return None
     index, label = cfg.paths.out / INDEX_FILE, detector_name(name)

@@ -27,8 +27,24 @@ from asvnb.config import Paths, stable_hash
 from asvnb.data import balanced_subset, mixtures
 from asvnb.data.asvspoof import LA2019, SPOOF
 from asvnb.models import separation, wavlm
-from asvnb.pipeline import PipelineResult, StreamCache, StreamPairs, make_pair_collate, pit_evaluate, pit_loss
+from asvnb.pipeline import (
+    PipelineResult,
+    StreamCache,
+    StreamPairs,
+    make_pair_collate,
+    pit_evaluate,
+    pit_loss,
+)
 from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
+from asvnb.train.detector import (
+    DETECTOR_FILE,
+    INDEX_FILE,
+    describe_detector,
+    dev_threshold,
+    register_detector,
+    transformers_frontend,
+    whole,
+)
 
 STUDY = "02_overlap_pipeline"
 SPLITS = ("train", "dev", "eval")
@@ -275,16 +291,6 @@ def describe_wavlm(cfg: OverlapConfig, folder: str | Path, name: str, seed: int 
     card already there is kept). A hub id gets no card: ``asvnb score`` reads
     hub models by their conventions and needs a threshold from the user.
     """
-    from asvnb.train.detector import (
-        DETECTOR_FILE,
-        INDEX_FILE,
-        describe_detector,
-        dev_threshold,
-        register_detector,
-        transformers_frontend,
-        whole,
-    )
-
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         return None
