@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   create .venv if missing, build the embedded corpus if missing,
 #               execute every notebook (embedded profile) and render the HTML book
-#   make test   create .venv if missing and run the test suite
+#   make test   create .venv if missing, lint and format-check with ruff, run the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,6 +15,8 @@ book: $(STAMP)
 	$(BIN)/asvnb book
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 env: $(STAMP)

@@ -57,24 +57,41 @@ class Split:
     def take(self, keep: np.ndarray) -> Split:
         """The trials where ``keep`` is true."""
         idx = np.flatnonzero(keep)
-        return Split([self.wav[i] for i in idx], self.y[idx], [self.system[i] for i in idx],
-                     [self.speaker[i] for i in idx], [self.codec[i] for i in idx] if self.codec else [])
+        return Split(
+            [self.wav[i] for i in idx],
+            self.y[idx],
+            [self.system[i] for i in idx],
+            [self.speaker[i] for i in idx],
+            [self.codec[i] for i in idx] if self.codec else [],
+        )
 
     def __add__(self, other: Split) -> Split:
-        return Split(self.wav + other.wav, np.r_[self.y, other.y], self.system + other.system,
-                     self.speaker + other.speaker, [])
+        return Split(
+            self.wav + other.wav,
+            np.r_[self.y, other.y],
+            self.system + other.system,
+            self.speaker + other.speaker,
+            [],
+        )
 
 
 def load(root: Path) -> dict[str, Split]:
     """LA19 train, dev, eval and LA21 eval of the corpus at ``root``."""
     out = {}
-    for name, proto in (("train", LA2019(root, "train")), ("dev", LA2019(root, "dev")), ("eval", LA2019(root, "eval")),
-                        ("la21", LA2021Eval(root))):
+    for name, proto in (
+        ("train", LA2019(root, "train")),
+        ("dev", LA2019(root, "dev")),
+        ("eval", LA2019(root, "eval")),
+        ("la21", LA2021Eval(root)),
+    ):
         t = proto.trials
-        out[name] = Split([load_audio(proto.audio_path(x.utt), SR) for x in t],
-                          np.array([int(x.is_bonafide) for x in t]),
-                          ["bonafide" if x.is_bonafide else x.system for x in t], [x.speaker for x in t],
-                          [getattr(x, "codec", "") for x in t])
+        out[name] = Split(
+            [load_audio(proto.audio_path(x.utt), SR) for x in t],
+            np.array([int(x.is_bonafide) for x in t]),
+            ["bonafide" if x.is_bonafide else x.system for x in t],
+            [x.speaker for x in t],
+            [getattr(x, "codec", "") for x in t],
+        )
     return out
 
 
@@ -83,8 +100,12 @@ class Lfcc(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.lfcc = torchaudio.transforms.LFCC(SR, n_filter=20, n_lfcc=20, speckwargs={
-            "n_fft": 512, "win_length": 320, "hop_length": 160, "center": False})
+        self.lfcc = torchaudio.transforms.LFCC(
+            SR,
+            n_filter=20,
+            n_lfcc=20,
+            speckwargs={"n_fft": 512, "win_length": 320, "hop_length": 160, "center": False},
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.lfcc(x)
@@ -101,7 +122,11 @@ class Probe(nn.Module):
         self.register_buffer("std", std)
         layers: list[nn.Module] = []
         for i, k in enumerate((5, 5, 3)):
-            layers += [nn.Conv1d(60 if i == 0 else width, width, k, padding=k // 2), nn.BatchNorm1d(width), nn.ReLU()]
+            layers += [
+                nn.Conv1d(60 if i == 0 else width, width, k, padding=k // 2),
+                nn.BatchNorm1d(width),
+                nn.ReLU(),
+            ]
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(2 * width, 2)
 
@@ -115,7 +140,7 @@ def crop(w: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
     if len(w) < CROP:
         w = np.tile(w, CROP // len(w) + 1)
     s = int(rng.integers(0, len(w) - CROP + 1)) if rng is not None else (len(w) - CROP) // 2
-    return w[s:s + CROP]
+    return w[s : s + CROP]
 
 
 def mu_law(x: np.ndarray, mu: int = 255) -> np.ndarray:
@@ -164,7 +189,9 @@ def per_group_eer(scores: np.ndarray, split: Split, groups: list[str]) -> dict[s
     out = {}
     for g in sorted(set(groups) - {"bonafide"}):
         gs = np.array(groups)
-        if split.codec and g in split.codec:  # a codec condition: its own bona fide and spoof trials
+        if (
+            split.codec and g in split.codec
+        ):  # a codec condition: its own bona fide and spoof trials
             m = gs == g
             bona, spoof = scores[m & (split.y == 1)], scores[m & (split.y == 0)]
         else:
@@ -174,7 +201,9 @@ def per_group_eer(scores: np.ndarray, split: Split, groups: list[str]) -> dict[s
     return out
 
 
-def run(data: dict[str, Split], frac: float, use_augment: bool, seen: bool, seed: int, epochs: int) -> dict:
+def run(
+    data: dict[str, Split], frac: float, use_augment: bool, seen: bool, seed: int, epochs: int
+) -> dict:
     """Train the probe once and score LA19 dev, eval and LA21 eval."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -185,8 +214,10 @@ def run(data: dict[str, Split], frac: float, use_augment: bool, seen: bool, seed
         train, ev = train + ev.take(moved), ev.take(~moved)
     fe = Lfcc()
     with torch.no_grad():
-        feats = {k: fe(torch.from_numpy(np.stack([crop(w, None) for w in s.wav]).astype(np.float32)))
-                 for k, s in (("dev", data["dev"]), ("eval", ev), ("la21", data["la21"]))}
+        feats = {
+            k: fe(torch.from_numpy(np.stack([crop(w, None) for w in s.wav]).astype(np.float32)))
+            for k, s in (("dev", data["dev"]), ("eval", ev), ("la21", data["la21"]))
+        }
         tr = fe(torch.from_numpy(np.stack([crop(w, None) for w in train.wav]).astype(np.float32)))
     model = Probe(tr.mean((0, 2))[None, :, None], tr.std((0, 2))[None, :, None])
     opt = torch.optim.Adam(model.parameters(), 1e-3, weight_decay=1e-4)
@@ -206,13 +237,21 @@ def run(data: dict[str, Split], frac: float, use_augment: bool, seen: bool, seed
             opt.step()
     model.eval()
     with torch.no_grad():
-        scores = {k: torch.cat([model(f[i:i + 256]) for i in range(0, len(f), 256)]).diff(dim=1)[:, 0].numpy()
-                  for k, f in feats.items()}
+        scores = {
+            k: torch.cat([model(f[i : i + 256]) for i in range(0, len(f), 256)])
+            .diff(dim=1)[:, 0]
+            .numpy()
+            for k, f in feats.items()
+        }
     splits = {"dev": data["dev"], "eval": ev, "la21": data["la21"]}
     pooled = {k: eer(s[splits[k].y == 1], s[splits[k].y == 0])[0] for k, s in scores.items()}
-    return {"pooled": pooled, "eval_attacks": per_group_eer(scores["eval"], ev, ev.system),
-            "la21_codecs": per_group_eer(scores["la21"], data["la21"], data["la21"].codec),
-            "seconds": time.perf_counter() - t0, "train_trials": len(y)}
+    return {
+        "pooled": pooled,
+        "eval_attacks": per_group_eer(scores["eval"], ev, ev.system),
+        "la21_codecs": per_group_eer(scores["la21"], data["la21"], data["la21"].codec),
+        "seconds": time.perf_counter() - t0,
+        "train_trials": len(y),
+    }
 
 
 def main() -> None:
@@ -233,10 +272,18 @@ def main() -> None:
         for seed in a.seeds:
             r = run(data, frac, a.augment, a.seen, seed, a.epochs)
             p = r["pooled"]
-            print(f"share {frac:g} seed {seed}: {r['train_trials']} training trials, {r['seconds']:.0f} s; EER "
-                  f"LA19 dev {100 * p['dev']:.1f} %, LA19 eval {100 * p['eval']:.1f} %, LA21 eval {100 * p['la21']:.1f} %")
-            print("  LA19 eval per attack (%):", " ".join(f"{k} {100 * v:.0f}" for k, v in r["eval_attacks"].items()))
-            print("  LA21 eval per codec (%):", " ".join(f"{k} {100 * v:.0f}" for k, v in r["la21_codecs"].items()))
+            print(
+                f"share {frac:g} seed {seed}: {r['train_trials']} training trials, {r['seconds']:.0f} s; EER "
+                f"LA19 dev {100 * p['dev']:.1f} %, LA19 eval {100 * p['eval']:.1f} %, LA21 eval {100 * p['la21']:.1f} %"
+            )
+            print(
+                "  LA19 eval per attack (%):",
+                " ".join(f"{k} {100 * v:.0f}" for k, v in r["eval_attacks"].items()),
+            )
+            print(
+                "  LA21 eval per codec (%):",
+                " ".join(f"{k} {100 * v:.0f}" for k, v in r["la21_codecs"].items()),
+            )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,13 @@ def timed_build(build: Path) -> tuple[float, float, str]:
     build.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "asvnb.cli", "book"], env=env, stdout=fh,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asvnb.cli", "book"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         ps, peak = psutil.Process(proc.pid), 0.0
         while proc.poll() is None:
             try:
@@ -59,9 +64,13 @@ def main() -> None:
             shutil.rmtree(build, ignore_errors=True)
     executed = cold_out.count("[run]")
     re_executed = warm_out.count("[run]")
-    print(f"cold build : {cold_s:7.1f} s, peak memory {cold_mb:7.0f} MB, {executed} notebook(s) executed")
-    print(f"warm build : {warm_s:7.1f} s, peak memory {warm_mb:7.0f} MB, {re_executed} notebook(s) executed "
-          f"(target: under 60 s and 0 executed: {'met' if warm_s < 60 and re_executed == 0 else 'NOT met'})")
+    print(
+        f"cold build : {cold_s:7.1f} s, peak memory {cold_mb:7.0f} MB, {executed} notebook(s) executed"
+    )
+    print(
+        f"warm build : {warm_s:7.1f} s, peak memory {warm_mb:7.0f} MB, {re_executed} notebook(s) executed "
+        f"(target: under 60 s and 0 executed: {'met' if warm_s < 60 and re_executed == 0 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ ec.la2021_summary(root)
 
 # %%
 examples = ec.examples_per_system(root)
-specs = [(name, features.log_mel(wav, "source002", n_mels=64, instance_norm=False)) for name, wav in examples]
+specs = [(name, features.log_mel(wav, "logmel40_resnetse", n_mels=64, instance_norm=False)) for name, wav in examples]
 plots.plot_spectrogram_grid(specs, ncols=5)
 
 # %% [markdown]

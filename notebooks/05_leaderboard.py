@@ -199,7 +199,7 @@ display(Markdown(leaderboard.sentence(summary, sets, profile)))
 #
 # For scale: the best published single systems on the real ASVspoof releases,
 # AASIST and AASIST-L {cite}`aasist`, wav2vec 2.0 XLS-R with AASIST
-# {cite}`xlsr_aasist`, and the L-ResNetSE of study 03's source {cite}`src002`.
+# {cite}`xlsr_aasist`, and the L-ResNetSE of study 03's source {cite}`liao2021`.
 # These are the papers' figures on the real LA 2019 and LA 2021 eval sets, not
 # measurements of this book, and the embedded corpus is neither those sets nor
 # as large; the comparison says how far the book's stand-ins and short training

@@ -54,10 +54,15 @@ def main() -> None:
         def wrapper(*a, **k):
             writes.append(f"{name} {a[path_arg]}")
             return fn(*a, **k)
+
         return wrapper
 
-    torch.save = logged(torch.save, "torch.save", 1)  # accelerate's checkpoint and the best model go through it
-    pathlib.Path.write_text = logged(pathlib.Path.write_text, "write_text", 0)  # trainer_state.json, asvnb_model.json
+    torch.save = logged(
+        torch.save, "torch.save", 1
+    )  # accelerate's checkpoint and the best model go through it
+    pathlib.Path.write_text = logged(
+        pathlib.Path.write_text, "write_text", 0
+    )  # trainer_state.json, asvnb_model.json
     pd.DataFrame.to_csv = logged(pd.DataFrame.to_csv, "to_csv", 1)  # history.csv
 
     from asvnb.train import TrainConfig, Trainer, model_config
@@ -88,21 +93,50 @@ def main() -> None:
     model = nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
-    cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, seed=0, monitor="val_loss", mode="min",
-                      progress=False, cpu=True)
-    trainer = Trainer(model, opt, DataLoader(Indexed(N_TRAIN, 0), batch_size=BATCH, shuffle=True), loss_fn, cfg,
-                      val_loader=DataLoader(Indexed(N_VAL, 1), batch_size=16), evaluate_fn=evaluate,
-                      scheduler=sched, model_config=model_config(nn.Linear, in_features=4, out_features=2),
-                      on_epoch_start=start)
+    cfg = TrainConfig(
+        out_dir=Path(args.out),
+        epochs=args.epochs,
+        seed=0,
+        monitor="val_loss",
+        mode="min",
+        progress=False,
+        cpu=True,
+    )
+    trainer = Trainer(
+        model,
+        opt,
+        DataLoader(Indexed(N_TRAIN, 0), batch_size=BATCH, shuffle=True),
+        loss_fn,
+        cfg,
+        val_loader=DataLoader(Indexed(N_VAL, 1), batch_size=16),
+        evaluate_fn=evaluate,
+        scheduler=sched,
+        model_config=model_config(nn.Linear, in_features=4, out_features=2),
+        on_epoch_start=start,
+    )
     result = trainer.fit(stop_after=args.stop_after)
-    weights = [float(v) for p in trainer.accelerator.unwrap_model(trainer.model).parameters()
-               for v in p.detach().flatten()]
+    weights = [
+        float(v)
+        for p in trainer.accelerator.unwrap_model(trainer.model).parameters()
+        for v in p.detach().flatten()
+    ]
     log = Path(args.log)
     log.mkdir(parents=True, exist_ok=True)
-    (log / f"rank{rank}.json.tmp").open("w").write(json.dumps({
-        "rank": rank, "processes": trainer.accelerator.num_processes, "backend": trainer.accelerator.state.backend,
-        "seen": seen, "writes": writes, "resumed_from": result.resumed_from, "best_epoch": result.best_epoch,
-        "history": result.history.drop(columns="seconds").to_dict(orient="list"), "weights": weights}))
+    (log / f"rank{rank}.json.tmp").open("w").write(
+        json.dumps(
+            {
+                "rank": rank,
+                "processes": trainer.accelerator.num_processes,
+                "backend": trainer.accelerator.state.backend,
+                "seen": seen,
+                "writes": writes,
+                "resumed_from": result.resumed_from,
+                "best_epoch": result.best_epoch,
+                "history": result.history.drop(columns="seconds").to_dict(orient="list"),
+                "weights": weights,
+            }
+        )
+    )
     os.replace(log / f"rank{rank}.json.tmp", log / f"rank{rank}.json")
 
 

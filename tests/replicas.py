@@ -15,7 +15,9 @@ import soundfile as sf
 SR = 16000
 
 
-def tone(freq: float, seconds: float, sr: int = SR, amp: float = 0.3, channels: int = 1) -> np.ndarray:
+def tone(
+    freq: float, seconds: float, sr: int = SR, amp: float = 0.3, channels: int = 1
+) -> np.ndarray:
     """A sine tone (``channels`` identical columns when > 1)."""
     t = np.arange(int(round(seconds * sr))) / sr
     x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
@@ -33,15 +35,28 @@ def write(path: Path, data: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -
 
 LA2019_TRIALS = {
     # speaker, utt, system, key; durations differ per utterance
-    "train": [("LA_0079", "LA_T_1138215", "-", "bonafide"), ("LA_0079", "LA_T_1271820", "A01", "spoof"),
-              ("LA_0080", "LA_T_1004644", "-", "bonafide"), ("LA_0080", "LA_T_1056709", "A04", "spoof"),
-              ("LA_0079", "LA_T_2000001", "A06", "spoof")],
-    "dev": [("LA_0069", "LA_D_1047731", "-", "bonafide"), ("LA_0070", "LA_D_1105538", "A02", "spoof")],
-    "eval": [("LA_0039", "LA_E_2834763", "A11", "spoof"), ("LA_0014", "LA_E_8688218", "-", "bonafide"),
-             ("LA_0014", "LA_E_1665515", "A07", "spoof")],
+    "train": [
+        ("LA_0079", "LA_T_1138215", "-", "bonafide"),
+        ("LA_0079", "LA_T_1271820", "A01", "spoof"),
+        ("LA_0080", "LA_T_1004644", "-", "bonafide"),
+        ("LA_0080", "LA_T_1056709", "A04", "spoof"),
+        ("LA_0079", "LA_T_2000001", "A06", "spoof"),
+    ],
+    "dev": [
+        ("LA_0069", "LA_D_1047731", "-", "bonafide"),
+        ("LA_0070", "LA_D_1105538", "A02", "spoof"),
+    ],
+    "eval": [
+        ("LA_0039", "LA_E_2834763", "A11", "spoof"),
+        ("LA_0014", "LA_E_8688218", "-", "bonafide"),
+        ("LA_0014", "LA_E_1665515", "A07", "spoof"),
+    ],
 }
-CM_NAMES = {"train": "ASVspoof2019.LA.cm.train.trn.txt", "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
-            "eval": "ASVspoof2019.LA.cm.eval.trl.txt"}
+CM_NAMES = {
+    "train": "ASVspoof2019.LA.cm.train.trn.txt",
+    "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
+    "eval": "ASVspoof2019.LA.cm.eval.trl.txt",
+}
 
 
 def write_la2019(root: Path) -> Path:
@@ -54,22 +69,33 @@ def write_la2019(root: Path) -> Path:
         proto.parent.mkdir(parents=True, exist_ok=True)
         proto.write_text("\n".join(lines) + "\n\n")
         for n, (_, u, _, _) in enumerate(trials):
-            write(la / f"ASVspoof2019_LA_{split}" / "flac" / f"{u}.flac", tone(200 + 100 * n, 0.3 + 0.1 * n))
+            write(
+                la / f"ASVspoof2019_LA_{split}" / "flac" / f"{u}.flac",
+                tone(200 + 100 * n, 0.3 + 0.1 * n),
+            )
     asv = la / "ASVspoof2019_LA_asv_protocols"
     asv.mkdir(parents=True, exist_ok=True)
     for split, spk_f, spk_m in (("dev", "LA_0069", "LA_0070"), ("eval", "LA_0014", "LA_0039")):
-        (asv / f"ASVspoof2019.LA.asv.{split}.female.trn.txt").write_text(f"{spk_f} LA_X_0000001,LA_X_0000002,LA_X_0000003\n")
-        (asv / f"ASVspoof2019.LA.asv.{split}.male.trn.txt").write_text(f"{spk_m} LA_X_0000004,LA_X_0000005\n")
+        (asv / f"ASVspoof2019.LA.asv.{split}.female.trn.txt").write_text(
+            f"{spk_f} LA_X_0000001,LA_X_0000002,LA_X_0000003\n"
+        )
+        (asv / f"ASVspoof2019.LA.asv.{split}.male.trn.txt").write_text(
+            f"{spk_m} LA_X_0000004,LA_X_0000005\n"
+        )
     (asv / "ASVspoof2019.LA.asv.dev.gi.trl.txt").write_text(
-        "LA_0069 LA_D_1047731 bonafide target\nLA_0070 LA_D_1047731 bonafide nontarget\nLA_0070 LA_D_1105538 A02 spoof\n")
+        "LA_0069 LA_D_1047731 bonafide target\nLA_0070 LA_D_1047731 bonafide nontarget\nLA_0070 LA_D_1105538 A02 spoof\n"
+    )
     (asv / "ASVspoof2019.LA.asv.eval.gi.trl.txt").write_text(
-        "LA_0014 LA_E_8688218 bonafide target\nLA_0039 LA_E_8688218 bonafide nontarget\nLA_0039 LA_E_2834763 A11 spoof\n")
+        "LA_0014 LA_E_8688218 bonafide target\nLA_0039 LA_E_8688218 bonafide nontarget\nLA_0039 LA_E_2834763 A11 spoof\n"
+    )
     sc = la / "ASVspoof2019_LA_asv_scores"
     sc.mkdir(parents=True, exist_ok=True)
     (sc / "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt").write_text(
-        "bonafide target 2.31\nbonafide target 1.5\nbonafide nontarget -3.25\nA02 spoof -0.4\n")
+        "bonafide target 2.31\nbonafide target 1.5\nbonafide nontarget -3.25\nA02 spoof -0.4\n"
+    )
     (sc / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt").write_text(
-        "bonafide target 4.0\nbonafide nontarget -2.0\nA11 spoof 0.5\nA11 spoof 1.5\n")
+        "bonafide target 4.0\nbonafide nontarget -2.0\nA11 spoof 0.5\nA11 spoof 1.5\n"
+    )
     return la
 
 
@@ -102,7 +128,11 @@ def write_la2021(root: Path, keys: str = "stage-1") -> Path:
     for n, u in enumerate(utts):
         write(ev / "flac" / f"{u}.flac", tone(300 + 50 * n, 0.25))
     (ev / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("\n".join(utts) + "\n")
-    kd = root / "LA-keys-stage-1" / "keys" if keys == "stage-1" else root / "LA-keys-full" / "keys" / "LA"
+    kd = (
+        root / "LA-keys-stage-1" / "keys"
+        if keys == "stage-1"
+        else root / "LA-keys-full" / "keys" / "LA"
+    )
     (kd / "CM").mkdir(parents=True, exist_ok=True)
     (kd / "CM" / "trial_metadata.txt").write_text("\n".join(LA2021_CM) + "\n")
     (kd / "ASV" / "ASVTorch_Kaldi").mkdir(parents=True, exist_ok=True)
@@ -120,12 +150,42 @@ SPK_A, SPK_B = "a" * 128, "0123456789abcdef" * 8
 def write_commonvoice(root: Path) -> Path:
     """``cv-corpus-14.0-delta-2023-06-23/en`` with 48 kHz MP3 clips, validated.tsv (a quoted sentence, empty fields), times.txt."""
     d = root / "cv-corpus-14.0-delta-2023-06-23" / "en"
-    rows = [(SPK_A, "common_voice_en_37000001.mp3", 'He said "no" twice.', "2", "0", "twenties", "male",
-             "England English", "", "en", ""),
-            (SPK_A, "common_voice_en_37000002.mp3", "It's a test.", "3", "1", "", "", "", "", "en", ""),
-            (SPK_B, "common_voice_en_37000003.mp3", "Another sentence.", "2", "0", "", "female", "", "", "en", "")]
+    rows = [
+        (
+            SPK_A,
+            "common_voice_en_37000001.mp3",
+            'He said "no" twice.',
+            "2",
+            "0",
+            "twenties",
+            "male",
+            "England English",
+            "",
+            "en",
+            "",
+        ),
+        (SPK_A, "common_voice_en_37000002.mp3", "It's a test.", "3", "1", "", "", "", "", "en", ""),
+        (
+            SPK_B,
+            "common_voice_en_37000003.mp3",
+            "Another sentence.",
+            "2",
+            "0",
+            "",
+            "female",
+            "",
+            "",
+            "en",
+            "",
+        ),
+    ]
     for n, r in enumerate(rows):
-        write(d / "clips" / r[1], tone(440 + 110 * n, 0.6, sr=48000), sr=48000, subtype="MPEG_LAYER_III")
+        write(
+            d / "clips" / r[1],
+            tone(440 + 110 * n, 0.6, sr=48000),
+            sr=48000,
+            subtype="MPEG_LAYER_III",
+        )
     (d / "validated.tsv").write_text("\n".join([CV_HEADER] + ["\t".join(r) for r in rows]) + "\n")
     for name in ("invalidated", "other"):
         (d / f"{name}.tsv").write_text(CV_HEADER + "\n")
@@ -134,6 +194,7 @@ def write_commonvoice(root: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- Kaggle DEEP-VOICE
+
 
 def write_deepvoice(root: Path, seconds: float = 2.5) -> Path:
     """``KAGGLE/AUDIO/{REAL,FAKE}``: stereo 44.1 kHz real files, mono 48 kHz fakes, and the features csv."""
@@ -148,6 +209,7 @@ def write_deepvoice(root: Path, seconds: float = 2.5) -> Path:
 
 # ----------------------------------------------------------------------------- Imitation (Mendeley)
 
+
 def write_imitation(root: Path) -> Path:
     """``Fake_voice_recordings_Imitation/{real,fake}/*.wav``: whole clips of different lengths and rates."""
     d = root / "Fake_voice_recordings_Imitation"
@@ -159,15 +221,23 @@ def write_imitation(root: Path) -> Path:
 
 # ----------------------------------------------------------------------------- MUSAN and RIRS_NOISES
 
+
 def write_musan(root: Path) -> Path:
     """``musan/{music,speech,noise}/<subset>/*.wav`` (16 kHz mono) with the ANNOTATIONS/LICENSE text files."""
     m = root / "musan"
     rng = np.random.default_rng(0)
-    subsets = {"music": ["fma", "hd-classical"], "speech": ["librivox", "us-gov"], "noise": ["free-sound", "sound-bible"]}
+    subsets = {
+        "music": ["fma", "hd-classical"],
+        "speech": ["librivox", "us-gov"],
+        "noise": ["free-sound", "sound-bible"],
+    }
     for cat, subs in subsets.items():
         for s in subs:
             for k in range(4 if cat == "speech" else 1):
-                write(m / cat / s / f"{cat}-{s}-{k:04d}.wav", (0.1 * rng.standard_normal(SR // 2)).astype(np.float32))
+                write(
+                    m / cat / s / f"{cat}-{s}-{k:04d}.wav",
+                    (0.1 * rng.standard_normal(SR // 2)).astype(np.float32),
+                )
             (m / cat / s / "ANNOTATIONS").write_text("file annotation\n")
             (m / cat / s / "LICENSE").write_text("licence text\n")
     return m
@@ -180,5 +250,7 @@ def write_rirs(root: Path) -> Path:
         rir = np.zeros(800, dtype=np.float32)
         rir[0], rir[400] = 1.0, 0.5  # direct path and one echo 25 ms later
         write(d / size / "Room001" / "Room001-00001.wav", rir, subtype="FLOAT")
-        (d / size / "rir_list").write_text(f"--rir-id Room001-00001 --room-id Room001 {size}/Room001/Room001-00001.wav\n")
+        (d / size / "rir_list").write_text(
+            f"--rir-id Room001-00001 --room-id Room001 {size}/Room001/Room001-00001.wav\n"
+        )
     return d

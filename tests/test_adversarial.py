@@ -7,7 +7,12 @@ import torch
 
 from asvnb.features import preset
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
-from asvnb.train.adversarial import bim_attack, generate_adversarial, perturbation_snr_db, same_speaker_partners
+from asvnb.train.adversarial import (
+    bim_attack,
+    generate_adversarial,
+    perturbation_snr_db,
+    same_speaker_partners,
+)
 
 INT16 = 32768.0
 
@@ -15,7 +20,9 @@ INT16 = 32768.0
 def tiny_model(seed: int = 0) -> ResNetSE:
     """A small random ResNetSE on 8 kHz waveforms, fast enough for CPU tests."""
     torch.manual_seed(seed)
-    return ResNetSE((8, 8, 8, 8), layers=(1, 1, 1, 1), emb_dim=16, frontend=preset("source002", sr=8000)).eval()
+    return ResNetSE(
+        (8, 8, 8, 8), layers=(1, 1, 1, 1), emb_dim=16, frontend=preset("logmel40_resnetse", sr=8000)
+    ).eval()
 
 
 def batch(n: int = 6, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

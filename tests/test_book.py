@@ -36,18 +36,31 @@ def run(nb: Path, params: dict, build: Path) -> tuple[book.ExecutionRecord, list
 
 def outputs_text(path: str | Path) -> str:
     nb = nbformat.read(str(path), as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
 
 
 # ----------------------------------------------------------------------------- parameters
 
+
 def test_declared_parameters_and_types() -> None:
     params = book.declared_parameters(TINY)
     assert list(params) == ["profile", "n", "scale", "fail", "label", "seeds"]
-    assert params["n"] == {"default": 3, "type": "int", "help": "how many squares to sum", "declared": True}
+    assert params["n"] == {
+        "default": 3,
+        "type": "int",
+        "help": "how many squares to sum",
+        "declared": True,
+    }
     assert params["scale"]["type"] == "float" and params["fail"]["type"] == "bool"
     assert params["label"]["type"] == "str | None" and params["seeds"]["type"] == "list[int]"
-    assert params["profile"] == {"default": "embedded", "type": "{embedded, full}", "help": "", "declared": True}
+    assert params["profile"] == {
+        "default": "embedded",
+        "type": "{embedded, full}",
+        "help": "",
+        "declared": True,
+    }
 
 
 def test_unknown_parameter_names_the_valid_ones() -> None:
@@ -60,17 +73,29 @@ def test_unknown_parameter_names_the_valid_ones() -> None:
     assert "seeds (list[int], default [0, 1])" in msg
 
 
-@pytest.mark.parametrize("params, fragment", [
-    ({"n": "five"}, r"parameter n expects int \(default 3\), got 'five' \(str\)"),
-    ({"n": None}, r"parameter n expects int \(default 3\), got None"),  # None only where declared
-    ({"n": 2.5}, "parameter n expects int"),
-    ({"fail": 1}, "parameter fail expects bool"),
-    ({"profile": "gpu"}, r"parameter profile must be one of embedded, full \(default 'embedded'\), got 'gpu'"),
-    ({"label": 3}, r"parameter label expects str \| None"),
-    ({"seeds": 3}, r"parameter seeds expects list\[int\] .*got 3 \(int\); a list is written in brackets: "
-                   r"-p seeds '\[3\]'"),
-    ({"seeds": [0, "a"]}, r"parameter seeds expects list\[int\]"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"n": "five"}, r"parameter n expects int \(default 3\), got 'five' \(str\)"),
+        (
+            {"n": None},
+            r"parameter n expects int \(default 3\), got None",
+        ),  # None only where declared
+        ({"n": 2.5}, "parameter n expects int"),
+        ({"fail": 1}, "parameter fail expects bool"),
+        (
+            {"profile": "gpu"},
+            r"parameter profile must be one of embedded, full \(default 'embedded'\), got 'gpu'",
+        ),
+        ({"label": 3}, r"parameter label expects str \| None"),
+        (
+            {"seeds": 3},
+            r"parameter seeds expects list\[int\] .*got 3 \(int\); a list is written in brackets: "
+            r"-p seeds '\[3\]'",
+        ),
+        ({"seeds": [0, "a"]}, r"parameter seeds expects list\[int\]"),
+    ],
+)
 def test_wrongly_typed_parameters_are_refused(params: dict, fragment: str) -> None:
     with pytest.raises(book.ParameterError, match=fragment):
         book.validate_parameters(TINY, params)
@@ -81,31 +106,52 @@ def test_values_of_the_declared_types_are_accepted() -> None:
     assert book.validate_parameters(TINY, ok) == ok  # an int is a float
 
 
-@pytest.mark.parametrize("text, accepted, refused", [
-    ("int | None", [3, None], ["3", 2.5, True, [3]]),
-    ("float | None", [1, 0.5, None], ["x", False]),
-    ("list[int] | None", [[0, 1], [], None], [3, [0.5], "0"]),
-    ("{auto, cpu, cuda, mps}", ["auto", "mps"], ["gpu", None, "Auto"]),
-    ("{tensor, source} | None", ["source", None], ["jpeg"]),
-    ("list[{sepformer, oracle@8k, none}] | None", [["oracle@8k", "none"], None], [["oracle@16k"], "none"]),
-    ("str | None", ["default", None], [3]),
-])
+@pytest.mark.parametrize(
+    "text, accepted, refused",
+    [
+        ("int | None", [3, None], ["3", 2.5, True, [3]]),
+        ("float | None", [1, 0.5, None], ["x", False]),
+        ("list[int] | None", [[0, 1], [], None], [3, [0.5], "0"]),
+        ("{auto, cpu, cuda, mps}", ["auto", "mps"], ["gpu", None, "Auto"]),
+        ("{tensor, source} | None", ["source", None], ["jpeg"]),
+        (
+            "list[{sepformer, oracle@8k, none}] | None",
+            [["oracle@8k", "none"], None],
+            [["oracle@16k"], "none"],
+        ),
+        ("str | None", ["default", None], [3]),
+    ],
+)
 def test_declared_types(text: str, accepted: list, refused: list) -> None:
     spec = book.parse_type(text)
     assert spec is not None and spec.text == text
     assert all(spec.accepts(v) for v in accepted) and not any(spec.accepts(v) for v in refused)
 
 
-@pytest.mark.parametrize("comment", ["None: the profile's default", "embedded | full", "corpus seed",
-                                     "str or None", "list[int", "{a, b", "int |", ""])
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "None: the profile's default",
+        "embedded | full",
+        "corpus seed",
+        "str or None",
+        "list[int",
+        "{a, b",
+        "int |",
+        "",
+    ],
+)
 def test_help_text_is_not_a_declaration(comment: str) -> None:
     assert book.parse_type(comment.partition(":")[0]) is None
 
 
 def _notebook_with(tmp_path: Path, source: str) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})],
-                                  metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                           "display_name": "Python 3"}})
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})],
+        metadata={
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+        },
+    )
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, str(path))
     return path
@@ -113,10 +159,16 @@ def _notebook_with(tmp_path: Path, source: str) -> Path:
 
 def test_undeclared_parameters_keep_the_simple_check(tmp_path: Path) -> None:
     """A notebook without declarations (the corpus notebook today): the default's type, None always allowed."""
-    nb = _notebook_with(tmp_path, 'profile = "embedded"  # embedded: the corpus\nseed = 0  # corpus seed\n'
-                                  "data_root = None  # None: data/embedded\n")
+    nb = _notebook_with(
+        tmp_path,
+        'profile = "embedded"  # embedded: the corpus\nseed = 0  # corpus seed\n'
+        "data_root = None  # None: data/embedded\n",
+    )
     assert not any(d["declared"] for d in book.declared_parameters(nb).values())
-    assert book.validate_parameters(nb, {"seed": None, "data_root": "/x"}) == {"seed": None, "data_root": "/x"}
+    assert book.validate_parameters(nb, {"seed": None, "data_root": "/x"}) == {
+        "seed": None,
+        "data_root": "/x",
+    }
     with pytest.raises(book.ParameterError, match="parameter seed expects int"):
         book.validate_parameters(nb, {"seed": "x"})
     with pytest.raises(book.ParameterError, match="profile must be one of embedded, full"):
@@ -124,12 +176,19 @@ def test_undeclared_parameters_keep_the_simple_check(tmp_path: Path) -> None:
 
 
 def test_declarations_are_all_or_nothing_and_defaults_must_fit(tmp_path: Path) -> None:
-    nb = _notebook_with(tmp_path, "epochs = None  # int | None: epochs\nseeds = [0]  # lsit[int]: a typo\n")
-    with pytest.raises(book.ParameterError, match=r"parameter\(s\) seeds have no declared type, as the others do"):
+    nb = _notebook_with(
+        tmp_path, "epochs = None  # int | None: epochs\nseeds = [0]  # lsit[int]: a typo\n"
+    )
+    with pytest.raises(
+        book.ParameterError, match=r"parameter\(s\) seeds have no declared type, as the others do"
+    ):
         book.declared_parameters(nb)
     nb = _notebook_with(tmp_path, 'route = "jpeg"  # {tensor, source}: images\n')
-    with pytest.raises(book.ParameterError, match="the default 'jpeg' of parameter route is not of its declared "
-                                                  r"type \{tensor, source\}"):
+    with pytest.raises(
+        book.ParameterError,
+        match="the default 'jpeg' of parameter route is not of its declared "
+        r"type \{tensor, source\}",
+    ):
         book.declared_parameters(nb)
 
 
@@ -140,7 +199,9 @@ STUDIES = sorted(p for p in (ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
 def test_every_study_parameter_is_declared(nb: Path) -> None:
     """Every notebook, the data chapter included, declares every parameter's type."""
     params = book.declared_parameters(nb)
-    assert all(d["declared"] for d in params.values()), [n for n, d in params.items() if not d["declared"]]
+    assert all(d["declared"] for d in params.values()), [
+        n for n, d in params.items() if not d["declared"]
+    ]
     assert params["profile"]["type"] == "{embedded, full}"
     if "device" in params:  # the data chapter trains nothing
         assert params["device"]["type"] == "{auto, cpu, cuda, mps}"
@@ -149,24 +210,43 @@ def test_every_study_parameter_is_declared(nb: Path) -> None:
             assert d["type"] != "None" and book.parse_type(d["type"]).accepts(d["default"]), name
 
 
-@pytest.mark.parametrize("params, fragment", [
-    ({"epochs": "abc"}, r"parameter epochs expects int \| None \(default None\), got 'abc' \(str\)"),
-    ({"device": "gpu"}, "parameter device must be one of auto, cpu, cuda, mps"),
-    ({"route": "jpeg"}, "parameter route must be one of tensor, source"),
-    ({"seeds": 3}, r"parameter seeds expects list\[int\]"),
-    ({"seconds": "long"}, r"parameter seconds expects float \| None"),
-    ({"weights": 3}, r"parameter weights expects str \| None"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        (
+            {"epochs": "abc"},
+            r"parameter epochs expects int \| None \(default None\), got 'abc' \(str\)",
+        ),
+        ({"device": "gpu"}, "parameter device must be one of auto, cpu, cuda, mps"),
+        ({"route": "jpeg"}, "parameter route must be one of tensor, source"),
+        ({"seeds": 3}, r"parameter seeds expects list\[int\]"),
+        ({"seconds": "long"}, r"parameter seconds expects float \| None"),
+        ({"weights": 3}, r"parameter weights expects str \| None"),
+    ],
+)
 def test_study_parameters_are_checked(params: dict, fragment: str) -> None:
     with pytest.raises(book.ParameterError, match=fragment):
         book.validate_parameters(ROOT / "notebooks" / "04_spectrogram_resnet18.ipynb", params)
 
 
-@pytest.mark.parametrize("make, fragment", [
-    (lambda d: ROOT / "README.md", r"README.md: not a notebook \(asvnb run takes a .ipynb file or its paired"),
-    (lambda d: (d / "x.ipynb").write_text("not json") and d / "x.ipynb", r"x.ipynb: not a Jupyter notebook \(Not"),
-    (lambda d: (d / "x.py").write_text("x = 1\n") and d / "x.py", "x.py: no paired notebook x.ipynb beside it"),
-], ids=["markdown", "broken-json", "unpaired-py"])
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (
+            lambda d: ROOT / "README.md",
+            r"README.md: not a notebook \(asvnb run takes a .ipynb file or its paired",
+        ),
+        (
+            lambda d: (d / "x.ipynb").write_text("not json") and d / "x.ipynb",
+            r"x.ipynb: not a Jupyter notebook \(Not",
+        ),
+        (
+            lambda d: (d / "x.py").write_text("x = 1\n") and d / "x.py",
+            "x.py: no paired notebook x.ipynb beside it",
+        ),
+    ],
+    ids=["markdown", "broken-json", "unpaired-py"],
+)
 def test_a_file_that_is_not_a_notebook_is_refused(tmp_path: Path, make, fragment: str) -> None:
     with pytest.raises(book.NotANotebook, match=fragment):
         book.execute_notebook(make(tmp_path), {}, build=tmp_path / "build")
@@ -182,14 +262,17 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- execution and cache
 
-def test_execute_then_cache_hit_and_each_kind_of_miss(tiny: Path, tmp_path: Path, monkeypatch) -> None:
+
+def test_execute_then_cache_hit_and_each_kind_of_miss(
+    tiny: Path, tmp_path: Path, monkeypatch
+) -> None:
     build = tmp_path / "build"
     monkeypatch.setattr(book, "package_hash", lambda: "this version of the package")
     rec, lines = run(tiny, {"n": 4}, build)
     assert rec.status == "ok" and lines[0].startswith("[run]")
     out = Path(rec.output)
     assert out.is_file()
-    assert "sum of squares below 4 times 1.0 = 14.0" in outputs_text(out)   # 0+1+4+9
+    assert "sum of squares below 4 times 1.0 = 14.0" in outputs_text(out)  # 0+1+4+9
     record = json.loads((build / "execution" / "tiny.json").read_text())
     assert record["parameters"] == {"n": 4} and record["status"] == "ok"
     assert record["duration_s"] > 0 and record["peak_memory_mb"] > 50  # a kernel was measured
@@ -252,23 +335,64 @@ def test_failure_names_notebook_cell_and_error(tiny: Path, tmp_path: Path) -> No
 def test_cli_run_with_overrides(tmp_path: Path) -> None:
     out = tmp_path / "tiny-out.ipynb"
     env_build = tmp_path / "build"
-    proc = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(TINY.with_suffix(".py")),
-                           "-p", "n", "6", "-p", "label", "cli", "--profile", "embedded", "-o", str(out)],
-                          capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asvnb.cli",
+            "run",
+            str(TINY.with_suffix(".py")),
+            "-p",
+            "n",
+            "6",
+            "-p",
+            "label",
+            "cli",
+            "--profile",
+            "embedded",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**_env(), "ASVNB_BUILD": str(env_build)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "cli: sum of squares below 6 times 1.0 = 55.0" in outputs_text(out)
-    bad = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "epochs", "2"],
-                         capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
-    assert bad.returncode == 2 and "unknown parameter(s) epochs" in bad.stderr and "valid parameters" in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "epochs", "2"],
+        capture_output=True,
+        text=True,
+        env={**_env(), "ASVNB_BUILD": str(env_build)},
+    )
+    assert (
+        bad.returncode == 2
+        and "unknown parameter(s) epochs" in bad.stderr
+        and "valid parameters" in bad.stderr
+    )
     # a wrongly typed value is refused before any cell runs: no kernel starts, nothing is recorded
-    typed = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "n", "abc"],
-                           capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
-    assert typed.returncode == 2 and "parameter n expects int (default 3), got 'abc'" in typed.stderr
+    typed = subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "n", "abc"],
+        capture_output=True,
+        text=True,
+        env={**_env(), "ASVNB_BUILD": str(env_build)},
+    )
+    assert (
+        typed.returncode == 2 and "parameter n expects int (default 3), got 'abc'" in typed.stderr
+    )
     record = json.loads((env_build / "execution" / "tiny.json").read_text())
-    assert record["parameters"] == {"n": 6, "label": "cli", "profile": "embedded"}  # still the first run's
+    assert record["parameters"] == {
+        "n": 6,
+        "label": "cli",
+        "profile": "embedded",
+    }  # still the first run's
     # a file that is not a notebook: one line, no traceback
-    readme = subprocess.run([sys.executable, "-m", "asvnb.cli", "run", str(ROOT / "README.md")],
-                            capture_output=True, text=True, env={**_env(), "ASVNB_BUILD": str(env_build)})
+    readme = subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", "run", str(ROOT / "README.md")],
+        capture_output=True,
+        text=True,
+        env={**_env(), "ASVNB_BUILD": str(env_build)},
+    )
     assert readme.returncode == 2 and len(readme.stderr.strip().splitlines()) == 1
     assert readme.stderr.startswith("asvnb: error: ") and "not a notebook" in readme.stderr
     assert "Traceback" not in readme.stderr and "NotJSONError" not in readme.stderr
@@ -281,9 +405,13 @@ def test_cli_shows_audio_conversion_warnings(tmp_path: Path) -> None:
 
     wav = tmp_path / "hi.wav"
     sf.write(str(wav), np.zeros(4800, np.float32), 48000)
-    code = ("from asvnb import cli; cli.show_notes(); from asvnb.audio import load_audio; "
-            f"load_audio({str(wav)!r}); load_audio({str(wav)!r})")
-    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True)
+    code = (
+        "from asvnb import cli; cli.show_notes(); from asvnb.audio import load_audio; "
+        f"load_audio({str(wav)!r}); load_audio({str(wav)!r})"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("AudioConversionWarning: ") == 1  # once per kind of conversion
     assert f"{wav}: resampled from 48000 Hz to 16000 Hz" in proc.stderr
@@ -295,24 +423,39 @@ def _env() -> dict:
     return dict(os.environ)
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["--help"], "execute study notebooks with papermill"),
-    (["run", "--help"], "Parameters are checked against the notebook's 'parameters' cell"),
-    (["book", "--help"], "render the book with Jupyter Book"),
-    (["data", "--help"], "builds the embedded corpus"),
-    (["data", "synth", "--help"], "in the on-disk layouts of ASVspoof 2019 LA"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--help"], "execute study notebooks with papermill"),
+        (["run", "--help"], "Parameters are checked against the notebook's 'parameters' cell"),
+        (["book", "--help"], "render the book with Jupyter Book"),
+        (["data", "--help"], "builds the embedded corpus"),
+        (["data", "synth", "--help"], "in the on-disk layouts of ASVspoof 2019 LA"),
+    ],
+)
 def test_help_texts(argv: list[str], fragment: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "asvnb.cli", *argv], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", *argv], capture_output=True, text=True
+    )
     assert proc.returncode == 0
     assert fragment in " ".join(proc.stdout.split())
 
 
 # ----------------------------------------------------------------------------- fingerprints and reports
 
+
 def test_fingerprint_contents(tmp_path: Path) -> None:
     fp = config.fingerprint(tmp_path, device="cpu")
-    for key in ("asvnb", "git_commit", "python", "torch", "cuda", "device", "data_root", "data_fingerprint"):
+    for key in (
+        "asvnb",
+        "git_commit",
+        "python",
+        "torch",
+        "cuda",
+        "device",
+        "data_root",
+        "data_fingerprint",
+    ):
         assert key in fp
     assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", fp["git_commit"])
     assert fp["python"] == ".".join(map(str, sys.version_info[:3]))
@@ -336,16 +479,31 @@ def test_data_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
     c = config.data_fingerprint(real)
     (real / "a.flac").write_bytes(b"x")
     assert config.data_fingerprint(real) == c
-    (real / "proto" / "p.txt").write_text("LA_0079 LA_T_1 - - bonafide\nLA_0079 LA_T_2 - A01 spoof\n")
+    (real / "proto" / "p.txt").write_text(
+        "LA_0079 LA_T_1 - - bonafide\nLA_0079 LA_T_2 - A01 spoof\n"
+    )
     assert config.data_fingerprint(real) != c
 
 
 def test_execution_report_lists_every_field() -> None:
-    rec = book.ExecutionRecord(notebook="notebooks/x.ipynb", status="ok", profile="embedded",
-                               parameters={"epochs": 2}, key="k1", started="2026-01-01 10:00:00 UTC", duration_s=12.3,
-                               peak_memory_mb=1536.0, fingerprint={"git_commit": "abc", "torch": "2.9.1",
-                                                                   "data_fingerprint": "d1", "cache_key": "k1"},
-                               output="o", effective_parameters={"profile": "embedded", "epochs": 2})
+    rec = book.ExecutionRecord(
+        notebook="notebooks/x.ipynb",
+        status="ok",
+        profile="embedded",
+        parameters={"epochs": 2},
+        key="k1",
+        started="2026-01-01 10:00:00 UTC",
+        duration_s=12.3,
+        peak_memory_mb=1536.0,
+        fingerprint={
+            "git_commit": "abc",
+            "torch": "2.9.1",
+            "data_fingerprint": "d1",
+            "cache_key": "k1",
+        },
+        output="o",
+        effective_parameters={"profile": "embedded", "epochs": 2},
+    )
     text = book.execution_report([rec])
     row = text.splitlines()[2]
     assert "- **notebook**: `notebooks/x.ipynb`" in text
@@ -357,8 +515,9 @@ def test_execution_report_lists_every_field() -> None:
 
 
 def test_toc_lists_existing_notebooks_only(tmp_path: Path) -> None:
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
-                                       "  - file: notebooks/99_missing\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: notebooks/99_missing\n"
+    )
     with pytest.raises(FileNotFoundError, match="notebooks/99_missing"):
         book.toc_notebooks(tmp_path)
     for nb in book.toc_notebooks():
@@ -367,8 +526,11 @@ def test_toc_lists_existing_notebooks_only(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- pairing
 
+
 def paired_notebooks() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "tests" / "notebooks").glob("*.py"))
+    return sorted((ROOT / "notebooks").glob("*.py")) + sorted(
+        (ROOT / "tests" / "notebooks").glob("*.py")
+    )
 
 
 def test_every_notebook_is_paired() -> None:

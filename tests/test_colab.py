@@ -24,7 +24,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("sync_project", ROOT / "tools" / "sync_project.py")
+    spec = importlib.util.spec_from_file_location(
+        "sync_project", ROOT / "tools" / "sync_project.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -35,9 +37,12 @@ sync = _load_tool()
 
 # ----------------------------------------------------------------------------- one repository URL
 
+
 def test_every_repository_link_derives_from_config() -> None:
     stale = [p.relative_to(ROOT) for p in sync.drift(ROOT) if p in sync.url_files(ROOT)]
-    assert not stale, f"links that differ from _config.yml's repository.url: {stale}; run `make sync`"
+    assert not stale, (
+        f"links that differ from _config.yml's repository.url: {stale}; run `make sync`"
+    )
     url, _, colab = sync.repository(ROOT)
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert cfg["html"]["use_repository_button"] and colab == "https://colab.research.google.com"
@@ -50,21 +55,37 @@ def test_every_repository_link_derives_from_config() -> None:
 
 def test_the_sync_rewrites_a_changed_url_everywhere(tmp_path: Path) -> None:
     """Change _config.yml only: every badge, install line and pyproject's URL follow."""
-    for rel in ["_config.yml", "pyproject.toml", "requirements-lock.txt", "README.md", "book/colab.md",
-                "docs/NOTEBOOKS.md", *[f"notebooks/{p.stem}{s}" for p in NOTEBOOKS for s in (".py", ".ipynb")]]:
+    for rel in [
+        "_config.yml",
+        "pyproject.toml",
+        "requirements-lock.txt",
+        "README.md",
+        "book/colab.md",
+        "docs/NOTEBOOKS.md",
+        *[f"notebooks/{p.stem}{s}" for p in NOTEBOOKS for s in (".py", ".ipynb")],
+    ]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text((ROOT / rel).read_text())
     cfg = tmp_path / "_config.yml"
-    cfg.write_text(cfg.read_text().replace("https://github.com/asvnb/asvnb", "https://github.com/someone/fork")
-                   .replace("branch: main", "branch: dev"))
+    cfg.write_text(
+        cfg.read_text()
+        .replace("https://github.com/asvnb/asvnb", "https://github.com/someone/fork")
+        .replace("branch: main", "branch: dev")
+    )
     for p, text in sync.generated(tmp_path).items():
         if p in sync.url_files(tmp_path):
             p.write_text(text)
     assert not [p for p in sync.drift(tmp_path) if p in sync.url_files(tmp_path)]
     nb = (tmp_path / "notebooks" / NOTEBOOKS[0].with_suffix(".py").name).read_text()
-    assert f"colab.research.google.com/github/someone/fork/blob/dev/notebooks/{NOTEBOOKS[0].name}" in nb
+    assert (
+        f"colab.research.google.com/github/someone/fork/blob/dev/notebooks/{NOTEBOOKS[0].name}"
+        in nb
+    )
     assert "asvnb[colab] @ git+https://github.com/someone/fork@dev" in nb
-    assert 'Repository = "https://github.com/someone/fork"' in (tmp_path / "pyproject.toml").read_text()
+    assert (
+        'Repository = "https://github.com/someone/fork"'
+        in (tmp_path / "pyproject.toml").read_text()
+    )
     assert "asvnb/asvnb" not in "".join(p.read_text() for p in sync.url_files(tmp_path))
 
 
@@ -72,7 +93,10 @@ def test_the_sync_rewrites_a_changed_url_everywhere(tmp_path: Path) -> None:
 def test_each_notebook_has_one_badge_that_opens_itself(notebook: Path) -> None:
     links = sync.COLAB_RE.findall(notebook.with_suffix(".py").read_text())
     assert links == [f"notebooks/{notebook.name}"], links
-    assert sync.colab_link(f"notebooks/{notebook.name}", ROOT) in notebook.with_suffix(".py").read_text()
+    assert (
+        sync.colab_link(f"notebooks/{notebook.name}", ROOT)
+        in notebook.with_suffix(".py").read_text()
+    )
 
 
 def test_the_documented_install_is_a_valid_requirement_with_the_colab_extra() -> None:
@@ -81,28 +105,39 @@ def test_the_documented_install_is_a_valid_requirement_with_the_colab_extra() ->
     assert (req.name, req.extras, req.url) == ("asvnb", {"colab"}, f"git+{url}@{branch}")
     assert "colab" in sync.pyproject(ROOT)["project"]["optional-dependencies"]
     for doc in ("README.md", "book/colab.md"):
-        assert f'pip install -q "{req}"' in (ROOT / doc).read_text() or \
-            f'pip install "{req}"' in (ROOT / doc).read_text(), doc
+        assert (
+            f'pip install -q "{req}"' in (ROOT / doc).read_text()
+            or f'pip install "{req}"' in (ROOT / doc).read_text()
+        ), doc
 
 
 # ----------------------------------------------------------------------------- the Colab cell
+
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_notebook_has_the_colab_cell_right_after_its_parameters(notebook: Path) -> None:
     cells = nbformat.read(str(notebook), as_version=4).cells
     i = next(k for k, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     assert [c.source.strip() for c in cells].count(sync.colab_cell(ROOT).strip()) == 1
-    assert cells[i + 1].cell_type == "code" and cells[i + 1].source.strip() == sync.colab_cell(ROOT).strip()
+    assert (
+        cells[i + 1].cell_type == "code"
+        and cells[i + 1].source.strip() == sync.colab_cell(ROOT).strip()
+    )
     assert "data_root" in cells[i].source  # the cell reads it
 
 
-def run_cell(monkeypatch, *, colab: bool, installed: bool, data_root: str | None) -> dict[str, list]:
+def run_cell(
+    monkeypatch, *, colab: bool, installed: bool, data_root: str | None
+) -> dict[str, list]:
     """Execute the Colab cell with Colab's modules faked; return the pip and mount calls it made."""
     calls: dict[str, list] = {"run": [], "mount": []}
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls["run"].append((cmd, kw)))
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "asvnb" and not installed else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "asvnb" and not installed else real_find_spec(name, *a),
+    )
     if colab:
         google = sys.modules.get("google") or types.ModuleType("google")
         colab_mod = types.ModuleType("google.colab")
@@ -112,29 +147,37 @@ def run_cell(monkeypatch, *, colab: bool, installed: bool, data_root: str | None
         monkeypatch.setattr(google, "colab", colab_mod, raising=False)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(sync.colab_cell(ROOT), "colab cell", "exec"), {"data_root": data_root})  # noqa: S102 (the cell)
+    exec(compile(sync.colab_cell(ROOT), "colab cell", "exec"), {"data_root": data_root})
     return calls
 
 
 def test_the_colab_cell_does_nothing_outside_colab(monkeypatch) -> None:
-    assert run_cell(monkeypatch, colab=False, installed=False, data_root="/content/drive/MyDrive/d") == \
-        {"run": [], "mount": []}
+    assert run_cell(
+        monkeypatch, colab=False, installed=False, data_root="/content/drive/MyDrive/d"
+    ) == {"run": [], "mount": []}
 
 
 def test_the_colab_cell_installs_the_package_and_mounts_drive_on_colab(monkeypatch) -> None:
-    calls = run_cell(monkeypatch, colab=True, installed=False, data_root="/content/drive/MyDrive/asvnb-data")
-    assert calls["run"] == [([sys.executable, "-m", "pip", "install", "-q", sync.install_spec(ROOT)],
-                             {"check": True})]
+    calls = run_cell(
+        monkeypatch, colab=True, installed=False, data_root="/content/drive/MyDrive/asvnb-data"
+    )
+    assert calls["run"] == [
+        ([sys.executable, "-m", "pip", "install", "-q", sync.install_spec(ROOT)], {"check": True})
+    ]
     assert calls["mount"] == ["/content/drive"]
 
 
 def test_the_colab_cell_skips_what_is_not_needed(monkeypatch) -> None:
     # installed already (a rerun of the cell), data on the runtime's own disk: no pip, no mount
-    assert run_cell(monkeypatch, colab=True, installed=True, data_root="/content/data") == {"run": [], "mount": []}
+    assert run_cell(monkeypatch, colab=True, installed=True, data_root="/content/data") == {
+        "run": [],
+        "mount": [],
+    }
     assert run_cell(monkeypatch, colab=True, installed=True, data_root=None)["mount"] == []
 
 
 # ----------------------------------------------------------------------------- the Colab chapter's datasets
+
 
 def folder_the_adapter_reads(dataset: str, root: Path) -> str:
     """The folder under data_root that the package's adapter for ``dataset`` looks for (from its error)."""
@@ -144,30 +187,49 @@ def folder_the_adapter_reads(dataset: str, root: Path) -> str:
     from asvnb.data.errors import DatasetMissing
     from asvnb.data.imitation import list_imitation
 
-    make = {"asvspoof2019_la": lambda: LA2019(root, "train"), "asvspoof2021_la": lambda: LA2021Eval(root),
-            "commonvoice": lambda: CommonVoice(root), "deepvoice": lambda: list_deepvoice(root),
-            "imitation": lambda: list_imitation(root)}[dataset]
+    make = {
+        "asvspoof2019_la": lambda: LA2019(root, "train"),
+        "asvspoof2021_la": lambda: LA2021Eval(root),
+        "commonvoice": lambda: CommonVoice(root),
+        "deepvoice": lambda: list_deepvoice(root),
+        "imitation": lambda: list_imitation(root),
+    }[dataset]
     with pytest.raises(DatasetMissing) as err:
         make()
     return err.value.path.relative_to(root).parts[0]
 
 
-DATASETS = {"asvspoof2019_la": "LA", "asvspoof2021_la": "ASVspoof2021_LA_eval",
-            "commonvoice": "cv-corpus-14.0-delta-2023-06-23", "deepvoice": "KAGGLE",
-            "imitation": "Fake_voice_recordings_Imitation", "musan": "musan", "rirs_noises": "RIRS_NOISES"}
+DATASETS = {
+    "asvspoof2019_la": "LA",
+    "asvspoof2021_la": "ASVspoof2021_LA_eval",
+    "commonvoice": "cv-corpus-14.0-delta-2023-06-23",
+    "deepvoice": "KAGGLE",
+    "imitation": "Fake_voice_recordings_Imitation",
+    "musan": "musan",
+    "rirs_noises": "RIRS_NOISES",
+}
 
 
 def test_the_chapter_lists_every_dataset_with_its_folder_size_and_source(tmp_path: Path) -> None:
     from asvnb.data.errors import SOURCES
 
     assert set(DATASETS) == set(SOURCES)
-    rows = [line for line in (ROOT / "book" / "colab.md").read_text().splitlines() if line.startswith("| ")]
+    rows = [
+        line
+        for line in (ROOT / "book" / "colab.md").read_text().splitlines()
+        if line.startswith("| ")
+    ]
     for key, folder in DATASETS.items():
         url = re.match(r"\S+", SOURCES[key].url).group(0)
-        (row,) = [r for r in rows if f"<{url}>" in r]  # where to get it: the URL the adapter's error gives
+        (row,) = [
+            r for r in rows if f"<{url}>" in r
+        ]  # where to get it: the URL the adapter's error gives
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert f"`{folder}/`" in cells[1], (key, cells[1])
-        assert re.search(r"\d|not checked", cells[2]), (key, cells[2])  # a size, or says it is not known
+        assert re.search(r"\d|not checked", cells[2]), (
+            key,
+            cells[2],
+        )  # a size, or says it is not known
     for key in ("asvspoof2019_la", "asvspoof2021_la", "commonvoice", "deepvoice", "imitation"):
         assert folder_the_adapter_reads(key, tmp_path) == DATASETS[key], key
 
@@ -175,8 +237,12 @@ def test_the_chapter_lists_every_dataset_with_its_folder_size_and_source(tmp_pat
 def test_musan_and_rirs_are_found_under_the_documented_folders(tmp_path: Path) -> None:
     from asvnb.data.augment import Augmenter
 
-    for rel in ("musan/music/fma/a.wav", "musan/speech/librivox/b.wav", "musan/noise/free-sound/c.wav",
-                "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav"):
+    for rel in (
+        "musan/music/fma/a.wav",
+        "musan/speech/librivox/b.wav",
+        "musan/noise/free-sound/c.wav",
+        "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     aug = Augmenter(tmp_path, tmp_path, sr=16000, kinds=("music", "speech", "noise", "reverb"))

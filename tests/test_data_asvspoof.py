@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from replicas import LA2019_TRIALS, tone, write, write_la2019, write_la2021
 
 from asvnb.audio import AudioError
 from asvnb.data import DatasetMissing, ProtocolError
-from asvnb.data.asvspoof import (LA2019, CMDataset, CMTrial, LA2021Eval, read_asv_scores, read_cm_protocol,
-                                 speaker_label_groups)
-from replicas import LA2019_TRIALS, tone, write, write_la2019, write_la2021
+from asvnb.data.asvspoof import (
+    LA2019,
+    CMDataset,
+    CMTrial,
+    LA2021Eval,
+    read_asv_scores,
+    read_cm_protocol,
+    speaker_label_groups,
+)
 
 
 @pytest.fixture()
@@ -21,10 +28,15 @@ def la_root(tmp_path):
 
 def test_cm_protocol_read_with_quirks(la_root):
     la = LA2019(la_root, "train")
-    assert [(t.speaker, t.utt, t.key) for t in la.trials] == [(s, u, k) for s, u, _, k in LA2019_TRIALS["train"]]
+    assert [(t.speaker, t.utt, t.key) for t in la.trials] == [
+        (s, u, k) for s, u, _, k in LA2019_TRIALS["train"]
+    ]
     # '-' of bona fide trials becomes 'bonafide'; attacks are kept
     assert [t.system for t in la.trials] == ["bonafide", "A01", "bonafide", "A04", "A06"]
-    assert la.audio_path("LA_T_1138215") == la_root / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1138215.flac"
+    assert (
+        la.audio_path("LA_T_1138215")
+        == la_root / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1138215.flac"
+    )
     # the LA folder itself is accepted as root
     assert len(LA2019(la_root / "LA", "eval")) == 3
 
@@ -32,14 +44,17 @@ def test_cm_protocol_read_with_quirks(la_root):
 @pytest.mark.parametrize("bonafide_label", [1, 0])
 def test_cm_dataset_labels_and_audio(la_root, bonafide_label):
     ds = LA2019(la_root, "train").dataset(n_samples=None, bonafide_label=bonafide_label)
-    expect = [bonafide_label if k == "bonafide" else 1 - bonafide_label for *_, k in LA2019_TRIALS["train"]]
+    expect = [
+        bonafide_label if k == "bonafide" else 1 - bonafide_label
+        for *_, k in LA2019_TRIALS["train"]
+    ]
     assert ds.labels == expect
     wav, label, utt = ds[1]
     assert (label, utt) == (1 - bonafide_label, "LA_T_1271820")
     assert isinstance(wav, torch.Tensor) and wav.dtype == torch.float32
     ref = tone(300, 0.4)  # the second file of the replica: 300 Hz, 0.4 s, stored as 16-bit PCM
     assert wav.shape == (len(ref),)
-    np.testing.assert_allclose(wav.numpy(), ref, atol=1 / 2 ** 15)
+    np.testing.assert_allclose(wav.numpy(), ref, atol=1 / 2**15)
 
 
 def test_cm_dataset_fixed_length_and_deterministic_crops(la_root):
@@ -63,8 +78,10 @@ def test_cm_dataset_class_of(la_root):
 
 def test_asv_protocols_and_scores(la_root):
     dev = LA2019(la_root, "dev")
-    assert dev.asv_enrolment() == {"LA_0069": ["LA_X_0000001", "LA_X_0000002", "LA_X_0000003"],
-                                   "LA_0070": ["LA_X_0000004", "LA_X_0000005"]}
+    assert dev.asv_enrolment() == {
+        "LA_0069": ["LA_X_0000001", "LA_X_0000002", "LA_X_0000003"],
+        "LA_0070": ["LA_X_0000004", "LA_X_0000005"],
+    }
     assert [t.key for t in dev.asv_trials()] == ["target", "nontarget", "spoof"]
     s = dev.asv_scores()
     np.testing.assert_array_equal(s.target, [2.31, 1.5])
@@ -75,14 +92,17 @@ def test_asv_protocols_and_scores(la_root):
         LA2019(la_root, "train").asv_scores()
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("LA_0079 LA_T_1 - bonafide\n", "expected 5 fields, found 4"),
-    ("LA_0079 LA_T_1 - - Bonafide\n", "key 'Bonafide'"),
-    ("LA_0079 LA_T_1 x - bonafide\n", "third field"),
-    ("LA_0079 LA_T_1 - - spoof\n", "without an attack"),
-    ("LA_0079 LA_T_1 - A01 bonafide\n", "bona fide trial with attack"),
-    ("LA_0079 LA_T_1138215 - - bonafide\n", "listed twice"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("LA_0079 LA_T_1 - bonafide\n", "expected 5 fields, found 4"),
+        ("LA_0079 LA_T_1 - - Bonafide\n", "key 'Bonafide'"),
+        ("LA_0079 LA_T_1 x - bonafide\n", "third field"),
+        ("LA_0079 LA_T_1 - - spoof\n", "without an attack"),
+        ("LA_0079 LA_T_1 - A01 bonafide\n", "bona fide trial with attack"),
+        ("LA_0079 LA_T_1138215 - - bonafide\n", "listed twice"),
+    ],
+)
 def test_malformed_cm_line_names_file_and_line(tmp_path, bad, message):
     p = tmp_path / "proto.txt"
     p.write_text("LA_0079 LA_T_1138215 - - bonafide\n\nLA_0079 LA_T_1271820 - A01 spoof\n" + bad)
@@ -128,7 +148,12 @@ def test_bad_audio_is_an_error_naming_the_file(la_root):
 def test_speaker_label_groups_follow_protocol_order(la_root):
     la = LA2019(la_root, "train")
     g = speaker_label_groups(la.trials, la.audio_dir)
-    assert list(g) == [("LA_0079", "bonafide"), ("LA_0079", "spoof"), ("LA_0080", "bonafide"), ("LA_0080", "spoof")]
+    assert list(g) == [
+        ("LA_0079", "bonafide"),
+        ("LA_0079", "spoof"),
+        ("LA_0080", "bonafide"),
+        ("LA_0080", "spoof"),
+    ]
     assert [p.stem for p in g[("LA_0079", "spoof")]] == ["LA_T_1271820", "LA_T_2000001"]
 
 
@@ -137,9 +162,15 @@ def test_la2021_keys_metadata_and_asv_scores(tmp_path, keys):
     write_la2021(tmp_path, keys)
     ev = LA2021Eval(tmp_path)
     assert [(t.utt, t.system, t.key, t.codec, t.phase) for t in ev.trials] == [
-        ("LA_E_9332881", "A07", "spoof", "alaw", "eval"), ("LA_E_1000048", "bonafide", "bonafide", "none", "progress"),
-        ("LA_E_5013670", "bonafide", "bonafide", "g722", "eval"), ("LA_E_7417804", "A19", "spoof", "opus", "hidden_track")]
-    assert [t.utt for t in LA2021Eval(tmp_path, phase="eval").trials] == ["LA_E_9332881", "LA_E_5013670"]
+        ("LA_E_9332881", "A07", "spoof", "alaw", "eval"),
+        ("LA_E_1000048", "bonafide", "bonafide", "none", "progress"),
+        ("LA_E_5013670", "bonafide", "bonafide", "g722", "eval"),
+        ("LA_E_7417804", "A19", "spoof", "opus", "hidden_track"),
+    ]
+    assert [t.utt for t in LA2021Eval(tmp_path, phase="eval").trials] == [
+        "LA_E_9332881",
+        "LA_E_5013670",
+    ]
     wav, label, utt = ev.dataset(n_samples=1000)[1]
     assert (wav.shape, label, utt) == ((1000,), 1, "LA_E_1000048")
     s = ev.asv_scores("eval")
@@ -160,7 +191,9 @@ def test_la2021_inconsistent_files_are_errors(tmp_path):
     (ev_dir / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("LA_E_9332881\n")
     with pytest.raises(ProtocolError, match="3 keyed trials are not in"):
         LA2021Eval(tmp_path)
-    (kd / "CM" / "trial_metadata.txt").write_text("LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim\n")
+    (kd / "CM" / "trial_metadata.txt").write_text(
+        "LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim\n"
+    )
     with pytest.raises(ProtocolError, match=r"trial_metadata.txt:1: expected 8 fields"):
         LA2021Eval(tmp_path)
 
@@ -179,16 +212,30 @@ def test_protocol_with_a_utf8_bom_keeps_one_speaker(tmp_path):
     p = tmp_path / "proto.txt"
     p.write_bytes(b"\xef\xbb\xbf" + PROTOCOL.encode())  # what Notepad writes as "UTF-8 with BOM"
     trials = read_cm_protocol(p)
-    assert [t.speaker for t in trials] == ["LA_0079", "LA_0079"]  # the mark no longer sticks to the first ID
+    assert [t.speaker for t in trials] == [
+        "LA_0079",
+        "LA_0079",
+    ]  # the mark no longer sticks to the first ID
     assert trials[0].utt == "LA_T_1138215"
 
 
-@pytest.mark.parametrize("data, where, message", [
-    (PROTOCOL.encode() + "LA_0080 LA_T_Café - - bonafide\n".encode("latin-1"), ":3:",
-     r"not UTF-8 text \(byte 0xe9 at column 17; Latin-1 or another encoding\?\); save it as UTF-8"),
-    (PROTOCOL.encode("utf-16"), ": ", r"UTF-16 text \(it starts with a UTF-16 byte-order mark\)"),
-    (PROTOCOL.encode("utf-16-le"), ":1:", "NUL bytes: UTF-16 or binary data, not UTF-8 text"),
-], ids=["latin-1", "utf-16", "utf-16-without-bom"])
+@pytest.mark.parametrize(
+    "data, where, message",
+    [
+        (
+            PROTOCOL.encode() + "LA_0080 LA_T_Café - - bonafide\n".encode("latin-1"),
+            ":3:",
+            r"not UTF-8 text \(byte 0xe9 at column 17; Latin-1 or another encoding\?\); save it as UTF-8",
+        ),
+        (
+            PROTOCOL.encode("utf-16"),
+            ": ",
+            r"UTF-16 text \(it starts with a UTF-16 byte-order mark\)",
+        ),
+        (PROTOCOL.encode("utf-16-le"), ":1:", "NUL bytes: UTF-16 or binary data, not UTF-8 text"),
+    ],
+    ids=["latin-1", "utf-16", "utf-16-without-bom"],
+)
 def test_protocol_in_another_encoding_names_file_and_line(tmp_path, data, where, message):
     p = tmp_path / "proto.txt"
     p.write_bytes(data)
@@ -200,14 +247,23 @@ def test_protocol_in_another_encoding_names_file_and_line(tmp_path, data, where,
 
 def test_unknown_2021_phase_is_an_error_listing_the_valid_ones(tmp_path):
     write_la2021(tmp_path)
-    for call in (lambda: LA2021Eval(tmp_path, phase="evaluation"), lambda: LA2021Eval(tmp_path).asv_trials("Eval"),
-                 lambda: LA2021Eval(tmp_path).asv_scores("hidden"), lambda: LA2021Eval(tmp_path / "absent", "evl")):
-        with pytest.raises(ValueError, match=r"unknown ASVspoof 2021 LA phase '\w+'; valid: progress, eval, "
-                                             r"hidden_track \(or None: all\)"):
+    for call in (
+        lambda: LA2021Eval(tmp_path, phase="evaluation"),
+        lambda: LA2021Eval(tmp_path).asv_trials("Eval"),
+        lambda: LA2021Eval(tmp_path).asv_scores("hidden"),
+        lambda: LA2021Eval(tmp_path / "absent", "evl"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"unknown ASVspoof 2021 LA phase '\w+'; valid: progress, eval, "
+            r"hidden_track \(or None: all\)",
+        ):
             call()
     meta = tmp_path / "LA-keys-stage-1" / "keys" / "CM" / "trial_metadata.txt"
     meta.write_text(meta.read_text().replace("notrim progress", "notrim prog"))
-    with pytest.raises(ProtocolError, match=r"trial_metadata.txt:2: phase 'prog' is not one of progress, eval"):
+    with pytest.raises(
+        ProtocolError, match=r"trial_metadata.txt:2: phase 'prog' is not one of progress, eval"
+    ):
         LA2021Eval(tmp_path)
 
 
@@ -215,6 +271,9 @@ def test_2021_asv_score_without_a_key_names_file_and_line(tmp_path):
     write_la2021(tmp_path)
     score = tmp_path / "LA-keys-stage-1" / "keys" / "ASV" / "ASVTorch_Kaldi" / "score.txt"
     score.write_text(score.read_text() + "LA_0099-alaw-ita_tx LA_E_0000001-alaw-ita_tx 1.5\n")
-    with pytest.raises(ProtocolError, match=r"score.txt:5: 1 scored trial\(s\) have no key in .*trial_metadata.txt; "
-                                            r"the first: 'LA_0099-alaw-ita_tx LA_E_0000001-alaw-ita_tx 1.5'"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"score.txt:5: 1 scored trial\(s\) have no key in .*trial_metadata.txt; "
+        r"the first: 'LA_0099-alaw-ita_tx LA_E_0000001-alaw-ita_tx 1.5'",
+    ):
         LA2021Eval(tmp_path).asv_scores("eval")

@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from replicas import tone, write_musan, write_rirs
 
 from asvnb.audio import rms_db
 from asvnb.data import DatasetMissing
 from asvnb.data.augment import Augmenter
-from replicas import tone, write_musan, write_rirs
 
 
 @pytest.fixture()
@@ -21,9 +21,15 @@ def aug(tmp_path):
     return Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES", seed=1)
 
 
-@pytest.mark.parametrize("kind, lo, hi", [("noise", 0, 15), ("music", 5, 15),
-                                          # 3-7 babble speakers each at 13-20 dB: the sum is 0-8.5 dB louder
-                                          ("speech", 13 - 10 * np.log10(7), 20)])
+@pytest.mark.parametrize(
+    "kind, lo, hi",
+    [
+        ("noise", 0, 15),
+        ("music", 5, 15),
+        # 3-7 babble speakers each at 13-20 dB: the sum is 0-8.5 dB louder
+        ("speech", 13 - 10 * np.log10(7), 20),
+    ],
+)
 def test_snr_in_category_range(aug, kind, lo, hi):
     clean = tone(440, 1.0)
     for seed in range(5):
@@ -35,7 +41,9 @@ def test_snr_in_category_range(aug, kind, lo, hi):
 def test_reverb_is_normalised_convolution(aug):
     x = tone(300, 0.2)
     y = aug(x, kind="reverb")
-    ref = (x + 0.5 * np.r_[np.zeros(400), x[:-400]]) / np.sqrt(1.25)  # RIR: 1 at 0, 0.5 at 400, unit energy
+    ref = (x + 0.5 * np.r_[np.zeros(400), x[:-400]]) / np.sqrt(
+        1.25
+    )  # RIR: 1 at 0, 0.5 at 400, unit energy
     np.testing.assert_allclose(y, ref, atol=1e-4)
 
 
@@ -58,18 +66,28 @@ def test_missing_folders(tmp_path):
         Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES")
     write_musan(tmp_path)
     shutil.rmtree(tmp_path / "musan" / "speech")
-    with pytest.raises(DatasetMissing, match=f"speech folder not found at {tmp_path / 'musan' / 'speech'}"):
+    with pytest.raises(
+        DatasetMissing, match=f"speech folder not found at {tmp_path / 'musan' / 'speech'}"
+    ):
         Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES")
     with pytest.raises(DatasetMissing, match="RIRS_NOISES.*openslr.org/28.*Apache"):
         Augmenter(tmp_path / "musan", tmp_path / "nowhere", kinds=("none", "reverb"))
 
 
 def test_unknown_kinds_list_the_valid_ones(aug, tmp_path):
-    with pytest.raises(ValueError, match=r"unknown augmentation kind\(s\) \['babble'\]; valid: none, reverb, music, "
-                                         "speech, noise"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown augmentation kind\(s\) \['babble'\]; valid: none, reverb, music, "
+        "speech, noise",
+    ):
         Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES", kinds=("none", "babble"))
-    with pytest.raises(ValueError, match="unknown augmentation kind 'reverberation'; valid here: none, reverb, music"):
+    with pytest.raises(
+        ValueError,
+        match="unknown augmentation kind 'reverberation'; valid here: none, reverb, music",
+    ):
         aug(np.zeros(800, np.float32), kind="reverberation")
     music_only = Augmenter(tmp_path / "musan", tmp_path / "RIRS_NOISES", kinds=("music",))
-    with pytest.raises(ValueError, match="unknown augmentation kind 'noise'; valid here: none, music$"):
+    with pytest.raises(
+        ValueError, match="unknown augmentation kind 'noise'; valid here: none, music$"
+    ):
         music_only(np.zeros(800, np.float32), kind="noise")  # its noise files were never listed

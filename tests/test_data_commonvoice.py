@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from replicas import CV_HEADER, SPK_A, SPK_B, write_commonvoice
 
 from asvnb.data import DatasetMissing, ProtocolError
 from asvnb.data.commonvoice import CommonVoice, read_cv_tsv
-from replicas import CV_HEADER, SPK_A, SPK_B, write_commonvoice
 
 
 def test_tables_and_speakers(tmp_path):
@@ -19,7 +19,9 @@ def test_tables_and_speakers(tmp_path):
     assert rows[0].meta["accents"] == "England English" and rows[1].meta["age"] == ""
     assert {k: len(v) for k, v in cv.speakers().items()} == {SPK_A: 2, SPK_B: 1}
     assert cv.table("other") == []
-    with pytest.raises(ValueError, match=r"no table 'valdated'; valid: invalidated, other, validated$"):
+    with pytest.raises(
+        ValueError, match=r"no table 'valdated'; valid: invalidated, other, validated$"
+    ):
         cv.table("valdated")
 
 
@@ -35,7 +37,13 @@ def test_mp3_clips_decode_to_16k_mono(tmp_path):
 
 def test_malformed_rows_name_file_and_line(tmp_path):
     p = tmp_path / "validated.tsv"
-    p.write_text(CV_HEADER + "\n" + "\t".join([SPK_A, "x.mp3", "ok"] + [""] * 8) + "\n" + f"{SPK_A}\ty.mp3\tshort row\n")
+    p.write_text(
+        CV_HEADER
+        + "\n"
+        + "\t".join([SPK_A, "x.mp3", "ok"] + [""] * 8)
+        + "\n"
+        + f"{SPK_A}\ty.mp3\tshort row\n"
+    )
     with pytest.raises(ProtocolError, match=rf"{p}:3: expected 11 tab-separated fields, found 3"):
         read_cv_tsv(p)
     p.write_text("path\tsentence\nx.mp3\thello\n")
@@ -47,7 +55,9 @@ def test_tables_with_a_bom_or_in_latin_1(tmp_path):
     p = tmp_path / "validated.tsv"
     row = "\t".join([SPK_A, "x.mp3", "Café au lait."] + [""] * 8) + "\n"
     p.write_bytes(b"\xef\xbb\xbf" + (CV_HEADER + "\n" + row).encode())
-    assert [(c.client_id, c.sentence) for c in read_cv_tsv(p)] == [(SPK_A, "Café au lait.")]  # header still found
+    assert [(c.client_id, c.sentence) for c in read_cv_tsv(p)] == [
+        (SPK_A, "Café au lait.")
+    ]  # header still found
     p.write_bytes((CV_HEADER + "\n" + row).encode("latin-1"))
     with pytest.raises(ProtocolError, match=rf"{p}:2: not UTF-8 text \(byte 0xe9"):
         read_cv_tsv(p)
@@ -57,5 +67,7 @@ def test_missing_dataset(tmp_path):
     with pytest.raises(DatasetMissing) as e:
         CommonVoice(tmp_path)
     msg = str(e.value)
-    assert "Common Voice" in msg and "https://commonvoice.mozilla.org/datasets" in msg and "CC0" in msg
+    assert (
+        "Common Voice" in msg and "https://commonvoice.mozilla.org/datasets" in msg and "CC0" in msg
+    )
     assert str(tmp_path / "cv-corpus-14.0-delta-2023-06-23" / "en" / "clips") in msg

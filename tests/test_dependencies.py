@@ -25,13 +25,17 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("src/**/*.py", "notebooks/*.py", "benchmarks/*.py", "tests/*.py", "tools/*.py")
 # modules no pip distribution provides: name -> why
-NOT_FROM_PIP = {"google.colab": "the Colab runtime's own module (the notebooks' Colab cell mounts Drive with it)"}
+NOT_FROM_PIP = {
+    "google.colab": "the Colab runtime's own module (the notebooks' Colab cell mounts Drive with it)"
+}
 # pip freeze leaves these out of the lock
 NOT_IN_LOCK = {"setuptools", "pip", "wheel"}
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("sync_project", ROOT / "tools" / "sync_project.py")
+    spec = importlib.util.spec_from_file_location(
+        "sync_project", ROOT / "tools" / "sync_project.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -50,6 +54,7 @@ def declared() -> dict[str, Requirement]:
 
 
 # ----------------------------------------------------------------------------- (a) imports
+
 
 def imports(path: Path) -> list[tuple[str, int]]:
     """Absolute imports of a file: (dotted module, line)."""
@@ -77,17 +82,25 @@ def undeclared_imports(root: Path = ROOT, patterns: tuple[str, ...] = SCANNED) -
                 continue
             for module, line in imports(path):
                 top = module.split(".")[0]
-                if (top in sys.stdlib_module_names or top in ("__future__", "asvnb") or is_local(top, path)
-                        or any(module == m or module.startswith(m + ".") for m in NOT_FROM_PIP)):
+                if (
+                    top in sys.stdlib_module_names
+                    or top in ("__future__", "asvnb")
+                    or is_local(top, path)
+                    or any(module == m or module.startswith(m + ".") for m in NOT_FROM_PIP)
+                ):
                     continue
                 where = f"{path.relative_to(root)}:{line}"
                 dists = {canonicalize_name(d) for d in dists_of.get(top, [])}
                 if not dists:
-                    problems.append(f"{where}: module {top!r} is not installed, so no distribution is known to "
-                                    "provide it: install it and declare it in pyproject.toml")
+                    problems.append(
+                        f"{where}: module {top!r} is not installed, so no distribution is known to "
+                        "provide it: install it and declare it in pyproject.toml"
+                    )
                 elif not dists & names:
-                    problems.append(f"{where}: module {top!r} comes from {', '.join(sorted(dists))}, which "
-                                    "pyproject.toml does not declare (add it to dependencies or an extra)")
+                    problems.append(
+                        f"{where}: module {top!r} comes from {', '.join(sorted(dists))}, which "
+                        "pyproject.toml does not declare (add it to dependencies or an extra)"
+                    )
     return problems
 
 
@@ -99,14 +112,19 @@ def test_every_imported_module_is_declared_in_pyproject() -> None:
 def test_the_import_check_names_an_undeclared_module_and_its_file(tmp_path: Path) -> None:
     # charset_normalizer is installed (requests needs it) but not declared; a module that is not installed at all
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "probe.py").write_text("import os\nimport charset_normalizer\nfrom no_such_module_x import y\n")
+    (tmp_path / "src" / "probe.py").write_text(
+        "import os\nimport charset_normalizer\nfrom no_such_module_x import y\n"
+    )
     problems = undeclared_imports(tmp_path, ("src/*.py",))
     assert len(problems) == 2, problems
-    assert problems[0].startswith("src/probe.py:2: module 'charset_normalizer' comes from charset-normalizer")
+    assert problems[0].startswith(
+        "src/probe.py:2: module 'charset_normalizer' comes from charset-normalizer"
+    )
     assert problems[1].startswith("src/probe.py:3: module 'no_such_module_x' is not installed")
 
 
 # ----------------------------------------------------------------------------- (b) the other lists
+
 
 def requirement_lines(path: Path) -> list[tuple[int, Requirement]]:
     """(line, requirement) of a requirements file, or of the pip section of a conda environment file."""
@@ -116,7 +134,9 @@ def requirement_lines(path: Path) -> list[tuple[int, Requirement]]:
         text = path.read_text().splitlines()
         lines = [(next(i for i, t in enumerate(text, 1) if t.strip() == f"- {r}"), r) for r in pip]
     else:
-        lines = [(i, t.split("#", 1)[0].strip()) for i, t in enumerate(path.read_text().splitlines(), 1)]
+        lines = [
+            (i, t.split("#", 1)[0].strip()) for i, t in enumerate(path.read_text().splitlines(), 1)
+        ]
     return [(i, Requirement(t)) for i, t in lines if t and not t.startswith("-")]
 
 
@@ -130,8 +150,11 @@ def outside_pyproject(path: Path) -> list[str]:
             problems.append(f"{where}: not declared in pyproject.toml")
             continue
         for spec in req.specifier:
-            if spec.operator == "==" and key in decl and not decl[key].specifier.contains(spec.version,
-                                                                                          prereleases=True):
+            if (
+                spec.operator == "=="
+                and key in decl
+                and not decl[key].specifier.contains(spec.version, prereleases=True)
+            ):
                 problems.append(f"{where}: outside pyproject's {decl[key]}")
     return problems
 
@@ -146,8 +169,10 @@ def test_requirement_lists_name_only_declared_distributions_inside_their_ranges(
 def test_requirement_lists_are_generated_from_pyproject_and_the_lock(name: str) -> None:
     path = ROOT / name
     expected = sync.generated(ROOT)[path]
-    assert path.read_text() == expected, f"{name} is not what pyproject.toml and the lock give: run " \
-                                         "`.venv/bin/python tools/sync_project.py`"
+    assert path.read_text() == expected, (
+        f"{name} is not what pyproject.toml and the lock give: run "
+        "`.venv/bin/python tools/sync_project.py`"
+    )
 
 
 def test_the_list_check_catches_a_stray_and_an_out_of_range_pin(tmp_path: Path) -> None:
@@ -155,7 +180,10 @@ def test_the_list_check_catches_a_stray_and_an_out_of_range_pin(tmp_path: Path) 
     bad.write_text("numpy==2.4.6\nrequests==2.0\naccelerate==0.20.0\n")
     problems = outside_pyproject(bad)
     assert any("requirements.txt:2: requests==2.0: not declared" in p for p in problems), problems
-    assert any("requirements.txt:3: accelerate==0.20.0: outside pyproject's accelerate>=" in p for p in problems)
+    assert any(
+        "requirements.txt:3: accelerate==0.20.0: outside pyproject's accelerate>=" in p
+        for p in problems
+    )
     assert len(problems) == 2
 
 
@@ -168,10 +196,14 @@ def test_the_lock_pins_every_declared_distribution_inside_its_range() -> None:
         if key not in lock:
             problems.append(f"{req}: not pinned in requirements-lock.txt")
         elif not req.specifier.contains(lock[key][1], prereleases=True):
-            problems.append(f"requirements-lock.txt pins {lock[key][0]}=={lock[key][1]}, outside pyproject's {req}")
+            problems.append(
+                f"requirements-lock.txt pins {lock[key][0]}=={lock[key][1]}, outside pyproject's {req}"
+            )
     for key in sync.make_env(pp())[0]:
         if key not in lock:
-            problems.append(f"{key}: installed with --no-deps but not pinned in requirements-lock.txt")
+            problems.append(
+                f"{key}: installed with --no-deps but not pinned in requirements-lock.txt"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -199,11 +231,14 @@ def test_the_lock_pins_nothing_that_no_declared_distribution_needs() -> None:
     lock = sync.read_lock(ROOT)
     needed = closure(list(declared().values()))
     stray = sorted(lock[k][0] for k in lock if k not in needed)
-    assert not stray, (f"requirements-lock.txt pins {', '.join(stray)}, which nothing declared in pyproject.toml "
-                       "needs: declare them (a direct dependency) or drop them from the lock")
+    assert not stray, (
+        f"requirements-lock.txt pins {', '.join(stray)}, which nothing declared in pyproject.toml "
+        "needs: declare them (a direct dependency) or drop them from the lock"
+    )
 
 
 # ----------------------------------------------------------------------------- Python version, make env
+
 
 def test_python_version_agrees_everywhere() -> None:
     floor = re.fullmatch(r">=\s*(\d+\.\d+)", pp()["project"]["requires-python"]).group(1)
@@ -217,5 +252,7 @@ def test_python_version_agrees_everywhere() -> None:
 def test_make_env_installs_the_no_deps_distributions_without_their_requirements() -> None:
     makefile = (ROOT / "Makefile").read_text()
     for name in pp()["tool"]["asvnb"]["make-env"]["no-deps"]:
-        assert re.search(rf"--no-deps\s+{re.escape(name)}\b", makefile), f"Makefile: no `--no-deps {name}` line"
+        assert re.search(rf"--no-deps\s+{re.escape(name)}\b", makefile), (
+            f"Makefile: no `--no-deps {name}` line"
+        )
     assert "-r requirements.txt" in makefile and "-c $(LOCK)" in makefile

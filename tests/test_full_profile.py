@@ -66,13 +66,34 @@ from asvnb.models import full_size
 pytestmark = pytest.mark.slow
 
 # the leaderboard last: it scores what the study notebooks registered in this build
-NOTEBOOKS = ("01_cnn_vs_resnet50", "02_overlap_pipeline", "03_ge2e_aeg_kd", "04_spectrogram_resnet18", "05_leaderboard")
+NOTEBOOKS = (
+    "01_cnn_vs_resnet50",
+    "02_overlap_pipeline",
+    "03_ge2e_aeg_kd",
+    "04_spectrogram_resnet18",
+    "05_leaderboard",
+)
 # the sizes of the rehearsal; everything else is the full profile's default
 PARAMS: dict[str, dict] = {
     "01_cnn_vs_resnet50": {"epochs": 1, "seeds": [0], "threads": 1, "max_items": 8},
-    "02_overlap_pipeline": {"epochs": 1, "seeds": [0], "n_train": 2, "n_dev": 2, "n_eval": 4, "max_items": 4},
-    "03_ge2e_aeg_kd": {"epochs": 1, "ge2e_epochs": 1, "crop_s": 0.5, "train_per_epoch": 32, "seeds": [0],
-                       "threads": 1, "max_items": 16, "aeg_threshold": 1.0},
+    "02_overlap_pipeline": {
+        "epochs": 1,
+        "seeds": [0],
+        "n_train": 2,
+        "n_dev": 2,
+        "n_eval": 4,
+        "max_items": 4,
+    },
+    "03_ge2e_aeg_kd": {
+        "epochs": 1,
+        "ge2e_epochs": 1,
+        "crop_s": 0.5,
+        "train_per_epoch": 32,
+        "seeds": [0],
+        "threads": 1,
+        "max_items": 16,
+        "aeg_threshold": 1.0,
+    },
     "04_spectrogram_resnet18": {"epochs": 1, "seeds": [0], "threads": 1, "leak_epochs": 1},
     "05_leaderboard": {"max_trials": 12, "threads": 1, "bootstrap": 50},
 }
@@ -89,8 +110,18 @@ def _models_key() -> str:
     from asvnb.models import separation
 
     h = hashlib.sha256(Path(full_size.__file__).read_bytes())
-    h.update(json.dumps([full_size.SEPFORMER_WSJ02MIX, torch.__version__, torchaudio.__version__,
-                         torchvision.__version__, transformers.__version__, speechbrain.__version__]).encode())
+    h.update(
+        json.dumps(
+            [
+                full_size.SEPFORMER_WSJ02MIX,
+                torch.__version__,
+                torchaudio.__version__,
+                torchvision.__version__,
+                transformers.__version__,
+                speechbrain.__version__,
+            ]
+        ).encode()
+    )
     h.update(separation._hyperparams_yaml(full_size.sepformer_config()).encode())
     return h.hexdigest()[:12]
 
@@ -149,20 +180,34 @@ def test_full_size_models_load_from_a_folder_and_as_the_hub_ids(hub_env: dict[st
     In a child process: huggingface_hub reads HF_HUB_OFFLINE and HF_HOME when it is imported.
     """
     models = Path(hub_env["HF_HOME"]).parents[1] / "models"
-    out = subprocess.run([sys.executable, "-c", CHECK_LOADERS, str(models)], env=os.environ | hub_env,
-                         capture_output=True, text=True, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK_LOADERS, str(models)],
+        env=os.environ | hub_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_in_the_full_profile(name: str, hub_env: dict[str, str], corpus: Path, build: Path,
-                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
-                                           record_property) -> None:
+def test_notebook_runs_in_the_full_profile(
+    name: str,
+    hub_env: dict[str, str],
+    corpus: Path,
+    build: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    record_property,
+) -> None:
     for k, v in hub_env.items():
         monkeypatch.setenv(k, v)  # the papermill worker and its kernel inherit them
     notebook = config.project_root() / "notebooks" / f"{name}.ipynb"
     params = {"profile": "full", "data_root": str(corpus)} | PARAMS[name]
-    rec = book.execute_notebook(notebook, params, build=build, use_cache=False, log=lambda _line: None)
+    rec = book.execute_notebook(
+        notebook, params, build=build, use_cache=False, log=lambda _line: None
+    )
     assert rec.status == "ok" and rec.profile == "full"
     monkeypatch.setenv("ASVNB_BUILD", str(build))
     doc = json.loads(results.results_path(name).read_text())
@@ -173,5 +218,7 @@ def test_notebook_runs_in_the_full_profile(name: str, hub_env: dict[str, str], c
     record_property("duration_s", rec.duration_s)
     record_property("peak_memory_mb", rec.peak_memory_mb)
     with capsys.disabled():
-        print(f"\n[full profile] {name}: {rec.duration_s:.0f} s, peak memory {rec.peak_memory_mb:.0f} MB "
-              f"(worker + kernel RSS; largest child process so far: {child_peak_mb:.0f} MB)")
+        print(
+            f"\n[full profile] {name}: {rec.duration_s:.0f} s, peak memory {rec.peak_memory_mb:.0f} MB "
+            f"(worker + kernel RSS; largest child process so far: {child_peak_mb:.0f} MB)"
+        )

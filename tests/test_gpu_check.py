@@ -13,9 +13,25 @@ import pytest
 from asvnb import config
 
 SCRIPT = config.project_root() / "benchmarks" / "gpu_check.py"
-UNITS = ("sepformer", "convtasnet", "wavlm_fwd", "wavlm_train", "g_resnetse_train", "l_resnetse_train",
-         "g_resnetse_fwd", "l_resnetse_fwd", "g_resnetse_bim", "resnet50_train", "resnet50_fwd", "resnet18_train",
-         "resnet18_fwd", "cnn_train", "cnn_fwd", "simplecnn_train", "simplecnn_fwd")
+UNITS = (
+    "sepformer",
+    "convtasnet",
+    "wavlm_fwd",
+    "wavlm_train",
+    "g_resnetse_train",
+    "l_resnetse_train",
+    "g_resnetse_fwd",
+    "l_resnetse_fwd",
+    "g_resnetse_bim",
+    "resnet50_train",
+    "resnet50_fwd",
+    "resnet18_train",
+    "resnet18_fwd",
+    "cnn_train",
+    "cnn_fwd",
+    "simplecnn_train",
+    "simplecnn_fwd",
+)
 
 
 def _module():
@@ -28,8 +44,13 @@ def _module():
 
 @pytest.mark.slow
 def test_tiny_run_on_the_cpu_prints_the_device_every_unit_and_the_projection() -> None:
-    out = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--device", "cpu"], capture_output=True, text=True,
-                         timeout=900, check=False)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     print(text)
@@ -41,8 +62,12 @@ def test_tiny_run_on_the_cpu_prints_the_device_every_unit_and_the_projection() -
     assert "projection on this device: 01 " in text and "all four studies" in text
     assert "target: at most 1 GPU-hour for all four studies" in text
     assert "GPU-hours at 30 TFLOP/s" in text
-    assert "\nverdict (from the FLOP count" in text and ("WITHIN the target" in text or "EXCEEDS the target" in text)
-    assert "  all four " in text and "(--settings source)" in text  # the per-study table; the sources' settings
+    assert "\nverdict (from the FLOP count" in text and (
+        "WITHIN the target" in text or "EXCEEDS the target" in text
+    )
+    assert (
+        "  all four " in text and "(--settings source)" in text
+    )  # the per-study table; the sources' settings
 
 
 def test_work_is_read_from_the_configs_and_counted_from_a_data_root(tmp_path: Path) -> None:
@@ -61,13 +86,21 @@ def test_work_is_read_from_the_configs_and_counted_from_a_data_root(tmp_path: Pa
     # --settings source: the sources' settings, the budget's cuts undone (study 02's mixtures, study 03's epochs)
     source = gc.book_work(gc.REAL, "source")
     sep = next(c for nb, step, u, c in source if u == "sepformer")
-    assert sep == pytest.approx(sum(overlap_pipeline.SOURCE_MIXTURES.values()) * gc.REAL["la_seconds"])
-    teachers = {s: next(c for nb, step, u, c in w if step.startswith("4 teachers: ")) for s, w in
-                (("full", work), ("source", source))}
+    assert sep == pytest.approx(
+        sum(overlap_pipeline.SOURCE_MIXTURES.values()) * gc.REAL["la_seconds"]
+    )
+    teachers = {
+        s: next(c for nb, step, u, c in w if step.startswith("4 teachers: "))
+        for s, w in (("full", work), ("source", source))
+    }
     assert teachers == {"full": 4 * 3 * 10 * 5000, "source": 4 * 3 * 20 * gc.REAL["la_train"]}
     with pytest.raises(ValueError, match="unknown settings"):
         gc.book_work(gc.REAL, "paper")
     with expected_conversions():
         build_corpus(config.embedded_root(), scale="small", seed=0)
     real = gc.count_real(config.embedded_root())
-    assert set(gc.REAL) <= set(real) and 0 < real["la_train_bona"] < real["la_train"] and real["la_seconds"] > 0.5
+    assert (
+        set(gc.REAL) <= set(real)
+        and 0 < real["la_train_bona"] < real["la_train"]
+        and real["la_seconds"] > 0.5
+    )

@@ -65,7 +65,9 @@ def test_index_keeps_the_latest_run_per_name_and_seed(tmp_path: Path) -> None:
 
 def test_a_new_run_starts_an_empty_index(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "01_x" / "embedded"
-    register_detector(out / "detectors.json", image_run(tmp_path / "a") / "best", name="CNN-noCV", seed=0)
+    register_detector(
+        out / "detectors.json", image_run(tmp_path / "a") / "best", name="CNN-noCV", seed=0
+    )
     index = reset_detector_index(out)  # a run that no longer trains CNN-noCV does not list it
     register_detector(index, image_run(tmp_path / "b") / "best", name="CNN", seed=0)
     assert [n for n, _, _ in read_detector_index(index)] == ["CNN"]
@@ -78,7 +80,9 @@ def test_index_errors_name_the_file(tmp_path: Path) -> None:
     run = image_run(tmp_path / "a") / "best"
     register_detector(index, run, name="CNN", seed=0)
     shutil.rmtree(run)
-    with pytest.raises(DetectorCardError, match=r"detectors.json: detector 'CNN' seed 0: .* has no asvnb_detector"):
+    with pytest.raises(
+        DetectorCardError, match=r"detectors.json: detector 'CNN' seed 0: .* has no asvnb_detector"
+    ):
         read_detector_index(index)
     index.write_text('{"version": 1, "detectors": [{"name": "CNN"}]}')
     with pytest.raises(DetectorCardError, match=r"detectors.json: not a version 1 detector index"):
@@ -90,11 +94,17 @@ def test_registered_reads_every_study_of_a_profile(tmp_path: Path) -> None:
     for study, seed in (("01_a", 0), ("01_a", 1), ("03_b", 0)):
         run = image_run(tmp_path / f"{study}{seed}") / "best"
         register_detector(runs / study / "embedded" / "detectors.json", run, name="net", seed=seed)
-    register_detector(runs / "04_c" / "full" / "detectors.json", image_run(tmp_path / "f") / "best", name="net",
-                      seed=0)
+    register_detector(
+        runs / "04_c" / "full" / "detectors.json",
+        image_run(tmp_path / "f") / "best",
+        name="net",
+        seed=0,
+    )
     got = leaderboard.registered("embedded", runs)
     assert [(e.study, e.seed) for e in got] == [("01_a", 0), ("01_a", 1), ("03_b", 0)]
-    assert [(e.study, e.seed) for e in leaderboard.registered("embedded", runs, seeds=[1])] == [("01_a", 1)]
+    assert [(e.study, e.seed) for e in leaderboard.registered("embedded", runs, seeds=[1])] == [
+        ("01_a", 1)
+    ]
     with pytest.raises(ValueError, match="unknown profile"):
         leaderboard.registered("tiny", runs)
 
@@ -112,7 +122,9 @@ def test_batches_score_as_single_files(tmp_path: Path, speech: list[Path]) -> No
 
 
 def test_segments_pad_the_last_piece(tmp_path: Path, speech: list[Path]) -> None:
-    det = scoring.load_detector(image_run(tmp_path / "seg", clip=segments(1.0, pad_last=True)), "cpu")
+    det = scoring.load_detector(
+        image_run(tmp_path / "seg", clip=segments(1.0, pad_last=True)), "cpu"
+    )
     wav = np.concatenate([audio.load_audio(p, sr=16000) for p in speech[:6]])[:40000]
     assert len(wav) == 40000  # 2.5 s: 1 + 1 + 0.5 s, the last repeat-padded to 1 s
     pieces = det.pieces(wav)
@@ -134,16 +146,28 @@ def leaderboard_card(det: scoring.Detector, clip: dict):
 
 def trial_set(paths: list[Path], labels: list[int]) -> leaderboard.TrialSet:
     """Real files as a trial set, with ASV scores that give the t-DCF something to weigh."""
-    asv = ASVScores(np.array([3.0, 2.5, 2.0, 1.5]), np.array([-2.0, -1.0, 0.0, -3.0]), np.array([1.0, 2.0, -1.0]),
-                    pd.DataFrame())
-    return leaderboard.TrialSet("test", [p.stem for p in paths], list(paths), np.array(labels),
-                                ["-" if y else "A01" for y in labels], asv)
+    asv = ASVScores(
+        np.array([3.0, 2.5, 2.0, 1.5]),
+        np.array([-2.0, -1.0, 0.0, -3.0]),
+        np.array([1.0, 2.0, -1.0]),
+        pd.DataFrame(),
+    )
+    return leaderboard.TrialSet(
+        "test",
+        [p.stem for p in paths],
+        list(paths),
+        np.array(labels),
+        ["-" if y else "A01" for y in labels],
+        asv,
+    )
 
 
 def test_scores_are_cached_by_weights_and_trial_list(tmp_path: Path, speech: list[Path]) -> None:
     run = image_run(tmp_path / "img")
     runs = tmp_path / "runs"
-    register_detector(runs / "01_a" / "embedded" / "detectors.json", run / "best", name="CNN", seed=0)
+    register_detector(
+        runs / "01_a" / "embedded" / "detectors.json", run / "best", name="CNN", seed=0
+    )
     ts = trial_set(speech[:6], [1, 1, 1, 0, 0, 0])
     entries = leaderboard.registered("embedded", runs)
     first = leaderboard.score_all(entries, {"test": ts}, tmp_path / "cache", progress=False)
@@ -151,18 +175,28 @@ def test_scores_are_cached_by_weights_and_trial_list(tmp_path: Path, speech: lis
     assert len(files) == 1
     again = leaderboard.score_all(entries, {"test": ts}, tmp_path / "cache", progress=False)
     np.testing.assert_array_equal(again[0].sets["test"].scores, first[0].sets["test"].scores)
-    assert again[0].sets["test"].wall_seconds == first[0].sets["test"].wall_seconds  # read, not re-measured
+    assert (
+        again[0].sets["test"].wall_seconds == first[0].sets["test"].wall_seconds
+    )  # read, not re-measured
     # the scores are the detector's own, file by file
     det = scoring.load_detector(run, "cpu")
     own = [det.score_waveform(audio.load_audio(p, sr=16000)) for p in speech[:6]]
     np.testing.assert_allclose(first[0].sets["test"].scores, own, atol=1e-4)
-    assert first[0].sets["test"].audio_seconds == pytest.approx(sum(audio.audio_info(p).frames / 16000
-                                                                    for p in speech[:6]))
+    assert first[0].sets["test"].audio_seconds == pytest.approx(
+        sum(audio.audio_info(p).frames / 16000 for p in speech[:6])
+    )
     # new weights, or another trial list: scored again
-    torch.save({k: v + 0.01 for k, v in torch.load(run / "best" / "model.pt").items()}, run / "best" / "model.pt")
+    torch.save(
+        {k: v + 0.01 for k, v in torch.load(run / "best" / "model.pt").items()},
+        run / "best" / "model.pt",
+    )
     leaderboard.score_all(entries, {"test": ts}, tmp_path / "cache", progress=False)
-    leaderboard.score_all(entries, {"test": trial_set(speech[:5], [1, 1, 0, 0, 0])}, tmp_path / "cache",
-                          progress=False)
+    leaderboard.score_all(
+        entries,
+        {"test": trial_set(speech[:5], [1, 1, 0, 0, 0])},
+        tmp_path / "cache",
+        progress=False,
+    )
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
 
 
@@ -186,26 +220,44 @@ def test_row_metrics_against_hand_computed_values() -> None:
     assert 0.0 <= lo <= m["eer"] <= hi <= 1.0
 
 
-def test_results_rows_carry_every_metric_with_an_interval(tmp_path: Path, speech: list[Path]) -> None:
+def test_results_rows_carry_every_metric_with_an_interval(
+    tmp_path: Path, speech: list[Path]
+) -> None:
     runs = tmp_path / "runs"
     for seed in (0, 1):
         run = image_run(tmp_path / f"img{seed}") / "best"
         if seed:  # a second seed with other weights
-            torch.save({k: v * 1.5 for k, v in torch.load(run / "model.pt").items()}, run / "model.pt")
+            torch.save(
+                {k: v * 1.5 for k, v in torch.load(run / "model.pt").items()}, run / "model.pt"
+            )
         register_detector(runs / "01_a" / "embedded" / "detectors.json", run, name="CNN", seed=seed)
     ts = trial_set(speech[:6], [1, 1, 1, 0, 0, 0])
-    scored = leaderboard.score_all(leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c",
-                                   progress=False)
+    scored = leaderboard.score_all(
+        leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c", progress=False
+    )
     per_run = leaderboard.table(scored, {"LA19 eval": ts}, reps=100)
     rows = {(r.data, r.metric): r for r in leaderboard.result_rows(per_run, {"LA19 eval": ts})}
     for metric in ("eer", "min_tdcf", "min_dcf", "act_dcf", "cllr", "speed_x_realtime"):
         r = rows[("LA19 eval", metric)]
         assert r.n_seeds == 2 and r.n_trials == 6 and r.ci95 is not None and r.system == "01 CNN"
-        per_seed = per_run[f"LA19 eval {'speed' if metric == 'speed_x_realtime' else metric}"].to_numpy()
-        assert r.value == pytest.approx(per_seed.mean()) and r.std == pytest.approx(per_seed.std(ddof=1))
-    assert rows[("model", "params")].value == sum(p.numel() for p in scoring.load_detector(
-        runs / "01_a" / "embedded" / json.loads((runs / "01_a" / "embedded" / "detectors.json").read_text())
-        ["detectors"][0]["folder"], "cpu").network.parameters())
+        per_seed = per_run[
+            f"LA19 eval {'speed' if metric == 'speed_x_realtime' else metric}"
+        ].to_numpy()
+        assert r.value == pytest.approx(per_seed.mean()) and r.std == pytest.approx(
+            per_seed.std(ddof=1)
+        )
+    assert rows[("model", "params")].value == sum(
+        p.numel()
+        for p in scoring.load_detector(
+            runs
+            / "01_a"
+            / "embedded"
+            / json.loads((runs / "01_a" / "embedded" / "detectors.json").read_text())["detectors"][
+                0
+            ]["folder"],
+            "cpu",
+        ).network.parameters()
+    )
     assert rows[("model", "macs")].value > 0
     table = leaderboard.display_table(leaderboard.summary(per_run), per_run, "LA19 eval")
     assert "±" in table.iloc[0]["EER (%)"] and "[" in table.iloc[0]["EER (%)"]
@@ -213,13 +265,19 @@ def test_results_rows_carry_every_metric_with_an_interval(tmp_path: Path, speech
 
 def test_family_rows_split_the_spoofs_by_family(tmp_path: Path, speech: list[Path]) -> None:
     runs = tmp_path / "runs"
-    register_detector(runs / "03_b" / "embedded" / "detectors.json", image_run(tmp_path / "img") / "best",
-                      name="net", seed=0)
+    register_detector(
+        runs / "03_b" / "embedded" / "detectors.json",
+        image_run(tmp_path / "img") / "best",
+        name="net",
+        seed=0,
+    )
     ts = trial_set(speech[:7], [1, 1, 1, 0, 0, 0, 0])
-    ts = leaderboard.TrialSet(ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"],
-                              ts.asv)
-    scored = leaderboard.score_all(leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c",
-                                   progress=False)
+    ts = leaderboard.TrialSet(
+        ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"], ts.asv
+    )
+    scored = leaderboard.score_all(
+        leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c", progress=False
+    )
     fam = leaderboard.family_table(scored, {"LA19 eval": ts}, {"A01": "TTS", "A17": "VC"}, reps=50)
     x = scored[0].sets["LA19 eval"].scores
     from asvnb import metrics
@@ -238,12 +296,17 @@ def test_family_rows_split_the_spoofs_by_family(tmp_path: Path, speech: list[Pat
 def test_family_floor_by_hand() -> None:
     # bona fide 3, 2, 1; TTS spoofs 2.5, 0 (the TTS spoof at 2.5 is the only other error); VC spoofs 1.5, -1
     ts = trial_set([Path(f"/x/{i}.flac") for i in range(7)], [1, 1, 1, 0, 0, 0, 0])
-    ts = leaderboard.TrialSet(ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"],
-                              ts.asv)
+    ts = leaderboard.TrialSet(
+        ts.name, ts.utts, ts.paths, ts.labels, ["-", "-", "-", "A01", "A01", "A17", "A17"], ts.asv
+    )
     x = np.array([3.0, 2.0, 1.0, 2.5, 0.0, 1.5, -1.0])
     entry = leaderboard.Entry("01_a", "net", 0, Path("/x"))
-    scored = [leaderboard.Scored(entry, {"LA19 eval": leaderboard.SetScores(x, 1.0, 1.0)}, 1, 1, "")]
-    floor = leaderboard.family_floor(scored, {"LA19 eval": ts}, {"A01": "TTS", "A17": "VC"}, "VC", reps=20)
+    scored = [
+        leaderboard.Scored(entry, {"LA19 eval": leaderboard.SetScores(x, 1.0, 1.0)}, 1, 1, "")
+    ]
+    floor = leaderboard.family_floor(
+        scored, {"LA19 eval": ts}, {"A01": "TTS", "A17": "VC"}, "VC", reps=20
+    )
     row = floor.iloc[0]
     assert row["share"] == 0.5
     # with the TTS spoofs rejected, the DET points are (miss 0, false alarm 1/4: the VC spoof at 1.5 accepted),

@@ -30,7 +30,9 @@ def test_ge2e_similarity_hand_computed():
     sim = GE2ELoss().similarity(E)
     expected = torch.tensor([[[-5.0, -5.0], [-5.0, 5.0]], [[5.0, -5.0], [-5.0, -5.0]]])
     torch.testing.assert_close(sim, expected, atol=1e-5, rtol=0)
-    assert abs(sim[0, 0, 0].item() - (10 / math.sqrt(2) - 5)) > 1  # the query is left out of its centroid
+    assert (
+        abs(sim[0, 0, 0].item() - (10 / math.sqrt(2) - 5)) > 1
+    )  # the query is left out of its centroid
 
 
 def test_ge2e_loss_hand_computed():
@@ -99,7 +101,9 @@ def test_kd_limits():
     torch.manual_seed(0)
     s, t, y = torch.randn(4, 8), torch.randn(4, 8), torch.tensor([0, 3, 7, 1])
     torch.testing.assert_close(distillation_loss(s, t, y, gamma=0.0), F.cross_entropy(s, y))
-    torch.testing.assert_close(distillation_loss(s, s.clone(), y, gamma=0.3), 0.7 * F.cross_entropy(s, y))
+    torch.testing.assert_close(
+        distillation_loss(s, s.clone(), y, gamma=0.3), 0.7 * F.cross_entropy(s, y)
+    )
     assert distillation_loss(s, t, y, gamma=1.0).item() > 0  # pure KL of different outputs
 
 

@@ -19,8 +19,15 @@ def test_balanced_subset_draws_every_group_in_turn_and_keeps_the_order() -> None
     counts = {g: sum(x[0] == g for x in pick) for g in "abc"}
     assert counts == {"a": 3, "b": 3, "c": 1}  # round robin until a group runs out
     assert pick == balanced_subset(items, 7, key=lambda x: x[0], seed=1)  # seeded
-    assert balanced_subset(items, None, key=lambda x: x[0]) == items == balanced_subset(items, 99, lambda x: x[0])
-    assert balanced_subset(items, 2, key=lambda x: x[0]) != [] and len(balanced_subset(items, 0, lambda x: x)) == 0
+    assert (
+        balanced_subset(items, None, key=lambda x: x[0])
+        == items
+        == balanced_subset(items, 99, lambda x: x[0])
+    )
+    assert (
+        balanced_subset(items, 2, key=lambda x: x[0]) != []
+        and len(balanced_subset(items, 0, lambda x: x)) == 0
+    )
     with pytest.raises(ValueError, match="at least 0"):
         balanced_subset(items, -1, key=lambda x: x[0])
 
@@ -45,7 +52,9 @@ def test_cnn_vs_resnet50_max_items_caps_la_and_cv_and_keeps_the_embedded_run_fol
     cfg = study.CnnVsResnet50Config.for_profile("full", data_root="/nowhere", max_items=8)
     assert cfg.max_items == 8 and cfg.settings()["max_items"] == 8
     emb = study.CnnVsResnet50Config.for_profile("embedded")
-    assert emb.max_items is None and "max_items" not in emb.settings()  # run folders of the book unchanged
+    assert (
+        emb.max_items is None and "max_items" not in emb.settings()
+    )  # run folders of the book unchanged
 
 
 def test_overlap_max_items_caps_every_split() -> None:
@@ -53,8 +62,9 @@ def test_overlap_max_items_caps_every_split() -> None:
 
     cfg = study.OverlapConfig.for_profile("full", data_root="/nowhere", max_items=4)
     assert cfg.n_mixtures == {"train": 4, "dev": 4, "eval": 4}
-    cfg = study.OverlapConfig.for_profile("full", data_root="/nowhere", max_items=4,
-                                          n_mixtures={"train": 2, "dev": 2, "eval": 9})
+    cfg = study.OverlapConfig.for_profile(
+        "full", data_root="/nowhere", max_items=4, n_mixtures={"train": 2, "dev": 2, "eval": 9}
+    )
     assert cfg.n_mixtures == {"train": 2, "dev": 2, "eval": 4}
     assert study.OverlapConfig.for_profile("full", data_root="/nowhere").max_items is None
 
@@ -65,7 +75,12 @@ def test_ge2e_max_items_sets_the_aeg_pool_is_reported_and_leaves_the_run_key() -
     plain = study.GE2EAEGKDConfig.for_profile("full", data_root="/nowhere")
     quick = study.GE2EAEGKDConfig.for_profile("full", data_root="/nowhere", max_items=16)
     assert quick.aeg_pool == 16 and "at most 16 utterances per evaluation set" in quick.reductions
-    assert study.GE2EAEGKDConfig.for_profile("full", data_root="/nowhere", max_items=16, aeg_pool=5).aeg_pool == 5
+    assert (
+        study.GE2EAEGKDConfig.for_profile(
+            "full", data_root="/nowhere", max_items=16, aeg_pool=5
+        ).aeg_pool
+        == 5
+    )
     # an evaluation cap does not change what is trained: only the AEG pool it implies does
     from dataclasses import replace
 
@@ -78,7 +93,16 @@ def test_codec_conditions_without_both_classes_have_no_eer_row() -> None:
     from asvnb.studies import ge2e_aeg_kd as study
 
     keys = np.array(["bonafide", "spoof", "spoof", "bonafide", "spoof"], dtype=object)
-    r = SimpleNamespace(keys=keys, systems=np.array(["-", "A07", "A08", "-", "A07"], dtype=object),
-                        codecs=np.array(["none", "none", "alaw", "ulaw", "ulaw"], dtype=object))
+    r = SimpleNamespace(
+        keys=keys,
+        systems=np.array(["-", "A07", "A08", "-", "A07"], dtype=object),
+        codecs=np.array(["none", "none", "alaw", "ulaw", "ulaw"], dtype=object),
+    )
     masks = study.groups(r, {"A07": "TTS", "A08": "VC"})
-    assert list(masks) == ["", "family TTS", "family VC", "codec none", "codec ulaw"]  # alaw: spoofs only
+    assert list(masks) == [
+        "",
+        "family TTS",
+        "family VC",
+        "codec none",
+        "codec ulaw",
+    ]  # alaw: spoofs only

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from asvnb import metrics as M
@@ -68,14 +67,17 @@ def test_eer_swap_symmetry():
     assert M.eer(-s, -b)[0] == M.eer(b, s)[0]
 
 
-@pytest.mark.parametrize("b,s,msg", [
-    ([], [1.0], "bonafide_scores: no scores"),
-    ([1.0], [], "spoof_scores: no scores"),
-    ([1.0, np.nan], [0.0], "bonafide_scores: 1 NaN/inf"),
-    ([1.0], [0.0, np.inf, -np.inf], "spoof_scores: 2 NaN/inf"),
-    ([[1.0, 2.0]], [0.0], "1-D"),
-    (["a"], [0.0], "not numeric"),
-])
+@pytest.mark.parametrize(
+    "b,s,msg",
+    [
+        ([], [1.0], "bonafide_scores: no scores"),
+        ([1.0], [], "spoof_scores: no scores"),
+        ([1.0, np.nan], [0.0], "bonafide_scores: 1 NaN/inf"),
+        ([1.0], [0.0, np.inf, -np.inf], "spoof_scores: 2 NaN/inf"),
+        ([[1.0, 2.0]], [0.0], "1-D"),
+        (["a"], [0.0], "not numeric"),
+    ],
+)
 def test_eer_rejects_bad_input(b, s, msg):
     with pytest.raises(ValueError, match=msg):
         M.eer(b, s)
@@ -109,7 +111,9 @@ def test_min_tdcf_hand_computed_both_forms():
     curve, thr = M.tdcf_curve(BONA, SPOOF, **ASV)
     pm, pf = np.array([0, 0, 1 / 3, 1 / 3, 2 / 3, 1]), np.array([1, 0.5, 0.5, 0, 0, 0])
     np.testing.assert_allclose(curve, (C0 + C1 * pm + C2 * pf) / (C0 + C2))
-    np.testing.assert_allclose(M.tdcf_curve(BONA, SPOOF, **ASV, legacy=True)[0], (C1 * pm + C2 * pf) / C2)
+    np.testing.assert_allclose(
+        M.tdcf_curve(BONA, SPOOF, **ASV, legacy=True)[0], (C1 * pm + C2 * pf) / C2
+    )
     np.testing.assert_allclose(thr, [-0.001, 0, 1, 1.5, 2, 3])
 
 
@@ -148,10 +152,15 @@ def test_min_tdcf_rejects_hard_decisions_and_bad_asv():
 
 def test_cost_model_defaults_and_mapping():
     cm = M.CostModel()
-    assert cm.Ptar == pytest.approx((1 - 0.05) * 0.99) and cm.Pnon == pytest.approx((1 - 0.05) * 0.01)
-    assert cm.as_2019() == dict(Pspoof=0.05, Ptar=0.9405, Pnon=0.0095, Cmiss_asv=1, Cfa_asv=10,
-                                Cmiss_cm=1, Cfa_cm=10)
-    assert cm.as_2021() == dict(Pspoof=0.05, Ptar=0.9405, Pnon=0.0095, Cmiss=1, Cfa=10, Cfa_spoof=10)
+    assert cm.Ptar == pytest.approx((1 - 0.05) * 0.99) and cm.Pnon == pytest.approx(
+        (1 - 0.05) * 0.01
+    )
+    assert cm.as_2019() == dict(
+        Pspoof=0.05, Ptar=0.9405, Pnon=0.0095, Cmiss_asv=1, Cfa_asv=10, Cmiss_cm=1, Cfa_cm=10
+    )
+    assert cm.as_2021() == dict(
+        Pspoof=0.05, Ptar=0.9405, Pnon=0.0095, Cmiss=1, Cfa=10, Cfa_spoof=10
+    )
     with pytest.raises(ValueError, match="sum to 1"):
         M.CostModel(Pspoof=0.1)
     with pytest.raises(ValueError, match="costs must be >= 0"):
@@ -211,7 +220,9 @@ def test_classification_report_hand_counts():
 def test_multiclass_report_hand_counts():
     # true SS SS SB SB SB BB / pred SS SB SB SB BB BB
     # SS: P 1/1, R 1/2, F1 2/3, n 2;  SB: P 2/3, R 2/3, F1 2/3, n 3;  BB: P 1/2, R 1/1, F1 2/3, n 1
-    r = M.multiclass_report(["SS", "SS", "SB", "SB", "SB", "BB"], ["SS", "SB", "SB", "SB", "BB", "BB"])
+    r = M.multiclass_report(
+        ["SS", "SS", "SB", "SB", "SB", "BB"], ["SS", "SB", "SB", "SB", "BB", "BB"]
+    )
     t = r["table"]
     assert list(t.index) == ["SS", "SB", "BB", "macro avg", "weighted avg"]
     np.testing.assert_allclose(t["precision"], [1, 2 / 3, 1 / 2, 13 / 18, (2 + 2 + 0.5) / 6])
@@ -219,7 +230,9 @@ def test_multiclass_report_hand_counts():
     np.testing.assert_allclose(t["f1"], [2 / 3] * 5)
     assert list(t["support"]) == [2, 3, 1, 6, 6]
     assert r["accuracy"] == pytest.approx(4 / 6)
-    np.testing.assert_array_equal(r["confusion_matrix"].to_numpy(), [[1, 1, 0], [0, 2, 1], [0, 0, 1]])
+    np.testing.assert_array_equal(
+        r["confusion_matrix"].to_numpy(), [[1, 1, 0], [0, 2, 1], [0, 0, 1]]
+    )
     with pytest.raises(ValueError, match=r"\['XX'\] are not in"):
         M.multiclass_report(["SS", "XX"], ["SS", "SS"])
 
@@ -236,23 +249,38 @@ def test_score_file_round_trip(tmp_path):
 
 
 def test_cm_score_file_2019_format(tmp_path):
-    p = M.write_scores(tmp_path / "cm.txt", ["LA_E_1", "LA_E_2", "LA_E_3"], [1.5, -0.25, 3.0],
-                       systems=["-", "A07", "-"], keys=["bonafide", "spoof", "bonafide"])
+    p = M.write_scores(
+        tmp_path / "cm.txt",
+        ["LA_E_1", "LA_E_2", "LA_E_3"],
+        [1.5, -0.25, 3.0],
+        systems=["-", "A07", "-"],
+        keys=["bonafide", "spoof", "bonafide"],
+    )
     assert p.read_text() == "LA_E_1 - bonafide 1.5\nLA_E_2 A07 spoof -0.25\nLA_E_3 - bonafide 3.0\n"
     assert M.read_scores(p) == {"LA_E_1": 1.5, "LA_E_2": -0.25, "LA_E_3": 3.0}
     df = M.read_cm_score_file(p)
-    assert list(df.columns) == ["utt", "system", "key", "score"] and list(df["system"]) == ["-", "A07", "-"]
+    assert list(df.columns) == ["utt", "system", "key", "score"] and list(df["system"]) == [
+        "-",
+        "A07",
+        "-",
+    ]
     assert M.per_attack_eer(df["score"], df["key"], df["system"])["eer"].tolist() == [0.0, 0.0]
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("a 1.0\nb 2.0 3.0\n", r"x\.txt:2: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', got 3 fields"),
-    ("a 1.0\nb high\n", r"x\.txt:2: score 'high' is not a number"),
-    ("a 1.0\n\nb nan\n", r"x\.txt:3: score 'nan' is not finite"),
-    ("a 1.0\nb 2.0\na 3.0\n", r"x\.txt:3: utterance a already scored on line 1"),
-    ("a - bonafide 1.0\nb 2.0\n", r"x\.txt:2: 2 fields, but earlier lines have 4"),
-    ("\n\n", r"x\.txt: no scores in file"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        (
+            "a 1.0\nb 2.0 3.0\n",
+            r"x\.txt:2: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', got 3 fields",
+        ),
+        ("a 1.0\nb high\n", r"x\.txt:2: score 'high' is not a number"),
+        ("a 1.0\n\nb nan\n", r"x\.txt:3: score 'nan' is not finite"),
+        ("a 1.0\nb 2.0\na 3.0\n", r"x\.txt:3: utterance a already scored on line 1"),
+        ("a - bonafide 1.0\nb 2.0\n", r"x\.txt:2: 2 fields, but earlier lines have 4"),
+        ("\n\n", r"x\.txt: no scores in file"),
+    ],
+)
 def test_read_scores_errors_name_file_and_line(tmp_path, text, msg):
     (tmp_path / "x.txt").write_text(text)
     with pytest.raises(M.ScoreFileError, match=msg):
@@ -278,16 +306,28 @@ def test_score_file_writer_and_reader_refuse_bad_input(tmp_path):
 
 def test_score_file_with_a_utf8_bom_aligns_with_its_protocol(tmp_path):
     p = tmp_path / "bom.txt"
-    p.write_bytes(b"\xef\xbb\xbfLA_E_1 1.5\r\nLA_E_2 -0.25\r\n")  # a spreadsheet's "UTF-8 with BOM", CRLF
+    p.write_bytes(
+        b"\xef\xbb\xbfLA_E_1 1.5\r\nLA_E_2 -0.25\r\n"
+    )  # a spreadsheet's "UTF-8 with BOM", CRLF
     scores = M.read_scores(p)
-    assert scores == {"LA_E_1": 1.5, "LA_E_2": -0.25}  # no missing 'LA_E_1' and extra '\ufeffLA_E_1'
+    assert scores == {
+        "LA_E_1": 1.5,
+        "LA_E_2": -0.25,
+    }  # no missing 'LA_E_1' and extra '\ufeffLA_E_1'
     np.testing.assert_array_equal(M.align_scores(scores, ["LA_E_2", "LA_E_1"], p), [-0.25, 1.5])
 
 
-@pytest.mark.parametrize("data, msg", [
-    (b"LA_E_1 1.5\nLA_E_2 \x960.25\n", r"x\.txt:2: not UTF-8 text \(byte 0x96 at column 8"),  # cp1252's dash
-    ("LA_E_1 1.5\n".encode("utf-16"), r"x\.txt: UTF-16 text"),
-], ids=["cp1252", "utf-16"])
+@pytest.mark.parametrize(
+    "data, msg",
+    [
+        (
+            b"LA_E_1 1.5\nLA_E_2 \x960.25\n",
+            r"x\.txt:2: not UTF-8 text \(byte 0x96 at column 8",
+        ),  # cp1252's dash
+        ("LA_E_1 1.5\n".encode("utf-16"), r"x\.txt: UTF-16 text"),
+    ],
+    ids=["cp1252", "utf-16"],
+)
 def test_score_file_in_another_encoding_names_file_and_line(tmp_path, data, msg):
     (tmp_path / "x.txt").write_bytes(data)
     with pytest.raises(M.ScoreFileError, match=msg):
@@ -296,15 +336,21 @@ def test_score_file_in_another_encoding_names_file_and_line(tmp_path, data, msg)
 
 def test_align_scores_order_and_errors():
     scores = {"u3": 3.0, "u1": 1.0, "u2": 2.0}
-    np.testing.assert_array_equal(M.align_scores(scores, ["u1", "u2", "u3"], "s.txt"), [1.0, 2.0, 3.0])
-    with pytest.raises(M.ScoreFileError, match=r"s\.txt: .*3 scores, 4 protocol trials.*1 missing \(u4\)"):
+    np.testing.assert_array_equal(
+        M.align_scores(scores, ["u1", "u2", "u3"], "s.txt"), [1.0, 2.0, 3.0]
+    )
+    with pytest.raises(
+        M.ScoreFileError, match=r"s\.txt: .*3 scores, 4 protocol trials.*1 missing \(u4\)"
+    ):
         M.align_scores(scores, ["u1", "u2", "u3", "u4"], "s.txt")
     with pytest.raises(M.ScoreFileError, match=r"1 extra \(u3\)"):
         M.align_scores(scores, ["u1", "u2"], "s.txt")
     with pytest.raises(M.ScoreFileError, match=r"1 duplicated in the protocol \(u2\)"):
         M.align_scores(scores, ["u1", "u2", "u2", "u3"], "s.txt")
     many = {f"x{i}": 0.0 for i in range(8)}
-    with pytest.raises(M.ScoreFileError, match=r"1 missing \(u1\); 8 extra \(x0, x1, x2, x3, x4, \.\.\.\)"):
+    with pytest.raises(
+        M.ScoreFileError, match=r"1 missing \(u1\); 8 extra \(x0, x1, x2, x3, x4, \.\.\.\)"
+    ):
         M.align_scores(many, ["u1"], "s.txt")
 
 

@@ -31,7 +31,9 @@ def test_min_dcf_hand_computed():
 
 def test_min_dcf_with_other_parameters():
     # Pspoof 0.5, Cmiss = Cfa = 1: (0.5 frr + 0.5 far) / 0.5 = frr + far = [1, .5, .8333, .3333, .6667, 1] -> 1/3
-    assert M.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], Pspoof=0.5, Cmiss=1, Cfa=1) == pytest.approx(1 / 3, abs=1e-15)
+    assert M.min_dcf([1.0, 2.0, 3.0], [0.0, 1.5], Pspoof=0.5, Cmiss=1, Cfa=1) == pytest.approx(
+        1 / 3, abs=1e-15
+    )
 
 
 def test_min_dcf_perfect_and_useless():
@@ -60,7 +62,7 @@ def test_act_dcf_hand_computed():
 
 def test_act_dcf_at_the_threshold():
     # a score equal to tau is accepted (the package: miss = bona fide < tau, false alarm = spoof >= tau)
-    assert M.act_dcf([TAU], [TAU]) == 1.0            # Pmiss 0, Pfa 1
+    assert M.act_dcf([TAU], [TAU]) == 1.0  # Pmiss 0, Pfa 1
     below = np.nextafter(TAU, -np.inf)
     assert M.act_dcf([below], [below]) == pytest.approx(1.9, abs=1e-15)  # Pmiss 1, Pfa 0
 
@@ -78,10 +80,14 @@ def test_cllr_hand_computed():
     assert M.cllr([math.log(3)], [-math.log(3)]) == pytest.approx(math.log2(4 / 3), abs=1e-15)
     # bona fide [0, log 3]: terms log 2 and log(4/3), mean log(8/3) / 2; spoof [log 3]: log(1 + 3) = log 4
     # Cllr = 0.5 (log2(8/3) / 2 + 2) = 1.35376
-    assert M.cllr([0.0, math.log(3)], [math.log(3)]) == pytest.approx(0.5 * (math.log2(8 / 3) / 2 + 2), abs=1e-15)
+    assert M.cllr([0.0, math.log(3)], [math.log(3)]) == pytest.approx(
+        0.5 * (math.log2(8 / 3) / 2 + 2), abs=1e-15
+    )
     # confident and right: close to 0; confident and wrong: large
     assert M.cllr([50.0], [-50.0]) < 1e-20
-    assert M.cllr([-10.0], [10.0]) == pytest.approx(0.5 * 2 * (10 + math.log1p(math.exp(-10))) / math.log(2))
+    assert M.cllr([-10.0], [10.0]) == pytest.approx(
+        0.5 * 2 * (10 + math.log1p(math.exp(-10))) / math.log(2)
+    )
 
 
 def test_cllr_stays_finite_where_the_package_overflows():
@@ -98,20 +104,28 @@ def test_asvspoof5_metrics_together():
 
 
 @pytest.mark.parametrize("fn", [M.min_dcf, M.act_dcf, M.cllr])
-@pytest.mark.parametrize("b,s,msg", [
-    ([], [1.0], "bonafide_scores: no scores"),
-    ([1.0], [np.nan], "spoof_scores: 1 NaN/inf"),
-    ([np.inf], [0.0], "bonafide_scores: 1 NaN/inf"),
-])
+@pytest.mark.parametrize(
+    "b,s,msg",
+    [
+        ([], [1.0], "bonafide_scores: no scores"),
+        ([1.0], [np.nan], "spoof_scores: 1 NaN/inf"),
+        ([np.inf], [0.0], "bonafide_scores: 1 NaN/inf"),
+    ],
+)
 def test_bad_scores_are_refused(fn, b, s, msg):
     with pytest.raises(ValueError, match=msg):
         fn(b, s)
 
 
-@pytest.mark.parametrize("kw,msg", [
-    ({"Pspoof": 0.0}, "Pspoof must be in"), ({"Pspoof": 1.0}, "Pspoof must be in"),
-    ({"Cmiss": 0.0}, "costs must be > 0"), ({"Cfa": -1.0}, "costs must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"Pspoof": 0.0}, "Pspoof must be in"),
+        ({"Pspoof": 1.0}, "Pspoof must be in"),
+        ({"Cmiss": 0.0}, "costs must be > 0"),
+        ({"Cfa": -1.0}, "costs must be > 0"),
+    ],
+)
 def test_bad_parameters_are_refused(kw, msg):
     for fn in (M.min_dcf, M.act_dcf):
         with pytest.raises(ValueError, match=msg):

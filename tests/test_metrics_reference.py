@@ -24,7 +24,9 @@ TOL = 1e-9
 
 def _fixture_maker():
     """The script that made the fixtures: its ``draw`` regenerates their inputs (one copy of the recipe)."""
-    spec = importlib.util.spec_from_file_location("make_asvspoof_reference", FIXTURES / "make_asvspoof_reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_asvspoof_reference", FIXTURES / "make_asvspoof_reference.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -58,7 +60,9 @@ def test_asvspoof5_track1_metrics_match_the_official_package(row):
     got = M.asvspoof5_metrics(s["bonafide"], s["spoof"])
     for key in ("min_dcf", "act_dcf", "cllr", "eer"):
         assert got[key] == pytest.approx(ref[key], abs=TOL, rel=0), key
-    assert M.eer(s["bonafide"], s["spoof"])[1] == pytest.approx(ref["eer_threshold"], abs=TOL, rel=0)
+    assert M.eer(s["bonafide"], s["spoof"])[1] == pytest.approx(
+        ref["eer_threshold"], abs=TOL, rel=0
+    )
     assert M.bayes_threshold() == pytest.approx(ref["act_dcf_threshold"], abs=TOL, rel=0)
 
 
@@ -66,11 +70,19 @@ def test_asvspoof5_track1_metrics_match_the_official_package(row):
 def test_asvspoof2021_eer_and_tdcf_match_the_official_package(row):
     s, ref = draw(row["case"]), row["official"]
     e, thr = M.eer(s["bonafide"], s["spoof"])
-    assert (e, thr) == (pytest.approx(ref["eer"], abs=TOL, rel=0), pytest.approx(ref["eer_threshold"], abs=TOL, rel=0))
+    assert (e, thr) == (
+        pytest.approx(ref["eer"], abs=TOL, rel=0),
+        pytest.approx(ref["eer_threshold"], abs=TOL, rel=0),
+    )
     asv = M.asv_error_rates(s["target"], s["nontarget"], s["asv_spoof"])
-    for ours, key in ((asv.eer, "asv_eer"), (asv.threshold, "asv_threshold"), (asv.Pfa_asv, "Pfa_asv"),
-                      (asv.Pmiss_asv, "Pmiss_asv"), (asv.Pmiss_spoof_asv, "Pmiss_spoof_asv"),
-                      (asv.Pfa_spoof_asv, "Pfa_spoof_asv")):
+    for ours, key in (
+        (asv.eer, "asv_eer"),
+        (asv.threshold, "asv_threshold"),
+        (asv.Pfa_asv, "Pfa_asv"),
+        (asv.Pmiss_asv, "Pmiss_asv"),
+        (asv.Pmiss_spoof_asv, "Pmiss_spoof_asv"),
+        (asv.Pfa_spoof_asv, "Pfa_spoof_asv"),
+    ):
         assert ours == pytest.approx(ref[key], abs=TOL, rel=0), key
     args = (s["bonafide"], s["spoof"], s["target"], s["nontarget"], s["asv_spoof"])
     assert M.min_tdcf(*args) == pytest.approx(ref["min_tdcf"], abs=TOL, rel=0)

@@ -12,12 +12,20 @@ import soundfile as sf
 from asvnb.audio import AudioError
 from asvnb.data import ProtocolError
 from asvnb.data.asvspoof import CMTrial
-from asvnb.data.mixtures import (generate, load_mixture_set, mix_sources, mixed_label, plan_mixtures, read_metadata)
+from asvnb.data.mixtures import (
+    generate,
+    load_mixture_set,
+    mix_sources,
+    mixed_label,
+    plan_mixtures,
+    read_metadata,
+)
 
 
 def trials(n_spoof: int, n_bona: int) -> list[CMTrial]:
-    return ([CMTrial("LA_0001", f"LA_E_{i:07d}", "A07", "spoof") for i in range(n_spoof)]
-            + [CMTrial("LA_0002", f"LA_E_{5000000 + i:07d}", "bonafide", "bonafide") for i in range(n_bona)])
+    return [CMTrial("LA_0001", f"LA_E_{i:07d}", "A07", "spoof") for i in range(n_spoof)] + [
+        CMTrial("LA_0002", f"LA_E_{5000000 + i:07d}", "bonafide", "bonafide") for i in range(n_bona)
+    ]
 
 
 def write_sources(d: Path, ts: list[CMTrial], sr: int = 8000) -> None:
@@ -25,8 +33,12 @@ def write_sources(d: Path, ts: list[CMTrial], sr: int = 8000) -> None:
     d.mkdir(parents=True, exist_ok=True)
     for k, t in enumerate(ts):
         x = 0.3 * np.sin(2 * np.pi * (150 + 20 * k) * np.arange(int(sr * (0.5 + 0.1 * k))) / sr)
-        sf.write(d / f"{t.utt}.flac", (x + 0.01 * rng.standard_normal(len(x))).astype(np.float32), sr,
-                 subtype="PCM_16")
+        sf.write(
+            d / f"{t.utt}.flac",
+            (x + 0.01 * rng.standard_normal(len(x))).astype(np.float32),
+            sr,
+            subtype="PCM_16",
+        )
 
 
 def test_mix_sources_by_hand():
@@ -43,8 +55,12 @@ def test_mix_sources_by_hand():
 
 
 def test_silent_pair_is_not_divided_by_zero():
-    mix, src, scale = mix_sources(np.zeros(100), np.zeros(80), delay=10, delayed=2, gain1=1.1, gain2=0.9)
-    assert scale == 1.0 and np.all(np.isfinite(mix)) and not mix.any() and mix.shape == (90,)  # 80 + 10 delayed < 100
+    mix, src, scale = mix_sources(
+        np.zeros(100), np.zeros(80), delay=10, delayed=2, gain1=1.1, gain2=0.9
+    )
+    assert (
+        scale == 1.0 and np.all(np.isfinite(mix)) and not mix.any() and mix.shape == (90,)
+    )  # 80 + 10 delayed < 100
     with pytest.raises(ValueError, match="delayed"):
         mix_sources(np.ones(3), np.ones(3), 0, 3, 1, 1)
 
@@ -59,7 +75,9 @@ def test_plan_proportions_ranges_and_distinct_pairs():
         assert m.mixed_label == mixed_label(m.label1, m.label2)
         if m.mixed_label == "SB":  # the source always puts the spoof first
             assert (m.label1, m.label2) == ("spoof", "bonafide")
-        assert m.file1 != m.file2 and m.mixed_file == f"{Path(m.file1).stem}_{Path(m.file2).stem}.flac"
+        assert (
+            m.file1 != m.file2 and m.mixed_file == f"{Path(m.file1).stem}_{Path(m.file2).stem}.flac"
+        )
     d = np.array([m.delay_s for m in plan])
     g = np.array([[m.gain1, m.gain2] for m in plan])
     assert d.min() >= 0 and d.max() < 1 and abs(d.mean() - 0.5) < 0.02
@@ -84,20 +102,24 @@ def test_generate_files_metadata_and_resume(tmp_path):
     ms = generate(ts, tmp_path / "src", tmp_path / "mix", n=6, seed=0)
     lines = (tmp_path / "mix" / "metadata.txt").read_text().splitlines()
     assert len(lines) == 6
-    pat = re.compile(r"^(LA_E_\d{7})_(LA_E_\d{7})\.flac (\1)\.flac (spoof|bonafide) (\2)\.flac (spoof|bonafide) (SS|SB|BB)$")
+    pat = re.compile(
+        r"^(LA_E_\d{7})_(LA_E_\d{7})\.flac (\1)\.flac (spoof|bonafide) (\2)\.flac (spoof|bonafide) (SS|SB|BB)$"
+    )
     assert all(pat.match(line) for line in lines), lines
-    assert [tuple(line.split()) for line in lines] == read_metadata(tmp_path / "mix" / "metadata.txt")
+    assert [tuple(line.split()) for line in lines] == read_metadata(
+        tmp_path / "mix" / "metadata.txt"
+    )
     for i, m in enumerate(ms.mixtures):
         info = sf.info(str(ms.path(i)))
         assert info.samplerate == 8000 and info.format == "FLAC"  # the source rate, not 16 kHz
         mix = ms.load(i)
         src = ms.sources(i)
         assert src.shape == (2, len(mix))
-        np.testing.assert_allclose(src.sum(0), mix, atol=2 / 2 ** 15)  # 16-bit PCM
-        assert np.max(np.abs(mix)) == pytest.approx(1.0, abs=2 / 2 ** 15)
+        np.testing.assert_allclose(src.sum(0), mix, atol=2 / 2**15)  # 16-bit PCM
+        assert np.max(np.abs(mix)) == pytest.approx(1.0, abs=2 / 2**15)
         a = sf.read(str(tmp_path / "src" / m.file1))[0]
         delay = int(8000 * m.delay_s)
-        expected = a[:len(mix)] if m.delayed == 2 else np.pad(a, (delay, 0))[:len(mix)]
+        expected = a[: len(mix)] if m.delayed == 2 else np.pad(a, (delay, 0))[: len(mix)]
         scale = np.max(np.abs(src[0])) / np.max(np.abs(expected * m.gain1))
         np.testing.assert_allclose(src[0], expected * m.gain1 * scale, atol=1e-5)
     # reopening gives the same mixtures; an interrupted run renders only what is missing
@@ -110,7 +132,9 @@ def test_generate_files_metadata_and_resume(tmp_path):
     assert [n for n in after if after[n] != mtimes.get(n)] == [ms.mixtures[2].mixed_file]
     # another plan in the same folder replaces the old files instead of mixing them in
     ms2 = generate(ts, tmp_path / "src", tmp_path / "mix", n=4, seed=9)
-    assert sorted(p.name for p in ms.audio_dir.glob("*.flac")) == sorted(m.mixed_file for m in ms2.mixtures)
+    assert sorted(p.name for p in ms.audio_dir.glob("*.flac")) == sorted(
+        m.mixed_file for m in ms2.mixtures
+    )
 
 
 def test_bad_inputs_are_named(tmp_path):
@@ -120,8 +144,12 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(AudioError, match="sampling rates do not match"):
         generate(ts, tmp_path / "src", tmp_path / "mix", n=5, seed=0)
     bad = tmp_path / "meta.txt"
-    bad.write_text("a_b.flac a.flac spoof b.flac bonafide SB\na_c.flac a.flac spoof c.flac spoof SB\n")
-    with pytest.raises(ProtocolError, match=r"meta.txt:2: mixed label 'SB' does not match spoof \+ spoof"):
+    bad.write_text(
+        "a_b.flac a.flac spoof b.flac bonafide SB\na_c.flac a.flac spoof c.flac spoof SB\n"
+    )
+    with pytest.raises(
+        ProtocolError, match=r"meta.txt:2: mixed label 'SB' does not match spoof \+ spoof"
+    ):
         read_metadata(bad)
     bad.write_text("a_b.flac a.flac fake b.flac bonafide SB\n")
     with pytest.raises(ProtocolError, match=r"meta.txt:1"):

@@ -6,11 +6,22 @@ import pytest
 import torch
 import torchvision
 
-from asvnb.models import (ADVERSARIAL_CLASS, CLASSES, ResNet18Transfer, ResNetSE, SimpleCNN,
-                          SpectrogramCNN, count_macs, count_params, g_resnetse, l_resnetse, resnet50_classifier)
+from asvnb.models import (
+    ADVERSARIAL_CLASS,
+    CLASSES,
+    ResNet18Transfer,
+    ResNetSE,
+    SimpleCNN,
+    SpectrogramCNN,
+    count_macs,
+    count_params,
+    g_resnetse,
+    l_resnetse,
+    resnet50_classifier,
+)
 
 
-# --------------------------------------------------------------------------- SimpleCNN (source 003)
+# --------------------------------------------------------------------------- SimpleCNN (the study 04 source)
 def test_simplecnn_forward_and_params():
     model = SimpleCNN()
     out = model(torch.randn(2, 3, 224, 224))
@@ -27,7 +38,7 @@ def test_simplecnn_rejects_other_sizes():
         SimpleCNN()(torch.randn(1, 3, 128, 128))
 
 
-# --------------------------------------------------------------------------- SpectrogramCNN (source 000)
+# --------------------------------------------------------------------------- SpectrogramCNN (the study 01 source)
 def test_spectrogram_cnn_shapes_and_embedding():
     model = SpectrogramCNN().eval()
     x = torch.randn(3, 1, 64, 50)
@@ -51,7 +62,10 @@ def test_resnet18_transfer_head_and_params():
     model = ResNet18Transfer(weights=None)
     assert tuple(model.conv1.weight.shape) == (3, 3, 7, 7) and model.conv1.stride == (2, 2)
     assert model.conv1.bias is None
-    assert tuple(model.fc1.weight.shape) == (100, 1000) and tuple(model.fc2.weight.shape) == (2, 100)
+    assert tuple(model.fc1.weight.shape) == (100, 1000) and tuple(model.fc2.weight.shape) == (
+        2,
+        100,
+    )
     assert model.dropout.p == 0.1
     assert all(p.requires_grad for p in model.parameters())
     # extra conv 3*3*7*7 = 441 (no bias); fc1 1000*100 + 100 = 100100; fc2 100*2 + 2 = 202
@@ -90,7 +104,7 @@ def test_resnet50_classifier_replaces_fc():
     assert all(p.requires_grad for p in model.parameters())
 
 
-# --------------------------------------------------------------------------- ResNetSE (source 002)
+# --------------------------------------------------------------------------- ResNetSE (the study 03 source)
 def test_resnetse_front_end_is_the_source_preset():
     model = l_resnetse()  # 22,050 Hz: hop 220 samples, 1 + 4410 // 220 = 21 frames for 0.2 s
     assert (model.frontend.cfg.sr, model.frontend.cfg.n_mels) == (22050, 40)
@@ -109,13 +123,17 @@ def test_resnetse_waveform_and_feature_inputs():
     wav = 0.1 * torch.randn(2, 11025)
     logp = model(wav)
     assert logp.shape == (2, len(CLASSES)) and CLASSES[ADVERSARIAL_CLASS] == "adversarial"
-    torch.testing.assert_close(logp.exp().sum(dim=1), torch.ones(2))  # log-probabilities, for NLLLoss
+    torch.testing.assert_close(
+        logp.exp().sum(dim=1), torch.ones(2)
+    )  # log-probabilities, for NLLLoss
     emb = model.embed(wav)
     assert emb.shape == (2, 512)
     torch.testing.assert_close(model.classify(emb), logp)
     feats = ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None).eval()
     assert feats(torch.randn(3, 40, 50)).shape == (3, 8)
-    v2 = ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, layout="V2", frontend=None).eval()
+    v2 = ResNetSE(
+        (8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, layout="V2", frontend=None
+    ).eval()
     assert v2.embed(torch.randn(3, 40, 50)).shape == (3, 32)
     with pytest.raises(ValueError, match="batch, 40, frames"):
         feats(torch.randn(3, 64, 50))
@@ -126,8 +144,9 @@ def test_resnetse_waveform_and_feature_inputs():
 
 
 def test_resnetse_gradient_reaches_the_waveform():
-    model = ResNetSE((8, 8, 8, 8), layers=(1, 1, 1, 1), emb_dim=16,
-                     frontend={"sr": 8000}).eval()  # dict: as rebuilt from a JSON config
+    model = ResNetSE(
+        (8, 8, 8, 8), layers=(1, 1, 1, 1), emb_dim=16, frontend={"sr": 8000}
+    ).eval()  # dict: as rebuilt from a JSON config
     wav = (0.1 * torch.randn(1, 4000)).requires_grad_()
     model.embed(wav).sum().backward()
     assert wav.grad is not None and wav.grad.abs().sum() > 0
@@ -194,14 +213,29 @@ def _nan_at(x: torch.Tensor, index: tuple) -> torch.Tensor:
     return x
 
 
-@pytest.mark.parametrize("model, x, name", [
-    (SimpleCNN(), torch.rand(1, 3, 224, 224), "SimpleCNN"),
-    (SpectrogramCNN(), torch.randn(2, 1, 64, 50), "SpectrogramCNN"),
-    (ResNet18Transfer(weights=None), torch.rand(1, 3, 64, 64), "ResNet18Transfer"),
-    (resnet50_classifier(weights=None), torch.rand(1, 3, 64, 64), "ResNet"),
-    (l_resnetse(sample_rate=16000), 0.1 * torch.randn(2, 8000), "ResNetSE"),
-    (ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None), torch.randn(2, 40, 50), "instance_norm"),
-], ids=["SimpleCNN", "SpectrogramCNN", "ResNet18Transfer", "ResNet50", "ResNetSE-waveform", "ResNetSE-features"])
+@pytest.mark.parametrize(
+    "model, x, name",
+    [
+        (SimpleCNN(), torch.rand(1, 3, 224, 224), "SimpleCNN"),
+        (SpectrogramCNN(), torch.randn(2, 1, 64, 50), "SpectrogramCNN"),
+        (ResNet18Transfer(weights=None), torch.rand(1, 3, 64, 64), "ResNet18Transfer"),
+        (resnet50_classifier(weights=None), torch.rand(1, 3, 64, 64), "ResNet"),
+        (l_resnetse(sample_rate=16000), 0.1 * torch.randn(2, 8000), "ResNetSE"),
+        (
+            ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None),
+            torch.randn(2, 40, 50),
+            "instance_norm",
+        ),
+    ],
+    ids=[
+        "SimpleCNN",
+        "SpectrogramCNN",
+        "ResNet18Transfer",
+        "ResNet50",
+        "ResNetSE-waveform",
+        "ResNetSE-features",
+    ],
+)
 def test_models_refuse_non_finite_input_instead_of_scoring_it(model, x, name):
     model.eval()
     assert torch.isfinite(model(x)).all()
@@ -213,10 +247,15 @@ def test_spectrogram_cnn_states_its_minimum_size():
     model = SpectrogramCNN().eval()
     assert model.min_size == 8
     assert model(torch.randn(1, 8, 8)).shape == (1, 2)
-    with pytest.raises(ValueError, match=r"SpectrogramCNN: input of 7 frames is shorter than the minimum of 8 frames "
-                                         r"\(3 max-poolings each halve it\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"SpectrogramCNN: input of 7 frames is shorter than the minimum of 8 frames "
+        r"\(3 max-poolings each halve it\)",
+    ):
         model(torch.randn(1, 257, 7))
-    with pytest.raises(ValueError, match="input of 4 frequency bins is shorter than the minimum of 8"):
+    with pytest.raises(
+        ValueError, match="input of 4 frequency bins is shorter than the minimum of 8"
+    ):
         model(torch.randn(1, 4, 50))
 
 
@@ -225,12 +264,17 @@ def test_resnetse_states_its_minimum_length():
     assert model.frontend.min_samples == 513
     assert model(0.1 * torch.randn(1, 513)).shape == (1, len(CLASSES))
     # never torch's "Padding size should be less than the corresponding input dimension"
-    with pytest.raises(ValueError, match=r"ResNetSE: input of 512 samples is shorter than the minimum of 513 samples "
-                                         r"\(its log-mel front-end at 22050 Hz"):
+    with pytest.raises(
+        ValueError,
+        match=r"ResNetSE: input of 512 samples is shorter than the minimum of 513 samples "
+        r"\(its log-mel front-end at 22050 Hz",
+    ):
         model(0.1 * torch.randn(1, 512))
     feats = ResNetSE((8, 8, 16, 16), layers=(1, 1, 1, 1), emb_dim=32, frontend=None).eval()
     assert feats(torch.randn(1, 40, 1)).shape == (1, 8)
-    with pytest.raises(ValueError, match="input of 0 frames is shorter than the minimum of 1 frames"):
+    with pytest.raises(
+        ValueError, match="input of 0 frames is shorter than the minimum of 1 frames"
+    ):
         feats(torch.randn(1, 40, 0))
 
 
@@ -241,21 +285,33 @@ def test_wavlm_detector_refuses_short_and_non_finite_waveforms():
     from asvnb.models import wavlm
 
     torch.manual_seed(0)
-    model = WavLMForSequenceClassification(wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16,
-                                                                                         ffn=32)))
-    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                                  return_attention_mask=True)
+    model = WavLMForSequenceClassification(
+        wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, ffn=32))
+    )
+    fe = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    )
     assert wavlm.min_samples(model.config) == 400  # WavLM Base's kernels and strides: 25 ms
     rng = np.random.default_rng(0)
     good = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (400, 1600)]
     assert np.isfinite(wavlm.predict_logits(fe, model, good)).all()
-    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: input of 399 samples is shorter than the "
-                                         r"minimum of 400 samples \(the receptive field"):
+    with pytest.raises(
+        ValueError,
+        match=r"WavLM detector: waveform 1: input of 399 samples is shorter than the "
+        r"minimum of 400 samples \(the receptive field",
+    ):
         wavlm.predict_logits(fe, model, [good[1], good[1][:399]])
     with pytest.raises(ValueError, match="max_samples: input of 100 samples"):
         wavlm.predict_logits(fe, model, good, max_samples=100)
     bad = good[1].copy()
     bad[5] = np.inf
-    with pytest.raises(ValueError, match=r"WavLM detector: waveform 1: the input holds 1 NaN/inf value\(s\), "
-                                         "first at index 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"WavLM detector: waveform 1: the input holds 1 NaN/inf value\(s\), "
+        "first at index 5",
+    ):
         wavlm.predict_logits(fe, model, [good[0], bad])

@@ -38,7 +38,9 @@ def test_notebook_executes(notebook: Path, corpus: Path) -> None:
     # every reported number is also data (shared/results-schema.md): typed rows, finite values, unique keys
     rows = results.read_results(notebook.stem)
     assert rows, f"{notebook.stem} wrote no result rows"
-    assert len({r.key() for r in rows}) == len(rows)  # read_results refuses non-finite values itself
+    assert len({r.key() for r in rows}) == len(
+        rows
+    )  # read_results refuses non-finite values itself
 
 
 @pytest.mark.slow
@@ -46,7 +48,12 @@ def test_book_builds_and_rebuild_executes_nothing(corpus: Path) -> None:
     html = book.build_book()
     index = html / "index.html"
     assert index.is_file()
-    for page in ("book/colab.html", "book/results.html", "book/execution_report.html", "book/references.html"):
+    for page in (
+        "book/colab.html",
+        "book/results.html",
+        "book/execution_report.html",
+        "book/references.html",
+    ):
         assert (html / page).is_file(), page
     report = (html / "book" / "execution_report.html").read_text()
     for nb in book.toc_notebooks():

@@ -13,12 +13,33 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from asvnb.data.mixtures import Mixture, MixtureSet, mixed_label
 from asvnb.models.separation import NoSeparation
-from asvnb.pipeline import (StreamCache, StreamPairs, assemble, ensure_streams, mixture_label, pit_ce, pit_match,
-                            random_control, run_pipeline, source_match)
+from asvnb.pipeline import (
+    StreamCache,
+    StreamPairs,
+    assemble,
+    ensure_streams,
+    mixture_label,
+    pit_ce,
+    pit_match,
+    random_control,
+    run_pipeline,
+    source_match,
+)
 
 
 def mixture(u1: str, l1: str, u2: str, l2: str, gain1: float = 1.0) -> Mixture:
-    return Mixture(f"{u1}_{u2}.flac", f"{u1}.flac", l1, f"{u2}.flac", l2, mixed_label(l1, l2), 1, 0.25, gain1, 0.9)
+    return Mixture(
+        f"{u1}_{u2}.flac",
+        f"{u1}.flac",
+        l1,
+        f"{u2}.flac",
+        l2,
+        mixed_label(l1, l2),
+        1,
+        0.25,
+        gain1,
+        0.9,
+    )
 
 
 class MeanAbsDetector(nn.Module):
@@ -31,7 +52,9 @@ class MeanAbsDetector(nn.Module):
     def forward(self, input_values, attention_mask=None, **_):
         mask = attention_mask if attention_mask is not None else torch.ones_like(input_values)
         p = (input_values.abs() * mask).sum(1) / mask.sum(1)
-        return SimpleNamespace(logits=torch.stack([torch.zeros_like(p), torch.log(p / (1 - p))], dim=1) + self.dummy)
+        return SimpleNamespace(
+            logits=torch.stack([torch.zeros_like(p), torch.log(p / (1 - p))], dim=1) + self.dummy
+        )
 
 
 class Counting(NoSeparation):
@@ -56,21 +79,30 @@ def test_pit_match_by_hand():
 
 
 def test_pit_ce_by_hand():
-    logits = torch.tensor([[[2.0, 0.0], [0.0, 2.0]]])  # stream 1 says bona fide, stream 2 says spoof
+    logits = torch.tensor(
+        [[[2.0, 0.0], [0.0, 2.0]]]
+    )  # stream 1 says bona fide, stream 2 says spoof
     best, perm = pit_ce(logits, torch.tensor([[1, 0]]))  # labels: spoof, bona fide -> the swap fits
     assert perm.tolist() == [1]
     assert float(best) == pytest.approx(math.log(1 + math.exp(-2)))
     best, perm = pit_ce(logits, torch.tensor([[0, 1]]))
     assert perm.tolist() == [0] and float(best) == pytest.approx(math.log(1 + math.exp(-2)))
     best, perm = pit_ce(logits, torch.tensor([[1, 1]]))  # both permutations equal: identity
-    assert perm.tolist() == [0] and float(best) == pytest.approx((math.log(1 + math.exp(2)) + math.log(1 + math.exp(-2))) / 2)
+    assert perm.tolist() == [0] and float(best) == pytest.approx(
+        (math.log(1 + math.exp(2)) + math.log(1 + math.exp(-2))) / 2
+    )
 
 
 def test_stream_cache_and_ensure_streams(tmp_path):
-    a, b = mixture("LA_E_1", "spoof", "LA_E_2", "bonafide"), mixture("LA_E_1", "spoof", "LA_E_2", "bonafide", gain1=1.2)
+    a, b = (
+        mixture("LA_E_1", "spoof", "LA_E_2", "bonafide"),
+        mixture("LA_E_1", "spoof", "LA_E_2", "bonafide", gain1=1.2),
+    )
     sep = Counting()
     cache = StreamCache(tmp_path, sep)
-    assert cache.path(a) != cache.path(b) and cache.path(a).parent == cache.dir  # same name, other recipe
+    assert (
+        cache.path(a) != cache.path(b) and cache.path(a).parent == cache.dir
+    )  # same name, other recipe
     s = np.stack([np.linspace(-1, 1, 50), np.linspace(1, -1, 50)]).astype(np.float32)
     cache.save(a, s)
     np.testing.assert_allclose(cache.load(a), s, atol=1e-3)  # float16 on disk
@@ -80,8 +112,11 @@ def test_stream_cache_and_ensure_streams(tmp_path):
         cache.load(b)
 
     # ensure_streams over a mixture set: every mixture once, batched by length; then nothing more
-    ms = MixtureSet(tmp_path / "ms", [mixture(f"LA_E_{i}", "spoof", f"LA_E_{i + 10}", "bonafide") for i in range(5)],
-                    tmp_path)
+    ms = MixtureSet(
+        tmp_path / "ms",
+        [mixture(f"LA_E_{i}", "spoof", f"LA_E_{i + 10}", "bonafide") for i in range(5)],
+        tmp_path,
+    )
     lengths = [900, 300, 700, 100, 500]
     ms.load = lambda i, sr=None: np.full(lengths[i], 0.1 * (i + 1), dtype=np.float32)
     assert ensure_streams(sep, ms, cache, batch_size=2) == 5
@@ -93,17 +128,30 @@ def test_stream_cache_and_ensure_streams(tmp_path):
 
 
 def test_run_pipeline_hand_case(tmp_path):
-    ms = MixtureSet(tmp_path, [mixture("LA_E_1", "spoof", "LA_E_2", "bonafide"),
-                               mixture("LA_E_3", "bonafide", "LA_E_4", "bonafide"),
-                               mixture("LA_E_5", "spoof", "LA_E_6", "spoof")], tmp_path)
+    ms = MixtureSet(
+        tmp_path,
+        [
+            mixture("LA_E_1", "spoof", "LA_E_2", "bonafide"),
+            mixture("LA_E_3", "bonafide", "LA_E_4", "bonafide"),
+            mixture("LA_E_5", "spoof", "LA_E_6", "spoof"),
+        ],
+        tmp_path,
+    )
     cache = StreamCache(tmp_path / "cache", NoSeparation())
     for m, (p1, p2), n in zip(ms.mixtures, [(0.2, 0.9), (0.6, 0.1), (0.7, 0.8)], (400, 300, 500)):
         cache.save(m, np.stack([np.full(n, p1), np.full(n, p2)]))
-    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False,
-                                  return_attention_mask=True)
+    fe = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=False,
+        return_attention_mask=True,
+    )
     res = run_pipeline(ms, cache, fe, MeanAbsDetector(), batch_size=2, matching="labels")
     assert res.mixed_true == ["SB", "BB", "SS"] and res.mixed_pred == ["SB", "SB", "SS"]
-    np.testing.assert_allclose(res.p_spoof, [[0.9, 0.2], [0.6, 0.1], [0.7, 0.8]], atol=1e-3)  # first one swapped
+    np.testing.assert_allclose(
+        res.p_spoof, [[0.9, 0.2], [0.6, 0.1], [0.7, 0.8]], atol=1e-3
+    )  # first one swapped
     rep = res.stream_report()
     assert rep["accuracy"] == pytest.approx(5 / 6) and rep["precision"] == pytest.approx(3 / 4)
     assert rep["recall"] == 1.0 and rep["eer"] == 0.0
@@ -119,8 +167,12 @@ def test_source_match_by_si_snr():
     sources = np.stack([a, b])
     assert source_match(np.stack([a + 0.3 * b, b + 0.2 * a]), sources) == 0
     assert source_match(np.stack([0.5 * b + 0.1 * a, 2 * a]), sources) == 1  # scale does not matter
-    assert source_match(np.stack([a + b, a + b]), sources) == 0  # no separation: a tie keeps the order
-    assert source_match(np.stack([b[:3900], a[:3900]]), sources) == 1  # streams may be shorter than the sources
+    assert (
+        source_match(np.stack([a + b, a + b]), sources) == 0
+    )  # no separation: a tie keeps the order
+    assert (
+        source_match(np.stack([b[:3900], a[:3900]]), sources) == 1
+    )  # streams may be shorter than the sources
 
 
 def test_label_matching_flatters_a_detector_that_knows_nothing(tmp_path):
@@ -129,10 +181,18 @@ def test_label_matching_flatters_a_detector_that_knows_nothing(tmp_path):
 
     rng = np.random.default_rng(1)
     pairs = [("spoof", "spoof"), ("spoof", "bonafide"), ("bonafide", "bonafide")]
-    ms = MixtureSet(tmp_path, [mixture(f"LA_E_{2 * i}", pairs[i % 3][0], f"LA_E_{2 * i + 1}", pairs[i % 3][1])
-                               for i in range(900)], tmp_path)
+    ms = MixtureSet(
+        tmp_path,
+        [
+            mixture(f"LA_E_{2 * i}", pairs[i % 3][0], f"LA_E_{2 * i + 1}", pairs[i % 3][1])
+            for i in range(900)
+        ],
+        tmp_path,
+    )
     assert set(m.mixed_label for m in ms.mixtures) == set(LABELS)
-    fair = random_control(ms, "sources", source_swap=rng.integers(0, 2, len(ms)), seed=3).stream_report()
+    fair = random_control(
+        ms, "sources", source_swap=rng.integers(0, 2, len(ms)), seed=3
+    ).stream_report()
     flattered = random_control(ms, "labels", seed=3).stream_report()
     assert abs(fair["eer"] - 0.5) < 0.04 and abs(fair["accuracy"] - 0.5) < 0.04
     assert flattered["eer"] < 0.45 and flattered["accuracy"] > 0.55

@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from scipy.stats import norm  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from scipy.stats import norm
 
-from asvnb import plots  # noqa: E402
+from asvnb import plots
 
 
 def _png(fig, path) -> tuple[int, int]:
@@ -25,7 +25,9 @@ def _png(fig, path) -> tuple[int, int]:
 def test_confusion_counts_and_row_normalised(tmp_path):
     y_true = [1, 1, 1, 0, 0, 2]
     y_pred = [1, 1, 0, 0, 0, 2]
-    fig = plots.plot_confusion(y_true, y_pred, class_names=["spoof", "bona fide", "adv"], labels=[0, 1, 2])
+    fig = plots.plot_confusion(
+        y_true, y_pred, class_names=["spoof", "bona fide", "adv"], labels=[0, 1, 2]
+    )
     w, h = _png(fig, tmp_path / "cm.png")
     assert w > h > 0
     counts, normed = fig.axes
@@ -35,20 +37,34 @@ def test_confusion_counts_and_row_normalised(tmp_path):
     assert [t.get_text() for t in counts.get_xticklabels()] == ["spoof", "bona fide", "adv"]
     assert counts.get_xlabel() == "predicted" and counts.get_ylabel() == "true"
     one = plots.plot_confusion([0, 0], [0, 1], labels=[0, 1, 2], normalize="true")
-    assert len(one.axes) == 1 and [t.get_text() for t in one.axes[0].texts][-3:] == ["0.00"] * 3  # empty row
+    assert (
+        len(one.axes) == 1 and [t.get_text() for t in one.axes[0].texts][-3:] == ["0.00"] * 3
+    )  # empty row
 
 
 def test_det_curves_on_normal_deviate_axes(tmp_path):
     rng = np.random.default_rng(0)
-    systems = {"good": (rng.normal(2, 1, 500), rng.normal(-2, 1, 500)),
-               "weak": (rng.normal(0.5, 1, 500), rng.normal(-0.5, 1, 500))}
+    systems = {
+        "good": (rng.normal(2, 1, 500), rng.normal(-2, 1, 500)),
+        "weak": (rng.normal(0.5, 1, 500), rng.normal(-0.5, 1, 500)),
+    }
     fig = plots.plot_det(systems, title="LA eval")
     _png(fig, tmp_path / "det.png")
     ax = fig.axes[0]
     assert len(ax.lines) == 3  # two systems and the miss = false-alarm diagonal
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["good", "weak"]
     assert ax.get_xlabel() == "False alarm rate (%)" and ax.get_ylabel() == "Miss rate (%)"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "40"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "0.1",
+        "0.2",
+        "0.5",
+        "1",
+        "2",
+        "5",
+        "10",
+        "20",
+        "40",
+    ]
     np.testing.assert_allclose(ax.get_xticks(), norm.ppf(np.array(plots.DET_TICKS) / 100))
     # where a curve meets the diagonal it sits at its EER: near Phi(-2) for 'good', Phi(-0.5) for 'weak'
     for line, d in zip(ax.lines[:2], (2.0, 0.5)):
@@ -60,8 +76,16 @@ def test_det_curves_on_normal_deviate_axes(tmp_path):
 
 
 def test_training_curves(tmp_path):
-    hist = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.6, 0.4], "val_loss": [1.0, 0.8, 0.7],
-                         "train_acc": [0.5, 0.7, 0.8], "val_acc": [0.4, 0.6, 0.65], "lr": [1e-3, 1e-3, 5e-4]})
+    hist = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "train_loss": [0.9, 0.6, 0.4],
+            "val_loss": [1.0, 0.8, 0.7],
+            "train_acc": [0.5, 0.7, 0.8],
+            "val_acc": [0.4, 0.6, 0.65],
+            "lr": [1e-3, 1e-3, 5e-4],
+        }
+    )
     fig = plots.plot_history(hist)
     _png(fig, tmp_path / "hist.png")
     assert [ax.get_title() for ax in fig.axes] == ["loss", "acc", "lr"]
@@ -81,7 +105,10 @@ def test_spectrogram_grid(tmp_path):
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(fig.axes) == 8 and len(visible) == 6
     assert [ax.get_title() for ax in visible] == ["A01", "A02", "A03", "A04", "A05", "image"]
-    assert visible[0].images[0].get_array().shape == (40, 100) and visible[0].images[0].origin == "lower"
+    assert (
+        visible[0].images[0].get_array().shape == (40, 100)
+        and visible[0].images[0].origin == "lower"
+    )
     assert visible[5].images[0].get_array().shape == (224, 224, 3)
     with pytest.raises(ValueError, match="expected a 2-D"):
         plots.plot_spectrogram_grid([("bad", np.zeros(5))])

@@ -18,14 +18,30 @@ def test_mean_std_uses_the_sample_std() -> None:
 
 
 def test_comparison_table_labels_every_row_with_the_profile() -> None:
-    df = report.comparison_table([
-        {"model": "CNN", "metric": "accuracy", "source": "0.69 (also 70%)", "ours": [0.8, 0.9, 1.0]},
-        {"model": "ResNet50", "metric": "EER", "source": None, "ours": [0.05], "percent": True,
-         "note": "not reported by the source"},
-    ], profile="embedded")
+    df = report.comparison_table(
+        [
+            {
+                "model": "CNN",
+                "metric": "accuracy",
+                "source": "0.69 (also 70%)",
+                "ours": [0.8, 0.9, 1.0],
+            },
+            {
+                "model": "ResNet50",
+                "metric": "EER",
+                "source": None,
+                "ours": [0.05],
+                "percent": True,
+                "note": "not reported by the source",
+            },
+        ],
+        profile="embedded",
+    )
     assert list(df.columns) == report.COLUMNS
     assert df["profile"].tolist() == ["embedded", "embedded"]
-    assert df.loc[0, "source"] == "0.69 (also 70%)" and df.loc[0, "this book"] == "0.900 ± 0.100 (n=3)"
+    assert (
+        df.loc[0, "source"] == "0.69 (also 70%)" and df.loc[0, "this book"] == "0.900 ± 0.100 (n=3)"
+    )
     assert df.loc[1, "source"] == "-" and df.loc[1, "this book"] == "5.00%"
     with pytest.raises(ValueError, match="unknown profile"):
         report.comparison_table([], profile="laptop")
@@ -33,10 +49,16 @@ def test_comparison_table_labels_every_row_with_the_profile() -> None:
 
 def test_save_results_writes_csv_and_refuses_other_tables(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
-    df = report.comparison_table([{"model": "m", "metric": "F1", "source": 0.5, "ours": [0.25]}], "full")
+    df = report.comparison_table(
+        [{"model": "m", "metric": "F1", "source": 0.5, "ours": [0.25]}], "full"
+    )
     path = report.save_results(df, "study_x")
     assert path == tmp_path / "results" / "study_x.csv"
     back = pd.read_csv(path)
-    assert back.loc[0, "source"] == 0.5 and back.loc[0, "this book"] == 0.25 and back.loc[0, "profile"] == "full"
+    assert (
+        back.loc[0, "source"] == 0.5
+        and back.loc[0, "this book"] == 0.25
+        and back.loc[0, "profile"] == "full"
+    )
     with pytest.raises(ValueError, match="lacks the columns"):
         report.save_results(pd.DataFrame({"a": [1]}), "bad")

@@ -14,20 +14,43 @@ from asvnb.results import ResultRow
 
 def test_rows_round_trip_through_the_results_file(tmp_path, monkeypatch):
     monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
-    rows = [ResultRow("pipeline", "sepformer, fine-tuned", "LA19 eval mixtures", "stream_eer", 0.25,
-                      **{k: v for k, v in results.over_seeds([0.2, 0.25, 0.3]).items() if k != "value"},
-                      ci95=(0.2, 0.3), n_trials=2000, source=0.2198, note="3 seeds"),
-            ResultRow("detector", "clean", "LA19 eval", "eer", 0.05, extra={"threshold": 1.5})]
+    rows = [
+        ResultRow(
+            "pipeline",
+            "sepformer, fine-tuned",
+            "LA19 eval mixtures",
+            "stream_eer",
+            0.25,
+            **{k: v for k, v in results.over_seeds([0.2, 0.25, 0.3]).items() if k != "value"},
+            ci95=(0.2, 0.3),
+            n_trials=2000,
+            source=0.2198,
+            note="3 seeds",
+        ),
+        ResultRow("detector", "clean", "LA19 eval", "eer", 0.05, extra={"threshold": 1.5}),
+    ]
     path = results.write_results("02_overlap_pipeline", "embedded", rows, {"git_commit": "abc"})
     assert path == tmp_path / "results" / "02_overlap_pipeline.json"
     doc = json.loads(path.read_text())
     assert doc["notebook"] == "02_overlap_pipeline" and doc["profile"] == "embedded"
     assert doc["fingerprint"] == {"git_commit": "abc"} and doc["created"].endswith("Z")
     first = doc["rows"][0]
-    assert first["std"] == pytest.approx(0.05) and first["n_seeds"] == 3 and first["ci95"] == [0.2, 0.3]
-    assert doc["rows"][1]["threshold"] == 1.5 and doc["rows"][1]["std"] is None and doc["rows"][1]["n_seeds"] == 1
+    assert (
+        first["std"] == pytest.approx(0.05)
+        and first["n_seeds"] == 3
+        and first["ci95"] == [0.2, 0.3]
+    )
+    assert (
+        doc["rows"][1]["threshold"] == 1.5
+        and doc["rows"][1]["std"] is None
+        and doc["rows"][1]["n_seeds"] == 1
+    )
     back = results.read_results("02_overlap_pipeline")
-    assert back[0].key() == rows[0].key() and back[0].ci95 == (0.2, 0.3) and back[1].extra == {"threshold": 1.5}
+    assert (
+        back[0].key() == rows[0].key()
+        and back[0].ci95 == (0.2, 0.3)
+        and back[1].extra == {"threshold": 1.5}
+    )
 
 
 def test_a_row_that_is_not_a_number_is_refused():
@@ -54,8 +77,13 @@ def test_bootstrap_interval_of_a_mean_and_of_an_eer():
     x = np.random.default_rng(0).normal(1.0, 1.0, 400)
     lo, hi = results.bootstrap_ci(lambda i: float(x[i].mean()), len(x), reps=2000)
     se = x.std() / np.sqrt(len(x))  # the normal approximation: mean +- 1.96 standard errors
-    assert lo == pytest.approx(x.mean() - 1.96 * se, abs=0.02) and hi == pytest.approx(x.mean() + 1.96 * se, abs=0.02)
-    bona, spoof = np.arange(10.0, 20.0), np.arange(0.0, 10.0)  # perfectly separated: every resample has EER 0
+    assert lo == pytest.approx(x.mean() - 1.96 * se, abs=0.02) and hi == pytest.approx(
+        x.mean() + 1.96 * se, abs=0.02
+    )
+    bona, spoof = (
+        np.arange(10.0, 20.0),
+        np.arange(0.0, 10.0),
+    )  # perfectly separated: every resample has EER 0
     assert results.eer_ci(bona, spoof, reps=200) == (0.0, 0.0)
 
 

@@ -55,11 +55,15 @@ def speech() -> list[Path]:
         try:
             ensure_packages((SPEECH_PACKAGE,))
         except SystemPackagesMissing as exc:
-            pytest.skip(f"Debian package {SPEECH_PACKAGE} (real recorded speech) is not installed: {exc}")
+            pytest.skip(
+                f"Debian package {SPEECH_PACKAGE} (real recorded speech) is not installed: {exc}"
+            )
     files = sorted(SPEECH_DIR.rglob("*.wav"), key=lambda p: p.as_posix())
     if len(files) < 5:
-        pytest.skip(f"Debian package {SPEECH_PACKAGE} is not installed (no WAV files under {SPEECH_DIR}); "
-                    f"run: apt-get install {SPEECH_PACKAGE}")
+        pytest.skip(
+            f"Debian package {SPEECH_PACKAGE} is not installed (no WAV files under {SPEECH_DIR}); "
+            f"run: apt-get install {SPEECH_PACKAGE}"
+        )
     return files
 
 
@@ -68,8 +72,13 @@ def speech() -> list[Path]:
 CNN_KW = {"n_classes": 2, "in_channels": 3, "channels": (4, 8, 8), "hidden": 16, "emb_dim": 8}
 
 
-def image_run(root: Path, threshold: float | None = 0.0, size: int = 32, model_size: int | None = None,
-              clip: dict | None = None) -> Path:
+def image_run(
+    root: Path,
+    threshold: float | None = 0.0,
+    size: int = 32,
+    model_size: int | None = None,
+    clip: dict | None = None,
+) -> Path:
     """A run folder ``root/seed0`` holding a tiny spectrogram CNN (study 01's kind) and its card."""
     from asvnb.models.cnn import SpectrogramCNN
 
@@ -77,11 +86,17 @@ def image_run(root: Path, threshold: float | None = 0.0, size: int = 32, model_s
     best.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(SpectrogramCNN(**CNN_KW).state_dict(), best / "model.pt")
-    describe_detector(best, model=model_config(SpectrogramCNN, **CNN_KW), sample_rate=16000,
-                      frontend=image_frontend(512, size=size, model_size=model_size),
-                      clip=clip or crop_or_pad(2.0), bonafide_class=0,
-                      threshold=None if threshold is None else dev_threshold(threshold, 0.25, "test dev"),
-                      name="tiny CNN", study="test")
+    describe_detector(
+        best,
+        model=model_config(SpectrogramCNN, **CNN_KW),
+        sample_rate=16000,
+        frontend=image_frontend(512, size=size, model_size=model_size),
+        clip=clip or crop_or_pad(2.0),
+        bonafide_class=0,
+        threshold=None if threshold is None else dev_threshold(threshold, 0.25, "test dev"),
+        name="tiny CNN",
+        study="test",
+    )
     return root / "seed0"
 
 
@@ -90,13 +105,25 @@ def resnetse_run(root: Path) -> Path:
     from asvnb.features import preset
     from asvnb.models.resnetse import ResNetSE
 
-    kw = {"channels": (8, 8, 8, 8), "layers": (1, 1, 1, 1), "emb_dim": 8, "frontend": preset("source002", sr=16000)}
+    kw = {
+        "channels": (8, 8, 8, 8),
+        "layers": (1, 1, 1, 1),
+        "emb_dim": 8,
+        "frontend": preset("logmel40_resnetse", sr=16000),
+    }
     best = root / "best"
     best.mkdir(parents=True)
     torch.manual_seed(1)
     torch.save(ResNetSE(**kw).state_dict(), best / "model.pt")
-    describe_detector(best, model=model_config(ResNetSE, **kw), sample_rate=16000, frontend=waveform_frontend(),
-                      clip=crop_or_pad(1.5), bonafide_class=0, threshold=dev_threshold(-2.0, 0.3, "test dev"))
+    describe_detector(
+        best,
+        model=model_config(ResNetSE, **kw),
+        sample_rate=16000,
+        frontend=waveform_frontend(),
+        clip=crop_or_pad(1.5),
+        bonafide_class=0,
+        threshold=dev_threshold(-2.0, 0.3, "test dev"),
+    )
     return root
 
 
@@ -107,10 +134,16 @@ def wavlm_dir(root: Path) -> Path:
     from asvnb.models import wavlm
 
     torch.manual_seed(2)
-    model = WavLMForSequenceClassification(wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16,
-                                                                                         ffn=32)))
-    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                                  return_attention_mask=True)
+    model = WavLMForSequenceClassification(
+        wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, ffn=32))
+    )
+    fe = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    )
     model.save_pretrained(str(root))
     fe.save_pretrained(str(root))
     return root
@@ -118,8 +151,13 @@ def wavlm_dir(root: Path) -> Path:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "asvnb.cli", "score", *args], capture_output=True, text=True,
-                          env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", "score", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 # ----------------------------------------------------------------------------- real recordings
@@ -134,7 +172,9 @@ def test_scores_a_folder_of_real_recordings(tmp_path, speech):
     # every WAV of the package, found recursively in path order (its headerless .raw files are not audio files)
     assert [Path(unquote(u)) for u in table["utt"]] == speech
     assert np.isfinite(table["score"]).all()
-    assert ((table["score"] > 0.0) == (table["decision"] == "bonafide")).all()  # the stored threshold is 0.0
+    assert (
+        (table["score"] > 0.0) == (table["decision"] == "bonafide")
+    ).all()  # the stored threshold is 0.0
     assert f"{len(speech)} of {len(speech)} file(s) scored" in err.getvalue()
     assert "dev EER threshold 0 (dev EER on test dev, EER 25.00%)" in err.getvalue()
 
@@ -149,8 +189,12 @@ def test_scores_equal_the_networks_own_log_odds(tmp_path, speech):
     img = SpecgramImage(16000, 512, 256, 32)(torch.from_numpy(wav), torch.uint8).float() / 255
     with torch.no_grad():
         logits = det.network(img).numpy()
-    expected = Predictions(logits, np.zeros(1, dtype=int)).scores(0)[0]  # log-odds of class 0 (bona fide)
-    assert det.score_waveform(audio.load_audio(speech[0], sr=16000)) == pytest.approx(expected, abs=1e-9)
+    expected = Predictions(logits, np.zeros(1, dtype=int)).scores(0)[
+        0
+    ]  # log-odds of class 0 (bona fide)
+    assert det.score_waveform(audio.load_audio(speech[0], sr=16000)) == pytest.approx(
+        expected, abs=1e-9
+    )
     assert expected == pytest.approx(float(logits[0, 0] - logits[0, 1]), abs=1e-5)
 
 
@@ -163,7 +207,14 @@ def test_cli_on_real_recordings_to_stdout_and_to_a_file(tmp_path, speech):
     assert all(ln.split()[2] in ("bonafide", "spoof") for ln in lines)
     out = tmp_path / "sub" / "scores.txt"
     # (argparse reads "-1e9" as an option: "--threshold=-1e9"; "-0.5" also works as a separate word)
-    proc = run_cli(str(SPEECH_DIR / "cards"), "--model", str(run / "best"), "--threshold=-1e9", "--out", str(out))
+    proc = run_cli(
+        str(SPEECH_DIR / "cards"),
+        "--model",
+        str(run / "best"),
+        "--threshold=-1e9",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     table = metrics.read_decisions(out)
     assert len(table) == 5 and (table["decision"] == "bonafide").all()  # every score is above -1e9
@@ -189,7 +240,9 @@ def test_resnetse_and_segments(tmp_path, speech):
     det = scoring.load_detector(seg, "cpu")
     pieces = audio.segment(long, 16000, drop_last=False)
     assert [len(p) for p in pieces][-1] == len(long) - 3 * 16000
-    one_piece = scoring.Detector(det.source, dataclasses.replace(det.card, clip=whole()), det.network)
+    one_piece = scoring.Detector(
+        det.source, dataclasses.replace(det.card, clip=whole()), det.network
+    )
     by_hand = np.mean([one_piece.score_waveform(p) for p in pieces])
     assert det.score_waveform(long) == pytest.approx(by_hand, abs=1e-9)
 
@@ -204,21 +257,49 @@ def test_image_scaled_for_the_network_as_the_studies_scale_it(tmp_path, speech):
     study = render([Clip("x", 0, "g", wav, 512)], 16000, "tensor", 64).resized(32)
     ours = det._image(torch.from_numpy(wav)[None])
     assert torch.equal(ours, study.images.float() / 255.0)
-    assert scoring.score_paths(speech[:2], run, out=tmp_path / "s.txt", device="cpu", stderr=io.StringIO()) == 0
+    assert (
+        scoring.score_paths(
+            speech[:2], run, out=tmp_path / "s.txt", device="cpu", stderr=io.StringIO()
+        )
+        == 0
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
 def test_wavlm_folder_without_a_card_needs_a_threshold(tmp_path, speech):
     folder = wavlm_dir(tmp_path / "wavlm")
-    with pytest.raises(scoring.ScoringError, match=r"no dev EER threshold is stored with this model; pass "
-                                                   r"--threshold VALUE"):
+    with pytest.raises(
+        scoring.ScoringError,
+        match=r"no dev EER threshold is stored with this model; pass "
+        r"--threshold VALUE",
+    ):
         scoring.score_paths(speech[:2], folder, device="cpu")
-    assert scoring.score_paths(speech[:2], folder, threshold=0.0, out=tmp_path / "a.txt", device="cpu",
-                               stderr=io.StringIO()) == 0
+    assert (
+        scoring.score_paths(
+            speech[:2],
+            folder,
+            threshold=0.0,
+            out=tmp_path / "a.txt",
+            device="cpu",
+            stderr=io.StringIO(),
+        )
+        == 0
+    )
     # described: its dev threshold is used, and the score is logit[bona fide] - logit[spoof], as study 02's
-    describe_detector(folder, sample_rate=16000, frontend=transformers_frontend(), clip=whole(), bonafide_class=0,
-                      threshold=dev_threshold(0.5, 0.2, "test dev"))
-    assert scoring.score_paths(speech[:2], folder, out=tmp_path / "b.txt", device="cpu", stderr=io.StringIO()) == 0
+    describe_detector(
+        folder,
+        sample_rate=16000,
+        frontend=transformers_frontend(),
+        clip=whole(),
+        bonafide_class=0,
+        threshold=dev_threshold(0.5, 0.2, "test dev"),
+    )
+    assert (
+        scoring.score_paths(
+            speech[:2], folder, out=tmp_path / "b.txt", device="cpu", stderr=io.StringIO()
+        )
+        == 0
+    )
     a, b = metrics.read_decisions(tmp_path / "a.txt"), metrics.read_decisions(tmp_path / "b.txt")
     np.testing.assert_allclose(a["score"], b["score"])
     assert ((b["score"] > 0.5) == (b["decision"] == "bonafide")).all()
@@ -249,10 +330,14 @@ def _bad_files(folder: Path, real: Path) -> dict[str, str]:
     nan[4000] = np.nan
     sf.write(folder / "nan.wav", nan, 16000, subtype="FLOAT")
     sf.write(folder / "short.wav", np.zeros(100, dtype=np.float32), 16000)
-    return {"truncated.wav": "truncated audio", "empty.wav": "unreadable audio header",
-            "notes.wav": "unreadable audio header", "no_frames.wav": "empty audio (0 samples)",
-            "nan.wav": "NaN or inf samples, first at frame 4000",
-            "short.wav": "too short: 100 samples (6.2 ms) at 16000 Hz; this detector needs at least 512"}
+    return {
+        "truncated.wav": "truncated audio",
+        "empty.wav": "unreadable audio header",
+        "notes.wav": "unreadable audio header",
+        "no_frames.wav": "empty audio (0 samples)",
+        "nan.wav": "NaN or inf samples, first at frame 4000",
+        "short.wav": "too short: 100 samples (6.2 ms) at 16000 Hz; this detector needs at least 512",
+    }
 
 
 def test_a_mix_of_good_and_bad_files(tmp_path, speech):
@@ -273,7 +358,10 @@ def test_a_mix_of_good_and_bad_files(tmp_path, speech):
         line = next(ln for ln in proc.stderr.splitlines() if f"{mix / 'bad' / name}:" in ln)
         assert why in line, (name, line)
     assert f"asvnb score: {missing}: no such file or folder" in proc.stderr
-    assert f"2 of {len(reasons) + 3} file(s) scored" in proc.stderr and f"{len(reasons) + 1} failed" in proc.stderr
+    assert (
+        f"2 of {len(reasons) + 3} file(s) scored" in proc.stderr
+        and f"{len(reasons) + 1} failed" in proc.stderr
+    )
 
 
 def test_nothing_good_writes_nothing(tmp_path, speech):
@@ -292,7 +380,10 @@ def test_nothing_good_writes_nothing(tmp_path, speech):
 
 def test_progress_bar_on_long_lists(tmp_path, speech, capsys):
     run = image_run(tmp_path / "run")
-    files = [Path(shutil.copy(speech[0], tmp_path / f"copy {i:02d}.wav")) for i in range(scoring.PROGRESS_MIN)]
+    files = [
+        Path(shutil.copy(speech[0], tmp_path / f"copy {i:02d}.wav"))
+        for i in range(scoring.PROGRESS_MIN)
+    ]
     assert scoring.score_paths(files, run, out=tmp_path / "s.txt", device="cpu", progress=True) == 0
     err = capsys.readouterr().err
     assert "scoring: 100%" in err and f"{scoring.PROGRESS_MIN}/{scoring.PROGRESS_MIN}" in err
@@ -307,7 +398,10 @@ def test_progress_bar_on_long_lists(tmp_path, speech, capsys):
 def test_models_that_cannot_be_used(tmp_path, speech, capsys):
     no_thr = image_run(tmp_path / "a", threshold=None)
     assert main(["score", str(speech[0]), "--model", str(no_thr)]) == 2
-    assert "no dev EER threshold is stored with this model; pass --threshold VALUE" in capsys.readouterr().err
+    assert (
+        "no dev EER threshold is stored with this model; pass --threshold VALUE"
+        in capsys.readouterr().err
+    )
     assert main(["score", str(speech[0]), "--model", str(no_thr), "--threshold", "-0.5"]) == 0
     assert capsys.readouterr().out.split()[2] in ("bonafide", "spoof")
     # a trainer run that does not describe its detector (what the book's runs hold until the studies save cards)
@@ -318,9 +412,14 @@ def test_models_that_cannot_be_used(tmp_path, speech, capsys):
     assert "does not describe its detector (no asvnb_detector.json)" in capsys.readouterr().err
     for bad in ("nan", "inf", "high"):
         with pytest.raises(SystemExit) as stop:
-            build_parser().parse_args(["score", str(speech[0]), "--model", str(no_thr), "--threshold", bad])
+            build_parser().parse_args(
+                ["score", str(speech[0]), "--model", str(no_thr), "--threshold", bad]
+            )
         assert stop.value.code == 2
-    assert build_parser().parse_args(["score", "x", "--model", "m", "--threshold", "-0.64"]).threshold == -0.64
+    assert (
+        build_parser().parse_args(["score", "x", "--model", "m", "--threshold", "-0.64"]).threshold
+        == -0.64
+    )
     with pytest.raises(scoring.ScoringError, match="no such model folder"):
         scoring.load_detector(tmp_path / "nowhere")
     with pytest.raises(scoring.ScoringError, match="not a detector folder"):
@@ -331,15 +430,23 @@ def test_detector_cards_are_checked(tmp_path):
     run = image_run(tmp_path / "run")
     best = run / "best"
     card = read_card(best)
-    assert card.frontend == {"kind": "spectrogram_image", "nfft": 512, "noverlap": 256, "size": 32, "model_size": 32}
+    assert card.frontend == {
+        "kind": "spectrogram_image",
+        "nfft": 512,
+        "noverlap": 256,
+        "size": 32,
+        "model_size": 32,
+    }
     assert card.model["kwargs"]["channels"] == [4, 8, 8] and card.threshold["value"] == 0.0
     path = best / "asvnb_detector.json"
     text = path.read_text()
-    for old, new, why in [('"kind": "spectrogram_image"', '"kind": "mfcc"', "front end must be one of"),
-                          ('"asvnb.models.cnn:SpectrogramCNN"', '"os:system"', "factory of the asvnb package"),
-                          ('"version": 1', '"version": 7', "not a version 1 detector card"),
-                          ('"name": "tiny CNN"', '"colour": "red"', "unknown fields"),
-                          ('"mode": "crop_or_pad"', '"mode": "loop"', "clip mode must be one of")]:
+    for old, new, why in [
+        ('"kind": "spectrogram_image"', '"kind": "mfcc"', "front end must be one of"),
+        ('"asvnb.models.cnn:SpectrogramCNN"', '"os:system"', "factory of the asvnb package"),
+        ('"version": 1', '"version": 7', "not a version 1 detector card"),
+        ('"name": "tiny CNN"', '"colour": "red"', "unknown fields"),
+        ('"mode": "crop_or_pad"', '"mode": "loop"', "clip mode must be one of"),
+    ]:
         assert old in text
         path.write_text(text.replace(old, new))
         with pytest.raises(DetectorCardError, match=why):
@@ -351,17 +458,26 @@ def test_detector_cards_are_checked(tmp_path):
         read_card(best)
     path.write_text(text)
     torch.save({"weights": torch.zeros(1)}, best / "model.pt")
-    with pytest.raises(scoring.ScoringError, match="cannot load the weights into asvnb.models.cnn:SpectrogramCNN"):
+    with pytest.raises(
+        scoring.ScoringError, match="cannot load the weights into asvnb.models.cnn:SpectrogramCNN"
+    ):
         scoring.load_detector(run)
     with pytest.raises(DetectorCardError, match="threshold must be finite"):
         dev_threshold(math.inf)
     with pytest.raises(DetectorCardError, match="clip length must be a positive number"):
         crop_or_pad(0)
     with pytest.raises(DetectorCardError, match="no model.pt"):
-        describe_detector(tmp_path, sample_rate=16000, frontend=waveform_frontend(), bonafide_class=0)
+        describe_detector(
+            tmp_path, sample_rate=16000, frontend=waveform_frontend(), bonafide_class=0
+        )
     with pytest.raises(DetectorCardError, match="cannot be saved in a detector card"):
-        describe_detector(best, model={"factory": "asvnb.models.cnn:SpectrogramCNN", "kwargs": {"x": object()}},
-                          sample_rate=16000, frontend=waveform_frontend(), bonafide_class=0)
+        describe_detector(
+            best,
+            model={"factory": "asvnb.models.cnn:SpectrogramCNN", "kwargs": {"x": object()}},
+            sample_rate=16000,
+            frontend=waveform_frontend(),
+            bonafide_class=0,
+        )
 
 
 def test_trainer_export_supplies_the_model_config(tmp_path):
@@ -371,8 +487,12 @@ def test_trainer_export_supplies_the_model_config(tmp_path):
     best = tmp_path / "best"
     best.mkdir()
     torch.save(SpectrogramCNN(**CNN_KW).state_dict(), best / "model.pt")
-    (best / "asvnb_model.json").write_text(json.dumps({"model_config": model_config(SpectrogramCNN, **CNN_KW)}))
-    describe_detector(best, sample_rate=16000, frontend=image_frontend(512, size=32), bonafide_class=0)
+    (best / "asvnb_model.json").write_text(
+        json.dumps({"model_config": model_config(SpectrogramCNN, **CNN_KW)})
+    )
+    describe_detector(
+        best, sample_rate=16000, frontend=image_frontend(512, size=32), bonafide_class=0
+    )
     det = scoring.load_detector(tmp_path, "cpu")
     assert isinstance(det.network, SpectrogramCNN) and det.threshold is None
 
@@ -384,8 +504,16 @@ def test_utt_ids_keep_paths_whole():
 
 
 def test_help_text():
-    proc = subprocess.run([sys.executable, "-m", "asvnb.cli", "score", "--help"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", "score", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
-    assert "UTT SCORE DECISION" in text and "--threshold dev-eer|VALUE" in text and "RUN_OR_HUB_ID" in text
+    assert (
+        "UTT SCORE DECISION" in text
+        and "--threshold dev-eer|VALUE" in text
+        and "RUN_OR_HUB_ID" in text
+    )

@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from asvnb.models import separation
-from asvnb.models.separation import (NoSeparation, OracleSeparator, SepformerNet, SepformerStandinConfig, make_separator,
-                                     si_snr, si_snr_improvement, train_sepformer_standin)
+from asvnb.models.separation import (
+    NoSeparation,
+    OracleSeparator,
+    SepformerNet,
+    SepformerStandinConfig,
+    make_separator,
+    si_snr,
+    si_snr_improvement,
+    train_sepformer_standin,
+)
 
 
 def test_si_snr_by_hand():
@@ -25,7 +33,9 @@ def test_si_snr_by_hand():
     # perfect estimates in swapped order: the permutation is found; the mixture itself scores 0 dB each
     base = (si_snr(mix, refs[0]) + si_snr(mix, refs[1])) / 2
     assert base == pytest.approx(0.0, abs=1e-6)
-    assert si_snr_improvement(refs[::-1], refs, mix) == pytest.approx(si_snr_improvement(refs, refs, mix))
+    assert si_snr_improvement(refs[::-1], refs, mix) == pytest.approx(
+        si_snr_improvement(refs, refs, mix)
+    )
     assert si_snr_improvement(np.stack([mix, mix]), refs, mix) == pytest.approx(0.0, abs=1e-6)
 
 
@@ -36,7 +46,9 @@ def test_oracle_and_none():
     for sep in (OracleSeparator(), NoSeparation()):  # bad mixtures are refused by every separator
         with pytest.raises(ValueError, match=f"{sep.name}: mixture 0 is empty"):
             sep.separate([mix[:0]], [src[:, :0]])
-        with pytest.raises(ValueError, match=f"{sep.name}: mixture 0: the input holds 1600 NaN/inf"):
+        with pytest.raises(
+            ValueError, match=f"{sep.name}: mixture 0: the input holds 1600 NaN/inf"
+        ):
             sep.separate([mix * np.nan], [src])
     out = OracleSeparator().separate([mix], [src])[0]
     np.testing.assert_allclose(out, src / np.abs(src).max(axis=1, keepdims=True), rtol=1e-5)
@@ -46,9 +58,15 @@ def test_oracle_and_none():
         OracleSeparator().separate([mix[:100]], [src])
     # band-limited oracle: a 6 kHz tone (above 4 kHz) vanishes, a 1 kHz tone survives
     t = np.arange(16000) / 16000
-    hi_lo = np.stack([np.sin(2 * np.pi * 6000 * t), np.sin(2 * np.pi * 1000 * t)]).astype(np.float32) * 0.5
+    hi_lo = (
+        np.stack([np.sin(2 * np.pi * 6000 * t), np.sin(2 * np.pi * 1000 * t)]).astype(np.float32)
+        * 0.5
+    )
     lim = OracleSeparator(band_limit=8000).separate([hi_lo.sum(0)], [hi_lo])[0]
-    assert np.sqrt(np.mean(lim[0, 2000:-2000] ** 2)) < 0.01 and separation.si_snr(lim[1], hi_lo[1]) > 30
+    assert (
+        np.sqrt(np.mean(lim[0, 2000:-2000] ** 2)) < 0.01
+        and separation.si_snr(lim[1], hi_lo[1]) > 30
+    )
     np.testing.assert_array_equal(NoSeparation().separate([mix])[0], np.stack([mix, mix]))
     with pytest.raises(ValueError, match="unknown separator"):
         make_separator("tasnet")
@@ -56,12 +74,23 @@ def test_oracle_and_none():
 
 def test_sepformer_standin_roundtrip_through_from_hparams(tmp_path):
     rng = np.random.default_rng(2)
-    waves = [(0.3 * np.sin(2 * np.pi * f * np.arange(6000) / 8000)).astype(np.float32) + 0.01 * rng.standard_normal(6000).astype(np.float32)
-             for f in (120, 180, 250, 330)]
-    c = SepformerStandinConfig(channels=16, ffn=32, heads=2, steps_per_epoch=2, epochs=1, batch=2, seconds=0.5)
+    waves = [
+        (0.3 * np.sin(2 * np.pi * f * np.arange(6000) / 8000)).astype(np.float32)
+        + 0.01 * rng.standard_normal(6000).astype(np.float32)
+        for f in (120, 180, 250, 330)
+    ]
+    c = SepformerStandinConfig(
+        channels=16, ffn=32, heads=2, steps_per_epoch=2, epochs=1, batch=2, seconds=0.5
+    )
     out = train_sepformer_standin(waves, waves, tmp_path / "sep", c, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["decoder.ckpt", "encoder.ckpt", "history.csv", "hyperparams.yaml",
-                                                    "masknet.ckpt", "standin.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "decoder.ckpt",
+        "encoder.ckpt",
+        "history.csv",
+        "hyperparams.yaml",
+        "masknet.ckpt",
+        "standin.json",
+    ]
     sep = make_separator("sepformer", out)
     assert sep.sample_rate == 8000 and sep.n_params() > 0
     # the speechbrain model loaded from the directory is the trained network
@@ -81,7 +110,9 @@ def test_sepformer_standin_roundtrip_through_from_hparams(tmp_path):
     assert tiny.shape == (2, 10) and np.isfinite(tiny).all()
     bad = mixes[1].copy()
     bad[3] = np.nan
-    with pytest.raises(ValueError, match=r"sepformer: mixture 1: the input holds 1 NaN/inf value\(s\)"):
+    with pytest.raises(
+        ValueError, match=r"sepformer: mixture 1: the input holds 1 NaN/inf value\(s\)"
+    ):
         sep.separate([mixes[0], bad])
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
         make_separator("sepformer", tmp_path)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_study_spectrogram_resnet18 import SR, one_thread, tone, write_mini_corpus  # noqa: F401  (autouse fixture)
 
 from asvnb import metrics
 from asvnb.audio import save_audio
@@ -15,7 +16,6 @@ from asvnb.config import Paths
 from asvnb.studies import cnn_vs_resnet50 as study
 from asvnb.studies.spectrogram_common import SeedRun
 from asvnb.train.classify import Predictions
-from test_study_spectrogram_resnet18 import SR, one_thread, tone, write_mini_corpus  # noqa: F401  (autouse fixture)
 
 CV_DIR = "cv-corpus-14.0-delta-2023-06-23/en"
 HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment"
@@ -26,7 +26,11 @@ def add_asv_and_cv(root: Path) -> None:
     rng = np.random.default_rng(3)
     la = root / "LA"
     flac = la / "ASVspoof2019_LA_eval" / "flac"
-    proto = (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt").read_text().split("\n")
+    proto = (
+        (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.eval.trl.txt")
+        .read_text()
+        .split("\n")
+    )
     trials = [line.split() for line in proto if line]
     asv = la / "ASVspoof2019_LA_asv_protocols"
     asv.mkdir(parents=True, exist_ok=True)
@@ -43,9 +47,11 @@ def add_asv_and_cv(root: Path) -> None:
             else:
                 lines.append(f"{claim} {utt} bonafide {'target' if claim == spk else 'nontarget'}")
     (asv / "ASVspoof2019.LA.asv.eval.female.trn.txt").write_text(
-        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[:1]) + "\n")
+        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[:1]) + "\n"
+    )
     (asv / "ASVspoof2019.LA.asv.eval.male.trn.txt").write_text(
-        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[1:]) + "\n")
+        "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[1:]) + "\n"
+    )
     (asv / "ASVspoof2019.LA.asv.eval.gi.trl.txt").write_text("\n".join(lines) + "\n")
     rows = [HEADER]
     for s in range(4):
@@ -65,20 +71,27 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def mini_cfg(root: Path, out: Path) -> study.CnnVsResnet50Config:
-    cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root=root, epochs=2, clip_seconds=1.0,
-                                                asv_seconds=0.5)
+    cfg = study.CnnVsResnet50Config.for_profile(
+        "embedded", data_root=root, epochs=2, clip_seconds=1.0, asv_seconds=0.5
+    )
     cfg.paths = Paths(root, out)
     return cfg
 
 
-def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(corpus: Path, tmp_path: Path) -> None:
+def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(
+    corpus: Path, tmp_path: Path
+) -> None:
     cfg = mini_cfg(corpus, tmp_path)
     sets = study.cm_images(cfg, 32)
     # LA: 2 speakers x 3 bona fide (genuine 0) + 3 spoofed (1) per split; CV: 4 speakers split 2 / 2, 3 clips each
     assert sorted(sets["train"].where(study.LA).labels.tolist()) == [0] * 6 + [1] * 6
     assert len(sets["val"]) == 12 and set(sets["val"].groups) == {study.LA}
     cv_train, cv_test = sets["train"].where(study.CV), sets["test"].where(study.CV)
-    assert len(cv_train) == 6 and len(cv_test) == 6 and set(cv_train.labels.tolist()) == {study.GENUINE}
+    assert (
+        len(cv_train) == 6
+        and len(cv_test) == 6
+        and set(cv_train.labels.tolist()) == {study.GENUINE}
+    )
     spk = lambda ids: {int(i.rsplit("_", 1)[1]) // 100 for i in ids}  # noqa: E731  clip number encodes speaker
     assert spk(cv_train.ids) == {0, 1} and spk(cv_test.ids) == {2, 3}
     assert sets["train"].images.shape[1:] == (3, 32, 32)
@@ -101,7 +114,11 @@ def test_cosine_scoring_against_mean_enrolment(corpus: Path, tmp_path: Path) -> 
         seen.append(len(wav))
         return vectors.get(order[len(seen) - 1], np.array([3.0, 0.0]))
 
-    order = enrol[spk] + [u for s in sorted(enrol)[1:] for u in enrol[s]] + [t.utt for t in la.asv_trials()]
+    order = (
+        enrol[spk]
+        + [u for s in sorted(enrol)[1:] for u in enrol[s]]
+        + [t.utt for t in la.asv_trials()]
+    )
     scores = study.la_asv_scores(study.Verifier("toy", embed), cfg)
     first = scores.frame[scores.frame["speaker"] == spk]
     assert first["score"].to_numpy() == pytest.approx(np.full(len(first), 1 / np.sqrt(2)))
@@ -115,26 +132,39 @@ def test_speaker_cnn_trains_and_embeds(corpus: Path, tmp_path: Path) -> None:
     model, history = study.train_speaker_cnn(cfg, data, seed=0)
     assert list(history["epoch"]) == [1, 2] and {"val_loss", "val_acc"} <= set(history.columns)
     assert model.fc3.out_features == 2
-    emb = study.cnn_verifier(model, cfg).embed(tone(1.3, 150, np.random.default_rng(0)).astype(np.float32))
+    emb = study.cnn_verifier(model, cfg).embed(
+        tone(1.3, 150, np.random.default_rng(0)).astype(np.float32)
+    )
     assert emb.shape == (128,) and np.isfinite(emb).all()
     with pytest.raises(ValueError, match="needs at least 2"):
-        study.cv_asv_scores(study.Verifier("toy", lambda w: np.ones(2)),
-                            study.CnnVsResnet50Config(**{**vars(cfg), "cv_max_clips": 3}))  # one speaker's clips
+        study.cv_asv_scores(
+            study.Verifier("toy", lambda w: np.ones(2)),
+            study.CnnVsResnet50Config(**{**vars(cfg), "cv_max_clips": 3}),
+        )  # one speaker's clips
 
 
 def test_min_tdcf_ranks_countermeasures_and_reports_hard_decisions() -> None:
     rng = np.random.default_rng(0)
-    asv = study.ASVScores.from_frame(pd.DataFrame(
-        {"key": ["target"] * 50 + ["nontarget"] * 50 + ["spoof"] * 50,
-         "score": np.r_[rng.normal(2, 1, 50), rng.normal(-2, 1, 50), rng.normal(1.5, 1, 50)]}))
+    asv = study.ASVScores.from_frame(
+        pd.DataFrame(
+            {
+                "key": ["target"] * 50 + ["nontarget"] * 50 + ["spoof"] * 50,
+                "score": np.r_[rng.normal(2, 1, 50), rng.normal(-2, 1, 50), rng.normal(1.5, 1, 50)],
+            }
+        )
+    )
     labels = np.r_[np.zeros(40, int), np.ones(40, int)]
-    good = np.c_[np.r_[rng.normal(3, 1, 40), rng.normal(-3, 1, 40)], np.zeros(80)]  # logit of genuine (0) high
+    good = np.c_[
+        np.r_[rng.normal(3, 1, 40), rng.normal(-3, 1, 40)], np.zeros(80)
+    ]  # logit of genuine (0) high
     poor = np.c_[rng.normal(0, 1, 80), np.zeros(80)]
     run = lambda logits: SeedRun(0, None, 1, Path("."), {"LA eval": Predictions(logits, labels)})  # noqa: E731
     t_good, t_poor = study.min_tdcf(run(good), asv), study.min_tdcf(run(poor), asv)
     assert 0 < t_good < t_poor <= 1
     s = good[:, 0]
-    assert t_good == pytest.approx(metrics.min_tdcf(s[:40], s[40:], asv.target, asv.nontarget, asv.spoof))
+    assert t_good == pytest.approx(
+        metrics.min_tdcf(s[:40], s[40:], asv.target, asv.nontarget, asv.spoof)
+    )
     hard = np.c_[np.r_[np.ones(40), -np.ones(40)], np.zeros(80)]  # two distinct scores: no t-DCF
     assert np.isnan(study.min_tdcf(run(hard), asv))
 
@@ -145,13 +175,27 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert study.SOURCE_FIGURES["ResNet50"][("test", "accuracy")] == 0.52
     cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
     assert cfg.weights is None and cfg.sizes == study.EMBEDDED_SIZES
-    assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {"CNN": 64, "ResNet50": 64}
-    assert study.CnnVsResnet50Config.for_profile("full", data_root="/x").sizes == {"CNN": 224, "ResNet50": 224}
+    assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {
+        "CNN": 64,
+        "ResNet50": 64,
+    }
+    assert study.CnnVsResnet50Config.for_profile("full", data_root="/x").sizes == {
+        "CNN": 224,
+        "ResNet50": 224,
+    }
     # the full profile's epochs are cut to the book's GPU budget; the settings without it give every model 20
     full = study.CnnVsResnet50Config.for_profile("full", data_root="/x")
-    assert {k: s.epochs for k, s in full.setups.items()} == {"CNN": 20, "ResNet50": 5, "ASV CNN": 20}
+    assert {k: s.epochs for k, s in full.setups.items()} == {
+        "CNN": 20,
+        "ResNet50": 5,
+        "ASV CNN": 20,
+    }
     src = study.CnnVsResnet50Config.source_settings("/x")
-    assert {s.epochs for s in src.setups.values()} == {20} and src.profile == "full" and src.sizes == full.sizes
+    assert (
+        {s.epochs for s in src.setups.values()} == {20}
+        and src.profile == "full"
+        and src.sizes == full.sizes
+    )
     assert {k: s.epochs for k, s in cfg.setups.items()} == study.EMBEDDED_EPOCHS
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
@@ -169,17 +213,31 @@ def test_mp3_shortcut_probability_that_cv_scores_above_la() -> None:
     out = study.cv_vs_la_bonafide(_run(0, {"CV test": cv, "LA eval": la}))
     # pairs (CV, LA bona fide): 2>1, 2<2.5, 3>1, 3>2.5 -> 3 of 4
     assert out["P(CV > LA)"] == pytest.approx(0.75)
-    assert out["CV genuine rate"] == 1.0 and out["LA genuine rate"] == 1.0  # all four scores are positive
+    assert (
+        out["CV genuine rate"] == 1.0 and out["LA genuine rate"] == 1.0
+    )  # all four scores are positive
 
 
 def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
     rng = np.random.default_rng(1)
-    asv = study.ASVScores.from_frame(pd.DataFrame(
-        {"key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
-         "score": np.r_[rng.normal(2, 1, 40), rng.normal(-2, 1, 40), rng.normal(1.5, 1, 40)]}))
-    weak = study.ASVScores.from_frame(pd.DataFrame(
-        {"key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
-         "score": np.r_[rng.normal(0.5, 1, 40), rng.normal(-0.5, 1, 40), rng.normal(0.5, 1, 40)]}))
+    asv = study.ASVScores.from_frame(
+        pd.DataFrame(
+            {
+                "key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
+                "score": np.r_[rng.normal(2, 1, 40), rng.normal(-2, 1, 40), rng.normal(1.5, 1, 40)],
+            }
+        )
+    )
+    weak = study.ASVScores.from_frame(
+        pd.DataFrame(
+            {
+                "key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
+                "score": np.r_[
+                    rng.normal(0.5, 1, 40), rng.normal(-0.5, 1, 40), rng.normal(0.5, 1, 40)
+                ],
+            }
+        )
+    )
     labels = np.r_[np.zeros(30, int), np.ones(30, int)]
 
     def runs(shift: float) -> list[SeedRun]:
@@ -195,21 +253,34 @@ def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
     cms = {"CNN": runs(2.0), "ResNet50": runs(0.2)}
     rows = {r.key(): r for r in study.result_rows(cms, asv, [weak] * 3, no_cv=runs(2.0), reps=50)}
     for key in [("cm", "CNN", "LA19 eval", m) for m in ("eer", "f1_weighted", "min_tdcf", "f1")] + [
-            ("cm", "ResNet50", "LA19 eval", "eer"), ("cm", "CNN, trained without Common Voice", "LA19 eval", "eer"),
-            ("mp3", "CNN", "CV vs LA19 eval bona fide", "p_cv_above_la")]:
-        assert key in rows and rows[key].n_seeds == 3 and rows[key].ci95[0] <= rows[key].value <= rows[key].ci95[1]
+        ("cm", "ResNet50", "LA19 eval", "eer"),
+        ("cm", "CNN, trained without Common Voice", "LA19 eval", "eer"),
+        ("mp3", "CNN", "CV vs LA19 eval bona fide", "p_cv_above_la"),
+    ]:
+        assert (
+            key in rows
+            and rows[key].n_seeds == 3
+            and rows[key].ci95[0] <= rows[key].value <= rows[key].ci95[1]
+        )
     cnn = rows[("cm", "CNN", "LA19 eval", "min_tdcf")]
-    by_hand = [metrics.min_tdcf(s[:30], s[30:], asv.target, asv.nontarget, asv.spoof)
-               for s in (r.predictions["LA eval"].scores(0) for r in cms["CNN"])]
+    by_hand = [
+        metrics.min_tdcf(s[:30], s[30:], asv.target, asv.nontarget, asv.spoof)
+        for s in (r.predictions["LA eval"].scores(0) for r in cms["CNN"])
+    ]
     assert cnn.value == pytest.approx(np.mean(by_hand)) and cnn.n_trials == 60
     # a weaker ASV system makes the same countermeasures' t-DCF worse
     assert rows[("cm", "CNN", "LA19 eval", "min_tdcf_own_asv")].value > cnn.value
     assert rows[("cm", "CNN", "LA19 eval", "f1_weighted")].source == 0.707735
-    assert rows[("cm", "CNN", "LA19 eval", "eer")].value < rows[("cm", "ResNet50", "LA19 eval", "eer")].value
+    assert (
+        rows[("cm", "CNN", "LA19 eval", "eer")].value
+        < rows[("cm", "ResNet50", "LA19 eval", "eer")].value
+    )
 
 
 def _la_eval_run(seed: int, logits: np.ndarray, labels: np.ndarray, ids: list[str]) -> SeedRun:
-    return SeedRun(seed, pd.DataFrame(), 1, Path("."), {"LA eval": Predictions(logits, labels, ids)}, {})
+    return SeedRun(
+        seed, pd.DataFrame(), 1, Path("."), {"LA eval": Predictions(logits, labels, ids)}, {}
+    )
 
 
 def test_attack_splits_score_each_group_against_every_bona_fide_trial():
@@ -222,7 +293,11 @@ def test_attack_splits_score_each_group_against_every_bona_fide_trial():
     runs = {"CNN": [_la_eval_run(0, logits, labels, ids)]}
     groups = {"family TTS": {"s1", "s2"}, "A07": {"s1", "s2"}, "A17": {"s3"}, "A99": {"not-scored"}}
     names = study.add_attack_splits(runs, groups)
-    assert names == ["LA eval, family TTS", "LA eval, A07", "LA eval, A17"]  # A99 has no scored spoof: no split
+    assert names == [
+        "LA eval, family TTS",
+        "LA eval, A07",
+        "LA eval, A17",
+    ]  # A99 has no scored spoof: no split
     r = runs["CNN"][0]
     assert r.predictions["LA eval, A07"].ids == ["b1", "b2", "s1", "s2"]
     assert r.metrics["LA eval, A07"]["eer"] == 0.0
@@ -242,7 +317,9 @@ def test_attack_groups_read_families_from_the_corpus_manifest(tmp_path):
     assert set().union(*(v for g, v in groups.items() if not g.startswith("family"))) == la_spoofs
 
 
-def test_trained_cm_leaves_a_card_that_scores_audio_as_the_study_did(corpus: Path, tmp_path: Path) -> None:
+def test_trained_cm_leaves_a_card_that_scores_audio_as_the_study_did(
+    corpus: Path, tmp_path: Path
+) -> None:
     from asvnb import scoring
     from asvnb.audio import load_audio
     from asvnb.train.detector import read_card

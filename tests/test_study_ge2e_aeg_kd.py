@@ -51,14 +51,23 @@ def corpus(tmp_path_factory) -> Path:
                 wav = np.sign(wav).astype(np.float32) * 0.2
             write(la / "ASVspoof2019_LA_train" / "flac" / f"{utt}.flac", wav)
     (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True)
-    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text("\n".join(rows) + "\n")
+    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text(
+        "\n".join(rows) + "\n"
+    )
     dev = []  # held-out speakers: 3 bona fide each (and one spoof, which the speaker EER must leave out)
     for s, spk in enumerate(DEV_SPEAKERS):
         for i in range(4):
             utt = f"LA_D_{1000000 + 10 * s + i}"
-            dev.append(f"{spk} {utt} - {'-' if i < 3 else 'A01'} {'bonafide' if i < 3 else 'spoof'}")
-            write(la / "ASVspoof2019_LA_dev" / "flac" / f"{utt}.flac", tone(rng, 120 + 90 * s, SR // 2))
-    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt").write_text("\n".join(dev) + "\n")
+            dev.append(
+                f"{spk} {utt} - {'-' if i < 3 else 'A01'} {'bonafide' if i < 3 else 'spoof'}"
+            )
+            write(
+                la / "ASVspoof2019_LA_dev" / "flac" / f"{utt}.flac",
+                tone(rng, 120 + 90 * s, SR // 2),
+            )
+    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt").write_text(
+        "\n".join(dev) + "\n"
+    )
     ev = root / "ASVspoof2021_LA_eval"
     keys = root / "LA-keys-stage-1" / "keys"
     cm, asv, scores, utts = [], [], [], []
@@ -66,22 +75,35 @@ def corpus(tmp_path_factory) -> Path:
         utt, spk = f"LA_E_{2000000 + i}", SPEAKERS[i % 3]
         system, key = ("bonafide", "bonafide") if i % 3 == 0 else (f"A{7 + i % 4:02d}", "spoof")
         wav = tone(rng, 150 + 60 * (i % 3), SR // 2)
-        write(ev / "flac" / f"{utt}.flac", wav if key == "bonafide" else np.sign(wav).astype(np.float32) * 0.2)
+        write(
+            ev / "flac" / f"{utt}.flac",
+            wav if key == "bonafide" else np.sign(wav).astype(np.float32) * 0.2,
+        )
         utts.append(utt)
         cm.append(f"{spk} {utt} alaw ita_tx {system} {key} notrim eval")
-        for j, (asv_key, score) in enumerate((("target", 3.0), ("nontarget", -2.0), ("spoof", 2.0))):
+        for j, (asv_key, score) in enumerate(
+            (("target", 3.0), ("nontarget", -2.0), ("spoof", 2.0))
+        ):
             asv.append(f"{spk} {utt}-{j} alaw ita_tx {system} {asv_key} notrim eval")
             scores.append(f"{spk} {utt}-{j} {score + 0.1 * rng.standard_normal():.4f}")
     (ev / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("\n".join(utts) + "\n")
-    for path, lines in ((keys / "CM" / "trial_metadata.txt", cm), (keys / "ASV" / "trial_metadata.txt", asv),
-                        (keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", scores)):
+    for path, lines in (
+        (keys / "CM" / "trial_metadata.txt", cm),
+        (keys / "ASV" / "trial_metadata.txt", asv),
+        (keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", scores),
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")
     for cat in ("music", "speech", "noise"):
-        write(root / "musan" / cat / "sub" / f"{cat}-0000.wav", 0.1 * rng.standard_normal(SR).astype(np.float32))
+        write(
+            root / "musan" / cat / "sub" / f"{cat}-0000.wav",
+            0.1 * rng.standard_normal(SR).astype(np.float32),
+        )
     rir = np.zeros(400, dtype=np.float32)
     rir[0], rir[200] = 1.0, 0.3
-    write(root / "RIRS_NOISES" / "simulated_rirs" / "smallroom" / "Room001" / "Room001-00001.wav", rir)
+    write(
+        root / "RIRS_NOISES" / "simulated_rirs" / "smallroom" / "Room001" / "Room001-00001.wav", rir
+    )
     return root
 
 
@@ -89,58 +111,132 @@ def corpus(tmp_path_factory) -> Path:
 def cfg(corpus, tmp_path, monkeypatch) -> study.GE2EAEGKDConfig:
     monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
     return study.GE2EAEGKDConfig.for_profile(
-        "embedded", data_root=corpus, sample_rate=SR, crop_s=0.25, eval_crop_s=0.25, emb_dim=32,
-        ge2e_speakers=3, ge2e_utts=4, ge2e_epochs=2, epochs=2, batch_size=8, train_per_epoch=8, aeg_pool=6,
-        device="cpu", aeg_threshold_rule="fixed", bootstrap=50)
+        "embedded",
+        data_root=corpus,
+        sample_rate=SR,
+        crop_s=0.25,
+        eval_crop_s=0.25,
+        emb_dim=32,
+        ge2e_speakers=3,
+        ge2e_utts=4,
+        ge2e_epochs=2,
+        epochs=2,
+        batch_size=8,
+        train_per_epoch=8,
+        aeg_pool=6,
+        device="cpu",
+        aeg_threshold_rule="fixed",
+        bootstrap=50,
+    )
 
 
 def test_profiles_and_reductions(corpus):
     with pytest.raises(ValueError, match="needs data_root"):
         study.GE2EAEGKDConfig.for_profile("full")
     full = study.GE2EAEGKDConfig.for_profile("full", data_root=corpus)
-    assert (full.sample_rate, full.layers, full.ge2e_speakers, full.ge2e_utts) == (22050, (3, 4, 6, 3), 7, 10)
-    assert (full.lr, full.lr_decay, full.decay_every, full.kd_gamma, full.kd_T) == (3e-4, 0.95, 2, 0.5, 5.0)
+    assert (full.sample_rate, full.layers, full.ge2e_speakers, full.ge2e_utts) == (
+        22050,
+        (3, 4, 6, 3),
+        7,
+        10,
+    )
+    assert (full.lr, full.lr_decay, full.decay_every, full.kd_gamma, full.kd_T) == (
+        3e-4,
+        0.95,
+        2,
+        0.5,
+        5.0,
+    )
     assert (full.aeg_alpha, full.aeg_iters, full.aeg_threshold) == (3.0, 5, 0.4)
     # the full profile: the source's settings but for the training data, cut to the book's one-GPU-hour budget
-    assert (full.epochs, full.train_per_epoch) == (10, 5000) and full.n_eval is None and full.aeg_pool is None
-    budget = ("one-GPU-hour budget: 10 epochs of 5,000 utterances drawn from LA train (unbudgeted: 20 epochs over "
-              "all of it; the source states no epochs)")
+    assert (
+        (full.epochs, full.train_per_epoch) == (10, 5000)
+        and full.n_eval is None
+        and full.aeg_pool is None
+    )
+    budget = (
+        "one-GPU-hour budget: 10 epochs of 5,000 utterances drawn from LA train (unbudgeted: 20 epochs over "
+        "all of it; the source states no epochs)"
+    )
     assert full.reductions == (budget,)
-    assert "1 epochs x 32 utts" in study.GE2EAEGKDConfig.for_profile("full", data_root=corpus, epochs=1,
-                                                                     train_per_epoch=32).reductions
+    assert (
+        "1 epochs x 32 utts"
+        in study.GE2EAEGKDConfig.for_profile(
+            "full", data_root=corpus, epochs=1, train_per_epoch=32
+        ).reductions
+    )
     src = study.GE2EAEGKDConfig.source_settings(data_root=corpus)
-    assert (src.epochs, src.train_per_epoch, src.profile, src.describe_reductions()) == (20, None, "full", ())
+    assert (src.epochs, src.train_per_epoch, src.profile, src.describe_reductions()) == (
+        20,
+        None,
+        "full",
+        (),
+    )
     assert src.layers == full.layers and src.teacher_channels == full.teacher_channels
     assert full.seeds == (0, 1, 2)
-    assert not full.ge2e_bonafide_only and full.augment_p is None and full.aeg_threshold_rule == "fixed"
+    assert (
+        not full.ge2e_bonafide_only
+        and full.augment_p is None
+        and full.aeg_threshold_rule == "fixed"
+    )
     emb = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=3)
-    assert emb.epochs == 3 and emb.ge2e_epochs == 15 and emb.batch_size == 32 and emb.train_per_epoch == 300
+    assert (
+        emb.epochs == 3
+        and emb.ge2e_epochs == 15
+        and emb.batch_size == 32
+        and emb.train_per_epoch == 300
+    )
     assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.0, 1.5, (0, 1, 2), None)
     assert emb.ge2e_bonafide_only and emb.aeg_threshold_rule == "sv_eer" and emb.augment_p == 0.2
     assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
     text = "; ".join(emb.reductions)
-    assert "16000 Hz" in text and "blocks 1-1-1-1" in text and "3 epochs x 300 utts" in text and "batch 32" not in text
+    assert (
+        "16000 Hz" in text
+        and "blocks 1-1-1-1" in text
+        and "3 epochs x 300 utts" in text
+        and "batch 32" not in text
+    )
     assert "1 s train / 1.5 s eval crops" in text and "GE2E 15 batches of 7x10" in text
     assert "GE2E on bona fide only" in text and "AEG teachers and students on" not in text
-    assert "AEG teachers and students on 1 of 3 seeds" in "; ".join(replace(emb, table2_seeds=1).describe_reductions())
+    assert "AEG teachers and students on 1 of 3 seeds" in "; ".join(
+        replace(emb, table2_seeds=1).describe_reductions()
+    )
     assert "augmentation p = 0.2, one of reverb, music, speech, noise (SNR noise 0-15 dB" in text
     # an epochs=None / seeds=None override (the notebook's defaults) keeps the profile's value
     assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, epochs=None).epochs == 6
-    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (0, 1, 2)
-    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=[3, 4]).seeds == (3, 4)
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=None).seeds == (
+        0,
+        1,
+        2,
+    )
+    assert study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus, seeds=[3, 4]).seeds == (
+        3,
+        4,
+    )
 
 
 def test_run_folder_depends_on_training_settings_only(corpus, tmp_path, monkeypatch):
     # checkpoints resume whatever made them: other training settings must not share a folder
     monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
     cfg = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus)
-    assert cfg.run_key() == study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus).run_key()
-    for change in ({"epochs": 7}, {"crop_s": 2.0}, {"ge2e_epochs": 5}, {"aeg_alpha": 1.0}, {"lr": 2e-3}):
+    assert (
+        cfg.run_key() == study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus).run_key()
+    )
+    for change in (
+        {"epochs": 7},
+        {"crop_s": 2.0},
+        {"ge2e_epochs": 5},
+        {"aeg_alpha": 1.0},
+        {"lr": 2e-3},
+    ):
         assert replace(cfg, **change).run_key() != cfg.run_key(), change
     for same in ({"device": "cpu"}, {"eval_crop_s": None}, {"n_eval": 5}, {"seeds": (1, 2)}):
         assert replace(cfg, **same).run_key() == cfg.run_key(), same
     root = cfg.run_root(3)
-    assert root == cfg.paths.out / cfg.run_key() / "seed3" and (root.parent / "settings.json").is_file()
+    assert (
+        root == cfg.paths.out / cfg.run_key() / "seed3"
+        and (root.parent / "settings.json").is_file()
+    )
 
 
 def test_seeds_note_and_aeg_scale_table(cfg):
@@ -165,7 +261,7 @@ def test_ge2e_sampler_gives_n_distinct_speakers_times_m_utterances():
     assert len(batches) == len(sampler) == 3
     for b in batches:
         assert len(b) == 24 and len(set(b)) == 24
-        rows = [[speakers[i] for i in b[r * 6:(r + 1) * 6]] for r in range(4)]
+        rows = [[speakers[i] for i in b[r * 6 : (r + 1) * 6]] for r in range(4)]
         assert all(len(set(r)) == 1 for r in rows)  # speaker-major: row r is one speaker
         assert len({r[0] for r in rows}) == 4 and "rare" not in {r[0] for r in rows}
     assert list(sampler) == batches  # same epoch, same draws (resume)
@@ -193,7 +289,9 @@ def test_ge2e_pretraining_batches_and_learnt_scale(cfg):
     assert list(hist["epoch"]) == [1, 2] and {"train_w", "train_b"} <= set(hist.columns)
     # logged at each step before the update: the first shows the initial 10 and -5, the second the learnt ones
     assert (hist["train_w"].iloc[0], hist["train_b"].iloc[0]) == (10.0, -5.0)
-    assert hist["train_w"].iloc[1] != 10.0  # w is in the optimiser (b too, though the softmax form ignores a shift)
+    assert (
+        hist["train_w"].iloc[1] != 10.0
+    )  # w is in the optimiser (b too, though the softmax form ignores a shift)
     assert isinstance(model, study.ResNetSE)
 
 
@@ -201,8 +299,14 @@ def test_finetune_set_labels_and_adversarial_class(cfg):
     data = study.load_data(cfg)
     base = study.train_dataset(cfg, data, 0)
     assert sorted(set(base.labels)) == list(range(7))  # bona fide + A01..A06
-    adv = AdversarialSet(torch.zeros(2, cfg.crop_samples), torch.full((2,), ADVERSARIAL_CLASS),
-                         torch.zeros(2), torch.arange(2), torch.arange(2), n_tried=5)
+    adv = AdversarialSet(
+        torch.zeros(2, cfg.crop_samples),
+        torch.full((2,), ADVERSARIAL_CLASS),
+        torch.zeros(2),
+        torch.arange(2),
+        torch.arange(2),
+        n_tried=5,
+    )
     ds = study.FineTuneSet(base, adv, data.augmenter)
     assert len(ds) == len(base) + 2
     wav, label, uid = ds[len(base) + 1]
@@ -246,12 +350,21 @@ def test_static_generated_once_active_before_every_epoch(cfg, monkeypatch):
         active(trainer, epoch)
         sets.append(ds.adversarial.waveforms.clone())
 
-    study.fine_tune(cfg, cfg.student(), ds, 0, cfg.paths.out / "active", active=hook, progress=False)
-    assert calls == [1, 2] and [e["epoch"] for e in active.log] == [1, 2]  # before each of the 2 epochs
-    assert [e["kept"] for e in active.log] == [6, 6] and all(len(e["after"]) == 6 for e in active.log)
+    study.fine_tune(
+        cfg, cfg.student(), ds, 0, cfg.paths.out / "active", active=hook, progress=False
+    )
+    assert calls == [1, 2] and [e["epoch"] for e in active.log] == [
+        1,
+        2,
+    ]  # before each of the 2 epochs
+    assert [e["kept"] for e in active.log] == [6, 6] and all(
+        len(e["after"]) == 6 for e in active.log
+    )
     assert len(sets) == 2 and len(ds) == len(ds.base) + 6
     assert not torch.equal(sets[0], sets[1])  # new samples: new partners, updated model
-    torch.testing.assert_close(study.load_adversarial(cfg.paths.out / "active_last.pt").waveforms, sets[1])
+    torch.testing.assert_close(
+        study.load_adversarial(cfg.paths.out / "active_last.pt").waveforms, sets[1]
+    )
 
 
 def test_threshold_decides_what_is_kept(cfg):
@@ -261,7 +374,9 @@ def test_threshold_decides_what_is_kept(cfg):
     model = cfg.student()
     _, sims = study.static_aeg(cfg, model, pool, 0, cfg.paths.out / "s_all.pt")
     cut = float(sims["after"].median())
-    kept, sims_cut = study.static_aeg(replace(cfg, aeg_threshold=cut), model, pool, 0, cfg.paths.out / "s_cut.pt")
+    kept, sims_cut = study.static_aeg(
+        replace(cfg, aeg_threshold=cut), model, pool, 0, cfg.paths.out / "s_cut.pt"
+    )
     assert len(kept) == int((sims["after"] <= cut).sum()) == int(sims_cut["kept"].sum())
     assert (kept.cos_sim <= cut).all() and (kept.labels == ADVERSARIAL_CLASS).all()
 
@@ -277,7 +392,9 @@ def test_fine_tuning_resumes_after_interruption(cfg):
     def run(out: Path, stop_after=None):
         torch.manual_seed(0)
         ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
-        return study.fine_tune(cfg, cfg.student(), ds, 0, out, progress=False, stop_after=stop_after)
+        return study.fine_tune(
+            cfg, cfg.student(), ds, 0, out, progress=False, stop_after=stop_after
+        )
 
     full, hist_full = run(cfg.paths.out / "full")
     part, hist_part = run(cfg.paths.out / "killed", stop_after=1)
@@ -292,11 +409,13 @@ def test_fine_tuning_resumes_after_interruption(cfg):
 
 def test_run_seed_and_tables(cfg):
     # narrow models keep the seven trainings fast; the orchestration is the same
-    cfg = replace(cfg, ge2e_epochs=1, epochs=1, teacher_channels=(8, 8, 16, 16), student_channels=(8, 8, 8, 8))
+    cfg = replace(
+        cfg, ge2e_epochs=1, epochs=1, teacher_channels=(8, 8, 16, 16), student_channels=(8, 8, 8, 8)
+    )
     data = study.load_data(cfg)
     run = study.run_seed(cfg, data, 0, progress=False, log=lambda s: None)
     assert set(run.results) == set(study.MODELS)
-    for name, r in run.results.items():
+    for r in run.results.values():
         assert r.scores.shape == (12,) and np.isfinite(r.scores).all()
         assert 0 <= r.eer <= 1 and 0 <= r.min_tdcf <= 1.0 + 1e-9
         assert set(r.per_attack()["system"]) == {"A07", "A08", "A09", "A10", "pooled"}
@@ -307,21 +426,34 @@ def test_run_seed_and_tables(cfg):
     for when in ("before", "after"):
         sv = run.speaker[when]
         assert (len(sv.target), len(sv.nontarget), sv.n_speakers) == (9, 27, 3) and 0 <= sv.eer <= 1
-    if kept == 0:  # an empty static set repeats the run without AEG: its result is reused, not recomputed
-        assert run.results["G static"] is run.results["G GE2E+NLL"] and run.results["L static"] is run.results["L none"]
+    if (
+        kept == 0
+    ):  # an empty static set repeats the run without AEG: its result is reused, not recomputed
+        assert (
+            run.results["G static"] is run.results["G GE2E+NLL"]
+            and run.results["L static"] is run.results["L none"]
+        )
     # a second call finds every run finished: nothing retrains, the scores are the same
     again = study.run_seed(cfg, data, 0, progress=False, log=lambda s: None)
-    np.testing.assert_allclose(again.results["L static"].scores, run.results["L static"].scores, rtol=1e-5)
+    np.testing.assert_allclose(
+        again.results["L static"].scores, run.results["L static"].scores, rtol=1e-5
+    )
     t1 = report.comparison_table(study.table1_rows([run], cfg), cfg.profile)
     assert list(t1["source"]) == ["0.3143", "5.78%", "0.3003", "5.10%"]
     assert t1["this book"].iloc[0] == f"{run.results['G NLL'].min_tdcf:.4f}"
     t2 = report.comparison_table(study.table2_rows([run], cfg), cfg.profile)
-    assert len(t2) == 12 and (t2["profile"] == "embedded").all() and t2["note"].str.contains("blocks").all()
+    assert (
+        len(t2) == 12
+        and (t2["profile"] == "embedded").all()
+        and t2["note"].str.contains("blocks").all()
+    )
     assert t2.loc[t2["model"] == "L-ResNetSE, AEG static", "source"].tolist() == ["0.2695", "3.54%"]
 
 
 def test_complexity_matches_table3_in_layout_v2(cfg):
-    cx = study.complexity_table(cfg)  # the source's architectures at its 512-d embedding, whatever cfg trains
+    cx = study.complexity_table(
+        cfg
+    )  # the source's architectures at its 512-d embedding, whatever cfg trains
     teacher_l, teacher_v2, student = (cx.iloc[i] for i in range(3))
     assert teacher_v2["params (M)"] == pytest.approx(6.39, abs=0.005)
     assert teacher_v2["MACs (G)"] == pytest.approx(4.62, abs=0.005)
@@ -335,7 +467,10 @@ def test_complexity_matches_table3_in_layout_v2(cfg):
     t3 = report.comparison_table([r for r in rows if r["metric"] in ("params", "MACs")], "embedded")
     assert t3.loc[t3["model"] == "RawNet2", "source"].tolist() == ["0.89 M", "1.47 G"]
     g = t3[t3["model"] == "G-ResNetSE"]
-    assert g["source"].tolist() == ["6.39 M", "4.62 G"] and g["this book"].tolist() == ["6.39 M", "4.62 G"]
+    assert g["source"].tolist() == ["6.39 M", "4.62 G"] and g["this book"].tolist() == [
+        "6.39 M",
+        "4.62 G",
+    ]
 
 
 # --------------------------------------------------------------------------- issue 15: what each step must show
@@ -344,8 +479,12 @@ def test_complexity_matches_table3_in_layout_v2(cfg):
 def test_ge2e_batches_hold_bona_fide_only_with_true_speakers(cfg, monkeypatch):
     data = study.load_data(cfg)
     trials = study.ge2e_trials(cfg, data)
-    assert len(trials) == 12 and all(t.is_bonafide for t in trials)  # 3 speakers x 4 bona fide, no spoof
-    assert len(study.ge2e_trials(replace(cfg, ge2e_bonafide_only=False), data)) == 30  # the source's choice
+    assert len(trials) == 12 and all(
+        t.is_bonafide for t in trials
+    )  # 3 speakers x 4 bona fide, no spoof
+    assert (
+        len(study.ge2e_trials(replace(cfg, ge2e_bonafide_only=False), data)) == 30
+    )  # the source's choice
     drawn = []
 
     class Recording(study.GE2EBatchSampler):
@@ -359,8 +498,10 @@ def test_ge2e_batches_hold_bona_fide_only_with_true_speakers(cfg, monkeypatch):
     assert len(drawn) == 2
     protocol = {t.utt: t for t in data.train.trials}
     for batch in drawn:
-        rows = [[trials[i] for i in batch[r * 4:(r + 1) * 4]] for r in range(3)]
-        for row in rows:  # each row of the GE2E matrix: one true speaker, bona fide utterances of it
+        rows = [[trials[i] for i in batch[r * 4 : (r + 1) * 4]] for r in range(3)]
+        for (
+            row
+        ) in rows:  # each row of the GE2E matrix: one true speaker, bona fide utterances of it
             assert all(protocol[t.utt].key == "bonafide" for t in row)
             assert len({protocol[t.utt].speaker for t in row}) == 1
         assert len({row[0].speaker for row in rows}) == 3
@@ -395,7 +536,11 @@ def test_pair_scores_and_speaker_eer_by_hand():
     sv = study.speaker_eer_of(emb, ["a", "a", "b", "b"], reps=50)
     np.testing.assert_allclose(sorted(sv.target), [0.6, 1.0], atol=1e-9)
     np.testing.assert_allclose(sorted(sv.nontarget), [0.8, 0.8, 0.96, 0.96], atol=1e-9)
-    assert sv.eer == pytest.approx(0.5) and 0.8 - 1e-6 <= sv.threshold <= 0.96 + 1e-6 and sv.ci95[0] <= sv.ci95[1]
+    assert (
+        sv.eer == pytest.approx(0.5)
+        and 0.8 - 1e-6 <= sv.threshold <= 0.96 + 1e-6
+        and sv.ci95[0] <= sv.ci95[1]
+    )
 
 
 def test_sv_eer_threshold_rule_keeps_what_reads_as_another_speaker(cfg):
@@ -405,9 +550,16 @@ def test_sv_eer_threshold_rule_keeps_what_reads_as_another_speaker(cfg):
     pool = (w, ["a", "a", "b", "b"])
     thr = study.aeg_threshold(replace(cfg, aeg_threshold_rule="sv_eer"), _Embed(), pool)
     same = float(np.cos(np.arctan(0.2)))  # cos of the two utterances of one speaker, 0.981
-    cross = [float(np.cos(np.pi / 2 - a - b)) for a in (0, np.arctan(0.2)) for b in (0, np.arctan(0.2))]
+    cross = [
+        float(np.cos(np.pi / 2 - a - b)) for a in (0, np.arctan(0.2)) for b in (0, np.arctan(0.2))
+    ]
     assert max(cross) < thr <= same + 1e-9
-    assert study.aeg_threshold(replace(cfg, aeg_threshold_rule="fixed", aeg_threshold=0.4), _Embed(), pool) == 0.4
+    assert (
+        study.aeg_threshold(
+            replace(cfg, aeg_threshold_rule="fixed", aeg_threshold=0.4), _Embed(), pool
+        )
+        == 0.4
+    )
     with pytest.raises(ValueError, match="valid: fixed, sv_eer"):
         study.aeg_threshold(replace(cfg, aeg_threshold_rule="median"), _Embed(), pool)
 
@@ -415,17 +567,30 @@ def test_sv_eer_threshold_rule_keeps_what_reads_as_another_speaker(cfg):
 def test_kept_fraction_row_by_hand():
     row = study.kept_row("static", np.array([True, False, False, True, True]), [0.6], "n", reps=200)
     assert row.key() == ("aeg", "static", "LA19 train", "kept_fraction")
-    assert row.value == pytest.approx(0.6) and row.n_trials == 5 and row.n_seeds == 1 and row.std is None
+    assert (
+        row.value == pytest.approx(0.6)
+        and row.n_trials == 5
+        and row.n_seeds == 1
+        and row.std is None
+    )
     assert 0.0 <= row.ci95[0] <= 0.6 <= row.ci95[1] <= 1.0
     two = study.kept_row("active", np.array([1, 1, 0, 0, 0, 0]), [0.5, 1 / 6], "n", reps=200)
-    assert two.value == pytest.approx(1 / 3) and two.std == pytest.approx(np.std([0.5, 1 / 6], ddof=1))
+    assert two.value == pytest.approx(1 / 3) and two.std == pytest.approx(
+        np.std([0.5, 1 / 6], ddof=1)
+    )
 
 
 def _toy_result(spoof_shift: float = 0.0) -> study.CMResult:
-    scores = np.array([1, 2, 3, 4, 0, 0.5, 2.5, 5, 0.2, 0.3]) + np.r_[np.zeros(4), spoof_shift * np.ones(6)]
+    scores = (
+        np.array([1, 2, 3, 4, 0, 0.5, 2.5, 5, 0.2, 0.3])
+        + np.r_[np.zeros(4), spoof_shift * np.ones(6)]
+    )
     keys = np.array(["bonafide"] * 4 + ["spoof"] * 6, dtype=object)
     systems = np.array(["bonafide"] * 4 + ["A07", "A07", "A08", "A08", "A09", "A09"], dtype=object)
-    codecs = np.array(["none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw"], dtype=object)
+    codecs = np.array(
+        ["none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw", "none", "alaw"],
+        dtype=object,
+    )
     return study.CMResult(scores, keys, systems, 0.5, 0.0, codecs)
 
 
@@ -437,12 +602,22 @@ def test_per_family_and_per_codec_eer_by_hand(cfg):
     r = _toy_result()
     families = {"A07": "TTS", "A08": "VC", "A09": "vocoder"}
     masks = study.groups(r, families)
-    assert list(masks) == ["", "family TTS", "family VC", "family vocoder", "codec alaw", "codec none"]
+    assert list(masks) == [
+        "",
+        "family TTS",
+        "family VC",
+        "family vocoder",
+        "codec alaw",
+        "codec none",
+    ]
     assert masks["family VC"].tolist() == [True] * 4 + [False, False, True, True, False, False]
     asv = ASVScores(np.array([3.0, 2.5]), np.array([-2.0, -1.0]), np.array([1.0, 0.5]), None)
     data = SimpleNamespace(asv=asv, families=families)
-    rows = {row.data: row for row in study.cm_rows("1", "x", [r], data, cfg, (0.3, 5.0), breakdown=True)
-            if row.metric == "eer"}
+    rows = {
+        row.data: row
+        for row in study.cm_rows("1", "x", [r], data, cfg, (0.3, 5.0), breakdown=True)
+        if row.metric == "eer"
+    }
     # bona fide 1, 2, 3, 4: TTS spoofs 0, 0.5 all below -> 0; VC 2.5, 5: at threshold 3 FRR 2/4 = FAR 1/2 -> 0.5
     assert rows["LA21 eval, family TTS"].value == 0.0 and rows["LA21 eval, family VC"].value == 0.5
     assert rows["LA21 eval, family vocoder"].value == 0.0
@@ -462,7 +637,9 @@ def test_g711_round_trip_by_hand_and_augmentation_probability(corpus):
     from asvnb.data.augment import Augmenter, g711
 
     # mu-law: F(0.5) = ln(1 + 127.5) / ln 256 = 0.8757 -> 111 / 127 -> (256^(111/127) - 1) / 255 = 0.49531
-    np.testing.assert_allclose(g711(np.array([0.5, -0.5, 0.0]), "ulaw"), [0.49531, -0.49531, 0.0], atol=1e-5)
+    np.testing.assert_allclose(
+        g711(np.array([0.5, -0.5, 0.0]), "ulaw"), [0.49531, -0.49531, 0.0], atol=1e-5
+    )
     # A-law: 0.5 -> (1 + ln 43.8) / (1 + ln 87.6) = 0.8733 -> 111 / 127 -> e^(4.7833 - 1) / 87.6 = 0.50183;
     # 0.005 (linear segment) -> 0.0800 -> 10 / 127 -> 0.07874 x 5.4728 / 87.6 = 0.004919
     np.testing.assert_allclose(g711(np.array([0.5, 0.005]), "alaw"), [0.50183, 0.004919], atol=1e-5)
@@ -475,7 +652,9 @@ def test_g711_round_trip_by_hand_and_augmentation_probability(corpus):
     aug = Augmenter(corpus, corpus, sr=SR, p=0.3)
     rng = np.random.default_rng(1)
     picks = [aug.pick(rng) for _ in range(4000)]
-    assert abs(np.mean([k != "none" for k in picks]) - 0.3) < 0.03  # 4 standard deviations of 4,000 draws
+    assert (
+        abs(np.mean([k != "none" for k in picks]) - 0.3) < 0.03
+    )  # 4 standard deviations of 4,000 draws
     assert set(picks) == {"none", "reverb", "music", "speech", "noise"}
     with pytest.raises(ValueError, match="probability"):
         Augmenter(corpus, corpus, sr=SR, p=1.5)
@@ -483,32 +662,52 @@ def test_g711_round_trip_by_hand_and_augmentation_probability(corpus):
 
 def test_results_rows_name_the_issue_key_figures(cfg):
     # two seeds of Table 1, the first also of Table 2: the rows the book's checks look up, each with an interval
-    cfg = replace(cfg, ge2e_epochs=1, epochs=1, teacher_channels=(8, 8, 16, 16), student_channels=(8, 8, 8, 8),
-                  seeds=(0, 1), table2_seeds=1, aeg_threshold_rule="sv_eer")
+    cfg = replace(
+        cfg,
+        ge2e_epochs=1,
+        epochs=1,
+        teacher_channels=(8, 8, 16, 16),
+        student_channels=(8, 8, 8, 8),
+        seeds=(0, 1),
+        table2_seeds=1,
+        aeg_threshold_rule="sv_eer",
+    )
     data = study.load_data(cfg)
     runs = study.run_all(cfg, data, progress=False, log=lambda s: None)
     assert [len(r.results) for r in runs] == [7, 2] and study.table2_runs(runs) == runs[:1]
     cx = study.complexity_table(cfg)
     rows = study.result_rows(runs, cfg, data, cx)
     keys = {r.key(): r for r in rows}
-    for key in (("1", "G-ResNetSE, NLL", "LA21 eval", "eer"), ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer"),
-                ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "min_tdcf"),
-                ("2", "L-ResNetSE, static AEG", "LA21 eval", "eer"),
-                ("ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer"),
-                ("aeg", "static", "LA19 train", "kept_fraction"), ("aeg", "active", "LA19 train", "kept_fraction")):
+    for key in (
+        ("1", "G-ResNetSE, NLL", "LA21 eval", "eer"),
+        ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer"),
+        ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "min_tdcf"),
+        ("2", "L-ResNetSE, static AEG", "LA21 eval", "eer"),
+        ("ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer"),
+        ("aeg", "static", "LA19 train", "kept_fraction"),
+        ("aeg", "active", "LA19 train", "kept_fraction"),
+    ):
         assert key in keys, key
         assert keys[key].ci95 is not None and keys[key].n_trials
     t1 = keys[("1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer")]
-    assert t1.n_seeds == 2 and t1.value == pytest.approx(np.mean([r.results["G GE2E+NLL"].eer for r in runs]))
+    assert t1.n_seeds == 2 and t1.value == pytest.approx(
+        np.mean([r.results["G GE2E+NLL"].eer for r in runs])
+    )
     assert keys[("2", "L-ResNetSE, static AEG", "LA21 eval", "eer")].n_seeds == 1
     assert ("1", "G-ResNetSE, GE2E+NLL", "LA21 eval, codec alaw", "eer") in keys
-    dev = keys[("1", "G-ResNetSE, GE2E+NLL", "LA19 dev, A01", "eer")]  # 9 bona fide + 3 A01 spoofs, 2 seeds
+    dev = keys[
+        ("1", "G-ResNetSE, GE2E+NLL", "LA19 dev, A01", "eer")
+    ]  # 9 bona fide + 3 A01 spoofs, 2 seeds
     assert dev.n_trials == 12 and dev.n_seeds == 2 and dev.ci95 is not None
     sims = runs[0].aeg["static_similarity"]
-    assert keys[("aeg", "static", "LA19 train", "kept_fraction")].value == pytest.approx(sims["kept"].mean())
+    assert keys[("aeg", "static", "LA19 train", "kept_fraction")].value == pytest.approx(
+        sims["kept"].mean()
+    )
     assert keys[("3", "L-ResNetSE, layout L", "401 frames x 40 log-mel", "params")].source == 1.44e6
     text = study.claims(rows, cfg)
-    assert "15% target" in text and "Static AEG keeps" in text and "speaker-verification EER" in text
+    assert (
+        "15% target" in text and "Static AEG keeps" in text and "speaker-verification EER" in text
+    )
     assert study.plot_similarities(runs, cfg) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
     assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]

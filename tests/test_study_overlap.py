@@ -14,8 +14,11 @@ from asvnb.models import separation, wavlm
 from asvnb.pipeline import StreamCache, ensure_streams, run_pipeline
 from asvnb.studies import overlap_pipeline as study
 
-PROTOCOLS = {"train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"), "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
-             "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt")}
+PROTOCOLS = {
+    "train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"),
+    "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
+    "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt"),
+}
 
 
 def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
@@ -26,12 +29,17 @@ def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
         for k in range(2 * n):
             utt, spoof = f"LA_{letter}_{1000000 + k}", k % 2 == 1
             t = np.arange(int(sr * rng.uniform(0.6, 1.0))) / sr
-            x = sum(np.sin(2 * np.pi * rng.uniform(100, 250) * h * t) / h for h in range(1, 5)) * 0.2
+            x = (
+                sum(np.sin(2 * np.pi * rng.uniform(100, 250) * h * t) / h for h in range(1, 5))
+                * 0.2
+            )
             x = x + (0.05 * rng.standard_normal(len(t)) if spoof else 0)
             d = root / "LA" / f"ASVspoof2019_LA_{split}" / "flac"
             d.mkdir(parents=True, exist_ok=True)
             sf.write(d / f"{utt}.flac", x.astype(np.float32), sr, subtype="PCM_16")
-            lines.append(f"LA_000{k % 3} {utt} - {'A01' if spoof else '-'} {'spoof' if spoof else 'bonafide'}")
+            lines.append(
+                f"LA_000{k % 3} {utt} - {'A01' if spoof else '-'} {'spoof' if spoof else 'bonafide'}"
+            )
         (root / "LA" / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
         (root / "LA" / "ASVspoof2019_LA_cm_protocols" / proto).write_text("\n".join(lines) + "\n")
     return root
@@ -41,12 +49,20 @@ def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
 def setup(tmp_path_factory):
     root = write_la(tmp_path_factory.mktemp("data") / "embedded")
     cfg = study.OverlapConfig.for_profile(
-        "embedded", data_root=root, epochs=2, n_mixtures={"train": 4, "dev": 2, "eval": 6}, batch_size=1,
-        separators=("sepformer", "oracle", "none"), max_seconds=1.0,
-        sepformer_standin=separation.SepformerStandinConfig(channels=16, ffn=32, heads=2, steps_per_epoch=2, epochs=1,
-                                                            batch=2, seconds=0.5),
-        detector_standin=wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, heads=2, ffn=32, epochs=1, batch=4,
-                                                  seconds=1.0))
+        "embedded",
+        data_root=root,
+        epochs=2,
+        n_mixtures={"train": 4, "dev": 2, "eval": 6},
+        batch_size=1,
+        separators=("sepformer", "oracle", "none"),
+        max_seconds=1.0,
+        sepformer_standin=separation.SepformerStandinConfig(
+            channels=16, ffn=32, heads=2, steps_per_epoch=2, epochs=1, batch=2, seconds=0.5
+        ),
+        detector_standin=wavlm.WavLMStandinConfig(
+            conv_channels=8, hidden=16, heads=2, ffn=32, epochs=1, batch=4, seconds=1.0
+        ),
+    )
     cfg = replace(cfg, paths=Paths(root, tmp_path_factory.mktemp("runs")))
     return cfg, study.make_mixtures(cfg), study.detector_source(cfg, progress=False)
 
@@ -63,8 +79,21 @@ def test_standin_info_names_a_broken_file(tmp_path):
 
 def test_profiles():
     full = study.OverlapConfig.for_profile("full", data_root="/nowhere")
-    assert (full.n_mixtures, full.epochs, full.lr, full.last_epoch_lr, full.grad_accum, full.max_grad_norm) == (
-        {"train": 2500, "dev": 1000, "eval": 4000}, 6, 1e-6, 3e-4, 2, 1.0)  # the mixtures: the book's GPU budget
+    assert (
+        full.n_mixtures,
+        full.epochs,
+        full.lr,
+        full.last_epoch_lr,
+        full.grad_accum,
+        full.max_grad_norm,
+    ) == (
+        {"train": 2500, "dev": 1000, "eval": 4000},
+        6,
+        1e-6,
+        3e-4,
+        2,
+        1.0,
+    )  # the mixtures: the book's GPU budget
     src = study.OverlapConfig.source_settings("/nowhere")
     assert src.n_mixtures == {"train": 15000, "dev": 10000, "eval": 10000} and src.profile == "full"
     assert (src.epochs, src.lr, src.separators) == (full.epochs, full.lr, full.separators)
@@ -84,11 +113,19 @@ def test_standins_are_cached_and_loaded_like_hub_models(setup):
     assert model.config.id2label == {0: "bonafide", 1: "spoof"}
     sep_dir = study.sepformer_source(cfg, progress=False)
     mtime = (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns
-    assert study.sepformer_source(cfg) == sep_dir and (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
-    assert study.ensure_standins(cfg) == {"sepformer": sep_dir, "detector": det_dir}  # what `asvnb data standins` runs
+    assert (
+        study.sepformer_source(cfg) == sep_dir
+        and (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
+    )
+    assert study.ensure_standins(cfg) == {
+        "sepformer": sep_dir,
+        "detector": det_dir,
+    }  # what `asvnb data standins` runs
     assert (Path(sep_dir) / "masknet.ckpt").stat().st_mtime_ns == mtime
     assert study.standin_info(sep_dir)["steps"] == 2 * 1  # steps_per_epoch x epochs
-    assert study.standin_info(det_dir)["steps"] == 3 * 1  # 12 train utterances in batches of 4, one epoch
+    assert (
+        study.standin_info(det_dir)["steps"] == 3 * 1
+    )  # 12 train utterances in batches of 4, one epoch
     assert sum(len(m) for m in mixes.values()) == 12
     clean = study.clean_eval(cfg, fe, model)
     assert clean["n"] == 12 and 0 <= clean["eer"] <= 1
@@ -111,16 +148,26 @@ def test_cache_reused_by_finetuning_and_interrupted_run_resumes(setup, monkeypat
         raise AssertionError("the separator was called during fine-tuning")
 
     monkeypatch.setattr(sep, "separate", forbidden)
-    interrupted = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, stop_after=1, progress=False)
+    interrupted = study.finetune(
+        cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, stop_after=1, progress=False
+    )
     assert len(interrupted.history) == 1
-    resumed = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False)
+    resumed = study.finetune(
+        cfg, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False
+    )
     assert resumed.resumed_from == 1 and list(resumed.history["epoch"]) == [1, 2]
-    assert ensure_streams(sep, mixes["train"], cache) == 0 and len(calls) == n_calls  # a later run: all cached
+    assert (
+        ensure_streams(sep, mixes["train"], cache) == 0 and len(calls) == n_calls
+    )  # a later run: all cached
     # an uninterrupted run elsewhere ends where the resumed one ended
     other = replace(cfg, paths=Paths(cfg.paths.data, cfg.paths.out / "other"))
-    straight = study.finetune(other, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False)
+    straight = study.finetune(
+        other, det_dir, mixes["train"], mixes["dev"], cache, seed=0, progress=False
+    )
     cols = ["train_loss", "val_loss", "val_acc", "lr"]
-    np.testing.assert_allclose(straight.history[cols].to_numpy(), resumed.history[cols].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        straight.history[cols].to_numpy(), resumed.history[cols].to_numpy(), rtol=1e-5
+    )
     assert resumed.history["lr"].iloc[0] > 0
     # the exported best model loads like the hub model and runs in the pipeline
     fe, model = wavlm.load_detector(str(resumed.best_dir))
@@ -132,10 +179,14 @@ def test_cache_reused_by_finetuning_and_interrupted_run_resumes(setup, monkeypat
 
 def test_last_epoch_restarts_at_its_raised_rate():
     """Linear decay to 0 over epochs 1-2 (4 steps each), then epoch 3 starts at 3e-4 / 1e-4 = 3 and decays to 0."""
-    cfg = replace(study.OverlapConfig.for_profile("embedded"), epochs=3, lr=1e-4, last_epoch_lr=3e-4)
+    cfg = replace(
+        study.OverlapConfig.for_profile("embedded"), epochs=3, lr=1e-4, last_epoch_lr=3e-4
+    )
     f = study.lr_factor(cfg, steps_per_epoch=4)
-    np.testing.assert_allclose([f(k) for k in range(13)],
-                               [1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 3, 9 / 4, 6 / 4, 3 / 4, 0])
+    np.testing.assert_allclose(
+        [f(k) for k in range(13)],
+        [1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 3, 9 / 4, 6 / 4, 3 / 4, 0],
+    )
     plain = study.lr_factor(replace(cfg, last_epoch_lr=None), steps_per_epoch=4)
     np.testing.assert_allclose([plain(k) for k in (0, 6, 12)], [1, 0.5, 0])
 
@@ -164,8 +215,14 @@ def test_ordering_sentence_follows_the_intervals():
     def row(system: str, v: float, lo: float, hi: float) -> ResultRow:
         return ResultRow("pipeline", system, "LA19 eval mixtures", "stream_eer", v, ci95=(lo, hi))
 
-    text = study.ordering_sentence([row("none, pre-trained", 0.45, 0.42, 0.48), row("sepformer, pre-trained", 0.30, 0.27, 0.33),
-                                    row("oracle, pre-trained", 0.29, 0.26, 0.32), row("oracle@8k, pre-trained", 0.2, 0.18, 0.22)])
+    text = study.ordering_sentence(
+        [
+            row("none, pre-trained", 0.45, 0.42, 0.48),
+            row("sepformer, pre-trained", 0.30, 0.27, 0.33),
+            row("oracle, pre-trained", 0.29, 0.26, 0.32),
+            row("oracle@8k, pre-trained", 0.2, 0.18, 0.22),
+        ]
+    )
     assert "oracle, pre-trained 29.0% [26.0%, 32.0%] is not distinguishable from sepformer" in text
     assert "sepformer, pre-trained 30.0% [27.0%, 33.0%] is below none" in text
     assert "oracle, pre-trained 29.0% [26.0%, 32.0%] is above oracle@8k" in text

@@ -27,7 +27,9 @@ SR = 16000
 def tone(seconds: float, f0: float, rng: np.random.Generator) -> np.ndarray:
     """A harmonic tone with a little noise: 'real' speech of the mini corpus."""
     t = np.arange(int(seconds * SR)) / SR
-    return (0.3 * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)) + 0.01 * rng.standard_normal(len(t)))
+    return 0.3 * sum(
+        np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)
+    ) + 0.01 * rng.standard_normal(len(t))
 
 
 def noise(seconds: float, rng: np.random.Generator) -> np.ndarray:
@@ -39,8 +41,11 @@ def write_mini_corpus(root: Path) -> None:
     """A few seconds of audio in the real layouts of ASVspoof 2019 LA, DEEP-VOICE and Imitation."""
     rng = np.random.default_rng(0)
     la = root / "LA"
-    protocols = {"train": "ASVspoof2019.LA.cm.train.trn.txt", "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
-                 "eval": "ASVspoof2019.LA.cm.eval.trl.txt"}
+    protocols = {
+        "train": "ASVspoof2019.LA.cm.train.trn.txt",
+        "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
+        "eval": "ASVspoof2019.LA.cm.eval.trl.txt",
+    }
     n = 0
     for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
         lines = []
@@ -49,15 +54,19 @@ def write_mini_corpus(root: Path) -> None:
                 for _ in range(3):  # 3 x 0.7 s per speaker and label: segments of 1, 1 and 0.1 s
                     n += 1
                     utt = f"LA_{letter}_{n:07d}"
-                    wav = tone(0.7, 120 + 10 * n % 80, rng) if key == "bonafide" else noise(0.7, rng)
+                    wav = (
+                        tone(0.7, 120 + 10 * n % 80, rng) if key == "bonafide" else noise(0.7, rng)
+                    )
                     path = la / f"ASVspoof2019_LA_{split}" / "flac" / f"{utt}.flac"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     sf.write(path, wav, SR)
                     lines.append(f"{spk} {utt} - {'-' if key == 'bonafide' else 'A01'} {key}")
         (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
         (la / "ASVspoof2019_LA_cm_protocols" / protocols[split]).write_text("\n".join(lines) + "\n")
-    for folder, names in (("REAL", ("ann-original", "bob-original", "cat-original")),
-                          ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann"))):
+    for folder, names in (
+        ("REAL", ("ann-original", "bob-original", "cat-original")),
+        ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann")),
+    ):
         for i, name in enumerate(names):
             wav = tone(3.0, 110 + 30 * i, rng) if folder == "REAL" else noise(3.0, rng)
             path = root / "KAGGLE" / "AUDIO" / folder / f"{name}.wav"
@@ -87,9 +96,13 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def mini_cfg(root: Path, out: Path, epochs: int = 3) -> study.SpectrogramResNet18Config:
-    cfg = study.SpectrogramResNet18Config.for_profile("embedded", data_root=root, epochs=epochs, seconds=1.0)
+    cfg = study.SpectrogramResNet18Config.for_profile(
+        "embedded", data_root=root, epochs=epochs, seconds=1.0
+    )
     cfg.paths = Paths(root, out)
-    cfg.setups["SimpleCNN"].batch_size = 4  # several shuffled batches per epoch: the RNG state matters on resume
+    cfg.setups[
+        "SimpleCNN"
+    ].batch_size = 4  # several shuffled batches per epoch: the RNG state matters on resume
     return cfg
 
 
@@ -106,16 +119,28 @@ def test_sets_follow_the_source_preparation(corpus: Path, tmp_path: Path) -> Non
     assert [len(d) for d in dv] == [11, 3, 4]
     ids = [i for d in dv for i in d.ids]
     assert len(set(ids)) == 18 and "ann-original_3" in ids and "cat-to-ann_1" in ids
-    assert all(set(d.labels.tolist()) == {0, 1} for d in dv)  # stratified: both classes in every part
+    assert all(
+        set(d.labels.tolist()) == {0, 1} for d in dv
+    )  # stratified: both classes in every part
     # Imitation, whole clips: 2 real + 2 fake, labels real 1 / fake 0
-    assert sorted(zip(sets["unseen"].ids, sets["unseen"].labels.tolist()))[:2] == [("fake/fake0", 0), ("fake/fake1", 0)]
+    assert sorted(zip(sets["unseen"].ids, sets["unseen"].labels.tolist()))[:2] == [
+        ("fake/fake0", 0),
+        ("fake/fake1", 0),
+    ]
     x, y, uid = sets["train"][0]
-    assert x.shape == (3, 224, 224) and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
+    assert (
+        x.shape == (3, 224, 224)
+        and x.dtype == torch.float32
+        and 0 <= float(x.min()) <= float(x.max()) <= 1
+    )
 
 
 def test_leaky_fft_changes_only_the_real_images(corpus: Path, tmp_path: Path) -> None:
     cfg = mini_cfg(corpus, tmp_path)
-    fixed, leaky = study.deepvoice_images(cfg), study.deepvoice_images(cfg, nfft_real=study.MPL_DEFAULT_NFFT)
+    fixed, leaky = (
+        study.deepvoice_images(cfg),
+        study.deepvoice_images(cfg, nfft_real=study.MPL_DEFAULT_NFFT),
+    )
     assert fixed.ids == leaky.ids
     real = fixed.labels == study.REAL
     diff = (fixed.images.float() - leaky.images.float()).abs().mean(dim=(1, 2, 3))
@@ -128,9 +153,15 @@ def test_batch_averaged_f1_differs_from_whole_set() -> None:
     pred = Predictions(logits, np.array([1, 1, 0, 0, 0]))
     m = study.batch_averaged_metrics(pred, batch_size=2, shuffle=False)
     # per-batch F1: 2/3, 0 (no real segment), 0 -> mean 2/9; accuracy 1/2, 1, 0 -> 1/2
-    assert m["f1"] == pytest.approx(2 / 9) and m["accuracy"] == pytest.approx(0.5) and m["batches"] == 3
+    assert (
+        m["f1"] == pytest.approx(2 / 9)
+        and m["accuracy"] == pytest.approx(0.5)
+        and m["batches"] == 3
+    )
     whole = common.binary_metrics(pred, positive=study.REAL, bonafide=study.REAL)
-    assert whole["f1"] == pytest.approx(0.5) and whole["accuracy"] == pytest.approx(0.6)  # TP 1, FP 1, FN 1
+    assert whole["f1"] == pytest.approx(0.5) and whole["accuracy"] == pytest.approx(
+        0.6
+    )  # TP 1, FP 1, FN 1
 
 
 def test_source_weight_copy_loop_copies_nothing() -> None:
@@ -156,7 +187,12 @@ def test_segment_length_is_the_source_s_in_full_and_shorter_embedded(tmp_path: P
     full = study.SpectrogramResNet18Config.for_profile("full", data_root=tmp_path)
     emb = study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path)
     assert (full.seconds, emb.seconds) == (30.0, study.EMBEDDED_SECONDS) and emb.seconds < 30.0
-    assert study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path, seconds=30).seconds == 30
+    assert (
+        study.SpectrogramResNet18Config.for_profile(
+            "embedded", data_root=tmp_path, seconds=30
+        ).seconds
+        == 30
+    )
     with pytest.raises(ValueError, match="segment length must be positive"):
         study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path, seconds=0)
 
@@ -183,11 +219,20 @@ study.train_models(cfg, "SimpleCNN", study.load_sets(cfg), [0])
 """
 
 
-def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(corpus: Path, tmp_path: Path, capsys) -> None:
+def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(
+    corpus: Path, tmp_path: Path, capsys
+) -> None:
     killed, straight = tmp_path / "killed", tmp_path / "straight"
-    code = KILL_AFTER_FIRST_CHECKPOINT.format(tests=str(Path(__file__).parent), root=str(corpus), out=str(killed))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "ASVNB_NONINTERACTIVE": "1"})
+    code = KILL_AFTER_FIRST_CHECKPOINT.format(
+        tests=str(Path(__file__).parent), root=str(corpus), out=str(killed)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASVNB_NONINTERACTIVE": "1"},
+    )
     assert proc.returncode == -9, proc.stderr[-2000:]
     (state,) = killed.glob("SimpleCNN-*/seed0/checkpoint/trainer_state.json")
     assert json.loads(state.read_text())["epoch"] == 1
@@ -197,13 +242,19 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(corpus: Path, tmp_p
     (resumed,) = study.train_models(cfg, "SimpleCNN", sets, [0])
     out = capsys.readouterr().out
     assert "resumed from" in out and "after epoch 1" in out
-    (fresh,) = study.train_models(replace(cfg, paths=Paths(corpus, straight)), "SimpleCNN", sets, [0])
+    (fresh,) = study.train_models(
+        replace(cfg, paths=Paths(corpus, straight)), "SimpleCNN", sets, [0]
+    )
     assert list(resumed.history["epoch"]) == [1, 2, 3]
     for col in ("train_loss", "val_loss", "val_f1"):
-        assert resumed.history[col].tolist() == pytest.approx(fresh.history[col].tolist(), rel=1e-6, abs=1e-9)
+        assert resumed.history[col].tolist() == pytest.approx(
+            fresh.history[col].tolist(), rel=1e-6, abs=1e-9
+        )
     assert resumed.best_epoch == fresh.best_epoch
     for split in ("val", "test", "unseen"):
-        np.testing.assert_allclose(resumed.predictions[split].logits, fresh.predictions[split].logits, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            resumed.predictions[split].logits, fresh.predictions[split].logits, rtol=1e-5, atol=1e-6
+        )
         assert resumed.metrics[split]["f1"] == fresh.metrics[split]["f1"]
 
 
@@ -215,7 +266,10 @@ def test_best_model_scores_new_audio_per_segment(corpus: Path, tmp_path: Path) -
     table = study.score_audio(load_best(run.best_dir), tmp_path / "new.wav", cfg)
     assert table["segment"].tolist() == ["new_1", "new_2", "new_3"]
     assert table["seconds"].tolist() == pytest.approx([1.0, 1.0, 0.5])
-    assert set(table["decision"]) <= {"real", "fake"} and np.isfinite(table["score (log-odds real)"]).all()
+    assert (
+        set(table["decision"]) <= {"real", "fake"}
+        and np.isfinite(table["score (log-odds real)"]).all()
+    )
 
 
 def test_render_runs_on_one_thread_and_restores_the_count() -> None:
@@ -229,17 +283,29 @@ def test_render_runs_on_one_thread_and_restores_the_count() -> None:
 
     try:
         images = common.render(clips(), SR, "tensor", size=32)
-        assert seen == [1] and torch.get_num_threads() == 2 and images.images.shape == (1, 3, 32, 32)
-        again = common.render(clips(), SR, "tensor", size=32, threads=None)  # None: the current count
-        assert seen == [1, 2] and torch.get_num_threads() == 2 and torch.equal(again.images, images.images)
+        assert (
+            seen == [1] and torch.get_num_threads() == 2 and images.images.shape == (1, 3, 32, 32)
+        )
+        again = common.render(
+            clips(), SR, "tensor", size=32, threads=None
+        )  # None: the current count
+        assert (
+            seen == [1, 2]
+            and torch.get_num_threads() == 2
+            and torch.equal(again.images, images.images)
+        )
     finally:
         torch.set_num_threads(before)
 
 
-def test_recording_split_keeps_each_source_recording_on_one_side(corpus: Path, tmp_path: Path) -> None:
+def test_recording_split_keeps_each_source_recording_on_one_side(
+    corpus: Path, tmp_path: Path
+) -> None:
     cfg = mini_cfg(corpus, tmp_path)
     dv = study.deepvoice_images(cfg)
-    assert study.source_recording("ann-to-bob_3") == "ann" == study.source_recording("ann-original_1")
+    assert (
+        study.source_recording("ann-to-bob_3") == "ann" == study.source_recording("ann-original_1")
+    )
     part = study.split_deepvoice_by_recording(dv, cfg)
     assert sorted(part["train"] + part["val"] + part["test"]) == list(range(len(dv)))
     sources = {k: {study.source_recording(dv.ids[i]) for i in v} for k, v in part.items()}
@@ -256,7 +322,10 @@ def test_recording_split_keeps_each_source_recording_on_one_side(corpus: Path, t
 
 def test_source_unseen_accuracy_is_a_mean_of_two_batches() -> None:
     out = study.batch_mean_vs_whole()
-    assert out["mean of batches"] == pytest.approx((56 / 64 + 29 / 36) / 2) and round(out["mean of batches"], 4) == 0.8403
+    assert (
+        out["mean of batches"] == pytest.approx((56 / 64 + 29 / 36) / 2)
+        and round(out["mean of batches"], 4) == 0.8403
+    )
     assert out["whole set"] == pytest.approx(0.85)
 
 
@@ -268,12 +337,21 @@ def test_fast_metrics_agree_with_sklearn() -> None:
     task = study.TASK
     p, r, f, _ = precision_recall_fscore_support(y, yhat, pos_label=task.positive, average="binary")
     pw, rw, fw, _ = precision_recall_fscore_support(y, yhat, average="weighted")
-    want = {"accuracy": accuracy_score(y, yhat), "precision": p, "recall": r, "f1": f, "precision_weighted": pw,
-            "recall_weighted": rw, "f1_weighted": fw}
+    want = {
+        "accuracy": accuracy_score(y, yhat),
+        "precision": p,
+        "recall": r,
+        "f1": f,
+        "precision_weighted": pw,
+        "recall_weighted": rw,
+        "f1_weighted": fw,
+    }
     for m, v in want.items():
         assert common.fast_metric(y, yhat, s, m, task) == pytest.approx(v), m
     bona = y == task.bonafide
-    assert common.fast_metric(y, yhat, s, "eer", task) == pytest.approx(common.eer(s[bona], s[~bona])[0])
+    assert common.fast_metric(y, yhat, s, "eer", task) == pytest.approx(
+        common.eer(s[bona], s[~bona])[0]
+    )
     with pytest.raises(ValueError, match="unknown metric"):
         common.fast_metric(y, yhat, s, "auc", task)
 
@@ -283,13 +361,27 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
     # seed 0 predicts 1,1,0,0,0,1 (F1 of real 2/3); seed 1 predicts all right (F1 1)
     l0 = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
     l1 = np.array([[0, 1]] * 3 + [[1, 0]] * 3, dtype=float)
-    runs = [common.SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)}) for k, lg in enumerate((l0, l1))]
+    runs = [
+        common.SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)})
+        for k, lg in enumerate((l0, l1))
+    ]
     row = common.seed_row("test", "toy", "six", runs, "test", "f1", study.TASK, reps=200)
-    assert row.value == pytest.approx((2 / 3 + 1) / 2) and row.std == pytest.approx(np.std([2 / 3, 1], ddof=1))
+    assert row.value == pytest.approx((2 / 3 + 1) / 2) and row.std == pytest.approx(
+        np.std([2 / 3, 1], ddof=1)
+    )
     assert row.n_seeds == 2 and row.n_trials == 6 and row.ci95[0] <= row.value <= row.ci95[1] <= 1
     # a metric given as a function, one per seed
-    row = common.seed_row("test", "toy", "six", runs, "test", "custom", study.TASK, reps=50,
-                          fn=[lambda y, p, s: 0.25, lambda y, p, s: 0.75])
+    row = common.seed_row(
+        "test",
+        "toy",
+        "six",
+        runs,
+        "test",
+        "custom",
+        study.TASK,
+        reps=50,
+        fn=[lambda y, p, s: 0.25, lambda y, p, s: 0.75],
+    )
     assert row.value == 0.5 and row.ci95 == (0.5, 0.5)
     other = common.SeedRun(2, None, 1, Path("."), {"test": Predictions(l1, labels[::-1])})
     with pytest.raises(ValueError, match="different trials"):
@@ -315,7 +407,11 @@ def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
 def test_join_sets_scores_the_whole_set_from_its_parts() -> None:
     a = Predictions(np.array([[0.0, 2.0], [1.0, 0.0]]), np.array([1, 0]), ["a1", "a2"])
     b = Predictions(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]), ["b1", "b2"])
-    run = common.join_sets(common.SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK)
+    run = common.join_sets(
+        common.SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK
+    )
     assert run.predictions["AB"].ids == ["a1", "a2", "b1", "b2"]
     # predicted 1,0,1,1 against 1,0,0,1 (real 1 positive): TP 2, FP 1, FN 0 -> F1 0.8, accuracy 3/4
-    assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"]["accuracy"] == pytest.approx(0.75)
+    assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"][
+        "accuracy"
+    ] == pytest.approx(0.75)

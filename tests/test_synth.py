@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asvnb.data.synth import SCALES, SystemPackagesMissing, build_corpus, sources
-from asvnb.data.synth import attacks, build, channel, layouts
+from asvnb.data.synth import (
+    SCALES,
+    SystemPackagesMissing,
+    attacks,
+    build,
+    build_corpus,
+    channel,
+    layouts,
+    sources,
+)
 
 TINY = SCALES["tiny"]
 
@@ -52,11 +60,17 @@ def test_la2019_asv_protocols_and_scores(corpus):
         cm = {r[1]: r for r in read_rows(root / layouts.LA19_CM[split])}
         enrolled = {}
         for gender in ("female", "male"):
-            for r in read_rows(root / layouts.LA19_ASV_PROTO.format(split=split, part=gender, kind="trn")):
+            for r in read_rows(
+                root / layouts.LA19_ASV_PROTO.format(split=split, part=gender, kind="trn")
+            ):
                 utts = r[1].split(",")
                 assert len(r) == 2 and len(utts) == TINY.asv_enrol
-                assert all(re.fullmatch(r"LA_[DE]_\d{7}", u) and u not in cm for u in utts)  # enrolment is not in the CM protocol
-                assert all((root / layouts.LA19_SPLIT_DIR[split] / f"{u}.flac").is_file() for u in utts)
+                assert all(
+                    re.fullmatch(r"LA_[DE]_\d{7}", u) and u not in cm for u in utts
+                )  # enrolment is not in the CM protocol
+                assert all(
+                    (root / layouts.LA19_SPLIT_DIR[split] / f"{u}.flac").is_file() for u in utts
+                )
                 enrolled[r[0]] = gender
         trials = read_rows(root / layouts.LA19_ASV_PROTO.format(split=split, part="gi", kind="trl"))
         scores = read_rows(root / layouts.LA19_ASV_SCORES.format(split=split))
@@ -65,9 +79,15 @@ def test_la2019_asv_protocols_and_scores(corpus):
         for t, s in zip(trials, scores):
             assert len(t) == 4 and len(s) == 3 and t[0] in enrolled and t[1] in cm
             assert s[:2] == t[2:] and t[3] in by_key
-            assert (t[2] == "bonafide") == (t[3] != "spoof") and (t[3] != "target" or t[0] == cm[t[1]][0])
+            assert (t[2] == "bonafide") == (t[3] != "spoof") and (
+                t[3] != "target" or t[0] == cm[t[1]][0]
+            )
             by_key[t[3]].append(float(s[2]))
-        assert len(by_key["target"]) == len(by_key["nontarget"]) == sum(r[4] == "bonafide" for r in cm.values())
+        assert (
+            len(by_key["target"])
+            == len(by_key["nontarget"])
+            == sum(r[4] == "bonafide" for r in cm.values())
+        )
         # a real speaker verifier: own-speaker trials score higher than other-speaker trials
         assert np.mean(by_key["target"]) > np.mean(by_key["nontarget"]) + 0.05
 
@@ -80,14 +100,24 @@ def test_la2021_keys(corpus):
     eval19 = {r[1] for r in read_rows(root / layouts.LA19_CM["eval"])}
     for k in keys:
         assert len(k) == 8 and re.fullmatch(r"LA_E_\d{7}", k[1]) and k[1] not in eval19
-        assert k[2] in {c for c, _ in build.CODECS} and k[6] == "notrim" and k[7] in ("progress", "eval")
-        assert (k[4] == "bonafide") == (k[5] == "bonafide") and (k[4] == "bonafide" or k[4] in attacks.EVAL_ATTACKS)
+        assert (
+            k[2] in {c for c, _ in build.CODECS}
+            and k[6] == "notrim"
+            and k[7] in ("progress", "eval")
+        )
+        assert (k[4] == "bonafide") == (k[5] == "bonafide") and (
+            k[4] == "bonafide" or k[4] in attacks.EVAL_ATTACKS
+        )
         assert sf.info(str(root / layouts.LA21_DIR / f"{k[1]}.flac")).samplerate == 16000
     asv = read_rows(root / layouts.LA21_ASV_KEYS)
     scr = read_rows(root / layouts.LA21_ASV_SCORES)
     assert len(asv) == len(scr) >= len(keys)
     for a, s in zip(asv, scr):
-        assert len(a) == 8 and a[5] in ("target", "nontarget", "spoof") and a[0].endswith(f"-{a[2]}-{a[3]}")
+        assert (
+            len(a) == 8
+            and a[5] in ("target", "nontarget", "spoof")
+            and a[0].endswith(f"-{a[2]}-{a[3]}")
+        )
         assert s[:2] == a[:2] and np.isfinite(float(s[2]))
 
 
@@ -101,7 +131,11 @@ def test_other_datasets_layouts(corpus):
         assert text[0].split("\t") == list(cols)
         for line in text[1:]:
             f = line.split("\t")
-            assert len(f) == 11 and re.fullmatch(r"[0-9a-f]{128}", f[0]) and re.fullmatch(r"common_voice_en_\d+\.mp3", f[1])
+            assert (
+                len(f) == 11
+                and re.fullmatch(r"[0-9a-f]{128}", f[0])
+                and re.fullmatch(r"common_voice_en_\d+\.mp3", f[1])
+            )
             info = sf.info(str(cv / "clips" / f[1]))
             assert info.samplerate == 48000 and info.channels == 1
             n_clips += 1
@@ -119,13 +153,21 @@ def test_other_datasets_layouts(corpus):
     for kind, subset in layouts.MUSAN_SUBSETS.items():
         folder = root / "musan" / kind / subset
         assert len(list(folder.glob("*.wav"))) == TINY.musan_per_kind
-        assert (folder / "LICENSE").is_file() and len(read_rows(folder / "ANNOTATIONS")) == TINY.musan_per_kind
+        assert (folder / "LICENSE").is_file() and len(
+            read_rows(folder / "ANNOTATIONS")
+        ) == TINY.musan_per_kind
     for room in ("smallroom", "mediumroom", "largeroom"):
         rows = read_rows(root / layouts.RIR_ROOT / room / "rir_list")
         assert len(rows) == TINY.rirs_per_room
         for r in rows:
-            assert r[0] == "--rir-id" and r[2] == "--room-id" and re.fullmatch(rf"{room}-Room\d{{3}}-\d{{5}}", r[1])
-            assert re.fullmatch(rf"RIRS_NOISES/simulated_rirs/{room}/Room\d{{3}}/Room\d{{3}}-\d{{5}}\.wav", r[4])
+            assert (
+                r[0] == "--rir-id"
+                and r[2] == "--room-id"
+                and re.fullmatch(rf"{room}-Room\d{{3}}-\d{{5}}", r[1])
+            )
+            assert re.fullmatch(
+                rf"RIRS_NOISES/simulated_rirs/{room}/Room\d{{3}}/Room\d{{3}}-\d{{5}}\.wav", r[4]
+            )
             assert (root / r[4]).is_file()
     assert set(manifest["systems"]) == {f"A{i:02d}" for i in range(1, 20)}
     assert manifest["scale"] == "tiny" and manifest["seed"] == 0 and manifest["build_seconds"] > 0
@@ -138,7 +180,7 @@ def test_audio_is_16k_mono_and_not_silent(corpus):
     for p in files:
         wav, sr = sf.read(str(p), dtype="float32")
         assert sr == 16000 and wav.ndim == 1, p
-        assert np.sqrt(np.mean(wav ** 2)) > 1e-3, p
+        assert np.sqrt(np.mean(wav**2)) > 1e-3, p
 
 
 def test_speakers_disjoint_and_attack_sets(corpus):
@@ -149,9 +191,18 @@ def test_speakers_disjoint_and_attack_sets(corpus):
         spk[split] = {r[0] for r in rows}
         systems[split] = {r[3] for r in rows if r[4] == "spoof"}
         assert set(manifest["datasets"]["ASVspoof2019_LA"][split]["speakers"]) == spk[split]
-    assert not (spk["train"] & spk["dev"]) and not (spk["train"] & spk["eval"]) and not (spk["dev"] & spk["eval"])
-    sources_of = {s: {v["source"] for v in manifest["datasets"]["ASVspoof2019_LA"][s]["speakers"].values()} for s in spk}
-    assert not (sources_of["train"] & sources_of["dev"]) and not (sources_of["train"] & sources_of["eval"])
+    assert (
+        not (spk["train"] & spk["dev"])
+        and not (spk["train"] & spk["eval"])
+        and not (spk["dev"] & spk["eval"])
+    )
+    sources_of = {
+        s: {v["source"] for v in manifest["datasets"]["ASVspoof2019_LA"][s]["speakers"].values()}
+        for s in spk
+    }
+    assert not (sources_of["train"] & sources_of["dev"]) and not (
+        sources_of["train"] & sources_of["eval"]
+    )
     assert systems["train"] == systems["dev"] == {f"A{i:02d}" for i in range(1, 7)}
     assert systems["eval"] == {f"A{i:02d}" for i in range(7, 20)}
     train_methods = {attacks.ATTACKS[s].method for s in systems["train"]}
@@ -173,8 +224,12 @@ def test_second_build_is_a_no_op(corpus):
 def test_rebuild_after_loss_gives_identical_bytes(corpus):
     """Lost files (audio of one batch, a protocol, a minute-long DEEP-VOICE file, a decoded speaker) come back byte-identical."""
     root, _ = corpus
-    victims = [sorted((root / layouts.LA19_SPLIT_DIR["dev"]).glob("*.flac"))[0], root / layouts.LA19_CM["dev"],
-               root / "KAGGLE/AUDIO/REAL/biden-original.wav", root / layouts.CV_ROOT / "validated.tsv"]
+    victims = [
+        sorted((root / layouts.LA19_SPLIT_DIR["dev"]).glob("*.flac"))[0],
+        root / layouts.LA19_CM["dev"],
+        root / "KAGGLE/AUDIO/REAL/biden-original.wav",
+        root / layouts.CV_ROOT / "validated.tsv",
+    ]
     hashes = {p: md5(p) for p in victims}
     for p in victims:
         p.unlink()
@@ -191,7 +246,9 @@ def test_rebuild_after_loss_gives_identical_bytes(corpus):
 def test_plan_is_a_function_of_the_seed():
     speakers = sources.inventory()
     a, b, c = (build.make_plan(speakers, TINY, s) for s in (0, 0, 1))
-    assert a.cm == b.cm and [[i.rel for i in x] for x in a.batches] == [[i.rel for i in x] for x in b.batches]
+    assert a.cm == b.cm and [[i.rel for i in x] for x in a.batches] == [
+        [i.rel for i in x] for x in b.batches
+    ]
     assert a.cm != c.cm
 
 
@@ -218,7 +275,9 @@ def test_channel_equalises_level_band_and_silence():
     from scipy.signal import butter, sosfilt
 
     rng = np.random.default_rng(0)
-    loud = np.concatenate([np.zeros(8000), 0.5 * rng.standard_normal(24000), np.zeros(100)]).astype(np.float32)
+    loud = np.concatenate([np.zeros(8000), 0.5 * rng.standard_normal(24000), np.zeros(100)]).astype(
+        np.float32
+    )
     quiet = sosfilt(butter(6, 4000, fs=16000, output="sos"), 0.01 * rng.standard_normal(20000))
     quiet = np.concatenate([1e-4 * rng.standard_normal(16000), quiet]).astype(np.float32)
     ch = channel.Channel()
@@ -227,17 +286,24 @@ def test_channel_equalises_level_band_and_silence():
         spec = np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
         return 10 * np.log10(spec[np.fft.rfftfreq(len(y), 1 / 16000) > hz].sum() / spec.sum())
 
-    for w, seed in ((loud, 1), (quiet, 2)):  # before the codec: the G.722 input band (50-7000 Hz) for both
+    for w, seed in (
+        (loud, 1),
+        (quiet, 2),
+    ):  # before the codec: the G.722 input band (50-7000 Hz) for both
         assert above(channel.prepare(w, 16000, np.random.default_rng(seed), ch), 7500) < -60
-    outs = channel.apply([loud, quiet], [16000, 16000], [np.random.default_rng(1), np.random.default_rng(2)], ch)
+    outs = channel.apply(
+        [loud, quiet], [16000, 16000], [np.random.default_rng(1), np.random.default_rng(2)], ch
+    )
     for y, n_active in zip(outs, (24000, 20000)):
         level = 10 * np.log10(np.mean(y.astype(np.float64) ** 2))
         assert abs(level - ch.level_dbfs) <= ch.level_jitter_db + 0.5
         assert above(y, 7500) < -20  # only G.722 upper-band coding noise is left up there
         pad = (len(y) - n_active) / 16000
-        assert 2 * ch.pad_s[0] - 0.05 <= pad <= 2 * ch.pad_s[1] + 0.05  # the silences were trimmed, then padded alike
+        assert (
+            2 * ch.pad_s[0] - 0.05 <= pad <= 2 * ch.pad_s[1] + 0.05
+        )  # the silences were trimmed, then padded alike
         frames = y[: len(y) // 320 * 320].reshape(-1, 320)
-        floor = 10 * np.log10(np.mean(frames ** 2, axis=1).min())
+        floor = 10 * np.log10(np.mean(frames**2, axis=1).min())
         assert floor > level - 70  # no digital silence left anywhere
 
 
@@ -254,15 +320,24 @@ def test_channel_g722_round_trip_is_aligned():
 
 
 def test_missing_packages_give_the_exact_install_line(monkeypatch):
-    monkeypatch.setattr(sources, "missing_packages", lambda packages=sources.DEBIAN_PACKAGES: ["flite", "ktuberling-data"])
+    monkeypatch.setattr(
+        sources,
+        "missing_packages",
+        lambda packages=sources.DEBIAN_PACKAGES: ["flite", "ktuberling-data"],
+    )
     monkeypatch.setattr(sources.os, "geteuid", lambda: 1000)
     with pytest.raises(SystemPackagesMissing) as err:
         sources.ensure_packages()
-    assert "apt-get update && apt-get install -y --no-install-recommends flite ktuberling-data" in str(err.value)
+    assert (
+        "apt-get update && apt-get install -y --no-install-recommends flite ktuberling-data"
+        in str(err.value)
+    )
 
 
 def test_missing_packages_are_detected_by_dpkg():
-    assert sources.missing_packages(("ffmpeg", "no-such-package-asvnb")) == ["no-such-package-asvnb"]
+    assert sources.missing_packages(("ffmpeg", "no-such-package-asvnb")) == [
+        "no-such-package-asvnb"
+    ]
 
 
 def test_other_scale_or_seed_into_a_built_folder_is_an_error(corpus):
@@ -283,7 +358,9 @@ def test_complete_corpus_short_cut_needs_same_generator_and_every_file(corpus, t
 
     root, manifest = corpus
     assert manifest["generator"] == build.generator_hash()
-    assert build._complete_manifest(root, "tiny", 0) == json.loads((root / "MANIFEST.json").read_text())
+    assert build._complete_manifest(root, "tiny", 0) == json.loads(
+        (root / "MANIFEST.json").read_text()
+    )
     assert build._complete_manifest(root, "tiny", 1) is None
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
@@ -303,13 +380,17 @@ def test_every_attack_generates_a_new_waveform_for_its_target():
     # a voiced, formant-like test signal: harmonics of a gliding F0 with noise bursts
     f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
     speech = sum(np.sin(2 * np.pi * np.cumsum(k * f0) / 16000) / k for k in range(1, 30))
-    speech = (0.1 * speech * (np.sin(2 * np.pi * 2 * t) > -0.3) + 0.002 * rng.standard_normal(len(t))).astype(np.float32)
+    speech = (
+        0.1 * speech * (np.sin(2 * np.pi * 2 * t) > -0.3) + 0.002 * rng.standard_normal(len(t))
+    ).astype(np.float32)
     voice = attacks.voice_stats(speech)
-    target = attacks.VoiceStats(voice.lf0_mean + 0.5, voice.lf0_std, voice.log_env + np.linspace(0, -3, len(voice.log_env)))
+    target = attacks.VoiceStats(
+        voice.lf0_mean + 0.5, voice.lf0_std, voice.log_env + np.linspace(0, -3, len(voice.log_env))
+    )
     for sid, a in attacks.ATTACKS.items():
         inp = attacks.SpoofInput(speech, target, voice, [speech[:8000], speech[8000:16000]], seed=1)
         y = attacks.make_spoof(sid, inp, 2.0)
-        assert np.isfinite(y).all() and np.sqrt(np.mean(y ** 2)) > 1e-3, sid
+        assert np.isfinite(y).all() and np.sqrt(np.mean(y**2)) > 1e-3, sid
         n = min(len(y), len(speech))
         assert np.corrcoef(y[:n], speech[:n])[0, 1] < 0.99, f"{sid} returned (nearly) its input"
         assert a.artefact and a.family in ("TTS", "VC", "vocoder"), sid
@@ -345,14 +426,20 @@ def test_vc_sources_share_the_target_language_when_one_exists():
             if it.recipe == "spoof" and it.source and it.rel.startswith("LA/"):
                 split = next(s for s in ("train", "dev", "eval") if it.speaker in plan.roles[s])
                 lang = plan.speakers[it.speaker].lang.split("_")[0]
-                same = [s for s in plan.roles[split] if s != it.speaker and plan.speakers[s].lang.split("_")[0] == lang]
+                same = [
+                    s
+                    for s in plan.roles[split]
+                    if s != it.speaker and plan.speakers[s].lang.split("_")[0] == lang
+                ]
                 assert it.source in (same or plan.roles[split]) and it.source != it.speaker
 
 
 def test_transcripts_come_from_the_packages_file_names():
     speakers = {s.name: s for s in sources.inventory()}
     klettres = sources.transcripts(speakers["klettres/de"])
-    assert {"a", "b", "haus"} <= set(klettres) and all(len(t) <= 6 for t in klettres)  # letters, syllables, words
+    assert {"a", "b", "haus"} <= set(klettres) and all(
+        len(t) <= 6 for t in klettres
+    )  # letters, syllables, words
     allison = sources.transcripts(speakers["asterisk/en_US_f_Allison"])
     assert {"1", "20", "a"} <= set(allison)
     assert "42" in sources.transcripts(speakers["ktuberling/de"])  # no transcripts ship: numbers
@@ -387,7 +474,9 @@ def test_a_corpus_of_an_older_version_is_removed_before_building(tmp_path, monke
     (tmp_path / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1000000.flac").write_bytes(b"old")
     (tmp_path / "KAGGLE").mkdir()
     (tmp_path / ".work").mkdir()
-    (tmp_path / "MANIFEST.json").write_text(json.dumps({"scale": "small", "seed": 0}))  # version 1 had no field
+    (tmp_path / "MANIFEST.json").write_text(
+        json.dumps({"scale": "small", "seed": 0})
+    )  # version 1 had no field
 
     class Stop(Exception):
         pass

@@ -42,8 +42,16 @@ def test_train_classifier_learns_and_exports(tmp_path) -> None:
     y = (x[:, 0] > 0).long()
     train, val = TensorDataset(x[:96], y[:96]), TensorDataset(x[96:], y[96:])
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
-    res = train_classifier(model, train, val, ClassifierSetup(lr=0.02, batch_size=16, epochs=5),
-                           out_dir=tmp_path, seed=0, positive=1, bonafide=1)
+    res = train_classifier(
+        model,
+        train,
+        val,
+        ClassifierSetup(lr=0.02, batch_size=16, epochs=5),
+        out_dir=tmp_path,
+        seed=0,
+        positive=1,
+        bonafide=1,
+    )
     assert list(res.history["epoch"]) == [1, 2, 3, 4, 5]
     assert {"val_f1", "val_eer", "val_acc", "val_loss"} <= set(res.history.columns)
     assert res.best_metrics["val_f1"] > 0.8
@@ -53,15 +61,23 @@ def test_train_classifier_learns_and_exports(tmp_path) -> None:
 def test_best_epoch_is_the_one_of_lowest_validation_eer(tmp_path, monkeypatch) -> None:
     # a scripted validation: epoch 1 is the all-real model (best F1 of one class, EER at chance),
     # epoch 2 separates the classes best, epoch 3 is worse again
-    script = iter([{"val_loss": 0.69, "val_acc": 0.44, "val_f1": 0.615, "val_eer": 0.50},
-                   {"val_loss": 0.40, "val_acc": 0.85, "val_f1": 0.55, "val_eer": 0.10},
-                   {"val_loss": 0.45, "val_acc": 0.80, "val_f1": 0.60, "val_eer": 0.20}])
-    monkeypatch.setattr("asvnb.train.classify.make_evaluate_fn", lambda **kw: lambda model, loader: next(script))
+    script = iter(
+        [
+            {"val_loss": 0.69, "val_acc": 0.44, "val_f1": 0.615, "val_eer": 0.50},
+            {"val_loss": 0.40, "val_acc": 0.85, "val_f1": 0.55, "val_eer": 0.10},
+            {"val_loss": 0.45, "val_acc": 0.80, "val_f1": 0.60, "val_eer": 0.20},
+        ]
+    )
+    monkeypatch.setattr(
+        "asvnb.train.classify.make_evaluate_fn", lambda **kw: lambda model, loader: next(script)
+    )
     x = torch.randn(32, 4)
     data = TensorDataset(x, (x[:, 0] > 0).long())
     setup = ClassifierSetup(lr=0.01, batch_size=8, epochs=3)
     assert (setup.monitor, setup.mode) == ("val_eer", "min")
-    res = train_classifier(nn.Linear(4, 2), data, data, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1)
+    res = train_classifier(
+        nn.Linear(4, 2), data, data, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1
+    )
     assert res.best_epoch == 2 and res.best_metrics["val_eer"] == 0.10
 
 
@@ -72,9 +88,15 @@ def test_support_weighted_prf_as_sklearn_reports_it() -> None:
     logits = np.array([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 3)
     m = binary_metrics(Predictions(logits, labels), positive=1, bonafide=0)
     assert m["precision_weighted"] == pytest.approx((4 * 1 + 2 * 2 / 3) / 6)
-    assert m["recall_weighted"] == pytest.approx((4 * 3 / 4 + 2 * 1) / 6) == pytest.approx(m["accuracy"])
+    assert (
+        m["recall_weighted"]
+        == pytest.approx((4 * 3 / 4 + 2 * 1) / 6)
+        == pytest.approx(m["accuracy"])
+    )
     assert m["f1_weighted"] == pytest.approx((4 * 6 / 7 + 2 * 4 / 5) / 6)
-    assert (m["precision"], m["recall"], m["f1"]) == pytest.approx((2 / 3, 1.0, 0.8))  # the positive class alone
+    assert (m["precision"], m["recall"], m["f1"]) == pytest.approx(
+        (2 / 3, 1.0, 0.8)
+    )  # the positive class alone
 
 
 def test_samples_per_epoch_draws_a_fresh_subset_each_epoch(tmp_path, monkeypatch) -> None:
@@ -97,7 +119,9 @@ def test_samples_per_epoch_draws_a_fresh_subset_each_epoch(tmp_path, monkeypatch
     x = torch.cat([torch.arange(40.0)[:, None], torch.randn(40, 3)], dim=1)
     data = TensorDataset(x, (x[:, 1] > 0).long())
     setup = ClassifierSetup(lr=0.01, batch_size=8, epochs=2, samples_per_epoch=16)
-    train_classifier(nn.Linear(4, 2), data, data, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1)
+    train_classifier(
+        nn.Linear(4, 2), data, data, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1
+    )
     assert [len(s) for s in seen] == [16, 16] and all(len(set(s)) == 16 for s in seen)
     assert set(seen[0]) != set(seen[1])
 

@@ -25,7 +25,9 @@ class TinyNet(nn.Module):
 
     def __init__(self, n_in: int = 4, n_hidden: int = 8, n_out: int = 2) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(n_hidden, n_out))
+        self.net = nn.Sequential(
+            nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(n_hidden, n_out)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -41,7 +43,9 @@ def make_data(seed: int = 0) -> TensorDataset:
 def loss_fn(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
     x, y = batch
     logits = model(x)
-    return nn.functional.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
+    return nn.functional.cross_entropy(logits, y), {
+        "acc": float((logits.argmax(1) == y).float().mean())
+    }
 
 
 @torch.no_grad()
@@ -64,14 +68,32 @@ def make_trainer(out: Path, epochs: int = 4, seed: int = 0) -> Trainer:
     data = make_data()
     train = DataLoader(data, batch_size=16, shuffle=True)
     val = DataLoader(make_data(1), batch_size=32)
-    cfg = TrainConfig(out_dir=out, epochs=epochs, seed=seed, monitor="val_acc", mode="max", progress=False,
-                      max_grad_norm=1.0)
-    return Trainer(model, opt, train, loss_fn, cfg, val_loader=val, evaluate_fn=evaluate, scheduler=sched,
-                   model_config=model_config(TinyNet, n_in=4, n_hidden=8, n_out=2))
+    cfg = TrainConfig(
+        out_dir=out,
+        epochs=epochs,
+        seed=seed,
+        monitor="val_acc",
+        mode="max",
+        progress=False,
+        max_grad_norm=1.0,
+    )
+    return Trainer(
+        model,
+        opt,
+        train,
+        loss_fn,
+        cfg,
+        val_loader=val,
+        evaluate_fn=evaluate,
+        scheduler=sched,
+        model_config=model_config(TinyNet, n_in=4, n_hidden=8, n_out=2),
+    )
 
 
 def weights(trainer: Trainer) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in trainer.accelerator.unwrap_model(trainer.model).parameters()])
+    return torch.cat(
+        [p.detach().flatten() for p in trainer.accelerator.unwrap_model(trainer.model).parameters()]
+    )
 
 
 def test_history_checkpoint_and_best_export(tmp_path: Path) -> None:
@@ -90,7 +112,9 @@ def test_history_checkpoint_and_best_export(tmp_path: Path) -> None:
     model = load_best(tmp_path / "best")
     reloaded = evaluate(model, DataLoader(make_data(1), batch_size=32))
     assert reloaded["val_acc"] == pytest.approx(result.best_metrics["val_acc"])
-    assert result.best_metrics["val_acc"] > 0.75  # the task is linearly separable: it learned something
+    assert (
+        result.best_metrics["val_acc"] > 0.75
+    )  # the task is linearly separable: it learned something
 
 
 def test_resume_after_stop_matches_uninterrupted_run(tmp_path: Path) -> None:
@@ -104,8 +128,9 @@ def test_resume_after_stop_matches_uninterrupted_run(tmp_path: Path) -> None:
     torch.manual_seed(123)
     second_result = second.fit()
     assert second_result.resumed_from == 2
-    pd.testing.assert_frame_equal(full_result.history.drop(columns="seconds"),
-                                  second_result.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        full_result.history.drop(columns="seconds"), second_result.history.drop(columns="seconds")
+    )
     assert torch.equal(weights(full), weights(second))
 
 
@@ -127,8 +152,12 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     """A run killed with SIGKILL resumes from its last checkpoint and ends like an uninterrupted one."""
     out = tmp_path / "killed"
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, ASVNB_NONINTERACTIVE="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, ASVNB_NONINTERACTIVE="1"),
+    )
     deadline = time.time() + 120
     for line in proc.stdout:
         if "EPOCH 2 DONE" in line or time.time() > deadline:
@@ -142,8 +171,9 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     resumed = make_trainer(out).fit()
     reference = make_trainer(tmp_path / "reference").fit()
     assert resumed.resumed_from == 2
-    pd.testing.assert_frame_equal(reference.history.drop(columns="seconds"),
-                                  resumed.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        reference.history.drop(columns="seconds"), resumed.history.drop(columns="seconds")
+    )
 
 
 def test_bad_config_is_refused(tmp_path: Path) -> None:
@@ -195,7 +225,9 @@ def test_resume_continues_the_epoch_count_of_epoch_dependent_data(tmp_path: Path
     resumed_data = EpochAware()
     resumed = epoch_aware_trainer(tmp_path / "split", resumed_data).fit()
     assert sorted(set(resumed_data.epochs)) == [2, 3]  # not 0 and 1 again
-    pd.testing.assert_frame_equal(full.history.drop(columns="seconds"), resumed.history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        full.history.drop(columns="seconds"), resumed.history.drop(columns="seconds")
+    )
 
 
 def test_publish_trained_replaces_the_folder_whole_and_removes_the_work(tmp_path):
@@ -213,6 +245,10 @@ def test_publish_trained_replaces_the_folder_whole_and_removes_the_work(tmp_path
 
     assert publish_trained(out, res, write, {"steps": 7}, work) == out
     assert sorted(p.name for p in out.iterdir()) == ["history.csv", "standin.json", "weights.ckpt"]
-    assert json.loads((out / "standin.json").read_text()) == {"steps": 7, "parameters": 42, "train_seconds": 3.8,
-                                                              "best_epoch": 2}
+    assert json.loads((out / "standin.json").read_text()) == {
+        "steps": 7,
+        "parameters": 42,
+        "train_seconds": 3.8,
+        "best_epoch": 2,
+    }
     assert not work.exists() and not (tmp_path / "model.tmp").exists()

@@ -35,6 +35,7 @@ TORCH = ("torch", "torchvision", "torchaudio")  # the Makefile installs these fi
 
 # ----------------------------------------------------------------------------- dependencies
 
+
 def pyproject(root: Path = ROOT) -> dict:
     return tomllib.loads((root / "pyproject.toml").read_text())
 
@@ -44,14 +45,20 @@ def declared(pp: dict) -> dict[str, list[Requirement]]:
     project = pp["project"]
     groups = {"base": [Requirement(r) for r in project.get("dependencies", [])]}
     for extra, reqs in project.get("optional-dependencies", {}).items():
-        groups[extra] = [Requirement(r) for r in reqs if canonicalize_name(Requirement(r).name) != project["name"]]
+        groups[extra] = [
+            Requirement(r)
+            for r in reqs
+            if canonicalize_name(Requirement(r).name) != project["name"]
+        ]
     return groups
 
 
 def make_env(pp: dict) -> tuple[set[str], list[Requirement]]:
     """What requirements.txt leaves out (installed with --no-deps by the Makefile) and what it adds instead."""
     cfg = pp.get("tool", {}).get("asvnb", {}).get("make-env", {})
-    return {canonicalize_name(n) for n in cfg.get("no-deps", [])}, [Requirement(r) for r in cfg.get("instead", [])]
+    return {canonicalize_name(n) for n in cfg.get("no-deps", [])}, [
+        Requirement(r) for r in cfg.get("instead", [])
+    ]
 
 
 def all_declared(pp: dict) -> dict[str, Requirement]:
@@ -80,8 +87,12 @@ def read_lock(root: Path = ROOT) -> dict[str, tuple[str, str]]:
 def pinned_lines(pp: dict, lock: dict[str, tuple[str, str]]) -> list[tuple[str, list[str]]]:
     """(group comment, lines) of the make-env set: every declared distribution at its locked version."""
     no_deps, instead = make_env(pp)
-    comments = {"base": "the package (pyproject's dependencies)", "corpus": "extra corpus: asvnb data synth",
-                "book": "extra book: asvnb book", "dev": "extra dev: tests, lint, notebook editing"}
+    comments = {
+        "base": "the package (pyproject's dependencies)",
+        "corpus": "extra corpus: asvnb data synth",
+        "book": "extra book: asvnb book",
+        "dev": "extra dev: tests, lint, notebook editing",
+    }
     out, seen = [], set()
     groups = declared(pp)
     for group, reqs in [*groups.items(), ("make-env", instead)]:
@@ -99,8 +110,10 @@ def pinned_lines(pp: dict, lock: dict[str, tuple[str, str]]) -> list[tuple[str, 
         if lines:
             comment = comments.get(group, f"extra {group}")
             if group == "make-env":
-                comment = (f"instead of the requirements of {', '.join(sorted(no_deps))}, which the Makefile "
-                           "installs with --no-deps")
+                comment = (
+                    f"instead of the requirements of {', '.join(sorted(no_deps))}, which the Makefile "
+                    "installs with --no-deps"
+                )
             out.append((comment, lines))
     return out
 
@@ -144,19 +157,28 @@ def render_environment(root: Path = ROOT) -> str:
         "      - -e .",
     ]
     if after:
-        out.append(f"# then, without their outdated dependency pins: pip install --no-deps {' '.join(after)}")
+        out.append(
+            f"# then, without their outdated dependency pins: pip install --no-deps {' '.join(after)}"
+        )
     return "\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------- repository URL
+
 
 def repository(root: Path = ROOT) -> tuple[str, str, str]:
     """(repository URL, branch, Colab URL) from _config.yml."""
     cfg = yaml.safe_load((root / "_config.yml").read_text())
     url = cfg["repository"]["url"].rstrip("/")
     if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
-        raise ValueError(f"_config.yml: repository.url must be https://github.com/OWNER/NAME, got {url!r}")
-    return url, cfg["repository"].get("branch", "main"), cfg["launch_buttons"]["colab_url"].rstrip("/")
+        raise ValueError(
+            f"_config.yml: repository.url must be https://github.com/OWNER/NAME, got {url!r}"
+        )
+    return (
+        url,
+        cfg["repository"].get("branch", "main"),
+        cfg["launch_buttons"]["colab_url"].rstrip("/"),
+    )
 
 
 def install_spec(root: Path = ROOT) -> str:
@@ -194,9 +216,18 @@ def colab_link(path: str, root: Path = ROOT) -> str:
 
 # Files that may name the repository (README, the book's pages, docs, notebooks, pyproject): every
 # github.com/OWNER/NAME, colab .../github/OWNER/NAME/blob/BRANCH/PATH and git+ URL in them is rewritten.
-URL_FILES = ("README.md", "pyproject.toml", "book/*.md", "docs/*.md", "notebooks/*.py", "notebooks/*.ipynb")
+URL_FILES = (
+    "README.md",
+    "pyproject.toml",
+    "book/*.md",
+    "docs/*.md",
+    "notebooks/*.py",
+    "notebooks/*.ipynb",
+)
 NAME = r"[\w-]+(?:\.[\w-]+)*"  # an owner, repository or branch name (no trailing full stop)
-COLAB_RE = re.compile(rf"https://colab\.research\.google\.com/github/{NAME}/{NAME}/blob/{NAME}/([\w./-]*[\w-])")
+COLAB_RE = re.compile(
+    rf"https://colab\.research\.google\.com/github/{NAME}/{NAME}/blob/{NAME}/([\w./-]*[\w-])"
+)
 GIT_RE = re.compile(rf"asvnb(\[[\w,]+\])? @ git\+https://github\.com/{NAME}/{NAME}(?:@{NAME})?")
 GITHUB_RE = re.compile(rf"(?<![/\w+])https://github\.com/{NAME}/{NAME}(?![\w.-]*/blob/)")
 
@@ -214,9 +245,13 @@ def rewrite_urls(text: str, root: Path = ROOT) -> str:
 
 # ----------------------------------------------------------------------------- main
 
+
 def generated(root: Path = ROOT) -> dict[Path, str]:
     """Every file this tool writes, with the text it should hold."""
-    out = {root / "requirements.txt": render_requirements(root), root / "environment.yml": render_environment(root)}
+    out = {
+        root / "requirements.txt": render_requirements(root),
+        root / "environment.yml": render_environment(root),
+    }
     for p in url_files(root):
         out[p] = rewrite_urls(p.read_text(), root)
     return out
@@ -229,7 +264,9 @@ def drift(root: Path = ROOT) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true", help="only list the files that differ; exit 1 if any does")
+    ap.add_argument(
+        "--check", action="store_true", help="only list the files that differ; exit 1 if any does"
+    )
     args = ap.parse_args(argv)
     stale = drift()
     for p in stale:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -70,12 +70,20 @@ def _check_finite(data: np.ndarray, file_sr: int, path: Path, offset: int = 0) -
     bad = ~np.isfinite(data).all(axis=1)
     if bad.any():
         first = offset + int(np.flatnonzero(bad)[0])
-        raise AudioError(f"{path}: {int(bad.sum())} frame(s) with NaN or inf samples, first at frame {first} "
-                         f"({first / file_sr:.3f} s); the file is corrupt")
+        raise AudioError(
+            f"{path}: {int(bad.sum())} frame(s) with NaN or inf samples, first at frame {first} "
+            f"({first / file_sr:.3f} s); the file is corrupt"
+        )
 
 
-def _mono_at(data: np.ndarray, file_sr: int, sr: int | None, path: Path, expected: bool = False,
-             offset: int = 0) -> np.ndarray:
+def _mono_at(
+    data: np.ndarray,
+    file_sr: int,
+    sr: int | None,
+    path: Path,
+    expected: bool = False,
+    offset: int = 0,
+) -> np.ndarray:
     """Frames x channels as read -> mono float32 at ``sr``, each conversion logged with the file's name."""
     _check_finite(data, file_sr, path, offset)
     done = []
@@ -90,8 +98,11 @@ def _mono_at(data: np.ndarray, file_sr: int, sr: int | None, path: Path, expecte
     kind = (data.shape[1], file_sr, sr)
     if done and not (expected or _EXPECTED) and kind not in _REPORTED:
         _REPORTED.add(kind)
-        warnings.warn(f"{path}: {' and '.join(done)} (further files converted the same way are not reported)",
-                      AudioConversionWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: {' and '.join(done)} (further files converted the same way are not reported)",
+            AudioConversionWarning,
+            stacklevel=3,
+        )
     return wav.astype(np.float32, copy=False)
 
 
@@ -105,7 +116,9 @@ def check_complete(path: str | Path) -> None:
     info = audio_info(path)
     m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", info.extra_info, re.M)
     if m and int(m[1]) > int(m[2]):
-        raise AudioError(f"{path}: truncated audio (header declares {m[1]} bytes of data, the file holds {m[2]})")
+        raise AudioError(
+            f"{path}: truncated audio (header declares {m[1]} bytes of data, the file holds {m[2]})"
+        )
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
@@ -137,11 +150,18 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return wav
     import librosa
 
-    return librosa.resample(np.asarray(wav, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")
+    return librosa.resample(
+        np.asarray(wav, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"
+    )
 
 
-def crop_or_pad(wav: np.ndarray, length: int, *, random_crop: bool = False,
-                rng: np.random.Generator | None = None) -> np.ndarray:
+def crop_or_pad(
+    wav: np.ndarray,
+    length: int,
+    *,
+    random_crop: bool = False,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Fix the length: crop (start or random offset) or repeat-pad as in the ASVspoof baselines."""
     n = len(wav)
     if n == 0:
@@ -150,7 +170,7 @@ def crop_or_pad(wav: np.ndarray, length: int, *, random_crop: bool = False,
         start = 0
         if random_crop and n > length:
             start = int((rng or np.random.default_rng()).integers(0, n - length + 1))
-        return wav[start:start + length]
+        return wav[start : start + length]
     reps = int(np.ceil(length / n))
     return np.tile(wav, reps)[:length]
 
@@ -160,9 +180,9 @@ def segment(wav: np.ndarray, seg_len: int, *, drop_last: bool = True) -> list[np
     if seg_len <= 0:
         raise ValueError(f"segment length must be positive, got {seg_len}")
     n_full = len(wav) // seg_len
-    out = [wav[i * seg_len:(i + 1) * seg_len] for i in range(n_full)]
+    out = [wav[i * seg_len : (i + 1) * seg_len] for i in range(n_full)]
     if not drop_last and len(wav) % seg_len:
-        out.append(wav[n_full * seg_len:])
+        out.append(wav[n_full * seg_len :])
     return out
 
 
@@ -179,8 +199,9 @@ def rms_db(wav: np.ndarray, eps: float = 1e-10) -> float:
     return float(10.0 * np.log10(np.mean(np.square(wav, dtype=np.float64)) + eps))
 
 
-def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000, *,
-                 expected: bool = False) -> np.ndarray:
+def load_segment(
+    path: str | Path, start: int, stop: int, sr: int | None = 16000, *, expected: bool = False
+) -> np.ndarray:
     """Read frames ``[start, stop)`` (in the file's own rate) as mono float32 at ``sr`` Hz.
 
     Long recordings (DEEP-VOICE: about 600 s of 44.1 kHz stereo) are cut
@@ -196,11 +217,15 @@ def load_segment(path: str | Path, start: int, stop: int, sr: int | None = 16000
     except Exception as exc:
         raise AudioError(f"{path}: unreadable audio ({exc})") from exc
     if data.shape[0] != stop - start:
-        raise AudioError(f"{path}: truncated audio (frames {start}-{stop} requested, {data.shape[0]} read)")
+        raise AudioError(
+            f"{path}: truncated audio (frames {start}-{stop} requested, {data.shape[0]} read)"
+        )
     return _mono_at(data, file_sr, sr, path, expected, offset=start)
 
 
-def concatenate_by(groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16000) -> dict[Hashable, np.ndarray]:
+def concatenate_by(
+    groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16000
+) -> dict[Hashable, np.ndarray]:
     """Concatenate the files of each group (e.g. key ``(speaker, label)``) in the order given."""
     out = {}
     for key, paths in groups.items():
@@ -210,11 +235,15 @@ def concatenate_by(groups: Mapping[Hashable, Sequence[str | Path]], sr: int = 16
     return out
 
 
-def concat_segments(groups: Mapping[Hashable, Sequence[str | Path]], seconds: float = 30.0, sr: int = 16000,
-                    drop_last: bool = False) -> Iterator[tuple[Hashable, int, np.ndarray]]:
+def concat_segments(
+    groups: Mapping[Hashable, Sequence[str | Path]],
+    seconds: float = 30.0,
+    sr: int = 16000,
+    drop_last: bool = False,
+) -> Iterator[tuple[Hashable, int, np.ndarray]]:
     """Concatenate each group's files and cut the result into ``seconds``-long pieces: yields ``(key, index, piece)``.
 
-    Source 003's ASVspoof preprocessing: all utterances of one speaker and one
+    The study 04 source's ASVspoof preprocessing: all utterances of one speaker and one
     label joined, then cut every 30 s with the shorter last piece kept
     (``drop_last=False``, as its ``range(0, len, 30000)`` loop does). Streams
     file by file, so a group of an hour of audio never sits in memory whole.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -40,10 +41,12 @@ import yaml
 
 from asvnb import config
 
-STAGING = "book"          # build/<STAGING>: the tree Jupyter Book renders
-RECORDS = "execution"     # build/<RECORDS>/<name>.json: one record per notebook
-FAILED = "failed"         # build/<FAILED>/<name>.ipynb: the partially executed notebook of a failure
-RESULTS = "results"       # build/<RESULTS>/<name>.json: the results files the notebooks write (results-schema)
+STAGING = "book"  # build/<STAGING>: the tree Jupyter Book renders
+RECORDS = "execution"  # build/<RECORDS>/<name>.json: one record per notebook
+FAILED = "failed"  # build/<FAILED>/<name>.ipynb: the partially executed notebook of a failure
+RESULTS = (
+    "results"  # build/<RESULTS>/<name>.json: the results files the notebooks write (results-schema)
+)
 REPORT_MARKER = "<!-- asvnb:execution-report -->"
 RESULTS_MARKER = "<!-- asvnb:results-overview -->"
 
@@ -65,7 +68,7 @@ class ExecutionRecord:
     """What the execution report shows for one notebook."""
 
     notebook: str
-    status: str                     # "ok" | "failed"
+    status: str  # "ok" | "failed"
     profile: str | None
     parameters: dict[str, Any]
     key: str
@@ -75,19 +78,22 @@ class ExecutionRecord:
     fingerprint: dict[str, Any]
     output: str
     error: dict[str, Any] | None = None
-    effective_parameters: dict[str, Any] | None = None  # the parameters cell's defaults with the overrides applied
+    effective_parameters: dict[str, Any] | None = (
+        None  # the parameters cell's defaults with the overrides applied
+    )
 
     def save(self, path: Path) -> None:
         """Write the record as JSON (atomically)."""
         _atomic_write_text(path, json.dumps(dataclasses.asdict(self), indent=2, default=str))
 
     @classmethod
-    def load(cls, path: Path) -> "ExecutionRecord":
+    def load(cls, path: Path) -> ExecutionRecord:
         """Read a record written by :meth:`save`."""
         return cls(**json.loads(path.read_text()))
 
 
 # --------------------------------------------------------------------------- parameters
+
 
 def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict[str, str]:
     """Build what the embedded profile reads, where missing: the corpus, then the stand-in models trained on it.
@@ -100,9 +106,13 @@ def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict
     from asvnb.data.synth import build_corpus
     from asvnb.studies import overlap_pipeline
 
-    with expected_conversions():  # the generator resamples its TTS output on purpose: not the user's data
+    with (
+        expected_conversions()
+    ):  # the generator resamples its TTS output on purpose: not the user's data
         build_corpus(config.embedded_root(), scale=scale, seed=0)
-    return overlap_pipeline.ensure_standins(overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=progress)
+    return overlap_pipeline.ensure_standins(
+        overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=progress
+    )
 
 
 # A parameter's type is declared at the start of the comment on its line, before a colon and the help text:
@@ -143,8 +153,9 @@ class ParamType:
         """The allowed values when the type is only sets of words (and None), else None."""
         if not all(kind == "words" or arg == "None" for kind, arg in self.alternatives):
             return None
-        return [w for kind, arg in self.alternatives if kind == "words" for w in arg] + \
-            [None] * (("name", "None") in self.alternatives)
+        return [w for kind, arg in self.alternatives if kind == "words" for w in arg] + [None] * (
+            ("name", "None") in self.alternatives
+        )
 
     def list_of(self, value: Any) -> bool:
         """Whether ``[value]`` would be accepted where ``value`` is not: a list written without its brackets."""
@@ -193,7 +204,9 @@ def parse_type(text: str) -> ParamType | None:
         alts, end = union(0)
     except (ValueError, IndexError):
         return None
-    if end != len(tokens) - 1 or alts == (("name", "None"),):  # a comment 'None: ...' is help, not a type
+    if end != len(tokens) - 1 or alts == (
+        ("name", "None"),
+    ):  # a comment 'None: ...' is help, not a type
         return None
     return ParamType(" ".join(text.split()), alts)
 
@@ -209,7 +222,9 @@ def check_notebook(notebook: str | Path) -> Path:
     """Return the path if it is a Jupyter notebook (.ipynb that nbformat reads), else raise :class:`NotANotebook`."""
     path = Path(notebook)
     if path.suffix != ".ipynb":
-        raise NotANotebook(f"{path}: not a notebook (asvnb run takes a .ipynb file or its paired jupytext .py)")
+        raise NotANotebook(
+            f"{path}: not a notebook (asvnb run takes a .ipynb file or its paired jupytext .py)"
+        )
     try:
         nbformat.read(str(path), as_version=4)
     except Exception as exc:  # NotJSONError, a JSON that is no notebook, unreadable bytes
@@ -243,14 +258,25 @@ def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
         spec, help_text = _declaration(p["help"] or "")
         if spec is not None:
             if not spec.accepts(default):
-                raise ParameterError(f"{path}: the default {default!r} of parameter {name} is not of its declared "
-                                     f"type {spec.text}")
+                raise ParameterError(
+                    f"{path}: the default {default!r} of parameter {name} is not of its declared "
+                    f"type {spec.text}"
+                )
             typ = spec.text
-        out[name] = {"default": default, "type": typ, "help": help_text, "declared": spec is not None}
+        out[name] = {
+            "default": default,
+            "type": typ,
+            "help": help_text,
+            "declared": spec is not None,
+        }
     undeclared = [n for n, d in out.items() if not d["declared"]]
-    if undeclared and len(undeclared) < len(out):  # a typo in one declaration would silently drop its check
-        raise ParameterError(f"{path}: parameter(s) {', '.join(undeclared)} have no declared type, as the others "
-                             "do: start the comment with e.g. 'int | None:' (docs/NOTEBOOKS.md)")
+    if undeclared and len(undeclared) < len(
+        out
+    ):  # a typo in one declaration would silently drop its check
+        raise ParameterError(
+            f"{path}: parameter(s) {', '.join(undeclared)} have no declared type, as the others "
+            "do: start the comment with e.g. 'int | None:' (docs/NOTEBOOKS.md)"
+        )
     return out
 
 
@@ -279,8 +305,12 @@ def validate_parameters(notebook: str | Path, params: dict[str, Any]) -> dict[st
     declared = declared_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        valid = ", ".join(f"{n} ({d['type']}, default {d['default']!r})" for n, d in declared.items())
-        raise ParameterError(f"{notebook}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {valid}")
+        valid = ", ".join(
+            f"{n} ({d['type']}, default {d['default']!r})" for n, d in declared.items()
+        )
+        raise ParameterError(
+            f"{notebook}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {valid}"
+        )
     for name, value in params.items():
         d = declared[name]
         got = f"(default {d['default']!r}), got {value!r} ({type(value).__name__})"
@@ -288,8 +318,16 @@ def validate_parameters(notebook: str | Path, params: dict[str, Any]) -> dict[st
             spec = parse_type(d["type"])
             if not spec.accepts(value):
                 choices = spec.choices()
-                want = (f"must be one of {', '.join(map(str, choices))}" if choices else f"expects {spec.text}")
-                hint = f"; a list is written in brackets: -p {name} '[{value}]'" if spec.list_of(value) else ""
+                want = (
+                    f"must be one of {', '.join(map(str, choices))}"
+                    if choices
+                    else f"expects {spec.text}"
+                )
+                hint = (
+                    f"; a list is written in brackets: -p {name} '[{value}]'"
+                    if spec.list_of(value)
+                    else ""
+                )
                 raise ParameterError(f"{notebook}: parameter {name} {want} {got}{hint}")
             continue
         check = _TYPE_CHECKS.get(d["type"])
@@ -297,11 +335,14 @@ def validate_parameters(notebook: str | Path, params: dict[str, Any]) -> dict[st
         if check and value is not None and not check(value):
             raise ParameterError(f"{notebook}: parameter {name} expects {d['type']} {got}")
     if "profile" in params and params["profile"] not in config.PROFILES:
-        raise ParameterError(f"{notebook}: profile must be one of {', '.join(config.PROFILES)}, got {params['profile']!r}")
+        raise ParameterError(
+            f"{notebook}: profile must be one of {', '.join(config.PROFILES)}, got {params['profile']!r}"
+        )
     return params
 
 
 # --------------------------------------------------------------------------- cache key
+
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -338,6 +379,7 @@ def cache_key(notebook: str | Path, params: dict[str, Any], data: str | Path | N
 
 # --------------------------------------------------------------------------- execution
 
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -345,7 +387,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _tree_rss_mb(proc: "psutil.Process") -> float:  # noqa: F821
+def _tree_rss_mb(proc: psutil.Process) -> float:  # noqa: F821
     import psutil
 
     total = 0
@@ -354,10 +396,8 @@ def _tree_rss_mb(proc: "psutil.Process") -> float:  # noqa: F821
     except psutil.Error:
         return 0.0
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total / 2**20
 
 
@@ -370,9 +410,15 @@ def _data_for(params: dict[str, Any]) -> Path | None:
     return None
 
 
-def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None, *,
-                     output: str | Path | None = None, build: Path | None = None,
-                     use_cache: bool = True, log=print) -> ExecutionRecord:
+def execute_notebook(
+    notebook: str | Path,
+    params: dict[str, Any] | None = None,
+    *,
+    output: str | Path | None = None,
+    build: Path | None = None,
+    use_cache: bool = True,
+    log=print,
+) -> ExecutionRecord:
     """Execute one notebook with papermill (in a child process, measuring its peak memory), using the cache."""
     import psutil
 
@@ -381,11 +427,15 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
         check_notebook(notebook)  # refused in one line, before papermill's NotJSONError traceback
     if notebook.suffix == ".py":
         if not notebook.with_suffix(".ipynb").is_file() and notebook.is_file():
-            raise NotANotebook(f"{notebook}: no paired notebook {notebook.with_suffix('.ipynb').name} beside it")
+            raise NotANotebook(
+                f"{notebook}: no paired notebook {notebook.with_suffix('.ipynb').name} beside it"
+            )
         notebook = notebook.with_suffix(".ipynb")
     if not notebook.is_file():
         raise FileNotFoundError(f"{notebook}: no such notebook")
-    params = validate_parameters(notebook, dict(params or {}))  # every parameter, before any cell runs
+    params = validate_parameters(
+        notebook, dict(params or {})
+    )  # every parameter, before any cell runs
     build = Path(build or config.build_root())
     rel = _relative_to_project(notebook)
     output = Path(output) if output else build / STAGING / rel
@@ -404,10 +454,21 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
     with tempfile.TemporaryDirectory(dir=build) as tmp:
         tmp_out = Path(tmp) / notebook.name
         result_file = Path(tmp) / "result.json"
-        job = {"input": str(notebook), "output": str(tmp_out), "parameters": params,
-               "cwd": str(notebook.parent), "result": str(result_file)}
+        job = {
+            "input": str(notebook),
+            "output": str(tmp_out),
+            "parameters": params,
+            "cwd": str(notebook.parent),
+            "result": str(result_file),
+        }
         # the inline backend, as in Jupyter: it shows every Figure a cell returns as an image
-        env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONHASHSEED="0", ASVNB_BUILD=str(build), ASVNB_NONINTERACTIVE="1")
+        env = dict(
+            os.environ,
+            MPLBACKEND="module://matplotlib_inline.backend_inline",
+            PYTHONHASHSEED="0",
+            ASVNB_BUILD=str(build),
+            ASVNB_NONINTERACTIVE="1",
+        )
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "asvnb.book", json.dumps(job)], env=env)
@@ -417,15 +478,32 @@ def execute_notebook(notebook: str | Path, params: dict[str, Any] | None = None,
             peak = max(peak, _tree_rss_mb(ps))
             time.sleep(0.25)
         duration = time.perf_counter() - t0
-        outcome = json.loads(result_file.read_text()) if result_file.is_file() else {
-            "status": "failed", "error": {"ename": "ExecutorCrashed",
-                                          "evalue": f"papermill worker exited with code {proc.returncode}"}}
+        outcome = (
+            json.loads(result_file.read_text())
+            if result_file.is_file()
+            else {
+                "status": "failed",
+                "error": {
+                    "ename": "ExecutorCrashed",
+                    "evalue": f"papermill worker exited with code {proc.returncode}",
+                },
+            }
+        )
         record = ExecutionRecord(
-            notebook=str(rel), status=outcome["status"], profile=params.get("profile", _default(notebook, "profile")),
-            parameters=params, key=key, started=started, duration_s=round(duration, 1),
-            peak_memory_mb=round(peak, 1), fingerprint=config.fingerprint(data, device="cpu") | {"cache_key": key},
-            output=str(output), error=outcome.get("error"),
-            effective_parameters={n: d["default"] for n, d in declared_parameters(notebook).items()} | params)
+            notebook=str(rel),
+            status=outcome["status"],
+            profile=params.get("profile", _default(notebook, "profile")),
+            parameters=params,
+            key=key,
+            started=started,
+            duration_s=round(duration, 1),
+            peak_memory_mb=round(peak, 1),
+            fingerprint=config.fingerprint(data, device="cpu") | {"cache_key": key},
+            output=str(output),
+            error=outcome.get("error"),
+            effective_parameters={n: d["default"] for n, d in declared_parameters(notebook).items()}
+            | params,
+        )
         if record.status == "ok":
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(tmp_out), output)
@@ -478,18 +556,34 @@ def _worker(job: dict[str, Any]) -> None:
 
     outcome: dict[str, Any] = {"status": "ok"}
     try:
-        pm.execute_notebook(job["input"], job["output"], parameters=job["parameters"], cwd=job["cwd"],
-                            progress_bar=False, log_output=False, kernel_name="python3")
+        pm.execute_notebook(
+            job["input"],
+            job["output"],
+            parameters=job["parameters"],
+            cwd=job["cwd"],
+            progress_bar=False,
+            log_output=False,
+            kernel_name="python3",
+        )
     except PapermillExecutionError as exc:
-        outcome = {"status": "failed", "error": {"cell_index": exc.cell_index, "exec_count": exc.exec_count,
-                                                  "source": exc.source, "ename": exc.ename, "evalue": exc.evalue,
-                                                  "traceback": list(exc.traceback)}}
+        outcome = {
+            "status": "failed",
+            "error": {
+                "cell_index": exc.cell_index,
+                "exec_count": exc.exec_count,
+                "source": exc.source,
+                "ename": exc.ename,
+                "evalue": exc.evalue,
+                "traceback": list(exc.traceback),
+            },
+        }
     except Exception as exc:  # kernel died, bad notebook file, ...
         outcome = {"status": "failed", "error": {"ename": type(exc).__name__, "evalue": str(exc)}}
     Path(job["result"]).write_text(json.dumps(outcome, default=str))
 
 
 # --------------------------------------------------------------------------- the book
+
 
 def toc_notebooks(root: Path | None = None) -> list[Path]:
     """The notebooks the book shows: every ``notebooks/...`` entry of ``_toc.yml``, in order."""
@@ -535,19 +629,41 @@ def execution_report(records: list[ExecutionRecord]) -> str:
     """Markdown: a summary table (profile, status, duration, peak memory) and, per notebook, parameters and fingerprint."""
     if not records:
         return "_No notebook has been executed yet._\n"
-    rows = ["| chapter | profile | status | duration | peak memory | executed |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| chapter | profile | status | duration | peak memory | executed |",
+        "|---|---|---|---|---|---|",
+    ]
     details = []
     for r in records:
-        rows.append(f"| {Path(r.notebook).stem} | {r.profile} | {r.status} | {r.duration_s:.0f} s | "
-                    f"{r.peak_memory_mb:.0f} MB | {r.started} |")
+        rows.append(
+            f"| {Path(r.notebook).stem} | {r.profile} | {r.status} | {r.duration_s:.0f} s | "
+            f"{r.peak_memory_mb:.0f} MB | {r.started} |"
+        )
         params = r.effective_parameters or r.parameters
         overridden = set(r.parameters)
-        ptext = ", ".join(f"`{k}={v!r}`" + (" (set)" if k in overridden else "") for k, v in params.items())
+        ptext = ", ".join(
+            f"`{k}={v!r}`" + (" (set)" if k in overridden else "") for k, v in params.items()
+        )
         fp = r.fingerprint
-        ftext = ", ".join(f"{k} `{fp[k]}`" for k in ("git_commit", "asvnb", "python", "torch", "cuda", "device",
-                                                      "cpu_threads", "data_root", "data_fingerprint", "cache_key")
-                          if k in fp)
-        details.append(f"## {Path(r.notebook).stem}\n\n- **notebook**: `{r.notebook}`\n- **parameters**: {ptext or 'none'}\n- **fingerprint**: {ftext}\n")
+        ftext = ", ".join(
+            f"{k} `{fp[k]}`"
+            for k in (
+                "git_commit",
+                "asvnb",
+                "python",
+                "torch",
+                "cuda",
+                "device",
+                "cpu_threads",
+                "data_root",
+                "data_fingerprint",
+                "cache_key",
+            )
+            if k in fp
+        )
+        details.append(
+            f"## {Path(r.notebook).stem}\n\n- **notebook**: `{r.notebook}`\n- **parameters**: {ptext or 'none'}\n- **fingerprint**: {ftext}\n"
+        )
     return "\n".join(rows) + "\n\n" + "\n".join(details)
 
 
@@ -560,9 +676,14 @@ def results_overview(results_dir: Path, root: Path | None = None) -> str:
     from asvnb import overview
 
     root = root or config.project_root()
-    chapters = [overview.Chapter(nb.stem, overview.chapter_title(nb) or nb.stem.replace("_", " "),
-                                 "../" + nb.relative_to(root).as_posix())  # the page is book/results.md
-                for nb in toc_notebooks(root)]
+    chapters = [
+        overview.Chapter(
+            nb.stem,
+            overview.chapter_title(nb) or nb.stem.replace("_", " "),
+            "../" + nb.relative_to(root).as_posix(),
+        )  # the page is book/results.md
+        for nb in toc_notebooks(root)
+    ]
     return overview.overview_markdown(results_dir, chapters)
 
 
@@ -576,7 +697,9 @@ def stage_book(build: Path, records: list[ExecutionRecord], root: Path | None = 
         if not src.is_file():
             continue
         dst = stage / src.relative_to(root)
-        if src.suffix == ".md" and (REPORT_MARKER in (text := src.read_text()) or RESULTS_MARKER in text):
+        if src.suffix == ".md" and (
+            REPORT_MARKER in (text := src.read_text()) or RESULTS_MARKER in text
+        ):
             text = text.replace(REPORT_MARKER, execution_report(records))
             if RESULTS_MARKER in text:
                 text = text.replace(RESULTS_MARKER, results_overview(build / RESULTS, root))
@@ -586,8 +709,14 @@ def stage_book(build: Path, records: list[ExecutionRecord], root: Path | None = 
     return stage
 
 
-def build_book(*, jobs: int = 1, use_cache: bool = True, build: Path | None = None,
-               params: dict[str, Any] | None = None, log=print) -> Path:
+def build_book(
+    *,
+    jobs: int = 1,
+    use_cache: bool = True,
+    build: Path | None = None,
+    params: dict[str, Any] | None = None,
+    log=print,
+) -> Path:
     """Execute every notebook of the book that needs it, then render the HTML book; return the HTML folder."""
     build = Path(build or config.build_root())
     notebooks = toc_notebooks()
@@ -597,7 +726,9 @@ def build_book(*, jobs: int = 1, use_cache: bool = True, build: Path | None = No
 
     def run(nb: Path) -> None:
         try:
-            rec = execute_notebook(nb, dict(params or {}), build=build, use_cache=use_cache, log=log)
+            rec = execute_notebook(
+                nb, dict(params or {}), build=build, use_cache=use_cache, log=log
+            )
             with lock:
                 records[nb] = rec
         except (NotebookFailed, ParameterError, NotANotebook, FileNotFoundError) as exc:
@@ -613,16 +744,26 @@ def build_book(*, jobs: int = 1, use_cache: bool = True, build: Path | None = No
 
     stage = stage_book(build, [records[nb] for nb in notebooks])
     t0 = time.perf_counter()
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(build)]
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(stage),
+        "--path-output",
+        str(build),
+    ]
     log("[book]  " + " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise RuntimeError(
+            f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
     for w in warnings:
         log("[book]  " + w)
     html = build / "_build" / "html"
-    log(f"[book]  built {html / 'index.html'} in {time.perf_counter() - t0:.0f} s ({len(warnings)} warnings)")
+    log(
+        f"[book]  built {html / 'index.html'} in {time.perf_counter() - t0:.0f} s ({len(warnings)} warnings)"
+    )
     return html
 
 

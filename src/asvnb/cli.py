@@ -26,7 +26,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.profile:
         params["profile"] = args.profile
     rec = execute_notebook(args.notebook, params, output=args.output, use_cache=not args.force)
-    print(f"{rec.notebook}: {rec.status}, {rec.duration_s:.0f} s, peak {rec.peak_memory_mb:.0f} MB -> {rec.output}")
+    print(
+        f"{rec.notebook}: {rec.status}, {rec.duration_s:.0f} s, peak {rec.peak_memory_mb:.0f} MB -> {rec.output}"
+    )
     return 0
 
 
@@ -73,7 +75,9 @@ def _threshold(value: str) -> str | float:
     try:
         t = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"threshold must be 'dev-eer' or a number, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"threshold must be 'dev-eer' or a number, got {value!r}"
+        ) from None
     if not math.isfinite(t):
         raise argparse.ArgumentTypeError(f"threshold must be finite, got {value!r}")
     return t
@@ -95,74 +99,142 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asvnb",
         description="Reproducible voice anti-spoofing book: build the embedded corpus, "
-                    "execute study notebooks with papermill, build the Jupyter Book.")
+        "execute study notebooks with papermill, build the Jupyter Book.",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="execute one notebook with papermill into the build tree",
-                       description="Execute NOTEBOOK (.ipynb or its paired .py) with papermill into "
-                                   "build/book/<same path>. Parameters are checked against the notebook's "
-                                   "'parameters' cell; an unchanged notebook with the same parameters, package "
-                                   "code and data is not executed again (use --force).")
-    r.add_argument("notebook", help="path of the notebook, e.g. notebooks/04_spectrogram_resnet18.ipynb")
-    r.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="set a parameter; VALUE is read as YAML (3, 0.5, true, [0, 1], null, text)")
-    r.add_argument("--profile", choices=config.PROFILES,
-                   help="embedded: generated corpus, local models, CPU; full: real datasets and hub models (GPU)")
-    r.add_argument("-o", "--output", help="where to write the executed notebook (default: build tree)")
-    r.add_argument("--force", action="store_true", help="execute even if the cache says nothing changed")
+    r = sub.add_parser(
+        "run",
+        help="execute one notebook with papermill into the build tree",
+        description="Execute NOTEBOOK (.ipynb or its paired .py) with papermill into "
+        "build/book/<same path>. Parameters are checked against the notebook's "
+        "'parameters' cell; an unchanged notebook with the same parameters, package "
+        "code and data is not executed again (use --force).",
+    )
+    r.add_argument(
+        "notebook", help="path of the notebook, e.g. notebooks/04_spectrogram_resnet18.ipynb"
+    )
+    r.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a parameter; VALUE is read as YAML (3, 0.5, true, [0, 1], null, text)",
+    )
+    r.add_argument(
+        "--profile",
+        choices=config.PROFILES,
+        help="embedded: generated corpus, local models, CPU; full: real datasets and hub models (GPU)",
+    )
+    r.add_argument(
+        "-o", "--output", help="where to write the executed notebook (default: build tree)"
+    )
+    r.add_argument(
+        "--force", action="store_true", help="execute even if the cache says nothing changed"
+    )
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("book", help="execute the notebooks that need it and build the HTML book",
-                       description="Prepare the embedded corpus and stand-in models if missing, execute every notebook named in "
-                                   "_toc.yml that changed since its last successful execution (embedded profile), "
-                                   "and render the book with Jupyter Book into build/_build/html.")
-    b.add_argument("-j", "--jobs", type=int, default=1,
-                   help="notebooks executed in parallel (default 1: each already uses every core)")
-    b.add_argument("--force", action="store_true", help="execute every notebook, ignoring the cache")
-    b.add_argument("--no-data", action="store_true", help="do not build the embedded corpus and stand-in models first")
-    b.add_argument("--scale", default="small", choices=("small", "medium"),
-                   help="embedded corpus scale to prepare if missing (default small)")
+    b = sub.add_parser(
+        "book",
+        help="execute the notebooks that need it and build the HTML book",
+        description="Prepare the embedded corpus and stand-in models if missing, execute every notebook named in "
+        "_toc.yml that changed since its last successful execution (embedded profile), "
+        "and render the book with Jupyter Book into build/_build/html.",
+    )
+    b.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        help="notebooks executed in parallel (default 1: each already uses every core)",
+    )
+    b.add_argument(
+        "--force", action="store_true", help="execute every notebook, ignoring the cache"
+    )
+    b.add_argument(
+        "--no-data",
+        action="store_true",
+        help="do not build the embedded corpus and stand-in models first",
+    )
+    b.add_argument(
+        "--scale",
+        default="small",
+        choices=("small", "medium"),
+        help="embedded corpus scale to prepare if missing (default small)",
+    )
     b.set_defaults(func=cmd_book)
 
-    d = sub.add_parser("data", help="datasets: build the embedded corpus and the stand-in models",
-                       description="Data commands. 'synth' builds the embedded corpus; 'standins' trains the "
-                                   "local stand-ins of the hub models (SepFormer, WavLM detector) on it.")
+    d = sub.add_parser(
+        "data",
+        help="datasets: build the embedded corpus and the stand-in models",
+        description="Data commands. 'synth' builds the embedded corpus; 'standins' trains the "
+        "local stand-ins of the hub models (SepFormer, WavLM detector) on it.",
+    )
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    s = dsub.add_parser("synth", help="build the embedded corpus in the real datasets' layouts",
-                        description="Build the embedded corpus deterministically from speech that Debian "
-                                    "packages ship, in the on-disk layouts of ASVspoof 2019 LA, ASVspoof 2021 "
-                                    "LA eval, Common Voice, DEEP-VOICE, the Imitation set, MUSAN and RIRS_NOISES. "
-                                    "Files already built are kept.")
-    s.add_argument("--scale", default="small", choices=("tiny", "small", "medium"),
-                   help="small (default): what the book and CI use; medium: bigger; tiny: for tests")
+    s = dsub.add_parser(
+        "synth",
+        help="build the embedded corpus in the real datasets' layouts",
+        description="Build the embedded corpus deterministically from speech that Debian "
+        "packages ship, in the on-disk layouts of ASVspoof 2019 LA, ASVspoof 2021 "
+        "LA eval, Common Voice, DEEP-VOICE, the Imitation set, MUSAN and RIRS_NOISES. "
+        "Files already built are kept.",
+    )
+    s.add_argument(
+        "--scale",
+        default="small",
+        choices=("tiny", "small", "medium"),
+        help="small (default): what the book and CI use; medium: bigger; tiny: for tests",
+    )
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--out", default=str(config.embedded_root()), help="output folder (default %(default)s)")
+    s.add_argument(
+        "--out", default=str(config.embedded_root()), help="output folder (default %(default)s)"
+    )
     s.set_defaults(func=cmd_data_synth)
-    m = dsub.add_parser("standins", help="train the embedded profile's stand-in models once (cached in data/models)",
-                        description="Train the small SepFormer and WavLM detector that stand in for the hub "
-                                    "models offline, on the embedded corpus (built first with 'synth'). Cached "
-                                    "under data/models, keyed by the corpus and the configuration; an "
-                                    "interrupted training resumes.")
+    m = dsub.add_parser(
+        "standins",
+        help="train the embedded profile's stand-in models once (cached in data/models)",
+        description="Train the small SepFormer and WavLM detector that stand in for the hub "
+        "models offline, on the embedded corpus (built first with 'synth'). Cached "
+        "under data/models, keyed by the corpus and the configuration; an "
+        "interrupted training resumes.",
+    )
     m.set_defaults(func=cmd_data_standins)
 
-    sc = sub.add_parser("score", help="score your own audio files or folders with a detector the book trained",
-                        description="Score audio files, and folders searched recursively for audio files (any format "
-                                    "the loader reads: WAV, FLAC, OGG, MP3, ...), with a trained countermeasure. "
-                                    "Writes 'UTT SCORE DECISION' lines (the ASVspoof 2021 'UTT SCORE' columns, then "
-                                    "bonafide or spoof): higher scores are more bona fide, and a score above the "
-                                    "threshold is called bonafide. A file that cannot be scored is reported with its "
-                                    "reason and the others are still scored; the exit code is 1 if any file failed, "
-                                    "2 if the model cannot be used.")
+    sc = sub.add_parser(
+        "score",
+        help="score your own audio files or folders with a detector the book trained",
+        description="Score audio files, and folders searched recursively for audio files (any format "
+        "the loader reads: WAV, FLAC, OGG, MP3, ...), with a trained countermeasure. "
+        "Writes 'UTT SCORE DECISION' lines (the ASVspoof 2021 'UTT SCORE' columns, then "
+        "bonafide or spoof): higher scores are more bona fide, and a score above the "
+        "threshold is called bonafide. A file that cannot be scored is reported with its "
+        "reason and the others are still scored; the exit code is 1 if any file failed, "
+        "2 if the model cannot be used.",
+    )
     sc.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    sc.add_argument("--model", required=True, metavar="RUN_OR_HUB_ID",
-                    help="a run folder under build/runs/ (or its best/ folder) that describes its detector, a "
-                         "transformers detector folder (e.g. the WavLM stand-in under data/models/), or a hub id "
-                         "(full profile: abhishtagatya/wavlm-base-960h-asv19-deepfake)")
-    sc.add_argument("--threshold", type=_threshold, default="dev-eer", metavar="dev-eer|VALUE",
-                    help="dev-eer (default): the model's development-set EER threshold, stored with it; or a number "
-                         "on the model's score scale")
-    sc.add_argument("--out", metavar="FILE", help="write the scores here (default: standard output)")
-    sc.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu or cuda")
+    sc.add_argument(
+        "--model",
+        required=True,
+        metavar="RUN_OR_HUB_ID",
+        help="a run folder under build/runs/ (or its best/ folder) that describes its detector, a "
+        "transformers detector folder (e.g. the WavLM stand-in under data/models/), or a hub id "
+        "(full profile: abhishtagatya/wavlm-base-960h-asv19-deepfake)",
+    )
+    sc.add_argument(
+        "--threshold",
+        type=_threshold,
+        default="dev-eer",
+        metavar="dev-eer|VALUE",
+        help="dev-eer (default): the model's development-set EER threshold, stored with it; or a number "
+        "on the model's score scale",
+    )
+    sc.add_argument(
+        "--out", metavar="FILE", help="write the scores here (default: standard output)"
+    )
+    sc.add_argument(
+        "--device", default="auto", help="auto (default: CUDA when present), cpu or cuda"
+    )
     sc.set_defaults(func=cmd_score)
     return p
 

@@ -64,7 +64,9 @@ class Paths:
     out: Path
 
     @classmethod
-    def for_profile(cls, profile: str, study: str, data_root_override: str | Path | None = None) -> "Paths":
+    def for_profile(
+        cls, profile: str, study: str, data_root_override: str | Path | None = None
+    ) -> Paths:
         """Default paths of a profile: the embedded corpus, or a user-given root of the real datasets."""
         check_profile(profile)
         if data_root_override:
@@ -72,8 +74,10 @@ class Paths:
         elif profile == "embedded":
             data = embedded_root()
         else:
-            raise ValueError("profile 'full' needs data_root: the folder that holds the real datasets "
-                             "(see the book's chapter 'Rerun a study on Colab')")
+            raise ValueError(
+                "profile 'full' needs data_root: the folder that holds the real datasets "
+                "(see the book's chapter 'Rerun a study on Colab')"
+            )
         return cls(data=data, out=runs_root() / study / profile)
 
 
@@ -101,10 +105,21 @@ def git_commit(root: Path | None = None) -> str:
     """Commit of the checkout, with ``+dirty`` when it has uncommitted changes; ``unknown`` outside git."""
     root = root or project_root()
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -125,11 +140,22 @@ def data_fingerprint(root: str | Path) -> str:
         try:
             content = json.loads(manifest.read_text())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{manifest}: not valid JSON ({exc}); rebuild with `asvnb data synth`") from exc
+            raise ValueError(
+                f"{manifest}: not valid JSON ({exc}); rebuild with `asvnb data synth`"
+            ) from exc
         # timings and per-run counters say how a build went, not what the corpus holds
-        volatile = {"build_seconds", "stage_seconds", "files_written_this_run", "packages_installed_this_run",
-                    "built_at"}
-        h.update(json.dumps({k: v for k, v in content.items() if k not in volatile}, sort_keys=True).encode())
+        volatile = {
+            "build_seconds",
+            "stage_seconds",
+            "files_written_this_run",
+            "packages_installed_this_run",
+            "built_at",
+        }
+        h.update(
+            json.dumps(
+                {k: v for k, v in content.items() if k not in volatile}, sort_keys=True
+            ).encode()
+        )
     else:
         for p in sorted(root.rglob("*")):
             if p.suffix.lower() in {".txt", ".tsv", ".csv", ".json"} and p.is_file():
@@ -143,7 +169,9 @@ def fingerprint(data: str | Path | None = None, device: str | None = None) -> di
 
     from asvnb import __version__
 
-    dev = resolve_device(device or "auto")  # "auto" would otherwise be recorded as the device, not the GPU's name
+    dev = resolve_device(
+        device or "auto"
+    )  # "auto" would otherwise be recorded as the device, not the GPU's name
     fp = {
         "asvnb": __version__,
         "git_commit": git_commit(),
@@ -151,7 +179,9 @@ def fingerprint(data: str | Path | None = None, device: str | None = None) -> di
         "platform": platform.platform(terse=True),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
-        "device": torch.cuda.get_device_name(0) if dev.startswith("cuda") and torch.cuda.is_available() else dev,
+        "device": torch.cuda.get_device_name(0)
+        if dev.startswith("cuda") and torch.cuda.is_available()
+        else dev,
         "cpu_threads": torch.get_num_threads(),
     }
     if data is not None:

@@ -1,6 +1,6 @@
 """Time-frequency features shared by the studies: log-mel, linear spectrogram, instance norm, spectrogram images.
 
-Presets name each source's settings. Spectrogram images (source 003) come by
+Presets are named for what they are (``logmel40_resnetse``, ``logspec_hann``). Spectrogram images (the study 04 source) come by
 two routes that share one function, :func:`spectrogram_image`:
 
 * ``route="source"``: what the source did, ``pyplot.specgram`` of the segment
@@ -38,21 +38,27 @@ def check_finite(x: torch.Tensor | np.ndarray, what: str) -> None:
         bad = ~torch.isfinite(t.detach())
         if bool(bad.any()):
             first = tuple(int(i) for i in bad.nonzero()[0].tolist())
-            raise ValueError(f"{what}: the input holds {int(bad.sum())} NaN/inf value(s), first at index "
-                             f"{first if len(first) > 1 else first[0]} (a corrupt file or a diverged model upstream)")
+            raise ValueError(
+                f"{what}: the input holds {int(bad.sum())} NaN/inf value(s), first at index "
+                f"{first if len(first) > 1 else first[0]} (a corrupt file or a diverged model upstream)"
+            )
 
 
 def _check_overflow(x: torch.Tensor, wav: torch.Tensor, what: str) -> None:
     # finite samples of huge amplitude overflow the float32 power spectrum: refused rather than drawn or scored
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{what}: the power spectrum overflows float32 (peak amplitude "
-                         f"{float(wav.detach().abs().max()):.3g}); scale the waveform to [-1, 1]")
+        raise ValueError(
+            f"{what}: the power spectrum overflows float32 (peak amplitude "
+            f"{float(wav.detach().abs().max()):.3g}); scale the waveform to [-1, 1]"
+        )
 
 
 def check_length(n: int, minimum: int, what: str, why: str, unit: str = "samples") -> None:
     """Raise ValueError if an input of ``n`` samples (or frames, ``unit``) is shorter than ``minimum``, saying why."""
     if n < minimum:
-        raise ValueError(f"{what}: input of {n} {unit} is shorter than the minimum of {minimum} {unit} ({why})")
+        raise ValueError(
+            f"{what}: input of {n} {unit} is shorter than the minimum of {minimum} {unit} ({why})"
+        )
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -94,7 +100,7 @@ class SpecConfig:
     def frames(self) -> tuple[int, int, int]:
         """``(n_fft, win_length, hop_length)`` in samples at ``sr``.
 
-        Source 002 states a 25 ms window with a 512-point FFT at 22,050 Hz,
+        The study 03 source states a 25 ms window with a 512-point FFT at 22,050 Hz,
         where 25 ms is 551 samples: the FFT is raised to the next power of two
         that holds the window rather than silently shortening the window.
         """
@@ -106,10 +112,10 @@ class SpecConfig:
 
 PRESETS: dict[str, SpecConfig] = {
     # 40 log-mel, 25 ms / 10 ms, FFT 512, instance norm (voxceleb_trainer ResNetSE front end)
-    "source002": SpecConfig(),
-    "source002_22k": SpecConfig(sr=22050),  # the rate the paper states
-    # source 000 does not give its settings: a common log-power spectrogram, 25 ms / 10 ms, FFT 512
-    "source000": SpecConfig(n_mels=0, window="hann", instance_norm=False),
+    "logmel40_resnetse": SpecConfig(),
+    "logmel40_resnetse_22k": SpecConfig(sr=22050),  # the rate the paper states
+    # the study 01 source does not give its settings: a common log-power spectrogram, 25 ms / 10 ms, FFT 512
+    "logspec_hann": SpecConfig(n_mels=0, window="hann", instance_norm=False),
 }
 
 
@@ -128,25 +134,36 @@ def _stft_input(wav: torch.Tensor, cfg: SpecConfig, what: str) -> None:
     check_finite(wav, what)
     n_fft = cfg.frames()[0]
     # the centred STFT reflects half a window at each end, which needs more samples than that half
-    check_length(wav.shape[-1], n_fft // 2 + 1, what,
-                 f"n_fft // 2 + 1 = {1000 * (n_fft // 2 + 1) / cfg.sr:.1f} ms at {cfg.sr} Hz; crop_or_pad "
-                 "repeat-pads a short clip")
+    check_length(
+        wav.shape[-1],
+        n_fft // 2 + 1,
+        what,
+        f"n_fft // 2 + 1 = {1000 * (n_fft // 2 + 1) / cfg.sr:.1f} ms at {cfg.sr} Hz; crop_or_pad "
+        "repeat-pads a short clip",
+    )
 
 
 class LogMel(nn.Module):
     """``(batch, samples)`` -> ``(batch, n_mels, frames)`` log-mel energies (natural log), optionally instance-normalised.
 
     The input must be finite and hold at least ``min_samples = n_fft // 2 + 1``
-    samples (257 at 16 kHz with the ``source002`` preset); else ValueError.
+    samples (257 at 16 kHz with the ``logmel40_resnetse`` preset); else ValueError.
     """
 
-    def __init__(self, cfg: SpecConfig = PRESETS["source002"]):
+    def __init__(self, cfg: SpecConfig = PRESETS["logmel40_resnetse"]):
         super().__init__()
         n_fft, win, hop = cfg.frames()
         self.cfg, self.min_samples = cfg, n_fft // 2 + 1
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sr, n_fft=n_fft, win_length=win, hop_length=hop, f_min=cfg.f_min, f_max=cfg.f_max,
-            n_mels=cfg.n_mels, window_fn=_WINDOWS[cfg.window])
+            sample_rate=cfg.sr,
+            n_fft=n_fft,
+            win_length=win,
+            hop_length=hop,
+            f_min=cfg.f_min,
+            f_max=cfg.f_max,
+            n_mels=cfg.n_mels,
+            window_fn=_WINDOWS[cfg.window],
+        )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Features of a batch (or of one 1-D waveform)."""
@@ -160,15 +177,16 @@ class LinearSpectrogram(nn.Module):
     """``(batch, samples)`` -> ``(batch, n_fft // 2 + 1, frames)`` log power in dB (floored), optionally normalised.
 
     The input must be finite and hold at least ``min_samples = n_fft // 2 + 1``
-    samples (257 at 16 kHz with the ``source000`` preset); else ValueError.
+    samples (257 at 16 kHz with the ``logspec_hann`` preset); else ValueError.
     """
 
-    def __init__(self, cfg: SpecConfig = PRESETS["source000"], floor_db: float = -100.0):
+    def __init__(self, cfg: SpecConfig = PRESETS["logspec_hann"], floor_db: float = -100.0):
         super().__init__()
         n_fft, win, hop = cfg.frames()
         self.cfg, self.floor, self.min_samples = cfg, 10 ** (floor_db / 10), n_fft // 2 + 1
-        self.spec = torchaudio.transforms.Spectrogram(n_fft=n_fft, win_length=win, hop_length=hop, power=2.0,
-                                                      window_fn=_WINDOWS[cfg.window])
+        self.spec = torchaudio.transforms.Spectrogram(
+            n_fft=n_fft, win_length=win, hop_length=hop, power=2.0, window_fn=_WINDOWS[cfg.window]
+        )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """Features of a batch (or of one 1-D waveform)."""
@@ -178,14 +196,20 @@ class LinearSpectrogram(nn.Module):
         return instance_norm(x) if self.cfg.instance_norm else x
 
 
-def log_mel(wav: np.ndarray | torch.Tensor, name: str = "source002", **overrides) -> torch.Tensor:
+def log_mel(
+    wav: np.ndarray | torch.Tensor, name: str = "logmel40_resnetse", **overrides
+) -> torch.Tensor:
     """Log-mel features of one waveform with a named preset: ``(n_mels, frames)``; see :class:`LogMel` for limits."""
     return LogMel(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
 
 
-def linear_spectrogram(wav: np.ndarray | torch.Tensor, name: str = "source000", **overrides) -> torch.Tensor:
+def linear_spectrogram(
+    wav: np.ndarray | torch.Tensor, name: str = "logspec_hann", **overrides
+) -> torch.Tensor:
     """Log-power linear spectrogram of one waveform with a named preset: ``(bins, frames)``; see LinearSpectrogram."""
-    return LinearSpectrogram(preset(name, **overrides))(torch.as_tensor(np.asarray(wav, dtype=np.float32)))
+    return LinearSpectrogram(preset(name, **overrides))(
+        torch.as_tensor(np.asarray(wav, dtype=np.float32))
+    )
 
 
 def _image_input(wav: np.ndarray | torch.Tensor, what: str) -> None:
@@ -195,7 +219,7 @@ def _image_input(wav: np.ndarray | torch.Tensor, what: str) -> None:
         raise ValueError(f"{what}: empty waveform (0 samples); at least 1 sample is needed")
 
 
-# ----------------------------------------------------------------------------- spectrogram images (source 003)
+# ----------------------------------------------------------------------------- spectrogram images (the study 04 source)
 
 # The source's JPEGs are 539 x 542 (rows x columns): a 5.42 x 5.39 inch figure at 100 dpi.
 SOURCE_FIGSIZE, SOURCE_DPI = (5.42, 5.39), 100
@@ -203,8 +227,16 @@ SOURCE_FIGSIZE, SOURCE_DPI = (5.42, 5.39), 100
 _AXES_BOX = dict(left=0.125, right=0.9, bottom=0.11, top=0.88)
 
 
-def specgram_jpeg(wav: np.ndarray, sr: int, path: str | Path, nfft: int = 1024, noverlap: int = 512,
-                  figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI, cmap: str = "viridis") -> Path:
+def specgram_jpeg(
+    wav: np.ndarray,
+    sr: int,
+    path: str | Path,
+    nfft: int = 1024,
+    noverlap: int = 512,
+    figsize: tuple[float, float] = SOURCE_FIGSIZE,
+    dpi: int = SOURCE_DPI,
+    cmap: str = "viridis",
+) -> Path:
     """Render a segment as the source did (``plt.specgram`` + ``plt.axis('off')`` + ``plt.savefig(..., format='jpg')``).
 
     NaN/inf samples or an empty segment are a ValueError; a segment shorter than
@@ -219,8 +251,12 @@ def specgram_jpeg(wav: np.ndarray, sr: int, path: str | Path, nfft: int = 1024, 
     # figure is closed (the source's close("all") would also drop the caller's open figures)
     fig = plt.figure(figsize=figsize, dpi=dpi)
     try:
-        with np.errstate(divide="ignore"):  # digital silence: log10(0) is masked and drawn white, as in the source
-            plt.specgram(np.asarray(wav, dtype=np.float64), NFFT=nfft, Fs=sr, noverlap=noverlap, cmap=cmap)
+        with np.errstate(
+            divide="ignore"
+        ):  # digital silence: log10(0) is masked and drawn white, as in the source
+            plt.specgram(
+                np.asarray(wav, dtype=np.float64), NFFT=nfft, Fs=sr, noverlap=noverlap, cmap=cmap
+            )
         plt.axis("off")
         plt.savefig(path, format="jpg")
     finally:
@@ -231,8 +267,12 @@ def specgram_jpeg(wav: np.ndarray, sr: int, path: str | Path, nfft: int = 1024, 
 def axes_box_pixels(size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
     """``(top, bottom, left, right)`` pixel rows/columns of the axes in a saved default-layout figure."""
     h, w = size_hw
-    return (round((1 - _AXES_BOX["top"]) * h), round((1 - _AXES_BOX["bottom"]) * h),
-            round(_AXES_BOX["left"] * w), round(_AXES_BOX["right"] * w))
+    return (
+        round((1 - _AXES_BOX["top"]) * h),
+        round((1 - _AXES_BOX["bottom"]) * h),
+        round(_AXES_BOX["left"] * w),
+        round(_AXES_BOX["right"] * w),
+    )
 
 
 def read_image(path: str | Path, size: int = 224, crop_axes: bool = False) -> torch.Tensor:
@@ -243,8 +283,8 @@ def read_image(path: str | Path, size: int = 224, crop_axes: bool = False) -> to
     with Image.open(path) as im:
         im = im.convert("RGB")
         if crop_axes:
-            t, b, l, r = axes_box_pixels((im.height, im.width))
-            im = im.crop((l, t, r, b))
+            top, bottom, left, right = axes_box_pixels((im.height, im.width))
+            im = im.crop((left, top, right, bottom))
         return transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])(im)
 
 
@@ -256,9 +296,18 @@ class SpecgramImage(nn.Module):
     empty waveform or a spectrogram that overflows float32 are a ValueError.
     """
 
-    def __init__(self, sr: int, nfft: int = 1024, noverlap: int = 512, size: int = 224, cmap: str = "viridis",
-                 margins: bool = False, figsize: tuple[float, float] = SOURCE_FIGSIZE, dpi: int = SOURCE_DPI,
-                 precision: str = "float32"):
+    def __init__(
+        self,
+        sr: int,
+        nfft: int = 1024,
+        noverlap: int = 512,
+        size: int = 224,
+        cmap: str = "viridis",
+        margins: bool = False,
+        figsize: tuple[float, float] = SOURCE_FIGSIZE,
+        dpi: int = SOURCE_DPI,
+        precision: str = "float32",
+    ):
         super().__init__()
         import matplotlib
 
@@ -268,18 +317,32 @@ class SpecgramImage(nn.Module):
 
         if not 0 <= noverlap < nfft:
             raise ValueError(f"noverlap must be in [0, nfft), got {noverlap} with nfft {nfft}")
-        self.sr, self.nfft, self.hop, self.size, self.margins = sr, nfft, nfft - noverlap, size, margins
+        self.sr, self.nfft, self.hop, self.size, self.margins = (
+            sr,
+            nfft,
+            nfft - noverlap,
+            size,
+            margins,
+        )
         self.fig_hw = (round(figsize[1] * dpi), round(figsize[0] * dpi))
         # matplotlib's window_hanning is numpy's symmetric Hann window
-        self.register_buffer("window", torch.from_numpy(np.hanning(nfft).astype(np.float32)), persistent=False)
-        lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3].T.astype(np.float32)  # (3, 256)
+        self.register_buffer(
+            "window", torch.from_numpy(np.hanning(nfft).astype(np.float32)), persistent=False
+        )
+        lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3].T.astype(
+            np.float32
+        )  # (3, 256)
         self.register_buffer("lut", torch.from_numpy(lut), persistent=False)
         # the same colours as 8-bit pixels: rounding each entry once equals rounding every pixel of a float image
-        self.register_buffer("lut_uint8", torch.from_numpy(np.round(lut * 255)).to(torch.uint8), persistent=False)
+        self.register_buffer(
+            "lut_uint8", torch.from_numpy(np.round(lut * 255)).to(torch.uint8), persistent=False
+        )
         # mlab's density scaling 1 / (Fs sum(w^2)) and the one-sided doubling, as a dB offset per bin
         offset = np.full((nfft // 2 + 1, 1), -10 * np.log10(sr * np.sum(np.hanning(nfft) ** 2)))
-        offset[1:-1 if nfft % 2 == 0 else None] += 10 * np.log10(2.0)
-        self.register_buffer("db_offset", torch.from_numpy(offset.astype(np.float32)), persistent=False)
+        offset[1 : -1 if nfft % 2 == 0 else None] += 10 * np.log10(2.0)
+        self.register_buffer(
+            "db_offset", torch.from_numpy(offset.astype(np.float32)), persistent=False
+        )
 
     def psd_db(self, wav: torch.Tensor) -> torch.Tensor:
         """``(B, nfft//2+1, frames)`` one-sided power spectral density in dB, scaled as ``matplotlib.mlab``."""
@@ -294,7 +357,9 @@ class SpecgramImage(nn.Module):
         if self.precision == "float64":
             # as matplotlib: the image is min-max scaled, so a float32 rounding floor
             # (about -140 dB) would set the scale for clean synthetic signals
-            spec = torch.fft.rfft(wav.double().unfold(-1, self.nfft, self.hop) * self.window.double())
+            spec = torch.fft.rfft(
+                wav.double().unfold(-1, self.nfft, self.hop) * self.window.double()
+            )
             power = spec.real.square() + spec.imag.square()
             return (10 * torch.log10(power.clamp_min(1e-300)) + offset.double()).float()
         # Four times faster than matplotlib's float64: framing by unfold + rfft, |X|^2 as re^2 + im^2
@@ -302,7 +367,9 @@ class SpecgramImage(nn.Module):
         # float32 rounding leaves a floor FLOOR_DB under the peak, so the PSD is clipped there and the
         # min-max scaling never depends on rounding noise. Recorded speech (noise floor far above -140 dB)
         # draws the same image as in float64; only digitally clean synthetic signals differ.
-        reim = torch.view_as_real(torch.fft.rfft(wav.float().unfold(-1, self.nfft, self.hop) * self.window))
+        reim = torch.view_as_real(
+            torch.fft.rfft(wav.float().unfold(-1, self.nfft, self.hop) * self.window)
+        )
         reim.mul_(reim)
         db = torch.add(reim[..., 0], reim[..., 1]).clamp_min_(1e-30).log10_().mul_(10).add_(offset)
         return db.clamp_min_(db.amax(dim=(1, 2), keepdim=True) - self.FLOOR_DB)
@@ -321,24 +388,41 @@ class SpecgramImage(nn.Module):
             wav = wav.unsqueeze(0)
         z = self._db_by_frame(wav).unsqueeze(1)  # (B, 1, frames, bins)
         lo, hi = z.amin(dim=(2, 3), keepdim=True), z.amax(dim=(2, 3), keepdim=True)
-        _check_overflow(torch.cat([lo, hi]), wav, "spectrogram image")  # the colour lookup must never see inf/NaN
+        _check_overflow(
+            torch.cat([lo, hi]), wav, "spectrogram image"
+        )  # the colour lookup must never see inf/NaN
         span = (hi - lo).clamp_min(1e-12)  # silent input: a flat image, no 0/0
         # Resizing first: the antialiased bilinear weights sum to one and are symmetric, so min-max scaling,
         # the transpose and the flip (high frequencies at the top, as imshow draws specgram) commute with it
         # and run on the small image instead of the full spectrogram.
         if self.margins:
             h, w = self.fig_hw
-            t, b, l, r = axes_box_pixels((h, w))
-            z = F.interpolate(z, size=(r - l, b - t), mode="bilinear", antialias=True, align_corners=False)
+            top, bottom, left, right = axes_box_pixels((h, w))
+            z = F.interpolate(
+                z,
+                size=(right - left, bottom - top),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
             rgb = self._colour(((z - lo) / span).transpose(2, 3).flip(2), self.lut)
             canvas = torch.ones(rgb.shape[0], 3, h, w, device=rgb.device)
-            canvas[:, :, t:b, l:r] = rgb
-            img = F.interpolate(canvas, size=(self.size, self.size), mode="bilinear", antialias=True,
-                                align_corners=False).clamp(0, 1)
+            canvas[:, :, top:bottom, left:right] = rgb
+            img = F.interpolate(
+                canvas,
+                size=(self.size, self.size),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            ).clamp(0, 1)
             return img if dtype == torch.float32 else (img * 255).round().to(torch.uint8)
-        z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        return self._colour(((z - lo) / span).transpose(2, 3).flip(2),
-                            self.lut if dtype == torch.float32 else self.lut_uint8)
+        z = F.interpolate(
+            z, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+        )
+        return self._colour(
+            ((z - lo) / span).transpose(2, 3).flip(2),
+            self.lut if dtype == torch.float32 else self.lut_uint8,
+        )
 
     @staticmethod
     def _colour(z: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
@@ -349,9 +433,17 @@ class SpecgramImage(nn.Module):
         return lut.index_select(1, idx.reshape(-1)).reshape(3, b, h, w).transpose(0, 1).contiguous()
 
 
-def spectrogram_image(wav: np.ndarray | torch.Tensor, sr: int, route: str = "tensor", nfft: int = 1024,
-                      noverlap: int = 512, size: int = 224, jpeg_path: str | Path | None = None,
-                      crop_axes: bool = False, margins: bool = False) -> torch.Tensor:
+def spectrogram_image(
+    wav: np.ndarray | torch.Tensor,
+    sr: int,
+    route: str = "tensor",
+    nfft: int = 1024,
+    noverlap: int = 512,
+    size: int = 224,
+    jpeg_path: str | Path | None = None,
+    crop_axes: bool = False,
+    margins: bool = False,
+) -> torch.Tensor:
     """One segment as a float ``(3, size, size)`` image in [0, 1] by the ``source`` (JPEG) or ``tensor`` route.
 
     ``jpeg_path`` keeps the source route's JPEG (else it is written to a
@@ -360,11 +452,15 @@ def spectrogram_image(wav: np.ndarray | torch.Tensor, sr: int, route: str = "ten
     and at least one; shorter than ``nfft`` is zero-padded to ``nfft``.
     """
     if route == "tensor":
-        return SpecgramImage(sr, nfft, noverlap, size, margins=margins)(torch.as_tensor(np.asarray(wav, np.float32)))[0]
+        return SpecgramImage(sr, nfft, noverlap, size, margins=margins)(
+            torch.as_tensor(np.asarray(wav, np.float32))
+        )[0]
     if route != "source":
         raise ValueError(f"route must be 'source' or 'tensor', got {route!r}")
     x = np.asarray(wav, dtype=np.float32)
     if jpeg_path is not None:
         return read_image(specgram_jpeg(x, sr, jpeg_path, nfft, noverlap), size, crop_axes)
     with tempfile.TemporaryDirectory() as d:
-        return read_image(specgram_jpeg(x, sr, Path(d) / "spec.jpg", nfft, noverlap), size, crop_axes)
+        return read_image(
+            specgram_jpeg(x, sr, Path(d) / "spec.jpg", nfft, noverlap), size, crop_axes
+        )

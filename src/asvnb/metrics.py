@@ -52,25 +52,49 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
 __all__ = [
-    "det_curve", "eer", "CostModel", "AsvErrorRates", "asv_error_rates", "tdcf_curve",
-    "min_tdcf", "split_by_key", "per_attack_eer", "classification_report",
-    "multiclass_report", "ScoreFileError", "write_scores", "read_scores",
-    "read_cm_score_file", "align_scores", "ASVSPOOF5_PSPOOF", "ASVSPOOF5_CMISS", "ASVSPOOF5_CFA",
-    "dcf_curve", "min_dcf", "bayes_threshold", "act_dcf", "cllr", "asvspoof5_metrics", "DECISIONS",
-    "decision_lines", "write_decisions", "read_decisions",
+    "det_curve",
+    "eer",
+    "CostModel",
+    "AsvErrorRates",
+    "asv_error_rates",
+    "tdcf_curve",
+    "min_tdcf",
+    "split_by_key",
+    "per_attack_eer",
+    "classification_report",
+    "multiclass_report",
+    "ScoreFileError",
+    "write_scores",
+    "read_scores",
+    "read_cm_score_file",
+    "align_scores",
+    "ASVSPOOF5_PSPOOF",
+    "ASVSPOOF5_CMISS",
+    "ASVSPOOF5_CFA",
+    "dcf_curve",
+    "min_dcf",
+    "bayes_threshold",
+    "act_dcf",
+    "cllr",
+    "asvspoof5_metrics",
+    "DECISIONS",
+    "decision_lines",
+    "write_decisions",
+    "read_decisions",
 ]
 
 
 # --------------------------------------------------------------------------- EER
+
 
 def _scores(x, name: str) -> np.ndarray:
     """1-D float64 copy of a score vector; empty, NaN or inf scores are refused."""
@@ -114,6 +138,7 @@ def eer(bonafide_scores, spoof_scores) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------- t-DCF
 
+
 @dataclass(frozen=True)
 class CostModel:
     """t-DCF priors and costs; defaults are those of ASVspoof 2019 and 2021.
@@ -134,20 +159,35 @@ class CostModel:
     def __post_init__(self) -> None:
         priors = (self.Ptar, self.Pnon, self.Pspoof)
         if min(priors) < 0 or abs(sum(priors) - 1) > 1e-10:
-            raise ValueError(f"CostModel: priors Ptar, Pnon, Pspoof must be >= 0 and sum to 1, got {priors}")
+            raise ValueError(
+                f"CostModel: priors Ptar, Pnon, Pspoof must be >= 0 and sum to 1, got {priors}"
+            )
         # the official code only warns here; a negative cost makes the minimum meaningless
         if min(self.Cmiss, self.Cfa, self.Cfa_spoof) < 0:
             raise ValueError(f"CostModel: costs must be >= 0, got {self}")
 
     def as_2021(self) -> dict[str, float]:
         """The cost_model dict of the 2021 ``compute_tDCF``."""
-        return dict(Pspoof=self.Pspoof, Ptar=self.Ptar, Pnon=self.Pnon,
-                    Cmiss=self.Cmiss, Cfa=self.Cfa, Cfa_spoof=self.Cfa_spoof)
+        return dict(
+            Pspoof=self.Pspoof,
+            Ptar=self.Ptar,
+            Pnon=self.Pnon,
+            Cmiss=self.Cmiss,
+            Cfa=self.Cfa,
+            Cfa_spoof=self.Cfa_spoof,
+        )
 
     def as_2019(self) -> dict[str, float]:
         """The cost_model dict of the 2019 (legacy) ``compute_tDCF``."""
-        return dict(Pspoof=self.Pspoof, Ptar=self.Ptar, Pnon=self.Pnon, Cmiss_asv=self.Cmiss,
-                    Cfa_asv=self.Cfa, Cmiss_cm=self.Cmiss, Cfa_cm=self.Cfa_spoof)
+        return dict(
+            Pspoof=self.Pspoof,
+            Ptar=self.Ptar,
+            Pnon=self.Pnon,
+            Cmiss_asv=self.Cmiss,
+            Cfa_asv=self.Cfa,
+            Cmiss_cm=self.Cmiss,
+            Cfa_cm=self.Cfa_spoof,
+        )
 
 
 @dataclass(frozen=True)
@@ -169,22 +209,34 @@ def asv_error_rates(asv_target, asv_nontarget, asv_spoof) -> AsvErrorRates:
     spf = _scores(asv_spoof, "asv_spoof")  # the official code stops without spoof trials too
     asv_eer, thr = eer(tar, non)
     return AsvErrorRates(
-        eer=asv_eer, threshold=thr,
-        Pfa_asv=float(np.mean(non >= thr)), Pmiss_asv=float(np.mean(tar < thr)),
-        Pmiss_spoof_asv=float(np.mean(spf < thr)), Pfa_spoof_asv=float(np.mean(spf >= thr)),
+        eer=asv_eer,
+        threshold=thr,
+        Pfa_asv=float(np.mean(non >= thr)),
+        Pmiss_asv=float(np.mean(tar < thr)),
+        Pmiss_spoof_asv=float(np.mean(spf < thr)),
+        Pfa_spoof_asv=float(np.mean(spf >= thr)),
     )
 
 
-def tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
-               cost_model: CostModel | None = None, *, legacy: bool = False
-               ) -> tuple[np.ndarray, np.ndarray]:
+def tdcf_curve(
+    bonafide_cm,
+    spoof_cm,
+    asv_target,
+    asv_nontarget,
+    asv_spoof,
+    cost_model: CostModel | None = None,
+    *,
+    legacy: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalised t-DCF at every CM threshold: (tdcf_norm, cm_thresholds); 2021 form unless legacy."""
     cm = cost_model or CostModel()
     bona = _scores(bonafide_cm, "bonafide_cm")
     spoof = _scores(spoof_cm, "spoof_cm")
     if np.unique(np.concatenate((bona, spoof))).size < 3:
-        raise ValueError("CM scores: fewer than 3 distinct values; the official t-DCF needs soft "
-                         "scores, not hard decisions")
+        raise ValueError(
+            "CM scores: fewer than 3 distinct values; the official t-DCF needs soft "
+            "scores, not hard decisions"
+        )
     asv = asv_error_rates(asv_target, asv_nontarget, asv_spoof)
     pmiss_cm, pfa_cm, thresholds = det_curve(bona, spoof)
     if legacy:  # compute_tDCF_legacy (ASVspoof 2019)
@@ -196,19 +248,31 @@ def tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
         c1 = cm.Ptar * cm.Cmiss - c0
         c2 = cm.Pspoof * cm.Cfa_spoof * asv.Pfa_spoof_asv
     if c0 < 0 or c1 < 0 or c2 < 0:
-        raise ValueError(f"t-DCF weights must be >= 0, got C0={c0}, C1={c1}, C2={c2}: "
-                         "check the ASV scores")
+        raise ValueError(
+            f"t-DCF weights must be >= 0, got C0={c0}, C1={c1}, C2={c2}: check the ASV scores"
+        )
     if c0 + min(c1, c2) == 0:  # the official code returns inf/NaN here
-        raise ValueError(f"t-DCF of the default system is 0 (C0={c0}, C1={c1}, C2={c2}): "
-                         "nothing to normalise by (does the ASV reject every spoof?)")
+        raise ValueError(
+            f"t-DCF of the default system is 0 (C0={c0}, C1={c1}, C2={c2}): "
+            "nothing to normalise by (does the ASV reject every spoof?)"
+        )
     return (c0 + c1 * pmiss_cm + c2 * pfa_cm) / (c0 + min(c1, c2)), thresholds
 
 
-def min_tdcf(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
-             cost_model: CostModel | None = None, *, legacy: bool = False) -> float:
+def min_tdcf(
+    bonafide_cm,
+    spoof_cm,
+    asv_target,
+    asv_nontarget,
+    asv_spoof,
+    cost_model: CostModel | None = None,
+    *,
+    legacy: bool = False,
+) -> float:
     """Normalised minimum t-DCF (ASVspoof 2021 revised form; ``legacy=True``: ASVspoof 2019)."""
-    curve, _ = tdcf_curve(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
-                          cost_model, legacy=legacy)
+    curve, _ = tdcf_curve(
+        bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof, cost_model, legacy=legacy
+    )
     return float(curve.min())
 
 
@@ -216,8 +280,8 @@ def min_tdcf(bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof,
 # The DCF parameters of ASVspoof 5, as the evaluation package sets them in calculate_metrics.py
 # (calculate_minDCF_EER_CLLR's dcf_cost_model; the evaluation plan's Eq. (3)-(4)).
 ASVSPOOF5_PSPOOF = 0.05  # prior probability of a spoofing attack
-ASVSPOOF5_CMISS = 1.0    # cost of the CM rejecting a bona fide utterance
-ASVSPOOF5_CFA = 10.0     # cost of the CM accepting a spoofed utterance
+ASVSPOOF5_CMISS = 1.0  # cost of the CM rejecting a bona fide utterance
+ASVSPOOF5_CFA = 10.0  # cost of the CM accepting a spoofed utterance
 
 
 def _dcf_params(Pspoof: float, Cmiss: float, Cfa: float) -> None:
@@ -228,8 +292,13 @@ def _dcf_params(Pspoof: float, Cmiss: float, Cfa: float) -> None:
         raise ValueError(f"costs must be > 0, got Cmiss={Cmiss}, Cfa={Cfa}")
 
 
-def dcf_curve(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
-              Cfa: float = ASVSPOOF5_CFA) -> tuple[np.ndarray, np.ndarray]:
+def dcf_curve(
+    bonafide_scores,
+    spoof_scores,
+    Pspoof: float = ASVSPOOF5_PSPOOF,
+    Cmiss: float = ASVSPOOF5_CMISS,
+    Cfa: float = ASVSPOOF5_CFA,
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalised DCF at every official DET point: (dcf, thresholds); see :func:`min_dcf` for the formula."""
     _dcf_params(Pspoof, Cmiss, Cfa)
     frr, far, thresholds = det_curve(bonafide_scores, spoof_scores)
@@ -239,8 +308,13 @@ def dcf_curve(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, C
     return c_det / min(Cmiss * p_target, Cfa * (1 - p_target)), thresholds
 
 
-def min_dcf(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
-            Cfa: float = ASVSPOOF5_CFA) -> float:
+def min_dcf(
+    bonafide_scores,
+    spoof_scores,
+    Pspoof: float = ASVSPOOF5_PSPOOF,
+    Cmiss: float = ASVSPOOF5_CMISS,
+    Cfa: float = ASVSPOOF5_CFA,
+) -> float:
     """minDCF = min_t [Cmiss (1-Pspoof) Pmiss(t) + Cfa Pspoof Pfa(t)] / min(Cmiss (1-Pspoof), Cfa Pspoof) (ASVspoof 5).
 
     ``compute_mindcf`` of the evaluation package: the minimum runs over the
@@ -252,15 +326,21 @@ def min_dcf(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmi
     return float(curve.min())
 
 
-def bayes_threshold(Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
-                    Cfa: float = ASVSPOOF5_CFA) -> float:
+def bayes_threshold(
+    Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS, Cfa: float = ASVSPOOF5_CFA
+) -> float:
     """Bayes threshold on LLR scores: -log(beta), beta = Cmiss (1-Pspoof) / (Cfa Pspoof); -0.642 for ASVspoof 5."""
     _dcf_params(Pspoof, Cmiss, Cfa)
     return float(-np.log(Cmiss * (1 - Pspoof) / (Cfa * Pspoof)))
 
 
-def act_dcf(bonafide_scores, spoof_scores, Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS,
-            Cfa: float = ASVSPOOF5_CFA) -> float:
+def act_dcf(
+    bonafide_scores,
+    spoof_scores,
+    Pspoof: float = ASVSPOOF5_PSPOOF,
+    Cmiss: float = ASVSPOOF5_CMISS,
+    Cfa: float = ASVSPOOF5_CFA,
+) -> float:
     """actDCF = [Cmiss (1-Pspoof) Pmiss(tau) + Cfa Pspoof Pfa(tau)] / min(Cfa Pspoof, Cmiss (1-Pspoof)), tau = -log beta.
 
     ``compute_actDCF`` of the evaluation package: the threshold is
@@ -292,16 +372,23 @@ def cllr(bonafide_scores, spoof_scores) -> float:
     """
     bona = _scores(bonafide_scores, "bonafide_scores")
     spoof = _scores(spoof_scores, "spoof_scores")
-    return float(0.5 * (np.mean(np.logaddexp(0.0, -bona)) + np.mean(np.logaddexp(0.0, spoof))) / np.log(2))
+    return float(
+        0.5 * (np.mean(np.logaddexp(0.0, -bona)) + np.mean(np.logaddexp(0.0, spoof))) / np.log(2)
+    )
 
 
 def asvspoof5_metrics(bonafide_scores, spoof_scores) -> dict[str, float]:
     """minDCF, actDCF, Cllr and EER (a fraction) at the ASVspoof 5 parameters, as calculate_minDCF_EER_CLLR."""
-    return {"min_dcf": min_dcf(bonafide_scores, spoof_scores), "act_dcf": act_dcf(bonafide_scores, spoof_scores),
-            "cllr": cllr(bonafide_scores, spoof_scores), "eer": eer(bonafide_scores, spoof_scores)[0]}
+    return {
+        "min_dcf": min_dcf(bonafide_scores, spoof_scores),
+        "act_dcf": act_dcf(bonafide_scores, spoof_scores),
+        "cllr": cllr(bonafide_scores, spoof_scores),
+        "eer": eer(bonafide_scores, spoof_scores)[0],
+    }
 
 
 # ------------------------------------------------------------ per-attack tables
+
 
 def split_by_key(scores, keys) -> tuple[np.ndarray, np.ndarray]:
     """Split CM scores by protocol KEY ('bonafide' / 'spoof') into (bonafide, spoof)."""
@@ -332,6 +419,7 @@ def per_attack_eer(scores, keys, systems) -> pd.DataFrame:
 
 # --------------------------------------------------------- classification reports
 
+
 def eer_for_f1(prevalence: float, f1: float) -> float:
     """The EER at which a detector, operated at its EER point, reaches ``f1`` for a class of share ``prevalence``.
 
@@ -358,7 +446,9 @@ def classification_report(y_true, y_pred, positive=1, labels=None) -> dict:
     """Accuracy, precision, recall, F1 of class ``positive`` and the confusion matrix, over the whole set."""
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
     if yt.shape != yp.shape or yt.ndim != 1 or yt.size == 0:
-        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length")
+        raise ValueError(
+            f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length"
+        )
     labels = list(labels) if labels is not None else sorted(set(yt.tolist()) | set(yp.tolist()))
     if positive not in labels:
         raise ValueError(f"positive class {positive!r} is not among the labels {labels}")
@@ -367,13 +457,24 @@ def classification_report(y_true, y_pred, positive=1, labels=None) -> dict:
         raise ValueError(f"labels {unknown[:5]} are not in {labels}")
     # binary average on the positive class; an empty denominator gives 0, not a warning
     p, r, f1, _ = skm.precision_recall_fscore_support(
-        yt == positive, yp == positive, average="binary", pos_label=True, zero_division=0)
+        yt == positive, yp == positive, average="binary", pos_label=True, zero_division=0
+    )
     tp = int(np.sum((yt == positive) & (yp == positive)))
     fp = int(np.sum((yt != positive) & (yp == positive)))
     fn = int(np.sum((yt == positive) & (yp != positive)))
-    return dict(accuracy=float(skm.accuracy_score(yt, yp)), precision=float(p), recall=float(r),
-                f1=float(f1), tp=tp, fp=fp, fn=fn, tn=int(yt.size - tp - fp - fn), n=int(yt.size),
-                labels=labels, confusion_matrix=skm.confusion_matrix(yt, yp, labels=labels))
+    return dict(
+        accuracy=float(skm.accuracy_score(yt, yp)),
+        precision=float(p),
+        recall=float(r),
+        f1=float(f1),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=int(yt.size - tp - fp - fn),
+        n=int(yt.size),
+        labels=labels,
+        confusion_matrix=skm.confusion_matrix(yt, yp, labels=labels),
+    )
 
 
 def multiclass_report(y_true, y_pred, labels: Sequence = ("SS", "SB", "BB")) -> dict:
@@ -381,15 +482,25 @@ def multiclass_report(y_true, y_pred, labels: Sequence = ("SS", "SB", "BB")) -> 
     yt, yp = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     labels = list(labels)
     if yt.shape != yp.shape or yt.ndim != 1 or yt.size == 0:
-        raise ValueError(f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length")
+        raise ValueError(
+            f"y_true {yt.shape} and y_pred {yp.shape} must be non-empty 1-D of the same length"
+        )
     unknown = sorted(map(str, (set(yt.tolist()) | set(yp.tolist())) - set(labels)))
     if unknown:
         raise ValueError(f"labels {unknown[:5]} are not in {labels}")
-    table = pd.DataFrame(dict(zip(("precision", "recall", "f1", "support"),
-                                  skm.precision_recall_fscore_support(yt, yp, labels=labels, zero_division=0))),
-                         index=labels)
+    table = pd.DataFrame(
+        dict(
+            zip(
+                ("precision", "recall", "f1", "support"),
+                skm.precision_recall_fscore_support(yt, yp, labels=labels, zero_division=0),
+            )
+        ),
+        index=labels,
+    )
     for avg in ("macro", "weighted"):
-        p, r, f1, _ = skm.precision_recall_fscore_support(yt, yp, labels=labels, average=avg, zero_division=0)
+        p, r, f1, _ = skm.precision_recall_fscore_support(
+            yt, yp, labels=labels, average=avg, zero_division=0
+        )
         table.loc[f"{avg} avg"] = (p, r, f1, yt.size)
     table["support"] = table["support"].astype(int)
     cm = pd.DataFrame(skm.confusion_matrix(yt, yp, labels=labels), index=labels, columns=labels)
@@ -399,12 +510,18 @@ def multiclass_report(y_true, y_pred, labels: Sequence = ("SS", "SB", "BB")) -> 
 
 # ------------------------------------------------------------------- score files
 
+
 class ScoreFileError(ValueError):
     """A score file that is malformed or does not match its protocol."""
 
 
-def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequence[str] | None = None,
-                 keys: Sequence[str] | None = None) -> Path:
+def write_scores(
+    path: str | Path,
+    utt_ids: Sequence[str],
+    scores,
+    systems: Sequence[str] | None = None,
+    keys: Sequence[str] | None = None,
+) -> Path:
     """Write ``UTT SCORE`` lines, or ``UTT SYSTEM KEY SCORE`` (2019 CM format) with systems and keys."""
     path = Path(path)
     s = _scores(scores, f"{path}: scores")
@@ -426,7 +543,9 @@ def write_scores(path: str | Path, utt_ids: Sequence[str], scores, systems: Sequ
 def _check_columns(path: Path, cols: list[list[str]], s: np.ndarray) -> None:
     """Every text column as long as the scores, fields non-empty without whitespace, the first (IDs) unique."""
     if any(len(c) != s.size for c in cols):
-        raise ValueError(f"{path}: column lengths differ: {[len(c) for c in cols]} vs {s.size} scores")
+        raise ValueError(
+            f"{path}: column lengths differ: {[len(c) for c in cols]} vs {s.size} scores"
+        )
     for c in cols:
         bad = [v for v in c if not v or v.split() != [v]]
         if bad:
@@ -439,8 +558,9 @@ def _check_columns(path: Path, cols: list[list[str]], s: np.ndarray) -> None:
 DECISIONS = ("bonafide", "spoof")
 
 
-def decision_lines(utt_ids: Sequence[str], scores, decisions: Sequence[str], where: str | Path = "scores"
-                   ) -> list[str]:
+def decision_lines(
+    utt_ids: Sequence[str], scores, decisions: Sequence[str], where: str | Path = "scores"
+) -> list[str]:
     """Lines ``UTT SCORE DECISION``: the 2021 ``UTT SCORE`` columns, then ``bonafide`` or ``spoof``."""
     s = _scores(scores, f"{where}: scores")
     cols = [list(map(str, utt_ids)), list(map(str, decisions))]
@@ -451,7 +571,9 @@ def decision_lines(utt_ids: Sequence[str], scores, decisions: Sequence[str], whe
     return [f"{u} {float(v)!r} {d}\n" for u, v, d in zip(cols[0], s, cols[1])]
 
 
-def write_decisions(path: str | Path, utt_ids: Sequence[str], scores, decisions: Sequence[str]) -> Path:
+def write_decisions(
+    path: str | Path, utt_ids: Sequence[str], scores, decisions: Sequence[str]
+) -> Path:
     """Write ``UTT SCORE DECISION`` lines atomically (``cut -d' ' -f1,2`` leaves a 2021 submission file)."""
     path = Path(path)
     lines = decision_lines(utt_ids, scores, decisions, path)
@@ -474,8 +596,10 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
         if not fields:
             continue
         if len(fields) != 3:
-            raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE DECISION', got {len(fields)} fields: "
-                                 f"{line.strip()!r}")
+            raise ScoreFileError(
+                f"{path}:{n}: expected 'UTT SCORE DECISION', got {len(fields)} fields: "
+                f"{line.strip()!r}"
+            )
         utt, score, decision = fields
         try:
             value = float(score)
@@ -484,7 +608,9 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
         if not math.isfinite(value):
             raise ScoreFileError(f"{path}:{n}: score {score!r} is not finite")
         if decision not in DECISIONS:
-            raise ScoreFileError(f"{path}:{n}: decision must be bonafide or spoof, got {decision!r}")
+            raise ScoreFileError(
+                f"{path}:{n}: decision must be bonafide or spoof, got {decision!r}"
+            )
         if utt in seen:
             raise ScoreFileError(f"{path}:{n}: utterance {utt} already scored on line {seen[utt]}")
         seen[utt] = n
@@ -496,7 +622,10 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
 
 def _score_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Lines of a score file through the adapters' text reader (UTF-8, BOM dropped), its errors as ScoreFileError."""
-    from asvnb.data.errors import ProtocolError, text_lines  # imported here: it brings torch with asvnb.data
+    from asvnb.data.errors import (  # imported here: it brings torch with asvnb.data
+        ProtocolError,
+        text_lines,
+    )
 
     try:
         yield from text_lines(path)
@@ -515,12 +644,16 @@ def _parse_score_file(path: str | Path) -> list[tuple[str, ...]]:
         if not fields:  # blank lines carry no trial
             continue
         if len(fields) not in (2, 4):
-            raise ScoreFileError(f"{path}:{n}: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', "
-                                 f"got {len(fields)} fields: {line.strip()!r}")
+            raise ScoreFileError(
+                f"{path}:{n}: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', "
+                f"got {len(fields)} fields: {line.strip()!r}"
+            )
         if width is None:
             width = len(fields)
         elif len(fields) != width:
-            raise ScoreFileError(f"{path}:{n}: {len(fields)} fields, but earlier lines have {width}")
+            raise ScoreFileError(
+                f"{path}:{n}: {len(fields)} fields, but earlier lines have {width}"
+            )
         try:
             score = float(fields[-1])
         except ValueError:
@@ -528,8 +661,9 @@ def _parse_score_file(path: str | Path) -> list[tuple[str, ...]]:
         if not math.isfinite(score):
             raise ScoreFileError(f"{path}:{n}: score {fields[-1]!r} is not finite")
         if fields[0] in seen:
-            raise ScoreFileError(f"{path}:{n}: utterance {fields[0]} already scored "
-                                 f"on line {seen[fields[0]]}")
+            raise ScoreFileError(
+                f"{path}:{n}: utterance {fields[0]} already scored on line {seen[fields[0]]}"
+            )
         seen[fields[0]] = n
         rows.append((*fields[:-1], score))
     if not rows:
@@ -550,13 +684,16 @@ def read_cm_score_file(path: str | Path) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["utt", "system", "key", "score"])
     bad = df.index[~df["key"].isin(["bonafide", "spoof"])]
     if len(bad):
-        raise ScoreFileError(f"{path}: KEY must be bonafide or spoof, got {df['key'][bad[0]]!r} "
-                             f"for {df['utt'][bad[0]]}")
+        raise ScoreFileError(
+            f"{path}: KEY must be bonafide or spoof, got {df['key'][bad[0]]!r} "
+            f"for {df['utt'][bad[0]]}"
+        )
     return df
 
 
-def align_scores(scores: dict[str, float], protocol_utts: Iterable[str], path_for_errors: str | Path = "scores"
-                 ) -> np.ndarray:
+def align_scores(
+    scores: dict[str, float], protocol_utts: Iterable[str], path_for_errors: str | Path = "scores"
+) -> np.ndarray:
     """Scores in protocol order; any missing, extra or duplicated utterance ID is an error."""
     utts = list(protocol_utts)
     dup = [u for u, n in Counter(utts).items() if n > 1]
@@ -564,10 +701,21 @@ def align_scores(scores: dict[str, float], protocol_utts: Iterable[str], path_fo
     missing = [u for u in dict.fromkeys(utts) if u not in scores]
     extra = [u for u in scores if u not in wanted]
     if dup or missing or extra:
+
         def few(xs: list[str]) -> str:
             return ", ".join(xs[:5]) + (", ..." if len(xs) > 5 else "")
-        problems = [f"{len(xs)} {what} ({few(xs)})" for what, xs in
-                    (("missing", missing), ("extra", extra), ("duplicated in the protocol", dup)) if xs]
-        raise ScoreFileError(f"{path_for_errors}: scores do not match the protocol ({len(scores)} scores, "
-                             f"{len(utts)} protocol trials): " + "; ".join(problems))
+
+        problems = [
+            f"{len(xs)} {what} ({few(xs)})"
+            for what, xs in (
+                ("missing", missing),
+                ("extra", extra),
+                ("duplicated in the protocol", dup),
+            )
+            if xs
+        ]
+        raise ScoreFileError(
+            f"{path_for_errors}: scores do not match the protocol ({len(scores)} scores, "
+            f"{len(utts)} protocol trials): " + "; ".join(problems)
+        )
     return np.array([scores[u] for u in utts], dtype=np.float64)

@@ -33,15 +33,44 @@ MAX_METRICS = 6  # metric columns of a study's wide table; the others are named 
 
 # how a metric is shown: a label, and a kind that sets the unit and digits
 _LABELS = {
-    "eer": "EER", "stream_eer": "stream EER", "speaker_eer": "speaker EER", "min_tdcf": "min t-DCF",
-    "min_tdcf_own_asv": "min t-DCF (own ASV)", "min_dcf": "minDCF", "act_dcf": "actDCF", "cllr": "Cllr",
-    "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "f1": "F1", "f1_weighted": "weighted F1",
-    "precision_weighted": "weighted precision", "recall_weighted": "weighted recall", "si_snri_db": "SI-SNRi",
-    "params": "parameters", "macs": "MACs", "params_ratio": "parameter ratio", "macs_ratio": "MAC ratio",
+    "eer": "EER",
+    "stream_eer": "stream EER",
+    "speaker_eer": "speaker EER",
+    "min_tdcf": "min t-DCF",
+    "min_tdcf_own_asv": "min t-DCF (own ASV)",
+    "min_dcf": "minDCF",
+    "act_dcf": "actDCF",
+    "cllr": "Cllr",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "f1": "F1",
+    "f1_weighted": "weighted F1",
+    "precision_weighted": "weighted precision",
+    "recall_weighted": "weighted recall",
+    "si_snri_db": "SI-SNRi",
+    "params": "parameters",
+    "macs": "MACs",
+    "params_ratio": "parameter ratio",
+    "macs_ratio": "MAC ratio",
 }
-_PERCENT = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "genuine_rate", "kept_fraction"}
+_PERCENT = {
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "genuine_rate",
+    "kept_fraction",
+}
 _COUNTS = {"params", "macs"}
-_PRIMARY = ("eer", "stream_eer", "min_tdcf", "min_dcf", "act_dcf", "cllr")  # always a column where present
+_PRIMARY = (
+    "eer",
+    "stream_eer",
+    "min_tdcf",
+    "min_dcf",
+    "act_dcf",
+    "cllr",
+)  # always a column where present
 _LOWER_BETTER = ("min_tdcf", "min_dcf", "act_dcf", "cllr")
 _HIGHER_BETTER = ("accuracy", "f1", "f1_weighted")
 _KINDS = {"family": "attack family", "attack": "attack", "codec": "codec"}
@@ -51,8 +80,8 @@ _KINDS = {"family": "attack family", "attack": "attack", "codec": "codec"}
 class Chapter:
     """A chapter of the book whose results file the overview shows."""
 
-    stem: str                # the notebook's stem, which names its results file
-    title: str               # the chapter's title: its first markdown H1
+    stem: str  # the notebook's stem, which names its results file
+    title: str  # the chapter's title: its first markdown H1
     link: str | None = None  # a link to the chapter from the overview page
 
 
@@ -61,8 +90,12 @@ def chapter_title(notebook: str | Path) -> str | None:
     path = Path(notebook)
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        lines = [ln for c in cells if c.get("cell_type") == "markdown"
-                 for ln in "".join(c.get("source", "")).splitlines()]
+        lines = [
+            ln
+            for c in cells
+            if c.get("cell_type") == "markdown"
+            for ln in "".join(c.get("source", "")).splitlines()
+        ]
     else:
         lines, markdown = [], False
         for ln in path.read_text(encoding="utf-8").splitlines():
@@ -77,6 +110,7 @@ def chapter_title(notebook: str | Path) -> str | None:
 
 
 # --------------------------------------------------------------------------- numbers
+
 
 def is_percent(metric: str) -> bool:
     """Rates shown in %: error rates, accuracies, precision/recall/F1, fractions and ratios."""
@@ -171,6 +205,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 # --------------------------------------------------------------------------- notes
 
+
 class _Notes:
     """A section's notes: split at "; ", fragments on the same rows joined again, numbered on first use.
 
@@ -205,10 +240,16 @@ class _Notes:
 
     def under(self, common: set[str], numbered_before: int) -> list[str]:
         """Lines under a table: its common notes not written yet, then the notes first numbered in it."""
-        out = [_md(n[0].upper() + n[1:]) + "." if not n.endswith(".") else _md(n[0].upper() + n[1:])
-               for n in sorted(common - self.written - set(self.number), key=lambda n: min(self.notes[n]))]
+        out = [
+            _md(n[0].upper() + n[1:]) + "." if not n.endswith(".") else _md(n[0].upper() + n[1:])
+            for n in sorted(
+                common - self.written - set(self.number), key=lambda n: min(self.notes[n])
+            )
+        ]
         self.written |= common - set(self.number)
-        new = sorted((k, n) for n, k in self.number.items() if k > numbered_before and n not in self.written)
+        new = sorted(
+            (k, n) for n, k in self.number.items() if k > numbered_before and n not in self.written
+        )
         self.written |= {n for _, n in new}
         return out + [f"- {_marks([k])} {_md(n)}" for k, n in new]
 
@@ -218,6 +259,7 @@ class _Notes:
 
 
 # --------------------------------------------------------------------------- one chapter
+
 
 def _seeds(rows: Sequence[ResultRow]) -> int | None:
     counts = Counter(r.n_seeds for r in rows if r.n_seeds > 1)
@@ -235,7 +277,10 @@ def choose_metrics(rows: Sequence[ResultRow]) -> tuple[list[str], list[str]]:
     sourced = [m for m in order if any(r.source is not None for r in rows if r.metric == m)]
     primary = [m for m in order if m in _PRIMARY and m not in sourced]
     count = Counter(r.metric for r in rows)
-    rest = sorted((m for m in order if m not in sourced and m not in primary), key=lambda m: (-count[m], order.index(m)))
+    rest = sorted(
+        (m for m in order if m not in sourced and m not in primary),
+        key=lambda m: (-count[m], order.index(m)),
+    )
     chosen = set((sourced + primary + rest)[:MAX_METRICS])
     return [m for m in order if m in chosen], [m for m in order if m not in chosen]
 
@@ -256,7 +301,11 @@ def headline(rows: Sequence[ResultRow]) -> list[ResultRow]:
 
     def rank(item: tuple[int, tuple[tuple[str, str, str], list[ResultRow]]]) -> tuple:
         i, ((_, _, metric), members) = item
-        prio = _PRIMARY.index(metric) if metric in _PRIMARY else len(_PRIMARY) + (not metric.endswith("eer"))
+        prio = (
+            _PRIMARY.index(metric)
+            if metric in _PRIMARY
+            else len(_PRIMARY) + (not metric.endswith("eer"))
+        )
         return -len(members), prio, all(m.source is None for m in members), i
 
     _, (_, members) = min(enumerate(groups.items()), key=rank)
@@ -272,28 +321,39 @@ def summary(rows: Sequence[ResultRow]) -> str:
     if group:
         best = group[0]
         label = _LABELS.get(best.metric, best.metric.replace("_", " "))
-        src = f" (the source: {fmt_source(best.metric, best.source)}{' %' if is_percent(best.metric) else ''})" \
-            if best.source is not None else ""
+        src = (
+            f" (the source: {fmt_source(best.metric, best.source)}{' %' if is_percent(best.metric) else ''})"
+            if best.source is not None
+            else ""
+        )
         if len(group) == 1:
             out.append(f"{_md(best.system)} on {_md(best.data)}: {label} {_with_unit(best)}{src}.")
         else:
             nxt = group[1]
             word = "lowest" if lower_is_better(best.metric) else "highest"
-            text = (f"On {_md(best.data)}, {_md(best.system)} has the {word} {label} of the {len(group)} systems, "
-                    f"{_with_unit(best)}{src}; the next, {_md(nxt.system)}, has {_with_unit(nxt)}")
+            text = (
+                f"On {_md(best.data)}, {_md(best.system)} has the {word} {label} of the {len(group)} systems, "
+                f"{_with_unit(best)}{src}; the next, {_md(nxt.system)}, has {_with_unit(nxt)}"
+            )
             if best.ci95 is not None and nxt.ci95 is not None:
                 overlap = best.ci95[0] <= nxt.ci95[1] and nxt.ci95[0] <= best.ci95[1]
-                text += (", and the two intervals overlap: this size does not tell them apart" if overlap
-                         else ", and the two intervals do not overlap")
+                text += (
+                    ", and the two intervals overlap: this size does not tell them apart"
+                    if overlap
+                    else ", and the two intervals do not overlap"
+                )
             out.append(text + ".")
     compared = [r for r in rows if r.source is not None and r.ci95 is not None]
     uncounted = sum(1 for r in rows if r.source is not None and r.ci95 is None)
     if compared:
         inside = sum(r.ci95[0] <= r.source <= r.ci95[1] for r in compared)
         n = len(compared)
-        text = (f"Our 95 % interval contains the source's figure in {inside} of {n} comparisons" if n > 1
-                else f"Our 95 % interval {'contains' if inside else 'does not contain'} the source's figure "
-                     "(the only comparison)")
+        text = (
+            f"Our 95 % interval contains the source's figure in {inside} of {n} comparisons"
+            if n > 1
+            else f"Our 95 % interval {'contains' if inside else 'does not contain'} the source's figure "
+            "(the only comparison)"
+        )
         if uncounted:
             text += f"; {uncounted} more {'have' if uncounted > 1 else 'has'} no interval"
         out.append(text + ".")
@@ -312,30 +372,45 @@ def _legend(rows: Sequence[ResultRow], seeds: int | None) -> str:
     if any(r.ci95 is not None for r in rows):
         parts.append("then the 95 % interval [lo, hi]")
     text = ", ".join(parts)
-    return text[0].upper() + text[1:] + ("; rates in %." if any(is_percent(r.metric) for r in rows) else ".")
+    return (
+        text[0].upper()
+        + text[1:]
+        + ("; rates in %." if any(is_percent(r.metric) for r in rows) else ".")
+    )
 
 
-def _wide_table(rows: Sequence[ResultRow], metrics: list[str], notes: _Notes, seeds: int | None) -> list[str]:
+def _wide_table(
+    rows: Sequence[ResultRow], metrics: list[str], notes: _Notes, seeds: int | None
+) -> list[str]:
     """The study's wide table and the lines under it."""
     shown = [r for r in rows if r.metric in metrics]
     sourced = {m for m in metrics if any(r.source is not None for r in shown if r.metric == m)}
     tables = list(dict.fromkeys(r.table for r in shown))
     keyed: dict[tuple[str, str, str], dict[str, ResultRow]] = {}
-    for r in sorted(shown, key=lambda r: tables.index(r.table)):  # a notebook's tables stay together
+    for r in sorted(
+        shown, key=lambda r: tables.index(r.table)
+    ):  # a notebook's tables stay together
         keyed.setdefault((r.table, r.system, r.data), {})[r.metric] = r
     names = Counter((s, d) for _, s, d in keyed)
     with_data = len({d for _, _, d in keyed}) > 1
     header = ["system"] + (["data"] if with_data else [])
     for m in metrics:
-        header += [f"{metric_label(m)}, source", f"{metric_label(m)}, ours"] if m in sourced else [metric_label(m)]
+        header += (
+            [f"{metric_label(m)}, source", f"{metric_label(m)}, ours"]
+            if m in sourced
+            else [metric_label(m)]
+        )
     common = notes.of(shown)
     before = len(notes.number)
     body = []
     for (table, system, data), cells in keyed.items():
         row_notes = notes.of(list(cells.values())) - common
         label = _md(system) + notes.mark(row_notes)
-        line = [label] + ([_md(data) + (f" (table {_md(table)})" if names[(system, data)] > 1 else "")]
-                          if with_data else [])
+        line = [label] + (
+            [_md(data) + (f" (table {_md(table)})" if names[(system, data)] > 1 else "")]
+            if with_data
+            else []
+        )
         for m in metrics:
             r = cells.get(m)
             own = notes.cell(r, common | row_notes) if r is not None else ""
@@ -353,8 +428,9 @@ def _wide_table(rows: Sequence[ResultRow], metrics: list[str], notes: _Notes, se
     return out + ([*under, ""] if under else [])
 
 
-def _breakdown_tables(rows: Sequence[ResultRow], pooled: dict[tuple, ResultRow], notes: _Notes,
-                      seeds: int | None) -> list[str]:
+def _breakdown_tables(
+    rows: Sequence[ResultRow], pooled: dict[tuple, ResultRow], notes: _Notes, seeds: int | None
+) -> list[str]:
     """One table per (kind, metric) of breakdown rows: EER per attack family, per attack, per codec."""
     parts: dict[tuple[str, str], list[tuple[ResultRow, str, str]]] = {}
     for r in rows:
@@ -389,10 +465,17 @@ def _breakdown_tables(rows: Sequence[ResultRow], pooled: dict[tuple, ResultRow],
             src = f" (source {fmt_source(r.metric, r.source)})" if r.source is not None else ""
             return fmt_ours(r, seeds) + src + notes.cell(r, shown | own[s])
 
-        title = f"**{metric_label(metric)} per {_KINDS.get(kind, kind)}" + \
-                (f" on {_md(next(iter(bases)))}" if len(bases) == 1 else "") + "**"
-        title += notes.mark(common & set(notes.number))  # a shared note already listed above: its mark
-        if len(groups) > 2 * len(series):  # few series, many groups (one system's 19 attacks): groups as rows
+        title = (
+            f"**{metric_label(metric)} per {_KINDS.get(kind, kind)}"
+            + (f" on {_md(next(iter(bases)))}" if len(bases) == 1 else "")
+            + "**"
+        )
+        title += notes.mark(
+            common & set(notes.number)
+        )  # a shared note already listed above: its mark
+        if len(groups) > 2 * len(
+            series
+        ):  # few series, many groups (one system's 19 attacks): groups as rows
             header = [_KINDS.get(kind, kind)] + [label(s) + notes.mark(own[s]) for s in series]
             body = [[_md(g)] + [text(s, g) for s in series] for g in groups]
         else:
@@ -440,8 +523,11 @@ def overview_markdown(results_dir: str | Path, chapters: Sequence[Chapter] | Non
     if chapters is None:
         files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
         chapters = [Chapter(p.stem, p.stem.replace("_", " ")) for p in files]
-    sections = [chapter_section(load_results_file(results_dir / f"{c.stem}.json"), c.title, c.link)
-                for c in chapters if (results_dir / f"{c.stem}.json").is_file()]
+    sections = [
+        chapter_section(load_results_file(results_dir / f"{c.stem}.json"), c.title, c.link)
+        for c in chapters
+        if (results_dir / f"{c.stem}.json").is_file()
+    ]
     if not sections:
         return "_No chapter has written a results file yet._\n"
     return "\n".join(sections)

@@ -1,4 +1,4 @@
-"""Separation + detection of two-speaker mixtures (source 001), with a stream cache and permutation-invariant matching.
+"""Separation + detection of two-speaker mixtures (the study 02 source), with a stream cache and permutation-invariant matching.
 
 A separator is frozen in the source's study, so its two output streams of a
 mixture never change: they are computed once, in batches, and kept on disk
@@ -22,9 +22,10 @@ permutation-invariant cross entropy (``pit_loss``), a training loss.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,15 +38,18 @@ from asvnb.data.mixtures import LABELS, Mixture, MixtureSet
 from asvnb.models import wavlm
 from asvnb.models.separation import SR, Separator, si_snr
 
-
 # --------------------------------------------------------------------------- stream cache
+
 
 class StreamCache:
     """Streams of one separator: ``root/<separator>-<hash>/<mixture stem>-<recipe hash>.npy``, (2, T) float16."""
 
     def __init__(self, root: str | Path, separator: Separator):
         self.separator = separator
-        self.dir = Path(root) / f"{separator.name.replace('@', '_')}-{stable_hash(separator.describe())[:12]}"
+        self.dir = (
+            Path(root)
+            / f"{separator.name.replace('@', '_')}-{stable_hash(separator.describe())[:12]}"
+        )
 
     def path(self, m: Mixture) -> Path:
         """Cache file of one mixture (its name and recipe: the same name with another delay or gain is another file)."""
@@ -61,9 +65,13 @@ class StreamCache:
         try:
             s = np.load(p)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{p}: unreadable stream cache file ({exc}); delete it to recompute") from exc
+            raise ValueError(
+                f"{p}: unreadable stream cache file ({exc}); delete it to recompute"
+            ) from exc
         if s.ndim != 2 or s.shape[0] != 2:
-            raise ValueError(f"{p}: expected streams of shape (2, T), found {s.shape}; delete it to recompute")
+            raise ValueError(
+                f"{p}: expected streams of shape (2, T), found {s.shape}; delete it to recompute"
+            )
         return s.astype(np.float32)
 
     def length(self, m: Mixture) -> int:
@@ -81,8 +89,13 @@ class StreamCache:
         return p
 
 
-def ensure_streams(separator: Separator, ms: MixtureSet, cache: StreamCache, batch_size: int = 8,
-                   progress: bool = False) -> int:
+def ensure_streams(
+    separator: Separator,
+    ms: MixtureSet,
+    cache: StreamCache,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> int:
     """Separate every mixture of ``ms`` whose streams are not cached, in batches of similar length; returns how many."""
     from tqdm.auto import tqdm
 
@@ -91,9 +104,13 @@ def ensure_streams(separator: Separator, ms: MixtureSet, cache: StreamCache, bat
         return 0
     mixes = {i: ms.load(i, sr=SR) for i in todo}
     todo.sort(key=lambda i: len(mixes[i]))  # similar lengths share a batch: little padding
-    for s in tqdm(range(0, len(todo), batch_size), desc=f"separating ({separator.name})", disable=not progress,
-                  leave=False):
-        idx = todo[s:s + batch_size]
+    for s in tqdm(
+        range(0, len(todo), batch_size),
+        desc=f"separating ({separator.name})",
+        disable=not progress,
+        leave=False,
+    ):
+        idx = todo[s : s + batch_size]
         srcs = [ms.sources(i, sr=SR) for i in idx] if separator.needs_sources else None
         for i, streams in zip(idx, separator.separate([mixes[i] for i in idx], srcs)):
             cache.save(ms.mixtures[i], streams)
@@ -101,6 +118,7 @@ def ensure_streams(separator: Separator, ms: MixtureSet, cache: StreamCache, bat
 
 
 # --------------------------------------------------------------------------- matching and metrics
+
 
 def pit_match(p_spoof: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per mixture, 0 when streams (1, 2) match labels (1, 2), 1 when swapped: lower ``sum |p - label|`` (ties: 0)."""
@@ -121,9 +139,12 @@ def source_match(streams: np.ndarray, sources: np.ndarray) -> int:
     return int(swap > same)
 
 
-def source_matches(ms: MixtureSet, cache: "StreamCache") -> np.ndarray:
+def source_matches(ms: MixtureSet, cache: StreamCache) -> np.ndarray:
     """:func:`source_match` of every mixture's cached streams against its rebuilt reference sources."""
-    return np.array([source_match(cache.load(m), ms.sources(i, sr=SR)) for i, m in enumerate(ms.mixtures)], dtype=int)
+    return np.array(
+        [source_match(cache.load(m), ms.sources(i, sr=SR)) for i, m in enumerate(ms.mixtures)],
+        dtype=int,
+    )
 
 
 def mixture_label(spoof_pred: Sequence[int]) -> str:
@@ -138,8 +159,8 @@ class PipelineResult:
 
     mixed_true: list[str]
     mixed_pred: list[str]
-    stream_labels: np.ndarray   # (N, 2) 1 = spoof, in metadata order
-    stream_logits: np.ndarray   # (N, 2, 2) matched to stream_labels
+    stream_labels: np.ndarray  # (N, 2) 1 = spoof, in metadata order
+    stream_logits: np.ndarray  # (N, 2, 2) matched to stream_labels
 
     @property
     def p_spoof(self) -> np.ndarray:
@@ -158,30 +179,46 @@ class PipelineResult:
     def stream_report(self) -> dict:
         """Stream-level binary metrics as the source computed them (positive = spoof), plus EER and its threshold."""
         y = self.stream_labels.reshape(-1)
-        pred = (self.p_spoof.reshape(-1) > 0.5).astype(int)  # the source: 'spoof' if probs[1] > probs[0]
+        pred = (self.p_spoof.reshape(-1) > 0.5).astype(
+            int
+        )  # the source: 'spoof' if probs[1] > probs[0]
         rep = metrics.classification_report(y, pred, positive=1, labels=[0, 1])
         s = self.scores.reshape(-1)
         if (y == 0).any() and (y == 1).any():
             e, thr = metrics.eer(s[y == 0], s[y == 1])
             rep.update(eer=e, eer_threshold=thr, eer_threshold_p_spoof=float(1 / (1 + np.exp(thr))))
         else:
-            rep.update(eer=float("nan"), eer_threshold=float("nan"), eer_threshold_p_spoof=float("nan"))
+            rep.update(
+                eer=float("nan"), eer_threshold=float("nan"), eer_threshold_p_spoof=float("nan")
+            )
         return rep
 
 
 MATCHINGS = ("sources", "labels")
 
 
-def stream_logits(ms: MixtureSet, cache: StreamCache, fe, model: nn.Module, batch_size: int = 16,
-                  max_samples: int | None = None) -> np.ndarray:
+def stream_logits(
+    ms: MixtureSet,
+    cache: StreamCache,
+    fe,
+    model: nn.Module,
+    batch_size: int = 16,
+    max_samples: int | None = None,
+) -> np.ndarray:
     """(N, 2 streams, 2 classes) detector logits of both cached streams of every mixture, in stream order."""
     lengths = [cache.length(m) for m in ms.mixtures for _ in range(2)]
     flat = wavlm.LazyWaves(lambda k: cache.load(ms.mixtures[k // 2])[k % 2], lengths)
-    return wavlm.predict_logits(fe, model, flat, batch_size=batch_size, max_samples=max_samples).reshape(-1, 2, 2)
+    return wavlm.predict_logits(
+        fe, model, flat, batch_size=batch_size, max_samples=max_samples
+    ).reshape(-1, 2, 2)
 
 
-def assemble(ms: MixtureSet, logits: np.ndarray, matching: str = "sources",
-             source_swap: np.ndarray | None = None) -> PipelineResult:
+def assemble(
+    ms: MixtureSet,
+    logits: np.ndarray,
+    matching: str = "sources",
+    source_swap: np.ndarray | None = None,
+) -> PipelineResult:
     """Label each mixture from its two stream predictions and match streams to labels by ``matching``.
 
     ``"sources"`` uses ``source_swap`` (from :func:`source_matches`), which never
@@ -194,23 +231,37 @@ def assemble(ms: MixtureSet, logits: np.ndarray, matching: str = "sources",
     if matching == "labels":
         swap = pit_match(p, labels)
     elif source_swap is None or len(source_swap) != len(labels):
-        raise ValueError("matching='sources' needs source_swap for every mixture (pipeline.source_matches)")
+        raise ValueError(
+            "matching='sources' needs source_swap for every mixture (pipeline.source_matches)"
+        )
     else:
         swap = np.asarray(source_swap, dtype=int)
     matched = np.where(swap[:, None, None] == 1, logits[:, ::-1], logits)
     preds = (p > 0.5).astype(int)
-    return PipelineResult([m.mixed_label for m in ms.mixtures], [mixture_label(pr) for pr in preds], labels, matched)
+    return PipelineResult(
+        [m.mixed_label for m in ms.mixtures], [mixture_label(pr) for pr in preds], labels, matched
+    )
 
 
-def run_pipeline(ms: MixtureSet, cache: StreamCache, fe, model: nn.Module, batch_size: int = 16,
-                 max_samples: int | None = None, matching: str = "sources") -> PipelineResult:
+def run_pipeline(
+    ms: MixtureSet,
+    cache: StreamCache,
+    fe,
+    model: nn.Module,
+    batch_size: int = 16,
+    max_samples: int | None = None,
+    matching: str = "sources",
+) -> PipelineResult:
     """Detect spoofing in both cached streams of every mixture, match streams to sources, label the mixture."""
     logits = stream_logits(ms, cache, fe, model, batch_size, max_samples)
-    return assemble(ms, logits, matching, source_matches(ms, cache) if matching == "sources" else None)
+    return assemble(
+        ms, logits, matching, source_matches(ms, cache) if matching == "sources" else None
+    )
 
 
-def random_control(ms: MixtureSet, matching: str, source_swap: np.ndarray | None = None,
-                   seed: int = 0) -> PipelineResult:
+def random_control(
+    ms: MixtureSet, matching: str, source_swap: np.ndarray | None = None, seed: int = 0
+) -> PipelineResult:
     """The pipeline with random logits: what a matching gives a detector that knows nothing (EER 0.5 if fair)."""
     logits = np.random.default_rng(seed).standard_normal((len(ms), 2, 2)).astype(np.float32)
     return assemble(ms, logits, matching, source_swap)
@@ -218,14 +269,17 @@ def random_control(ms: MixtureSet, matching: str, source_swap: np.ndarray | None
 
 # --------------------------------------------------------------------------- fine-tuning on cached streams
 
+
 class StreamPairs(torch.utils.data.Dataset):
     """``(streams (2, T), labels (2,))`` of each mixture, read from the stream cache (never from the separator)."""
 
     def __init__(self, ms: MixtureSet, cache: StreamCache, max_samples: int | None = None):
         missing = [m.mixed_file for m in ms.mixtures if not cache.has(m)]
         if missing:
-            raise FileNotFoundError(f"{len(missing)} mixtures of {ms.root} have no cached streams in {cache.dir} "
-                                    f"(first: {missing[0]}); run ensure_streams first")
+            raise FileNotFoundError(
+                f"{len(missing)} mixtures of {ms.root} have no cached streams in {cache.dir} "
+                f"(first: {missing[0]}); run ensure_streams first"
+            )
         self.ms, self.cache, self.max_samples = ms, cache, max_samples
 
     def __len__(self) -> int:
@@ -233,7 +287,7 @@ class StreamPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, tuple[int, int]]:
         s = self.cache.load(self.ms.mixtures[i])
-        return (s[:, :self.max_samples] if self.max_samples else s), self.ms.mixtures[i].labels
+        return (s[:, : self.max_samples] if self.max_samples else s), self.ms.mixtures[i].labels
 
 
 def make_pair_collate(fe):
@@ -254,15 +308,22 @@ def _pair_logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tens
 
 def pit_ce(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per mixture, the cross entropy (mean over its two streams) under the better permutation, and that permutation."""
+
     def ce(y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.reshape(-1, 2), y.reshape(-1), reduction="none").view(-1, 2).mean(1)
+        return (
+            F.cross_entropy(logits.reshape(-1, 2), y.reshape(-1), reduction="none")
+            .view(-1, 2)
+            .mean(1)
+        )
 
     both = torch.stack([ce(labels), ce(labels.flip(1))], dim=1)  # (B, 2 permutations)
     best, perm = both.min(dim=1)  # ties keep the identity, as the source's strict '<'
     return best, perm
 
 
-def pit_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+def pit_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Permutation-invariant cross entropy over the two streams of each mixture (the source's training loss)."""
     logits, labels = _pair_logits(model, batch), batch["pair_labels"]
     best, perm = pit_ce(logits, labels)

@@ -7,7 +7,7 @@ ASVspoof convention: higher = more bona fide.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,6 @@ from scipy.stats import norm
 
 # DET ticks of the official ASVspoof / NIST plots, in percent
 DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
-
 
 
 def _register_notebook_display() -> None:
@@ -47,8 +46,15 @@ def _register_notebook_display() -> None:
 
 _register_notebook_display()
 
-def plot_confusion(y_true: Sequence, y_pred: Sequence, class_names: Sequence[str] | None = None,
-                   labels: Sequence | None = None, normalize: str = "both", title: str | None = None) -> Figure:
+
+def plot_confusion(
+    y_true: Sequence,
+    y_pred: Sequence,
+    class_names: Sequence[str] | None = None,
+    labels: Sequence | None = None,
+    normalize: str = "both",
+    title: str | None = None,
+) -> Figure:
     """Confusion matrix heatmap(s): ``normalize`` is ``counts``, ``true`` (row-normalised) or ``both`` (two panels).
 
     Rows are true classes, columns predicted ones; an empty row normalises to zeros.
@@ -64,20 +70,37 @@ def plot_confusion(y_true: Sequence, y_pred: Sequence, class_names: Sequence[str
     cm = confusion_matrix(y_true, y_pred, labels=labels)
     rows = cm.sum(axis=1, keepdims=True)
     cm_norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
-    panels = {"counts": [("counts", cm, "d")], "true": [("row-normalised", cm_norm, ".2f")],
-              "both": [("counts", cm, "d"), ("row-normalised", cm_norm, ".2f")]}[normalize]
+    panels = {
+        "counts": [("counts", cm, "d")],
+        "true": [("row-normalised", cm_norm, ".2f")],
+        "both": [("counts", cm, "d"), ("row-normalised", cm_norm, ".2f")],
+    }[normalize]
     fig = Figure(figsize=(4.6 * len(panels), 4.0), layout="constrained")
     for ax, (name, mat, fmt) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
-        sns.heatmap(mat, annot=True, fmt=fmt, cmap="Blues", cbar=False, square=True, ax=ax,
-                    xticklabels=names, yticklabels=names, vmin=0, vmax=1 if fmt == ".2f" else None)
+        sns.heatmap(
+            mat,
+            annot=True,
+            fmt=fmt,
+            cmap="Blues",
+            cbar=False,
+            square=True,
+            ax=ax,
+            xticklabels=names,
+            yticklabels=names,
+            vmin=0,
+            vmax=1 if fmt == ".2f" else None,
+        )
         ax.set(xlabel="predicted", ylabel="true", title=name)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def plot_det(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str | None = None,
-             limits: tuple[float, float] = (0.05, 60.0)) -> Figure:
+def plot_det(
+    systems: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    title: str | None = None,
+    limits: tuple[float, float] = (0.05, 60.0),
+) -> Figure:
     """DET curves of several systems on normal-deviate axes; ``systems`` maps name -> (bona fide, spoof) scores.
 
     Miss = bona fide rejected, false alarm = spoof accepted, from the official
@@ -95,14 +118,24 @@ def plot_det(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str | 
             raise ValueError(f"DET of {name!r}: needs both bona fide and spoof scores")
         p_miss, p_fa, _ = det_curve(bona, spoof)
         # 0 and 1 have no normal deviate: clip just outside the plotted range
-        ax.plot(norm.ppf(np.clip(p_fa, lo / 10, 1 - lo / 10)), norm.ppf(np.clip(p_miss, lo / 10, 1 - lo / 10)),
-                label=name)
+        ax.plot(
+            norm.ppf(np.clip(p_fa, lo / 10, 1 - lo / 10)),
+            norm.ppf(np.clip(p_miss, lo / 10, 1 - lo / 10)),
+            label=name,
+        )
     ticks = [t for t in DET_TICKS if limits[0] <= t <= limits[1]]
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_ticks(norm.ppf(np.array(ticks) / 100), labels=[f"{t:g}" for t in ticks])
-    ax.set(xlim=norm.ppf([lo, hi]), ylim=norm.ppf([lo, hi]), xlabel="False alarm rate (%)",
-           ylabel="Miss rate (%)", title=title or "DET curve")
-    ax.plot(norm.ppf([lo, hi]), norm.ppf([lo, hi]), ls=":", color="grey", lw=0.8)  # EER line: miss = false alarm
+    ax.set(
+        xlim=norm.ppf([lo, hi]),
+        ylim=norm.ppf([lo, hi]),
+        xlabel="False alarm rate (%)",
+        ylabel="Miss rate (%)",
+        title=title or "DET curve",
+    )
+    ax.plot(
+        norm.ppf([lo, hi]), norm.ppf([lo, hi]), ls=":", color="grey", lw=0.8
+    )  # EER line: miss = false alarm
     ax.grid(True, alpha=0.4)
     ax.legend(loc="upper right")
     return fig
@@ -135,8 +168,12 @@ def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = No
     return fig
 
 
-def plot_spectrogram_grid(items: Sequence[tuple[str, np.ndarray]], ncols: int = 4, title: str | None = None,
-                          cmap: str = "viridis") -> Figure:
+def plot_spectrogram_grid(
+    items: Sequence[tuple[str, np.ndarray]],
+    ncols: int = 4,
+    title: str | None = None,
+    cmap: str = "viridis",
+) -> Figure:
     """A grid of spectrograms (e.g. one per attack): 2-D ``(freq, time)`` arrays drawn low frequency at the
     bottom, or ``(3, H, W)`` / ``(H, W, 3)`` images drawn as they are; each panel titled."""
     if not items:
@@ -153,7 +190,9 @@ def plot_spectrogram_grid(items: Sequence[tuple[str, np.ndarray]], ncols: int = 
         elif a.ndim == 2:
             ax.imshow(a, origin="lower", aspect="auto", cmap=cmap)
         else:
-            raise ValueError(f"{name}: expected a 2-D spectrogram or a 3-channel image, got shape {a.shape}")
+            raise ValueError(
+                f"{name}: expected a 2-D spectrogram or a 3-channel image, got shape {a.shape}"
+            )
         ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -41,7 +41,9 @@ def mean_std(values: Iterable[float], digits: int | None = None, percent: bool =
         return f"nan in {int(np.isnan(v).sum())} of {v.size} runs"
     if v.size == 1:
         return f"{v[0] * scale:.{digits}f}{suffix}"
-    return f"{v.mean() * scale:.{digits}f} ± {v.std(ddof=1) * scale:.{digits}f}{suffix} (n={v.size})"
+    return (
+        f"{v.mean() * scale:.{digits}f} ± {v.std(ddof=1) * scale:.{digits}f}{suffix} (n={v.size})"
+    )
 
 
 def fmt_source(value: float | str | None, digits: int = 3, percent: bool = False) -> str:
@@ -67,9 +69,16 @@ def comparison_table(rows: Sequence[dict], profile: str) -> pd.DataFrame:
             ours_text = "-"
         else:
             ours_text = mean_std(np.atleast_1d(ours), digits=digits, percent=percent)
-        out.append({"model": r["model"], "metric": r["metric"],
-                    "source": fmt_source(r.get("source"), digits=digits, percent=percent),
-                    "this book": ours_text, "profile": profile, "note": r.get("note", "")})
+        out.append(
+            {
+                "model": r["model"],
+                "metric": r["metric"],
+                "source": fmt_source(r.get("source"), digits=digits, percent=percent),
+                "this book": ours_text,
+                "profile": profile,
+                "note": r.get("note", ""),
+            }
+        )
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -80,9 +89,13 @@ def results_dir() -> Path:
 
 def save_results(df: pd.DataFrame, name: str) -> Path:
     """Save a results table as CSV (``build/results/<name>.csv``); the overview reads the ``.json`` results files."""
-    missing = [c for c in ("model", "metric", "source", "this book", "profile") if c not in df.columns]
+    missing = [
+        c for c in ("model", "metric", "source", "this book", "profile") if c not in df.columns
+    ]
     if missing:
-        raise ValueError(f"results table {name!r} lacks the columns {missing}; build it with comparison_table()")
+        raise ValueError(
+            f"results table {name!r} lacks the columns {missing}; build it with comparison_table()"
+        )
     path = results_dir() / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")

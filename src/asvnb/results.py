@@ -87,8 +87,14 @@ def over_seeds(values: Sequence[float]) -> dict:
     return out
 
 
-def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, reps: int = 1000, seed: int = 0,
-                 strata: np.ndarray | None = None, skip_nan: bool = False) -> tuple[float, float]:
+def bootstrap_ci(
+    stat: Callable[[np.ndarray], float],
+    n: int,
+    reps: int = 1000,
+    seed: int = 0,
+    strata: np.ndarray | None = None,
+    skip_nan: bool = False,
+) -> tuple[float, float]:
     """Percentile 95 % interval of ``stat(indices)`` over bootstrap resamples of ``n`` trials.
 
     With ``strata`` (one label per trial) each stratum is resampled on its own,
@@ -97,7 +103,11 @@ def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, reps: int = 1000, 
     if every one is, the interval is an error.
     """
     rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    groups = (
+        [np.arange(n)]
+        if strata is None
+        else [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    )
     vals = []
     for _ in range(reps):
         idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
@@ -111,7 +121,9 @@ def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, reps: int = 1000, 
     return float(lo), float(hi)
 
 
-def eer_ci(bonafide: np.ndarray, spoof: np.ndarray, reps: int = 1000, seed: int = 0) -> tuple[float, float]:
+def eer_ci(
+    bonafide: np.ndarray, spoof: np.ndarray, reps: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """95 % bootstrap interval of the EER, bona fide and spoof trials resampled separately."""
     from asvnb.metrics import eer
 
@@ -130,17 +142,26 @@ def results_path(notebook: str) -> Path:
     return Path(os.environ.get("ASVNB_BUILD", config.build_root())) / "results" / f"{notebook}.json"
 
 
-def write_results(notebook: str, profile: str, rows: Sequence[ResultRow], fingerprint: dict | None = None) -> Path:
+def write_results(
+    notebook: str, profile: str, rows: Sequence[ResultRow], fingerprint: dict | None = None
+) -> Path:
     """Write the notebook's results file atomically; duplicate keys are an error (a check could not tell them apart)."""
     config.check_profile(profile)
     seen: dict[tuple, int] = {}
     for i, r in enumerate(rows):
         if r.key() in seen:
-            raise ValueError(f"{notebook}: result rows {seen[r.key()]} and {i} share the key {r.key()}")
+            raise ValueError(
+                f"{notebook}: result rows {seen[r.key()]} and {i} share the key {r.key()}"
+            )
         seen[r.key()] = i
-    doc = {"schema_version": SCHEMA_VERSION, "notebook": notebook, "profile": profile,
-           "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "fingerprint": fingerprint or {}, "rows": [r.as_json() for r in rows]}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "notebook": notebook,
+        "profile": profile,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "fingerprint": fingerprint or {},
+        "rows": [r.as_json() for r in rows],
+    }
     path = results_path(notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -182,24 +203,38 @@ def _row(path: Path, i: int, d: object) -> ResultRow:
     for k in ("value", "std", "source"):
         v = d.get(k)
         if (k == "value" or v is not None) and not (_number(v) and math.isfinite(v)):
-            raise ResultsFileError(f"{where}: {k} must be a finite number{'' if k == 'value' else ' or null'}, "
-                                   f"got {v!r}")
+            raise ResultsFileError(
+                f"{where}: {k} must be a finite number{'' if k == 'value' else ' or null'}, "
+                f"got {v!r}"
+            )
     n_seeds = d.get("n_seeds", 1)
     if not isinstance(n_seeds, int) or isinstance(n_seeds, bool) or n_seeds < 1:
         raise ResultsFileError(f"{where}: n_seeds must be an integer >= 1, got {n_seeds!r}")
     ci = d.get("ci95")
-    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_number(v) and math.isfinite(v)
-                                                                           for v in ci) and ci[0] <= ci[1]):
-        raise ResultsFileError(f"{where}: ci95 must be null or [lo, hi] with finite lo <= hi, got {ci!r}")
+    if ci is not None and not (
+        isinstance(ci, list)
+        and len(ci) == 2
+        and all(_number(v) and math.isfinite(v) for v in ci)
+        and ci[0] <= ci[1]
+    ):
+        raise ResultsFileError(
+            f"{where}: ci95 must be null or [lo, hi] with finite lo <= hi, got {ci!r}"
+        )
     n_trials = d.get("n_trials")
-    if n_trials is not None and (not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0):
-        raise ResultsFileError(f"{where}: n_trials must be null or an integer >= 0, got {n_trials!r}")
+    if n_trials is not None and (
+        not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0
+    ):
+        raise ResultsFileError(
+            f"{where}: n_trials must be null or an integer >= 0, got {n_trials!r}"
+        )
     if not isinstance(d.get("note", ""), str):
         raise ResultsFileError(f"{where}: note must be a string, got {d['note']!r}")
     known = {f for f in ResultRow.__dataclass_fields__ if f != "extra"}
     base = {k: v for k, v in d.items() if k in known}
-    return ResultRow(**base | {"ci95": tuple(ci) if ci is not None else None},
-                     extra={k: v for k, v in d.items() if k not in known})
+    return ResultRow(
+        **base | {"ci95": tuple(ci) if ci is not None else None},
+        extra={k: v for k, v in d.items() if k not in known},
+    )
 
 
 def load_results_file(path: str | Path) -> ResultsFile:
@@ -217,13 +252,17 @@ def load_results_file(path: str | Path) -> ResultsFile:
         raise ResultsFileError(f"{path}: a results file is a JSON object, got {type(doc).__name__}")
     version = doc.get("schema_version", 1)
     if version != SCHEMA_VERSION:
-        raise ResultsFileError(f"{path}: schema version {version!r}, but this package reads version "
-                               f"{SCHEMA_VERSION} (shared/results-schema.md)")
+        raise ResultsFileError(
+            f"{path}: schema version {version!r}, but this package reads version "
+            f"{SCHEMA_VERSION} (shared/results-schema.md)"
+        )
     missing = [k for k in ("notebook", "profile", "rows") if k not in doc]
     if missing:
         raise ResultsFileError(f"{path}: missing field(s) {', '.join(missing)}")
     if doc["notebook"] != path.stem:
-        raise ResultsFileError(f"{path}: written by notebook {doc['notebook']!r}, not {path.stem!r}")
+        raise ResultsFileError(
+            f"{path}: written by notebook {doc['notebook']!r}, not {path.stem!r}"
+        )
     try:
         config.check_profile(doc["profile"])
     except ValueError as exc:
@@ -236,8 +275,14 @@ def load_results_file(path: str | Path) -> ResultsFile:
         if r.key() in seen:
             raise ResultsFileError(f"{path}: rows {seen[r.key()]} and {i} share the key {r.key()}")
         seen[r.key()] = i
-    return ResultsFile(path, doc["notebook"], doc["profile"], str(doc.get("created", "")),
-                       dict(doc.get("fingerprint") or {}), rows)
+    return ResultsFile(
+        path,
+        doc["notebook"],
+        doc["profile"],
+        str(doc.get("created", "")),
+        dict(doc.get("fingerprint") or {}),
+        rows,
+    )
 
 
 def read_results(notebook: str) -> list[ResultRow]:
@@ -261,7 +306,11 @@ def breakdown(row: ResultRow) -> tuple[str, str, str] | None:
     codec), else None: ``data="LA21 eval, family TTS"`` gives ``("family", "LA21 eval", "TTS")``."""
     kind, group = row.extra.get("breakdown"), row.extra.get("group")
     if isinstance(kind, str) and isinstance(group, str) and row.data.endswith(group):
-        return kind, row.data[: -len(group)].rstrip(" ,").removesuffix(f" {kind}").rstrip(" ,") or row.data, group
+        return (
+            kind,
+            row.data[: -len(group)].rstrip(" ,").removesuffix(f" {kind}").rstrip(" ,") or row.data,
+            group,
+        )
     for kind, pattern in _BREAKDOWNS:
         if m := pattern.match(row.data):
             return kind, m["base"], m["group"]

@@ -50,8 +50,28 @@ from asvnb.train.detector import (
 )
 
 # file suffixes looked for inside folders (files named on the command line are always tried)
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
-                            ".snd", ".caf", ".w64", ".rf64", ".wv", ".voc", ".sph", ".nist"})
+AUDIO_SUFFIXES = frozenset(
+    {
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".caf",
+        ".w64",
+        ".rf64",
+        ".wv",
+        ".voc",
+        ".sph",
+        ".nist",
+    }
+)
 PROGRESS_MIN = 20  # a progress bar from this many files on
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -113,8 +133,10 @@ class Detector:
             raise ValueError(f"{where}: NaN or inf sample at {first} ({first / sr:.3f} s)")
         need = self.min_samples
         if wav.size < need:
-            raise ValueError(f"{where}: too short: {wav.size} samples ({1000 * wav.size / sr:.1f} ms) at {sr} Hz; "
-                             f"this detector needs at least {need} ({1000 * need / sr:.1f} ms, one analysis window)")
+            raise ValueError(
+                f"{where}: too short: {wav.size} samples ({1000 * wav.size / sr:.1f} ms) at {sr} Hz; "
+                f"this detector needs at least {need} ({1000 * need / sr:.1f} ms, one analysis window)"
+            )
         clip = self.card.clip
         if clip["mode"] == "whole":
             return [wav]
@@ -129,8 +151,9 @@ class Detector:
         return pieces
 
     @torch.no_grad()
-    def score_waveforms(self, wavs: Sequence[np.ndarray], where: Sequence[str] | None = None,
-                        batch_size: int = 32) -> np.ndarray:
+    def score_waveforms(
+        self, wavs: Sequence[np.ndarray], where: Sequence[str] | None = None, batch_size: int = 32
+    ) -> np.ndarray:
         """CM scores of many mono waveforms, each scored as :meth:`score_waveform` would, pieces of equal length batched.
 
         Batching changes nothing but speed: every piece is scored on its own
@@ -150,7 +173,7 @@ class Detector:
             by_len.setdefault(p.size, []).append(j)
         for idx in by_len.values():
             for k in range(0, len(idx), batch_size):
-                chunk = idx[k:k + batch_size]
+                chunk = idx[k : k + batch_size]
                 scores[chunk] = self._score_batch([pieces[j] for j in chunk])
         owner_a = np.asarray(owner)
         return np.array([scores[owner_a == i].mean() for i in range(len(wavs))])
@@ -161,26 +184,43 @@ class Detector:
         if kind == "transformers":
             from asvnb.models.wavlm import predict_logits
 
-            with warnings.catch_warnings():  # torch's notice about WavLM's mask types, once per file otherwise
+            with (
+                warnings.catch_warnings()
+            ):  # torch's notice about WavLM's mask types, once per file otherwise
                 warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")
-                logits = predict_logits(self.feature_extractor, self.network, wavs, batch_size=len(wavs))
+                logits = predict_logits(
+                    self.feature_extractor, self.network, wavs, batch_size=len(wavs)
+                )
         else:
             x = torch.from_numpy(np.ascontiguousarray(np.stack(wavs))).to(self.device)
             if kind == "spectrogram_image":
                 x = self._image(x)
             logits = self.network(x).float().cpu().numpy()
-        return Predictions(np.asarray(logits), np.zeros(len(logits), dtype=int)).scores(self.card.bonafide_class)
+        return Predictions(np.asarray(logits), np.zeros(len(logits), dtype=int)).scores(
+            self.card.bonafide_class
+        )
 
     def _image(self, wav: torch.Tensor) -> torch.Tensor:
         f = self.card.frontend
         if not hasattr(self, "_imager"):
             from asvnb.features import SpecgramImage
 
-            self._imager = SpecgramImage(self.card.sample_rate, f["nfft"], f["noverlap"], f["size"]).to(self.device)
+            self._imager = SpecgramImage(
+                self.card.sample_rate, f["nfft"], f["noverlap"], f["size"]
+            ).to(self.device)
         img = self._imager(wav, torch.uint8)  # 8-bit pixels, as the studies keep their images
         if f["model_size"] != f["size"]:  # as ImageSet.resized: scaled, rounded back to 8 bits
-            img = torch.nn.functional.interpolate(img.float(), size=(f["model_size"],) * 2, mode="bilinear",
-                                                  antialias=True, align_corners=False).round().clamp(0, 255)
+            img = (
+                torch.nn.functional.interpolate(
+                    img.float(),
+                    size=(f["model_size"],) * 2,
+                    mode="bilinear",
+                    antialias=True,
+                    align_corners=False,
+                )
+                .round()
+                .clamp(0, 255)
+            )
         return img.float() / 255.0
 
 
@@ -201,30 +241,47 @@ def load_detector(source: str | Path, device: str = "auto") -> Detector:
                 if card.frontend["kind"] == "transformers":
                     fe, net = _transformers(folder, device)
                     return Detector(str(source), card, net, fe, device)
-                return Detector(str(source), card, build_network(folder, card, device).to(device), device=device)
+                return Detector(
+                    str(source), card, build_network(folder, card, device).to(device), device=device
+                )
             except DetectorCardError as exc:
                 raise ScoringError(str(exc)) from None
-        for cand in (path, path / "best"):  # a transformers folder, or a trainer run that exported one
+        for cand in (
+            path,
+            path / "best",
+        ):  # a transformers folder, or a trainer run that exported one
             if (cand / "config.json").is_file():
                 fe, net = _transformers(cand, device)
                 return Detector(str(source), _wavlm_card(str(source)), net, fe, device)
-        if (path / "best").is_dir() or (path / "asvnb_model.json").is_file() or (path / "model.pt").is_file():
-            raise ScoringError(f"{source}: a training run, but it does not describe its detector (no "
-                               f"{DETECTOR_FILE}): the study that trained it must save one with "
-                               "asvnb.train.describe_detector (front end, sample rate, bona fide class, dev threshold)")
-        raise ScoringError(f"{source}: not a detector folder (no {DETECTOR_FILE}, no best/{DETECTOR_FILE}, "
-                           "no transformers config.json)")
+        if (
+            (path / "best").is_dir()
+            or (path / "asvnb_model.json").is_file()
+            or (path / "model.pt").is_file()
+        ):
+            raise ScoringError(
+                f"{source}: a training run, but it does not describe its detector (no "
+                f"{DETECTOR_FILE}): the study that trained it must save one with "
+                "asvnb.train.describe_detector (front end, sample rate, bona fide class, dev threshold)"
+            )
+        raise ScoringError(
+            f"{source}: not a detector folder (no {DETECTOR_FILE}, no best/{DETECTOR_FILE}, "
+            "no transformers config.json)"
+        )
     if path.exists():
         raise ScoringError(f"{source}: a file, not a model folder or hub id")
     if HUB_ID.match(str(source)) and not str(source).startswith((".", "/")):
         try:
             fe, net = _transformers(str(source), device)
         except (OSError, ValueError) as exc:
-            raise ScoringError(f"{source}: no such folder, and loading it from the Hugging Face hub failed "
-                               f"({str(exc).splitlines()[0]}); the hub needs network access (full profile)") from None
+            raise ScoringError(
+                f"{source}: no such folder, and loading it from the Hugging Face hub failed "
+                f"({str(exc).splitlines()[0]}); the hub needs network access (full profile)"
+            ) from None
         return Detector(str(source), _wavlm_card(str(source)), net, fe, device)
-    raise ScoringError(f"{source}: no such model folder (give a run folder under build/runs/, a detector folder or "
-                       "a hub id such as abhishtagatya/wavlm-base-960h-asv19-deepfake)")
+    raise ScoringError(
+        f"{source}: no such model folder (give a run folder under build/runs/, a detector folder or "
+        "a hub id such as abhishtagatya/wavlm-base-960h-asv19-deepfake)"
+    )
 
 
 def _card_folder(path: Path) -> Path | None:
@@ -252,8 +309,13 @@ def _wavlm_card(name: str) -> DetectorCard:
     """The WavLM detector's conventions (study 02): 16 kHz, whole recordings, logit 0 bona fide; no threshold."""
     from asvnb.models import wavlm
 
-    return DetectorCard(sample_rate=wavlm.SR, frontend={"kind": "transformers"}, clip=whole(),
-                        bonafide_class=wavlm.BONAFIDE, name=name)
+    return DetectorCard(
+        sample_rate=wavlm.SR,
+        frontend={"kind": "transformers"},
+        clip=whole(),
+        bonafide_class=wavlm.BONAFIDE,
+        name=name,
+    )
 
 
 # ----------------------------------------------------------------------------- files
@@ -294,10 +356,15 @@ def collect(paths: Iterable[str | Path]) -> list[Item]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted((f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES),
-                           key=lambda f: f.as_posix())
+            found = sorted(
+                (f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES),
+                key=lambda f: f.as_posix(),
+            )
             if not found:
-                add(p, f"no audio files in this folder (looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
+                add(
+                    p,
+                    f"no audio files in this folder (looked for {', '.join(sorted(AUDIO_SUFFIXES))})",
+                )
             for f in found:
                 add(f)
         elif p.is_file():
@@ -307,8 +374,13 @@ def collect(paths: Iterable[str | Path]) -> list[Item]:
     return items
 
 
-def score_items(detector: Detector, items: Sequence[Item], threshold: float, progress: bool | None = None,
-                report: TextIO | None = None) -> list[Item]:
+def score_items(
+    detector: Detector,
+    items: Sequence[Item],
+    threshold: float,
+    progress: bool | None = None,
+    report: TextIO | None = None,
+) -> list[Item]:
     """Score every item that has no error yet, in place: score and decision, or the reason it could not be scored.
 
     ``progress`` None shows a bar from :data:`PROGRESS_MIN` files on when
@@ -326,12 +398,16 @@ def score_items(detector: Detector, items: Sequence[Item], threshold: float, pro
         if it.error:
             fail(it, it.error)
     todo = [it for it in items if it.error is None]
-    disable = (not progress) if progress is not None else (True if len(todo) < PROGRESS_MIN else None)
+    disable = (
+        (not progress) if progress is not None else (True if len(todo) < PROGRESS_MIN else None)
+    )
     for it in tqdm(todo, desc="scoring", unit="file", disable=disable, file=sys.stderr):
         try:
             wav = audio.load_audio(it.path, sr=detector.card.sample_rate)
             s = detector.score_waveform(wav, str(it.path))
-        except ValueError as exc:  # AudioError (unreadable, empty, truncated, NaN) and the feature/model checks
+        except (
+            ValueError
+        ) as exc:  # AudioError (unreadable, empty, truncated, NaN) and the feature/model checks
             fail(it, _reason(exc, it.path))
             continue
         if not np.isfinite(s):
@@ -346,16 +422,22 @@ def _reason(exc: Exception, path: Path) -> str:
     msg = str(exc)
     for prefix in (f"{path}: ", f"{path}:"):
         if msg.startswith(prefix):
-            return msg[len(prefix):]
+            return msg[len(prefix) :]
     return msg
 
 
-def write_results(items: Sequence[Item], out: str | Path | None, stream: TextIO | None = None) -> int:
+def write_results(
+    items: Sequence[Item], out: str | Path | None, stream: TextIO | None = None
+) -> int:
     """Write the scored items as ``UTT SCORE DECISION`` to ``out`` (atomically) or to ``stream``; returns the count."""
     ok = [it for it in items if it.error is None]
     if not ok:
         return 0
-    ids, scores, decisions = [it.utt for it in ok], [it.score for it in ok], [it.decision for it in ok]
+    ids, scores, decisions = (
+        [it.utt for it in ok],
+        [it.score for it in ok],
+        [it.decision for it in ok],
+    )
     if out is not None:
         metrics.write_decisions(out, ids, scores, decisions)
     else:
@@ -370,15 +452,24 @@ def resolve_threshold(detector: Detector, threshold: str | float) -> float:
     if threshold != "dev-eer":
         return float(threshold)
     if detector.threshold is None:
-        raise ScoringError(f"{detector.source}: no dev EER threshold is stored with this model; pass "
-                           "--threshold VALUE (a score above VALUE is called bona fide; for a classifier's log-odds, "
-                           "0 is the arg-max decision)")
+        raise ScoringError(
+            f"{detector.source}: no dev EER threshold is stored with this model; pass "
+            "--threshold VALUE (a score above VALUE is called bona fide; for a classifier's log-odds, "
+            "0 is the arg-max decision)"
+        )
     return detector.threshold
 
 
-def score_paths(paths: Sequence[str | Path], model: str | Path, threshold: str | float = "dev-eer",
-                out: str | Path | None = None, device: str = "auto", progress: bool | None = None,
-                stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def score_paths(
+    paths: Sequence[str | Path],
+    model: str | Path,
+    threshold: str | float = "dev-eer",
+    out: str | Path | None = None,
+    device: str = "auto",
+    progress: bool | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """The whole command: load, collect, score, write, summarise; exit code 0, or 1 if any file failed.
 
     A detector that cannot be loaded, or no stored threshold with ``dev-eer``,
@@ -391,9 +482,16 @@ def score_paths(paths: Sequence[str | Path], model: str | Path, threshold: str |
     n = write_results(items, out, stdout)
     failed = [it for it in items if it.error]
     where = f" -> {out}" if out is not None and n else ""
-    rule = "dev EER threshold " + detector.describe_threshold() if threshold == "dev-eer" else f"threshold {thr:.6g}"
-    print(f"asvnb score: {n} of {len(items)} file(s) scored with {detector.source}, decision at {rule}{where}"
-          + (f"; {len(failed)} failed (listed above)" if failed else ""), file=stderr)
+    rule = (
+        "dev EER threshold " + detector.describe_threshold()
+        if threshold == "dev-eer"
+        else f"threshold {thr:.6g}"
+    )
+    print(
+        f"asvnb score: {n} of {len(items)} file(s) scored with {detector.source}, decision at {rule}{where}"
+        + (f"; {len(failed)} failed (listed above)" if failed else ""),
+        file=stderr,
+    )
     if out is not None and not n:
         print(f"asvnb score: nothing scored, {out} not written", file=stderr)
     return 1 if failed else 0

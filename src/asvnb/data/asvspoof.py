@@ -8,8 +8,8 @@ Layouts (docs/LAYOUTS.md) are those of the official downloads:
 
 Label convention of :class:`CMDataset`: ``bonafide_label`` (default 1) for bona
 fide and ``1 - bonafide_label`` for spoof, so that a model's bona fide logit is
-the CM score (higher = more bona fide, as in ASVspoof). Studies differ: source
-000 uses genuine 0 / spoof 1 (``bonafide_label=0``), source 003 real 1 / fake 0.
+the CM score (higher = more bona fide, as in ASVspoof). Studies differ: study
+01 uses genuine 0 / spoof 1 (``bonafide_label=0``), study 04 real 1 / fake 0.
 Multi-class studies pass ``class_of`` (system -> class index) instead.
 """
 
@@ -383,7 +383,7 @@ class LA2021Eval(_FlacTrials):
 
 
 def speaker_label_groups(trials: list[CMTrial], audio_dir: str | Path, ext: str = ".flac") -> dict[tuple[str, str], list[Path]]:
-    """Files of each (speaker, key) pair in protocol order: the groups source 003 concatenates before cutting."""
+    """Files of each (speaker, key) pair in protocol order: the groups the study 04 source concatenates before cutting."""
     groups: dict[tuple[str, str], list[Path]] = {}
     for t in trials:
         groups.setdefault((t.speaker, t.key), []).append(Path(audio_dir) / f"{t.utt}{ext}")

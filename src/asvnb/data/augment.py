@@ -1,4 +1,4 @@
-"""On-the-fly MUSAN noise addition and RIR reverberation (source 002), as voxceleb_trainer does it.
+"""On-the-fly MUSAN noise addition and RIR reverberation (the study 03 source), as voxceleb_trainer does it.
 
 Each call picks one augmentation uniformly from ``kinds`` (default: none,
 reverb, music, speech, noise), as voxceleb_trainer does: four calls in five

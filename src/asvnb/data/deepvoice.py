@@ -5,7 +5,7 @@ are person ``a``'s speech converted (retrieval-based voice conversion) to the
 voice of person ``b``. The real recordings are long (about 600 s), stereo,
 44.1 or 48 kHz: :class:`DeepVoiceSegments` cuts them into segments without
 decoding whole files, averaging channels and resampling with a logged note.
-Labels follow source 003: real 1, fake 0 (``real_label`` changes it).
+Labels follow the study 04 source: real 1, fake 0 (``real_label`` changes it).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def list_deepvoice(root: str | Path) -> list[DeepVoiceFile]:
 class DeepVoiceSegments(WaveformDataset):
     """``(waveform, label, id)`` for consecutive ``seconds``-long segments of each file (id ``<stem>_<k>``, k from 1).
 
-    As source 003 cuts (pydub, ``range(0, len, 30000)``), the shorter last
+    As the study 04 source cuts (pydub, ``range(0, len, 30000)``), the shorter last
     piece is kept; pieces shorter than ``min_seconds`` are dropped with a note.
     """
 

@@ -1,7 +1,7 @@
 """Fake voice recordings (Imitation), Mendeley: ``Fake_voice_recordings_Imitation/{real,fake}/*.wav``.
 
-Source 003's unseen test set: whole clips of a few seconds, not cut. Labels
-as in source 003: real 1, fake 0 (``real_label`` changes it).
+The study 04 source's unseen test set: whole clips of a few seconds, not cut. Labels
+as in the study 04 source: real 1, fake 0 (``real_label`` changes it).
 """
 
 from __future__ import annotations

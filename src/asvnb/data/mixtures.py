@@ -1,4 +1,4 @@
-"""Two-speaker mixtures of ASVspoof 2019 LA utterances, exactly as source 001's Appendix A.1 makes them.
+"""Two-speaker mixtures of ASVspoof 2019 LA utterances, exactly as the study 02 source's Appendix A.1 makes them.
 
 Recipe (Listing A.1, ``overlap_audio`` and its driver loop):
 

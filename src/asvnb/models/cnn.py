@@ -1,4 +1,4 @@
-"""Plain CNNs: ``SimpleCNN`` of source 003 and the spectrogram CNN of source 000.
+"""Plain CNNs: ``SimpleCNN`` of the study 04 source and the spectrogram CNN of the study 01 source.
 
 Both return logits (train them with ``nn.CrossEntropyLoss``, as the sources do).
 """
@@ -13,7 +13,7 @@ from asvnb.features import check_finite, check_length
 
 
 class SimpleCNN(nn.Module):
-    """Source 003's baseline, layer for layer: 224x224 RGB spectrogram image -> 2 logits (real 1, fake 0)."""
+    """The study 04 source's baseline, layer for layer: 224x224 RGB spectrogram image -> 2 logits (real 1, fake 0)."""
 
     def __init__(self, n_classes: int = 2):
         super().__init__()
@@ -28,18 +28,22 @@ class SimpleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, n_classes) of images (B, 3, 224, 224)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, 224, 224):
-            raise ValueError(f"SimpleCNN expects images of shape (batch, 3, 224, 224), got {tuple(x.shape)}")
+            raise ValueError(
+                f"SimpleCNN expects images of shape (batch, 3, 224, 224), got {tuple(x.shape)}"
+            )
         check_finite(x, "SimpleCNN")
         x = self.pool(F.relu(self.conv1(x)))
         x = self.pool(F.relu(self.conv2(x)))
-        x = torch.flatten(x, 1)  # the source's view(-1, 16*53*53), without its silent batch reshaping
+        x = torch.flatten(
+            x, 1
+        )  # the source's view(-1, 16*53*53), without its silent batch reshaping
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
 
 
 class SpectrogramCNN(nn.Module):
-    """Source 000's CNN: conv+ReLU+max-pool blocks, then fully connected layers to ``n_classes`` logits.
+    """The study 01 source's CNN: conv+ReLU+max-pool blocks, then fully connected layers to ``n_classes`` logits.
 
     The source describes it only as "several convolutional layers, pooling layers,
     and fully connected layers, finally ending with a classification layer", used
@@ -53,19 +57,32 @@ class SpectrogramCNN(nn.Module):
 
     Each block halves both axes, so an input needs at least ``min_size = 2 **
     len(channels)`` (8) frequency bins and frames: 1,120 samples (70 ms) of
-    16 kHz audio through the ``source000`` spectrogram; shorter, or NaN/inf, is a
+    16 kHz audio through the ``logspec_hann`` spectrogram; shorter, or NaN/inf, is a
     ValueError.
     """
 
-    def __init__(self, n_classes: int = 2, in_channels: int = 1, channels: tuple[int, ...] = (16, 32, 64),
-                 hidden: int = 256, emb_dim: int = 128, dropout: float = 0.0, batch_norm: bool = False):
+    def __init__(
+        self,
+        n_classes: int = 2,
+        in_channels: int = 1,
+        channels: tuple[int, ...] = (16, 32, 64),
+        hidden: int = 256,
+        emb_dim: int = 128,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         blocks, c_in = [], in_channels
         for c_out in channels:
             # batch_norm: a BatchNorm2d after each convolution (trains from random weights in a few epochs where the
             # plain blocks, measured on the embedded LA images, stay at the class prior)
             norm = [nn.BatchNorm2d(c_out)] if batch_norm else []
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), *norm, nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            blocks += [
+                nn.Conv2d(c_in, c_out, 3, padding=1),
+                *norm,
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             c_in = c_out
         self.conv = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d((4, 4)))
         self.in_channels, self.min_size = in_channels, 2 ** len(channels)
@@ -79,8 +96,10 @@ class SpectrogramCNN(nn.Module):
         if x.dim() == 3 and self.in_channels == 1:
             x = x.unsqueeze(1)
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"SpectrogramCNN expects (batch, {self.in_channels}, freq, time) inputs, "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"SpectrogramCNN expects (batch, {self.in_channels}, freq, time) inputs, "
+                f"got {tuple(x.shape)}"
+            )
         why = f"{sum(isinstance(m, nn.MaxPool2d) for m in self.conv)} max-poolings each halve it"
         check_length(x.shape[2], self.min_size, "SpectrogramCNN", why, unit="frequency bins")
         check_length(x.shape[3], self.min_size, "SpectrogramCNN", why, unit="frames")

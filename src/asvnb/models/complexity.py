@@ -1,4 +1,4 @@
-"""Parameter and multiply-accumulate counts, for the complexity columns of Table 3 (source 002).
+"""Parameter and multiply-accumulate counts, for the complexity columns of Table 3 (the study 03 source).
 
 Two MAC counters, same call:
 
@@ -38,9 +38,13 @@ def count_macs(model: nn.Module, input_shape: Sequence[int], counter: str = "tho
     if counter not in COUNTERS:
         raise ValueError(f"unknown MAC counter {counter!r}; valid: {', '.join(COUNTERS)}")
     if len(input_shape) == 0 or any(int(s) <= 0 for s in input_shape):
-        raise ValueError(f"input_shape must be a non-empty sequence of positive sizes, got {tuple(input_shape)}")
+        raise ValueError(
+            f"input_shape must be a non-empty sequence of positive sizes, got {tuple(input_shape)}"
+        )
     param = next(model.parameters(), None)
-    x = torch.zeros(tuple(int(s) for s in input_shape), device=param.device if param is not None else "cpu")
+    x = torch.zeros(
+        tuple(int(s) for s in input_shape), device=param.device if param is not None else "cpu"
+    )
     was_training = model.training
     model.eval()  # batch-norm statistics untouched, dropout off
     try:

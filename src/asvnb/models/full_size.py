@@ -41,15 +41,28 @@ from pathlib import Path
 
 import torch
 
-SEPFORMER_WSJ02MIX = {"channels": 256, "layers": 8, "heads": 8, "ffn": 1024, "dual_path_layers": 2, "chunk": 250,
-                      "kernel": 16, "sample_rate": 8000}
+SEPFORMER_WSJ02MIX = {
+    "channels": 256,
+    "layers": 8,
+    "heads": 8,
+    "ffn": 1024,
+    "dual_path_layers": 2,
+    "chunk": 250,
+    "kernel": 16,
+    "sample_rate": 8000,
+}
 """The hyperparameters of ``speechbrain/sepformer-wsj02mix`` (its hyperparams.yaml), as the fields of
 :class:`asvnb.models.separation.SepformerStandinConfig`."""
 
 MODELS = ("sepformer", "wavlm", "convtasnet", "resnet18", "resnet50")
 # what each model is written as, under the folder given to build_full_size
-FILES = {"sepformer": "sepformer-wsj02mix", "wavlm": "wavlm-base", "convtasnet": "convtasnet-base.pt",
-         "resnet18": "resnet18.pt", "resnet50": "resnet50.pt"}
+FILES = {
+    "sepformer": "sepformer-wsj02mix",
+    "wavlm": "wavlm-base",
+    "convtasnet": "convtasnet-base.pt",
+    "resnet18": "resnet18.pt",
+    "resnet50": "resnet50.pt",
+}
 
 
 def sepformer_config():
@@ -72,8 +85,11 @@ def wavlm_base_config():
 
     from asvnb.models.wavlm import BONAFIDE, SPOOF
 
-    return WavLMConfig(num_labels=2, id2label={BONAFIDE: "bonafide", SPOOF: "spoof"},
-                       label2id={"bonafide": BONAFIDE, "spoof": SPOOF})
+    return WavLMConfig(
+        num_labels=2,
+        id2label={BONAFIDE: "bonafide", SPOOF: "spoof"},
+        label2id={"bonafide": BONAFIDE, "spoof": SPOOF},
+    )
 
 
 def wavlm_base() -> torch.nn.Module:
@@ -103,8 +119,13 @@ def write_wavlm(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     wavlm_base().save_pretrained(str(folder))
     # WavLM Base's extractor (zero-mean unit-variance inputs, an attention mask for padded batches)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                             return_attention_mask=True).save_pretrained(str(folder))
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    ).save_pretrained(str(folder))
     return folder
 
 
@@ -113,9 +134,11 @@ def write_state_dict(kind: str, path: Path, seed: int = 0) -> Path:
     import torchaudio
     import torchvision
 
-    builders = {"convtasnet": lambda: torchaudio.models.conv_tasnet_base(num_sources=2),
-                "resnet18": lambda: torchvision.models.resnet18(weights=None),
-                "resnet50": lambda: torchvision.models.resnet50(weights=None)}
+    builders = {
+        "convtasnet": lambda: torchaudio.models.conv_tasnet_base(num_sources=2),
+        "resnet18": lambda: torchvision.models.resnet18(weights=None),
+        "resnet50": lambda: torchvision.models.resnet50(weights=None),
+    }
     torch.manual_seed(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(builders[kind]().state_dict(), path)
@@ -124,8 +147,11 @@ def write_state_dict(kind: str, path: Path, seed: int = 0) -> Path:
 
 HUB_REVISION = "0" * 40  # the commit the Hugging Face cache's refs/main names (any 40 hex digits)
 # torch hub's cache names of the downloads: torchvision's checkpoint files and torchaudio's asset
-TORCH_HUB_FILES = {"resnet18": "checkpoints/resnet18-f37072fd.pth", "resnet50": "checkpoints/resnet50-11ad3fa6.pth",
-                   "convtasnet": "torchaudio/models/conv_tasnet_base_libri2mix.pt"}
+TORCH_HUB_FILES = {
+    "resnet18": "checkpoints/resnet18-f37072fd.pth",
+    "resnet50": "checkpoints/resnet50-11ad3fa6.pth",
+    "convtasnet": "torchaudio/models/conv_tasnet_base_libri2mix.pt",
+}
 
 
 def install_hub_caches(models: dict[str, Path], root: str | Path) -> dict[str, str]:
@@ -161,8 +187,12 @@ def install_hub_caches(models: dict[str, Path], root: str | Path) -> dict[str, s
     for kind, name in TORCH_HUB_FILES.items():
         if kind in models:
             link(models[kind], root / "torch" / "hub" / name)
-    return {"HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "TORCH_HOME": str(root / "torch")}
+    return {
+        "HF_HOME": str(root / "hf"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TORCH_HOME": str(root / "torch"),
+    }
 
 
 def build_full_size(root: str | Path, models: tuple[str, ...] = MODELS) -> dict[str, Path]:
@@ -195,9 +225,20 @@ def build_full_size(root: str | Path, models: tuple[str, ...] = MODELS) -> dict[
                 write_state_dict(kind, tmp)
             tmp.rename(dst)
         out[kind] = dst
-    (root / "MODELS.json").write_text(json.dumps({
-        "models": {k: str(v) for k, v in out.items()}, "sepformer": SEPFORMER_WSJ02MIX,
-        "versions": {"torch": torch.__version__, "torchaudio": torchaudio.__version__,
-                     "torchvision": torchvision.__version__, "transformers": transformers.__version__,
-                     "speechbrain": speechbrain.__version__}}, indent=1))
+    (root / "MODELS.json").write_text(
+        json.dumps(
+            {
+                "models": {k: str(v) for k, v in out.items()},
+                "sepformer": SEPFORMER_WSJ02MIX,
+                "versions": {
+                    "torch": torch.__version__,
+                    "torchaudio": torchaudio.__version__,
+                    "torchvision": torchvision.__version__,
+                    "transformers": transformers.__version__,
+                    "speechbrain": speechbrain.__version__,
+                },
+            },
+            indent=1,
+        )
+    )
     return out

@@ -1,10 +1,10 @@
-"""ResNetSE countermeasure of source 002 (G-ResNetSE teacher, L-ResNetSE student).
+"""ResNetSE countermeasure of the study 03 source (G-ResNetSE teacher, L-ResNetSE student).
 
 Squeeze-excitation basic blocks, layers 3-4-6-3, self-attentive pooling (SAP),
 an embedding layer (the pooled speaker embedding that GE2E and the adversarial
 attack use) and an 8-way head (bona fide, A01-A06, adversarial) that returns
 log-probabilities for ``nn.NLLLoss``. The blocks and the pooling follow the
-ResNetSE34 models of clovaai/voxceleb_trainer, which source 002 cites as [18, 19]
+ResNetSE34 models of clovaai/voxceleb_trainer, which the study 03 source cites as [18, 19]
 and whose code it builds on (its own code was never released).
 
 API: ``embed(x)`` -> (B, emb_dim) embedding; ``classify(emb)`` -> (B, 8)
@@ -23,7 +23,7 @@ Two layouts:
 - ``"V2"``: voxceleb_trainer's ResNetSE34V2, first conv 3x3 stride 1, stage
   strides 1, 2, 2, 2, attention over channel x frequency before the time sum.
 
-Complexity against Table 3 of source 002 (``asvnb.models.complexity``: thop's
+Complexity against Table 3 of the study 03 source (``asvnb.models.complexity``: thop's
 MAC convention, which reproduces the source's figures; features in, front-end
 excluded; embedding size 512, voxceleb_trainer's default for both models; 4 s of
 audio = 401 frames at a 10 ms hop; the 8-way head included):
@@ -50,7 +50,7 @@ description. Table 3 itself gives a student/teacher MAC ratio of
 0.90 / 4.62 = 19.5%, not the 21.1% of its abstract; parameters give
 1.44 / 6.39 = 22.5% as stated.
 
-Front-end: ``asvnb.features.LogMel`` with the ``source002`` preset (40 log-mel
+Front-end: ``asvnb.features.LogMel`` with the ``logmel40_resnetse`` preset (40 log-mel
 bands, 25 ms window, 10 ms hop, FFT 512, Hamming window; 22,050 Hz by default
 here, the source's rate; see ``asvnb.features`` for how its 551-sample window
 at that rate is reconciled with the 512-point FFT). The model applies instance
@@ -65,7 +65,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from asvnb.features import LogMel, SpecConfig, check_finite, check_length, instance_norm, preset
+from asvnb.features import (
+    PRESETS,
+    LogMel,
+    SpecConfig,
+    check_finite,
+    check_length,
+    instance_norm,
+    preset,
+)
 
 CLASSES = ("bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adversarial")
 ADVERSARIAL_CLASS = CLASSES.index("adversarial")
@@ -78,9 +86,15 @@ class SELayer(nn.Module):
     def __init__(self, channels: int, reduction: int = 8):
         super().__init__()
         if channels < reduction:
-            raise ValueError(f"SE layer needs at least {reduction} channels (reduction {reduction}), got {channels}")
-        self.fc = nn.Sequential(nn.Linear(channels, channels // reduction), nn.ReLU(inplace=True),
-                                nn.Linear(channels // reduction, channels), nn.Sigmoid())
+            raise ValueError(
+                f"SE layer needs at least {reduction} channels (reduction {reduction}), got {channels}"
+            )
+        self.fc = nn.Sequential(
+            nn.Linear(channels, channels // reduction),
+            nn.ReLU(inplace=True),
+            nn.Linear(channels // reduction, channels),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rescale each channel by its gate."""
@@ -100,8 +114,9 @@ class SEBasicBlock(nn.Module):
         self.se = SELayer(planes)
         self.downsample = None
         if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Residual block."""
@@ -131,8 +146,13 @@ class ChannelSAP(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 128):
         super().__init__()
-        self.attention = nn.Sequential(nn.Conv1d(dim, hidden, 1), nn.ReLU(), nn.BatchNorm1d(hidden),
-                                       nn.Conv1d(hidden, dim, 1), nn.Softmax(dim=2))
+        self.attention = nn.Sequential(
+            nn.Conv1d(dim, hidden, 1),
+            nn.ReLU(),
+            nn.BatchNorm1d(hidden),
+            nn.Conv1d(hidden, dim, 1),
+            nn.Softmax(dim=2),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attention-weighted sum over time."""
@@ -142,19 +162,30 @@ class ChannelSAP(nn.Module):
 class ResNetSE(nn.Module):
     """ResNetSE34 trunk, self-attentive pooling, embedding layer and an n-way log-probability head."""
 
-    def __init__(self, channels: tuple[int, int, int, int], layers: tuple[int, int, int, int] = (3, 4, 6, 3),
-                 emb_dim: int = 512, n_classes: int = len(CLASSES), n_mels: int = 40, layout: str = "L",
-                 frontend: SpecConfig | dict | None = preset("source002", sr=22050)):
+    def __init__(
+        self,
+        channels: tuple[int, int, int, int],
+        layers: tuple[int, int, int, int] = (3, 4, 6, 3),
+        emb_dim: int = 512,
+        n_classes: int = len(CLASSES),
+        n_mels: int = 40,
+        layout: str = "L",
+        frontend: SpecConfig | dict | None = PRESETS["logmel40_resnetse_22k"],
+    ):
         super().__init__()
         if isinstance(frontend, dict):  # as saved in a JSON model config
             frontend = SpecConfig(**frontend)
         if layout not in LAYOUTS:
             raise ValueError(f"unknown ResNetSE layout {layout!r}; valid: {', '.join(LAYOUTS)}")
         if frontend is not None and frontend.n_mels != n_mels:
-            raise ValueError(f"front-end gives {frontend.n_mels} mel bands but the model expects n_mels={n_mels}")
+            raise ValueError(
+                f"front-end gives {frontend.n_mels} mel bands but the model expects n_mels={n_mels}"
+            )
         self.layout, self.n_mels = layout, n_mels
         # normalised below, once, whether features come from the front-end or from outside
-        self.frontend = LogMel(replace(frontend, instance_norm=False)) if frontend is not None else None
+        self.frontend = (
+            LogMel(replace(frontend, instance_norm=False)) if frontend is not None else None
+        )
         if layout == "L":
             self.conv1 = nn.Conv2d(1, channels[0], 7, stride=(2, 1), padding=3, bias=False)
             strides = (1, 2, 2, 1)
@@ -188,15 +219,23 @@ class ResNetSE(nn.Module):
         """Instance-normalised log-mel (B, n_mels, T) of a waveform batch, or of given features."""
         if self.frontend is not None:
             if x.dim() != 2:
-                raise ValueError(f"ResNetSE with a front-end expects waveforms (batch, samples), got {tuple(x.shape)}")
+                raise ValueError(
+                    f"ResNetSE with a front-end expects waveforms (batch, samples), got {tuple(x.shape)}"
+                )
             check_finite(x, "ResNetSE")
             sr = self.frontend.cfg.sr
-            check_length(x.shape[-1], self.frontend.min_samples, "ResNetSE",
-                         f"its log-mel front-end at {sr} Hz needs n_fft // 2 + 1 samples")
+            check_length(
+                x.shape[-1],
+                self.frontend.min_samples,
+                "ResNetSE",
+                f"its log-mel front-end at {sr} Hz needs n_fft // 2 + 1 samples",
+            )
             x = self.frontend(x)
         if x.dim() != 3 or x.shape[1] != self.n_mels:
-            raise ValueError(f"ResNetSE expects features of shape (batch, {self.n_mels}, frames), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"ResNetSE expects features of shape (batch, {self.n_mels}, frames), "
+                f"got {tuple(x.shape)}"
+            )
         check_length(x.shape[-1], 1, "ResNetSE", "features need at least one frame", unit="frames")
         return instance_norm(x)  # refuses NaN/inf features
 
@@ -220,19 +259,31 @@ class ResNetSE(nn.Module):
         return self.classify(self.embed(x))
 
 
-def g_resnetse(layout: str = "L", emb_dim: int = 512, n_classes: int = len(CLASSES),
-               sample_rate: int | None = 22050) -> ResNetSE:
+def g_resnetse(
+    layout: str = "L",
+    emb_dim: int = 512,
+    n_classes: int = len(CLASSES),
+    sample_rate: int | None = 22050,
+) -> ResNetSE:
     """Teacher G-ResNetSE, channels (32, 64, 128, 256); ``layout="V2"`` matches Table 3 (6.39 M).
 
     ``sample_rate`` sets the log-mel front-end (waveform input); ``None`` takes
     40-band log-mel features instead. Plain arguments, so a JSON model config rebuilds it.
     """
-    frontend = None if sample_rate is None else preset("source002", sr=sample_rate)
-    return ResNetSE((32, 64, 128, 256), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend)
+    frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
+    return ResNetSE(
+        (32, 64, 128, 256), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
+    )
 
 
-def l_resnetse(layout: str = "L", emb_dim: int = 512, n_classes: int = len(CLASSES),
-               sample_rate: int | None = 22050) -> ResNetSE:
+def l_resnetse(
+    layout: str = "L",
+    emb_dim: int = 512,
+    n_classes: int = len(CLASSES),
+    sample_rate: int | None = 22050,
+) -> ResNetSE:
     """Student L-ResNetSE, channels (16, 32, 64, 128) (Table 3: 1.44 M); arguments as ``g_resnetse``."""
-    frontend = None if sample_rate is None else preset("source002", sr=sample_rate)
-    return ResNetSE((16, 32, 64, 128), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend)
+    frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
+    return ResNetSE(
+        (16, 32, 64, 128), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
+    )

@@ -21,9 +21,9 @@ speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -33,10 +33,14 @@ from asvnb import audio
 
 SR = 16000
 HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
-SEPFORMER_SI_SNRI_WSJ0_2MIX = 22.3  # dB, published for speechbrain/sepformer-wsj02mix on the WSJ0-2mix test set
+SEPFORMER_SI_SNRI_WSJ0_2MIX = (
+    22.3  # dB, published for speechbrain/sepformer-wsj02mix on the WSJ0-2mix test set
+)
 
 
-MIN_MODEL_SECONDS = 0.1  # a model's batch is zero-padded to at least this (SepFormer's encoder window is 2 ms)
+MIN_MODEL_SECONDS = (
+    0.1  # a model's batch is zero-padded to at least this (SepFormer's encoder window is 2 ms)
+)
 
 
 def _peak(x: np.ndarray) -> np.ndarray:
@@ -56,15 +60,17 @@ class Separator(ABC):
     """Base: ``separate(mixtures, sources)`` -> one (2, T) float32 array at 16 kHz per mixture."""
 
     name = "separator"
-    sample_rate = SR          # the model's own rate
-    needs_sources = False     # True: ``items`` must give the true sources (the oracle)
+    sample_rate = SR  # the model's own rate
+    needs_sources = False  # True: ``items`` must give the true sources (the oracle)
 
     def describe(self) -> dict:
         """What identifies this separator's outputs (the stream cache key)."""
         return {"name": self.name}
 
     @abstractmethod
-    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    def separate(
+        self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """Two 16 kHz streams per mixture (``sources``: the true sources, for separators that need them)."""
 
 
@@ -76,18 +82,20 @@ class ModelSeparator(Separator):
         """``(B, T)`` mixtures at ``sample_rate`` -> ``(B, T, 2)`` streams."""
 
     @torch.no_grad()
-    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    def separate(
+        self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """Separate a batch of 16 kHz mixtures (any lengths: zero-padded to the longest, cropped back)."""
         _check_mixtures(mixtures, self.name)
         low = [audio.resample(m, SR, self.sample_rate) for m in mixtures]
         n = max(max(len(x) for x in low), int(MIN_MODEL_SECONDS * self.sample_rate))
         batch = torch.zeros(len(low), n)
         for i, x in enumerate(low):
-            batch[i, :len(x)] = torch.from_numpy(np.asarray(x, dtype=np.float32))
+            batch[i, : len(x)] = torch.from_numpy(np.asarray(x, dtype=np.float32))
         est = self._separate_model_rate(batch).cpu().numpy()
         out = []
         for i, (m, x) in enumerate(zip(mixtures, low)):
-            streams = [audio.resample(est[i, :len(x), c], self.sample_rate, SR) for c in range(2)]
+            streams = [audio.resample(est[i, : len(x), c], self.sample_rate, SR) for c in range(2)]
             streams = [audio.crop_or_pad(s, len(m)) if len(s) != len(m) else s for s in streams]
             out.append(np.stack([_peak(s) for s in streams]).astype(np.float32))
         return out
@@ -98,17 +106,28 @@ class SepformerSeparator(ModelSeparator):
 
     name = "sepformer"
 
-    def __init__(self, source: str | Path = HUB_SEPFORMER, savedir: str | Path | None = None, device: str = "cpu"):
+    def __init__(
+        self,
+        source: str | Path = HUB_SEPFORMER,
+        savedir: str | Path | None = None,
+        device: str = "cpu",
+    ):
         from speechbrain.inference.separation import SepformerSeparation
 
         self.source = str(source)
         local = Path(source).is_dir()
         if local and not (Path(source) / "hyperparams.yaml").is_file():
-            raise FileNotFoundError(f"{source}: not a speechbrain model directory (no hyperparams.yaml)")
+            raise FileNotFoundError(
+                f"{source}: not a speechbrain model directory (no hyperparams.yaml)"
+            )
         # hub models go to torch's cache folder (~/.cache/torch/speechbrain/<id>), local ones are used in place
-        savedir = str(savedir or (source if local else Path(torch.hub.get_dir()).parent / "speechbrain" / self.source))
-        self.model = SepformerSeparation.from_hparams(source=self.source, savedir=savedir,
-                                                      run_opts={"device": device})
+        savedir = str(
+            savedir
+            or (source if local else Path(torch.hub.get_dir()).parent / "speechbrain" / self.source)
+        )
+        self.model = SepformerSeparation.from_hparams(
+            source=self.source, savedir=savedir, run_opts={"device": device}
+        )
         self.model.eval()
         self.sample_rate = int(self.model.hparams.sample_rate)
         self.fingerprint = _dir_fingerprint(Path(source)) if local else self.source
@@ -169,7 +188,9 @@ class OracleSeparator(Separator):
         """Name and bandwidth."""
         return {"name": self.name, "band_limit": self.band_limit}
 
-    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    def separate(
+        self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """The true sources of each mixture (peak-normalised per stream like the model outputs)."""
         if sources is None:
             raise ValueError("the oracle separator needs the true sources of each mixture")
@@ -178,10 +199,21 @@ class OracleSeparator(Separator):
         for m, s in zip(mixtures, sources):
             s = np.asarray(s, dtype=np.float32)
             if s.shape != (2, len(m)):
-                raise ValueError(f"true sources of shape {s.shape} do not match a mixture of {len(m)} samples")
+                raise ValueError(
+                    f"true sources of shape {s.shape} do not match a mixture of {len(m)} samples"
+                )
             if self.band_limit:
-                s = np.stack([audio.crop_or_pad(audio.resample(audio.resample(c, SR, self.band_limit),
-                                                               self.band_limit, SR), len(m)) for c in s])
+                s = np.stack(
+                    [
+                        audio.crop_or_pad(
+                            audio.resample(
+                                audio.resample(c, SR, self.band_limit), self.band_limit, SR
+                            ),
+                            len(m),
+                        )
+                        for c in s
+                    ]
+                )
             out.append(np.stack([_peak(c) for c in s]))
         return out
 
@@ -191,7 +223,9 @@ class NoSeparation(Separator):
 
     name = "none"
 
-    def separate(self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    def separate(
+        self, mixtures: Sequence[np.ndarray], sources: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """Two copies of each mixture."""
         _check_mixtures(mixtures, self.name)
         return [np.stack([m, m]).astype(np.float32) for m in mixtures]
@@ -209,10 +243,13 @@ def make_separator(kind: str, source: str | Path | None = None, device: str = "c
         return OracleSeparator(band_limit=8000)
     if kind == "none":
         return NoSeparation()
-    raise ValueError(f"unknown separator {kind!r}; valid: sepformer, convtasnet, oracle, oracle@8k, none")
+    raise ValueError(
+        f"unknown separator {kind!r}; valid: sepformer, convtasnet, oracle, oracle@8k, none"
+    )
 
 
 # --------------------------------------------------------------------------- SI-SNR
+
 
 def si_snr(est: np.ndarray, ref: np.ndarray, eps: float = 1e-8) -> float:
     """Scale-invariant SNR in dB of one estimate against one reference (both zero-meaned first)."""
@@ -232,17 +269,18 @@ def si_snr_improvement(est: np.ndarray, ref: np.ndarray, mix: np.ndarray) -> flo
 
 # --------------------------------------------------------------------------- stand-in SepFormer
 
+
 @dataclass(frozen=True)
 class SepformerStandinConfig:
     """A small SepFormer (same speechbrain blocks as the hub model: 256 channels, 2x8 layers, 8 heads there)."""
 
     channels: int = 64
-    layers: int = 1           # transformer layers in each intra/inter block
+    layers: int = 1  # transformer layers in each intra/inter block
     heads: int = 4
     ffn: int = 128
     dual_path_layers: int = 1
-    chunk: int = 100          # K: frames per chunk (250 in the hub model)
-    kernel: int = 16          # encoder kernel, stride kernel // 2, as the hub model
+    chunk: int = 100  # K: frames per chunk (250 in the hub model)
+    kernel: int = 16  # encoder kernel, stride kernel // 2, as the hub model
     sample_rate: int = 8000
     steps_per_epoch: int = 100
     # 3,000 steps of 1 s crops: ~0.1 s each on 2 idle CPU cores, about 5 minutes, once per corpus (`asvnb data
@@ -250,7 +288,7 @@ class SepformerStandinConfig:
     # the limit was speaker variety, so the stand-in now sees every LA speaker outside eval (19)
     epochs: int = 30
     batch: int = 4
-    seconds: float = 1.0      # training crops at 8 kHz
+    seconds: float = 1.0  # training crops at 8 kHz
     lr: float = 1e-3
     max_grad_norm: float = 5.0  # the speechbrain recipe's clipping
     seed: int = 0
@@ -307,18 +345,44 @@ class SepformerNet(nn.Module):
 
     def __init__(self, c: SepformerStandinConfig):
         super().__init__()
-        from speechbrain.lobes.models.dual_path import Decoder, Dual_Path_Model, Encoder, SBTransformerBlock
+        from speechbrain.lobes.models.dual_path import (
+            Decoder,
+            Dual_Path_Model,
+            Encoder,
+            SBTransformerBlock,
+        )
 
         def block() -> nn.Module:
-            return SBTransformerBlock(num_layers=c.layers, d_model=c.channels, nhead=c.heads, d_ffn=c.ffn, dropout=0,
-                                      use_positional_encoding=True, norm_before=True)
+            return SBTransformerBlock(
+                num_layers=c.layers,
+                d_model=c.channels,
+                nhead=c.heads,
+                d_ffn=c.ffn,
+                dropout=0,
+                use_positional_encoding=True,
+                norm_before=True,
+            )
 
         self.encoder = Encoder(kernel_size=c.kernel, out_channels=c.channels)
-        self.masknet = Dual_Path_Model(in_channels=c.channels, out_channels=c.channels, intra_model=block(),
-                                       inter_model=block(), num_layers=c.dual_path_layers, norm="ln", K=c.chunk,
-                                       num_spks=2, skip_around_intra=True, linear_layer_after_inter_intra=False)
-        self.decoder = Decoder(in_channels=c.channels, out_channels=1, kernel_size=c.kernel, stride=c.kernel // 2,
-                               bias=False)
+        self.masknet = Dual_Path_Model(
+            in_channels=c.channels,
+            out_channels=c.channels,
+            intra_model=block(),
+            inter_model=block(),
+            num_layers=c.dual_path_layers,
+            norm="ln",
+            K=c.chunk,
+            num_spks=2,
+            skip_around_intra=True,
+            linear_layer_after_inter_intra=False,
+        )
+        self.decoder = Decoder(
+            in_channels=c.channels,
+            out_channels=1,
+            kernel_size=c.kernel,
+            stride=c.kernel // 2,
+            bias=False,
+        )
 
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, T, 2), as ``SepformerSeparation.separate_batch``."""
@@ -326,14 +390,23 @@ class SepformerNet(nn.Module):
         h = torch.stack([w] * 2) * self.masknet(w)
         est = torch.cat([self.decoder(h[i]).unsqueeze(-1) for i in range(2)], dim=-1)
         t = mix.shape[1]
-        return nn.functional.pad(est, (0, 0, 0, t - est.shape[1])) if est.shape[1] < t else est[:, :t]
+        return (
+            nn.functional.pad(est, (0, 0, 0, t - est.shape[1])) if est.shape[1] < t else est[:, :t]
+        )
 
 
 class DynamicMixtures(torch.utils.data.IterableDataset):
     """Endless A.1 mixtures of random source pairs (delay, trim, gains, peak normalisation), cropped to ``seconds``."""
 
     def __init__(self, waves: Sequence[np.ndarray], n: int, seconds: float, sr: int, seed: int):
-        self.waves, self.n, self.len, self.sr, self.seed, self.epoch = list(waves), n, int(seconds * sr), sr, seed, 0
+        self.waves, self.n, self.len, self.sr, self.seed, self.epoch = (
+            list(waves),
+            n,
+            int(seconds * sr),
+            sr,
+            seed,
+            0,
+        )
 
     def __len__(self) -> int:
         return self.n
@@ -345,13 +418,22 @@ class DynamicMixtures(torch.utils.data.IterableDataset):
         self.epoch += 1
         for _ in range(self.n):
             i, j = rng.choice(len(self.waves), size=2, replace=False)
-            mix, src, _ = mix_sources(self.waves[i], self.waves[j], int(self.sr * rng.uniform(0, 1)),
-                                      int(rng.integers(2)) + 1, rng.uniform(0.7, 1.3), rng.uniform(0.7, 1.3))
+            mix, src, _ = mix_sources(
+                self.waves[i],
+                self.waves[j],
+                int(self.sr * rng.uniform(0, 1)),
+                int(rng.integers(2)) + 1,
+                rng.uniform(0.7, 1.3),
+                rng.uniform(0.7, 1.3),
+            )
             if len(mix) > self.len:
                 o = int(rng.integers(0, len(mix) - self.len + 1))
-                mix, src = mix[o:o + self.len], src[:, o:o + self.len]
+                mix, src = mix[o : o + self.len], src[:, o : o + self.len]
             else:
-                mix, src = np.pad(mix, (0, self.len - len(mix))), np.pad(src, ((0, 0), (0, self.len - len(mix))))
+                mix, src = (
+                    np.pad(mix, (0, self.len - len(mix))),
+                    np.pad(src, ((0, 0), (0, self.len - len(mix)))),
+                )
             yield torch.from_numpy(mix), torch.from_numpy(np.ascontiguousarray(src.T))
 
 
@@ -377,9 +459,15 @@ def _dir_fingerprint(d: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequence[np.ndarray], out: str | Path,
-                            c: SepformerStandinConfig = SepformerStandinConfig(), *, work: str | Path | None = None,
-                            progress: bool | None = None) -> Path:
+def train_sepformer_standin(
+    train_waves: Sequence[np.ndarray],
+    val_waves: Sequence[np.ndarray],
+    out: str | Path,
+    c: SepformerStandinConfig = SepformerStandinConfig(),
+    *,
+    work: str | Path | None = None,
+    progress: bool | None = None,
+) -> Path:
     """Train the stand-in on dynamic A.1 mixtures of 8 kHz utterances and write a speechbrain model directory.
 
     ``out`` gets ``hyperparams.yaml``, the three ``.ckpt`` files, the training
@@ -392,15 +480,28 @@ def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequen
     work = Path(work or out.with_name(out.name + ".work"))
     torch.manual_seed(c.seed)
     net = SepformerNet(c)
-    train = DynamicMixtures(train_waves, c.steps_per_epoch * c.batch, c.seconds, c.sample_rate, c.seed)
+    train = DynamicMixtures(
+        train_waves, c.steps_per_epoch * c.batch, c.seconds, c.sample_rate, c.seed
+    )
     val = list(DynamicMixtures(val_waves, 32, c.seconds, c.sample_rate, c.seed + 1))
     loader = torch.utils.data.DataLoader(train, batch_size=c.batch)
     val_loader = torch.utils.data.DataLoader(val, batch_size=8)
     opt = torch.optim.Adam(net.parameters(), lr=c.lr)
-    trainer = Trainer(net, opt, loader, _pit_si_snr_loss,
-                      TrainConfig(work, epochs=c.epochs, seed=c.seed, max_grad_norm=c.max_grad_norm,
-                                  progress=progress, cpu=True),
-                      val_loader=val_loader)
+    trainer = Trainer(
+        net,
+        opt,
+        loader,
+        _pit_si_snr_loss,
+        TrainConfig(
+            work,
+            epochs=c.epochs,
+            seed=c.seed,
+            max_grad_norm=c.max_grad_norm,
+            progress=progress,
+            cpu=True,
+        ),
+        val_loader=val_loader,
+    )
     res = trainer.fit()
     net.load_state_dict(torch.load(Path(res.best_dir) / "model.pt", map_location="cpu"))
 
@@ -410,6 +511,14 @@ def train_sepformer_standin(train_waves: Sequence[np.ndarray], val_waves: Sequen
         (folder / "hyperparams.yaml").write_text(_hyperparams_yaml(c))
         return sum(p.numel() for p in net.parameters())
 
-    return publish_trained(out, res, write, {"config": asdict(c), "steps": len(loader) * c.epochs,
-                                             "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan")))},
-                           work)
+    return publish_trained(
+        out,
+        res,
+        write,
+        {
+            "config": asdict(c),
+            "steps": len(loader) * c.epochs,
+            "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan"))),
+        },
+        work,
+    )

@@ -54,14 +54,19 @@ class BaselineConfig:
     hop_ms: float = 10.0
     n_fft: int = 512
     components: int = 64
-    max_frames: int = 120_000  # per class, drawn at random: EM on every frame changes nothing but the time
+    max_frames: int = (
+        120_000  # per class, drawn at random: EM on every frame changes nothing but the time
+    )
     max_iter: int = 60
     seed: int = 0
 
 
 # -- features -------------------------------------------------------------------------------------------
 
-def lfcc_frames(wav: np.ndarray, cfg: BaselineConfig, transform: torchaudio.transforms.LFCC) -> np.ndarray:
+
+def lfcc_frames(
+    wav: np.ndarray, cfg: BaselineConfig, transform: torchaudio.transforms.LFCC
+) -> np.ndarray:
     """(frames, 3 * n_lfcc): static LFCC with deltas and delta-deltas, as the challenge baseline."""
     with torch.no_grad():
         c = transform(torch.from_numpy(wav).float()[None])  # (1, n_lfcc, T)
@@ -73,9 +78,13 @@ def lfcc_frames(wav: np.ndarray, cfg: BaselineConfig, transform: torchaudio.tran
 def lfcc_transform(cfg: BaselineConfig) -> torchaudio.transforms.LFCC:
     """torchaudio's LFCC with the baseline's filterbank and windows."""
     win, hop = int(cfg.win_ms * SR / 1000), int(cfg.hop_ms * SR / 1000)
-    return torchaudio.transforms.LFCC(sample_rate=SR, n_filter=cfg.n_filter, n_lfcc=cfg.n_lfcc, log_lf=True,
-                                      speckwargs={"n_fft": cfg.n_fft, "win_length": win, "hop_length": hop,
-                                                  "center": False})
+    return torchaudio.transforms.LFCC(
+        sample_rate=SR,
+        n_filter=cfg.n_filter,
+        n_lfcc=cfg.n_lfcc,
+        log_lf=True,
+        speckwargs={"n_fft": cfg.n_fft, "win_length": win, "hop_length": hop, "center": False},
+    )
 
 
 def nuisance_features(wav: np.ndarray) -> dict[str, list[float]]:
@@ -83,7 +92,7 @@ def nuisance_features(wav: np.ndarray) -> dict[str, list[float]]:
     eps = 1e-20  # silent stretches give a finite floor, never log(0)
     hop = SR // 100
     n = len(wav) // hop
-    frame_db = 10 * np.log10(np.mean(wav[:n * hop].reshape(n, hop) ** 2, axis=1) + eps)
+    frame_db = 10 * np.log10(np.mean(wav[: n * hop].reshape(n, hop) ** 2, axis=1) + eps)
     silent = frame_db < frame_db.max() - 40.0
     active = np.flatnonzero(~silent)
     lead = active[0] / 100 if len(active) else len(wav) / SR
@@ -94,10 +103,12 @@ def nuisance_features(wav: np.ndarray) -> dict[str, list[float]]:
     bands = [(0, 4000), (4000, 7000), (7000, SR / 2 + 1)]
     return {
         "duration": [len(wav) / SR],
-        "level": [float(10 * np.log10(np.mean(wav ** 2) + eps))],
+        "level": [float(10 * np.log10(np.mean(wav**2) + eps))],
         "silence": [float(silent.mean()), lead, trail],
-        "band_energy": [float(10 * np.log10((spec[(freqs >= lo) & (freqs < hi)].sum() + eps) / total))
-                        for lo, hi in bands],
+        "band_energy": [
+            float(10 * np.log10((spec[(freqs >= lo) & (freqs < hi)].sum() + eps) / total))
+            for lo, hi in bands
+        ],
     }
 
 
@@ -114,8 +125,14 @@ class SplitFeatures:
     condition: list[str]
 
 
-def extract(paths: list[Path], trials: list, cfg: BaselineConfig, desc: str, progress: bool,
-            condition: list[str] | None = None) -> SplitFeatures:
+def extract(
+    paths: list[Path],
+    trials: list,
+    cfg: BaselineConfig,
+    desc: str,
+    progress: bool,
+    condition: list[str] | None = None,
+) -> SplitFeatures:
     """LFCC frames and nuisance features of every trial."""
     tf = lfcc_transform(cfg)
     nuis: dict[str, list] = {k: [] for k in ("duration", "level", "silence", "band_energy")}
@@ -125,14 +142,19 @@ def extract(paths: list[Path], trials: list, cfg: BaselineConfig, desc: str, pro
         for k, v in nuisance_features(wav).items():
             nuis[k].append(v)
         lfcc.append(lfcc_frames(wav, cfg, tf))
-    return SplitFeatures([t.utt for t in trials], [t.speaker for t in trials],
-                         np.array([int(t.key == "bonafide") for t in trials]),
-                         ["bonafide" if t.key == "bonafide" else t.system for t in trials],
-                         {k: np.asarray(v, dtype=float) for k, v in nuis.items()}, lfcc,
-                         condition or ["-"] * len(trials))
+    return SplitFeatures(
+        [t.utt for t in trials],
+        [t.speaker for t in trials],
+        np.array([int(t.key == "bonafide") for t in trials]),
+        ["bonafide" if t.key == "bonafide" else t.system for t in trials],
+        {k: np.asarray(v, dtype=float) for k, v in nuis.items()},
+        lfcc,
+        condition or ["-"] * len(trials),
+    )
 
 
 # -- the LFCC-GMM baseline -----------------------------------------------------------------------------
+
 
 class LfccGmm:
     """One diagonal GMM per class on LFCC frames; the score is the mean frame log-likelihood ratio (bona fide high)."""
@@ -141,15 +163,20 @@ class LfccGmm:
         self.cfg = cfg
         self.gmms: dict[int, GaussianMixture] = {}
 
-    def fit(self, feats: SplitFeatures) -> "LfccGmm":
+    def fit(self, feats: SplitFeatures) -> LfccGmm:
         """Fit the bona fide and the spoof GMM on (a random subset of) the training frames."""
         rng = np.random.default_rng(self.cfg.seed)
         for label in (1, 0):
             frames = np.concatenate([f for f, k in zip(feats.lfcc, feats.key) if k == label])
             if len(frames) > self.cfg.max_frames:
                 frames = frames[rng.choice(len(frames), self.cfg.max_frames, replace=False)]
-            self.gmms[label] = GaussianMixture(self.cfg.components, covariance_type="diag", max_iter=self.cfg.max_iter,
-                                               reg_covar=1e-3, random_state=self.cfg.seed).fit(frames)
+            self.gmms[label] = GaussianMixture(
+                self.cfg.components,
+                covariance_type="diag",
+                max_iter=self.cfg.max_iter,
+                reg_covar=1e-3,
+                random_state=self.cfg.seed,
+            ).fit(frames)
         return self
 
     def score(self, feats: SplitFeatures) -> np.ndarray:
@@ -162,17 +189,25 @@ class LfccGmm:
 
 # -- probes ------------------------------------------------------------------------------------------
 
-def probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-          seed: int = 0) -> tuple[float, tuple[float, float]]:
+
+def probe(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, seed: int = 0
+) -> tuple[float, tuple[float, float]]:
     """Balanced accuracy on test of a class-balanced logistic regression fitted on train, and its 95 % interval."""
-    clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000))
+    clf = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
+    )
     pred = clf.fit(train_x, train_y).predict(test_x)
     ba = balanced_accuracy_score(test_y, pred)
-    ci = bootstrap_ci(lambda i: balanced_accuracy_score(test_y[i], pred[i]), len(test_y), seed=seed, strata=test_y)
+    ci = bootstrap_ci(
+        lambda i: balanced_accuracy_score(test_y[i], pred[i]), len(test_y), seed=seed, strata=test_y
+    )
     return float(ba), ci
 
 
-def speaker_features(train_emb: np.ndarray, train: SplitFeatures, test_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def speaker_features(
+    train_emb: np.ndarray, train: SplitFeatures, test_emb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """GE2E embeddings reduced to the directions that tell bona fide training speakers apart (LDA): whose voice it is."""
     bona = train.key == 1
     lda = LinearDiscriminantAnalysis().fit(train_emb[bona], np.asarray(train.speaker)[bona])
@@ -182,31 +217,47 @@ def speaker_features(train_emb: np.ndarray, train: SplitFeatures, test_emb: np.n
 def language_features(train_lang: list[str], test_lang: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """One-hot language of the speaker (a language unseen in training is all zeros)."""
     enc = OneHotEncoder(handle_unknown="ignore").fit(np.asarray(train_lang)[:, None])
-    return (enc.transform(np.asarray(train_lang)[:, None]).toarray(),
-            enc.transform(np.asarray(test_lang)[:, None]).toarray())
+    return (
+        enc.transform(np.asarray(train_lang)[:, None]).toarray(),
+        enc.transform(np.asarray(test_lang)[:, None]).toarray(),
+    )
 
 
 # -- the audit ----------------------------------------------------------------------------------------
 
+
 def _cache_key(root: Path, cfg: BaselineConfig) -> str:
     manifest = json.loads((root / "MANIFEST.json").read_text())
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(json.dumps([manifest.get("generator"), manifest.get("scale"), manifest.get("seed"), repr(cfg)]).encode())
+    h.update(
+        json.dumps(
+            [manifest.get("generator"), manifest.get("scale"), manifest.get("seed"), repr(cfg)]
+        ).encode()
+    )
     return h.hexdigest()[:16]
 
 
-def run_audit(root: str | Path, cfg: BaselineConfig = BaselineConfig(), progress: bool = True,
-              use_cache: bool = True) -> dict:
+def run_audit(
+    root: str | Path,
+    cfg: BaselineConfig = BaselineConfig(),
+    progress: bool = True,
+    use_cache: bool = True,
+) -> dict:
     """Probes and LFCC-GMM baseline on the corpus at ``root``; cached in ``root/.work/audit-<key>.json``."""
     root = Path(root)
     cache = root / ".work" / f"audit-{_cache_key(root, cfg)}.json"
     if use_cache and cache.is_file():
         return json.loads(cache.read_text())
-    from asvnb.data.synth.build import embed  # the resemblyzer GE2E encoder the corpus's ASV scores come from
+    from asvnb.data.synth.build import (
+        embed,  # the resemblyzer GE2E encoder the corpus's ASV scores come from
+    )
 
     manifest = json.loads((root / "MANIFEST.json").read_text())
-    lang_of = {spk: info["lang"].split("_")[0]
-               for split in manifest["datasets"]["ASVspoof2019_LA"].values() for spk, info in split["speakers"].items()}
+    lang_of = {
+        spk: info["lang"].split("_")[0]
+        for split in manifest["datasets"]["ASVspoof2019_LA"].values()
+        for spk, info in split["speakers"].items()
+    }
     sets, emb = {}, {}
     for split in ("train", "dev", "eval"):
         la = LA2019(root, split)
@@ -215,15 +266,23 @@ def run_audit(root: str | Path, cfg: BaselineConfig = BaselineConfig(), progress
         if split != "dev":
             emb[split] = embed(paths)
     la21 = LA2021Eval(root)
-    sets["la21"] = extract([la21.audio_path(t.utt) for t in la21.trials], la21.trials, cfg,
-                           "audit features, LA21 eval", progress, condition=[t.codec for t in la21.trials])
+    sets["la21"] = extract(
+        [la21.audio_path(t.utt) for t in la21.trials],
+        la21.trials,
+        cfg,
+        "audit features, LA21 eval",
+        progress,
+        condition=[t.codec for t in la21.trials],
+    )
     train, test = sets["train"], sets["eval"]
     probes = {}
     for name in ("duration", "level", "silence", "band_energy"):
         probes[name] = probe(train.nuisance[name], train.key, test.nuisance[name], test.key)
     tr, te = speaker_features(emb["train"], train, emb["eval"])
     probes["speaker"] = probe(tr, train.key, te, test.key)
-    tr, te = language_features([lang_of[s] for s in train.speaker], [lang_of[s] for s in test.speaker])
+    tr, te = language_features(
+        [lang_of[s] for s in train.speaker], [lang_of[s] for s in test.speaker]
+    )
     probes["language"] = probe(tr, train.key, te, test.key)
     model = LfccGmm(cfg).fit(train)
     baseline = []
@@ -231,16 +290,32 @@ def run_audit(root: str | Path, cfg: BaselineConfig = BaselineConfig(), progress
         feats = sets[name]
         s = model.score(feats)
         groups = [("", np.ones(len(s), bool))]
-        groups += [(f" {a}", np.isin(feats.system, ["bonafide", a])) for a in sorted(set(feats.system) - {"bonafide"})]
+        groups += [
+            (f" {a}", np.isin(feats.system, ["bonafide", a]))
+            for a in sorted(set(feats.system) - {"bonafide"})
+        ]
         if name == "la21":
-            groups += [(f" {c}", np.asarray(feats.condition) == c) for c in sorted(set(feats.condition))]
+            groups += [
+                (f" {c}", np.asarray(feats.condition) == c) for c in sorted(set(feats.condition))
+            ]
         for suffix, sel in groups:
             bona, spoof = s[sel & (feats.key == 1)], s[sel & (feats.key == 0)]
-            baseline.append({"data": data + suffix, "eer": float(eer(bona, spoof)[0]),
-                             "ci95": list(eer_ci(bona, spoof, reps=300)), "n_trials": int(sel.sum())})
-    out = {"probes": {k: {"balanced_accuracy": v[0], "ci95": list(v[1]), "n_trials": int(len(test.key))}
-                      for k, v in probes.items()},
-           "baseline": baseline, "config": repr(cfg)}
+            baseline.append(
+                {
+                    "data": data + suffix,
+                    "eer": float(eer(bona, spoof)[0]),
+                    "ci95": list(eer_ci(bona, spoof, reps=300)),
+                    "n_trials": int(sel.sum()),
+                }
+            )
+    out = {
+        "probes": {
+            k: {"balanced_accuracy": v[0], "ci95": list(v[1]), "n_trials": int(len(test.key))}
+            for k, v in probes.items()
+        },
+        "baseline": baseline,
+        "config": repr(cfg),
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + ".part")
     tmp.write_text(json.dumps(out, indent=1))
@@ -250,30 +325,64 @@ def run_audit(root: str | Path, cfg: BaselineConfig = BaselineConfig(), progress
 
 def audit_rows(audit: dict) -> list[ResultRow]:
     """The audit as result rows (tables "probe" and "baseline"), as the results schema names them."""
-    rows = [ResultRow("probe", name, "LA19 eval", "balanced_accuracy", p["balanced_accuracy"],
-                      ci95=tuple(p["ci95"]), n_trials=p["n_trials"],
-                      note="logistic regression trained on LA19 train; chance 0.5; limit 0.60")
-            for name, p in audit["probes"].items()]
-    rows += [ResultRow("baseline", "lfcc_gmm", b["data"], "eer", b["eer"], ci95=tuple(b["ci95"]),
-                       n_trials=b["n_trials"], source=0.0809 if b["data"] == "LA19 eval" else None,
-                       note="LFCC 20 + deltas, 64-component GMMs trained on LA19 train; "
-                            "source: the challenge's LFCC-GMM on the real 2019 LA eval")
-             for b in audit["baseline"]]
+    rows = [
+        ResultRow(
+            "probe",
+            name,
+            "LA19 eval",
+            "balanced_accuracy",
+            p["balanced_accuracy"],
+            ci95=tuple(p["ci95"]),
+            n_trials=p["n_trials"],
+            note="logistic regression trained on LA19 train; chance 0.5; limit 0.60",
+        )
+        for name, p in audit["probes"].items()
+    ]
+    rows += [
+        ResultRow(
+            "baseline",
+            "lfcc_gmm",
+            b["data"],
+            "eer",
+            b["eer"],
+            ci95=tuple(b["ci95"]),
+            n_trials=b["n_trials"],
+            source=0.0809 if b["data"] == "LA19 eval" else None,
+            note="LFCC 20 + deltas, 64-component GMMs trained on LA19 train; "
+            "source: the challenge's LFCC-GMM on the real 2019 LA eval",
+        )
+        for b in audit["baseline"]
+    ]
     return rows
 
 
 def probe_table(audit: dict) -> pd.DataFrame:
     """Probes as a table: balanced accuracy, interval, verdict."""
-    return pd.DataFrame([{"probe": k, "balanced accuracy": round(v["balanced_accuracy"], 3),
-                          "95% interval": f"{v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}",
-                          "verdict": "at chance" if v["balanced_accuracy"] <= PROBE_LIMIT else "SHORTCUT"}
-                         for k, v in audit["probes"].items()]).set_index("probe")
+    return pd.DataFrame(
+        [
+            {
+                "probe": k,
+                "balanced accuracy": round(v["balanced_accuracy"], 3),
+                "95% interval": f"{v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}",
+                "verdict": "at chance" if v["balanced_accuracy"] <= PROBE_LIMIT else "SHORTCUT",
+            }
+            for k, v in audit["probes"].items()
+        ]
+    ).set_index("probe")
 
 
 def baseline_table(audit: dict) -> pd.DataFrame:
     """LFCC-GMM EER per set, attack and codec, with intervals."""
     real = {"LA19 eval": "0.0809 (LFCC-GMM on the real 2019 LA eval)"}
-    return pd.DataFrame([{"data": b["data"], "EER": round(b["eer"], 4),
-                          "95% interval": f"{b['ci95'][0]:.3f}-{b['ci95'][1]:.3f}", "trials": b["n_trials"],
-                          "source": real.get(b["data"], "-")}
-                         for b in audit["baseline"]]).set_index("data")
+    return pd.DataFrame(
+        [
+            {
+                "data": b["data"],
+                "EER": round(b["eer"], 4),
+                "95% interval": f"{b['ci95'][0]:.3f}-{b['ci95'][1]:.3f}",
+                "trials": b["n_trials"],
+                "source": real.get(b["data"], "-"),
+            }
+            for b in audit["baseline"]
+        ]
+    ).set_index("data")

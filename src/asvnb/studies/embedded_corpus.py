@@ -19,7 +19,9 @@ def load_manifest(root: str | Path) -> dict:
     """MANIFEST.json of an embedded corpus; a clear error when the corpus was never built."""
     path = Path(root) / "MANIFEST.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no embedded corpus here; build it with `asvnb data synth --out {root}`")
+        raise FileNotFoundError(
+            f"{path}: no embedded corpus here; build it with `asvnb data synth --out {root}`"
+        )
     return json.loads(path.read_text())
 
 
@@ -41,10 +43,21 @@ def la_durations(root: str | Path) -> pd.DataFrame:
         la = LA2019(root, split)
         for t in la.trials:
             info = sf.info(str(la.audio_path(t.utt)))
-            rows.append({"split": split, "key": t.key, "seconds": info.frames / info.samplerate,
-                         "rate": info.samplerate, "channels": info.channels})
+            rows.append(
+                {
+                    "split": split,
+                    "key": t.key,
+                    "seconds": info.frames / info.samplerate,
+                    "rate": info.samplerate,
+                    "channels": info.channels,
+                }
+            )
     df = pd.DataFrame(rows)
-    return df.groupby(["split", "key"])["seconds"].describe()[["count", "mean", "std", "min", "max"]].round(2)
+    return (
+        df.groupby(["split", "key"])["seconds"]
+        .describe()[["count", "mean", "std", "min", "max"]]
+        .round(2)
+    )
 
 
 def speakers_table(manifest: dict) -> pd.DataFrame:
@@ -52,7 +65,14 @@ def speakers_table(manifest: dict) -> pd.DataFrame:
     rows = []
     for split, info in manifest["datasets"]["ASVspoof2019_LA"].items():
         for spk, s in info["speakers"].items():
-            rows.append({"split": split, "speaker": spk, "recordings from": s["source"], "gender": s["gender"]})
+            rows.append(
+                {
+                    "split": split,
+                    "speaker": spk,
+                    "recordings from": s["source"],
+                    "gender": s["gender"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -61,29 +81,58 @@ def systems_table(manifest: dict, counts: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for sid, a in manifest["systems"].items():
         where = [s for s in SPLITS if sid in counts.index and counts.loc[sid, s] > 0]
-        rows.append({"system": sid, "family": a["family"], "method": a["description"],
-                     "artefact it leaves": a.get("artefact", ""), "splits": ", ".join(where) or "-"})
+        rows.append(
+            {
+                "system": sid,
+                "family": a["family"],
+                "method": a["description"],
+                "artefact it leaves": a.get("artefact", ""),
+                "splits": ", ".join(where) or "-",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def sources_table(manifest: dict) -> pd.DataFrame:
     """Where the bona fide speech and the TTS voices come from, with their licences."""
-    return pd.DataFrame([{"source": k, "packages": ", ".join(v["packages"]), "licence": v["licence"],
-                          "what": v.get("description", v.get("text", ""))} for k, v in manifest["sources"].items()])
+    return pd.DataFrame(
+        [
+            {
+                "source": k,
+                "packages": ", ".join(v["packages"]),
+                "licence": v["licence"],
+                "what": v.get("description", v.get("text", "")),
+            }
+            for k, v in manifest["sources"].items()
+        ]
+    )
 
 
 def other_datasets_table(manifest: dict) -> pd.DataFrame:
     """Counts of the corpus's other datasets (2021 LA eval, Common Voice, DEEP-VOICE, Imitation, MUSAN, RIRs)."""
     d = manifest["datasets"]
     rows = [
-        ("ASVspoof 2021 LA eval", f"{d['ASVspoof2021_LA_eval']['files']} trials; codecs "
-         + ", ".join(f"{k} {v}" for k, v in d["ASVspoof2021_LA_eval"]["codec"].items())),
-        ("Common Voice delta", f"{d['CommonVoice_delta']['clips']} clips of {len(d['CommonVoice_delta']['speakers'])} "
-         "held-out speakers; " + ", ".join(f"{k}.tsv {v}" for k, v in d["CommonVoice_delta"]["per_tsv"].items())),
-        ("DEEP-VOICE", f"{d['DEEP-VOICE']['REAL']} REAL, {d['DEEP-VOICE']['FAKE']} FAKE; fakes: "
-         f"{d['DEEP-VOICE']['fake_method']}"),
-        ("Imitation", f"{d['Imitation']['real']} real, {d['Imitation']['fake']} fake; fakes: "
-         + "; ".join(d["Imitation"]["fake_methods"])),
+        (
+            "ASVspoof 2021 LA eval",
+            f"{d['ASVspoof2021_LA_eval']['files']} trials; codecs "
+            + ", ".join(f"{k} {v}" for k, v in d["ASVspoof2021_LA_eval"]["codec"].items()),
+        ),
+        (
+            "Common Voice delta",
+            f"{d['CommonVoice_delta']['clips']} clips of {len(d['CommonVoice_delta']['speakers'])} "
+            "held-out speakers; "
+            + ", ".join(f"{k}.tsv {v}" for k, v in d["CommonVoice_delta"]["per_tsv"].items()),
+        ),
+        (
+            "DEEP-VOICE",
+            f"{d['DEEP-VOICE']['REAL']} REAL, {d['DEEP-VOICE']['FAKE']} FAKE; fakes: "
+            f"{d['DEEP-VOICE']['fake_method']}",
+        ),
+        (
+            "Imitation",
+            f"{d['Imitation']['real']} real, {d['Imitation']['fake']} fake; fakes: "
+            + "; ".join(d["Imitation"]["fake_methods"]),
+        ),
         ("MUSAN", ", ".join(f"{k} {v}" for k, v in d["MUSAN"].items())),
         ("RIRS_NOISES", ", ".join(f"{k} {v}" for k, v in d["RIRS_NOISES"].items())),
     ]
@@ -136,6 +185,15 @@ def shortcut_check(root: str | Path, seed: int = 0) -> dict:
     clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
     pred = cross_val_predict(clf, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed))
     cols = ["seconds", "level_db", "band_0_4k_db", "band_4_7k_db", "above_7khz_db"]
-    per_class = pd.DataFrame(X, columns=cols).assign(
-        key=np.where(y == 1, "spoof", "bonafide")).groupby("key").mean().round(2)
-    return {"balanced_accuracy": float(balanced_accuracy_score(y, pred)), "n": int(len(y)), "means": per_class}
+    per_class = (
+        pd.DataFrame(X, columns=cols)
+        .assign(key=np.where(y == 1, "spoof", "bonafide"))
+        .groupby("key")
+        .mean()
+        .round(2)
+    )
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "n": int(len(y)),
+        "means": per_class,
+    }

@@ -1,4 +1,4 @@
-"""Adversarial example generation (AEG) of source 002: the basic iterative method of its Algorithm 1.
+"""Adversarial example generation (AEG) of the study 03 source: the basic iterative method of its Algorithm 1.
 
 Reading of Algorithm 1 (Kurakin et al.'s BIM applied to a speaker embedding):
 
@@ -42,9 +42,16 @@ from asvnb.models.resnetse import ADVERSARIAL_CLASS
 INT16_FULL_SCALE = 32768.0
 
 
-def bim_attack(embed_fn: Callable[[torch.Tensor], torch.Tensor], waveform: torch.Tensor, reference: torch.Tensor,
-               *, alpha: float = 3.0, iters: int = 5, eps: float | None = None,
-               full_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def bim_attack(
+    embed_fn: Callable[[torch.Tensor], torch.Tensor],
+    waveform: torch.Tensor,
+    reference: torch.Tensor,
+    *,
+    alpha: float = 3.0,
+    iters: int = 5,
+    eps: float | None = None,
+    full_scale: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Algorithm 1 on a batch: perturb ``waveform`` (W2) so its embedding turns away from ``reference`` (W1).
 
     ``waveform`` and ``reference`` are (B, samples) batches (their lengths may
@@ -53,10 +60,14 @@ def bim_attack(embed_fn: Callable[[torch.Tensor], torch.Tensor], waveform: torch
     the reference embeddings, shape (B,). ``alpha`` and ``eps`` are in int16 units.
     """
     if waveform.dim() != 2 or reference.dim() != 2 or waveform.shape[0] != reference.shape[0]:
-        raise ValueError(f"waveform and reference must be (batch, samples) with one batch size, got "
-                         f"{tuple(waveform.shape)} and {tuple(reference.shape)}")
+        raise ValueError(
+            f"waveform and reference must be (batch, samples) with one batch size, got "
+            f"{tuple(waveform.shape)} and {tuple(reference.shape)}"
+        )
     if iters < 0 or alpha < 0 or (eps is not None and eps < 0):
-        raise ValueError(f"need iters >= 0, alpha >= 0, eps >= 0; got iters={iters}, alpha={alpha}, eps={eps}")
+        raise ValueError(
+            f"need iters >= 0, alpha >= 0, eps >= 0; got iters={iters}, alpha={alpha}, eps={eps}"
+        )
     unit = full_scale / INT16_FULL_SCALE
     step, bound = alpha * unit, (alpha * iters if eps is None else eps) * unit
     waveform = waveform.detach()
@@ -83,8 +94,10 @@ def perturbation_snr_db(clean: torch.Tensor, adversarial: torch.Tensor) -> torch
     int16 units this is how "tiny" Algorithm 1's perturbation is on a given signal.
     """
     if clean.shape != adversarial.shape:
-        raise ValueError(f"clean and adversarial batches differ in shape: {tuple(clean.shape)} and "
-                         f"{tuple(adversarial.shape)}")
+        raise ValueError(
+            f"clean and adversarial batches differ in shape: {tuple(clean.shape)} and "
+            f"{tuple(adversarial.shape)}"
+        )
     signal = clean.double().pow(2).sum(dim=-1)
     noise = (adversarial.double() - clean.double()).pow(2).sum(dim=-1)
     return (10 * torch.log10(signal / noise)).float()
@@ -97,7 +110,7 @@ class AdversarialSet:
     waveforms: torch.Tensor
     labels: torch.Tensor
     cos_sim: torch.Tensor
-    source_index: torch.Tensor     # index of W2 (the perturbed utterance) in the input
+    source_index: torch.Tensor  # index of W2 (the perturbed utterance) in the input
     reference_index: torch.Tensor  # index of W1 (its same-speaker partner)
     n_tried: int
 
@@ -113,8 +126,10 @@ def same_speaker_partners(speakers: Sequence[str], seed: int = 0) -> np.ndarray:
         by_speaker.setdefault(spk, []).append(i)
     single = sorted(s for s, idx in by_speaker.items() if len(idx) < 2)
     if single:
-        raise ValueError(f"Algorithm 1 pairs two utterances of one speaker; these speakers have only one: "
-                         f"{', '.join(single)}")
+        raise ValueError(
+            f"Algorithm 1 pairs two utterances of one speaker; these speakers have only one: "
+            f"{', '.join(single)}"
+        )
     partners = np.empty(len(speakers), dtype=np.int64)
     for idx in by_speaker.values():
         for i in idx:
@@ -123,17 +138,29 @@ def same_speaker_partners(speakers: Sequence[str], seed: int = 0) -> np.ndarray:
     return partners
 
 
-def generate_adversarial(model: nn.Module, waveforms: torch.Tensor, speakers: Sequence[str], *,
-                         alpha: float = 3.0, iters: int = 5, threshold: float = 0.4, eps: float | None = None,
-                         full_scale: float = 1.0, batch_size: int = 16, seed: int = 0,
-                         progress: bool = False) -> AdversarialSet:
+def generate_adversarial(
+    model: nn.Module,
+    waveforms: torch.Tensor,
+    speakers: Sequence[str],
+    *,
+    alpha: float = 3.0,
+    iters: int = 5,
+    threshold: float = 0.4,
+    eps: float | None = None,
+    full_scale: float = 1.0,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = False,
+) -> AdversarialSet:
     """Run BIM on every bona fide waveform (N, samples) against a same-speaker partner; keep those with cos <= threshold.
 
     ``model`` needs an ``embed`` method (``ResNetSE``) or is itself the embedding
     function; it runs in eval mode during the attack and gets its mode back after.
     """
     if waveforms.dim() != 2 or waveforms.shape[0] == 0:
-        raise ValueError(f"waveforms must be a non-empty (N, samples) batch, got {tuple(waveforms.shape)}")
+        raise ValueError(
+            f"waveforms must be a non-empty (N, samples) batch, got {tuple(waveforms.shape)}"
+        )
     if len(speakers) != waveforms.shape[0]:
         raise ValueError(f"{len(speakers)} speaker labels for {waveforms.shape[0]} waveforms")
     partners = torch.from_numpy(same_speaker_partners(speakers, seed))
@@ -147,14 +174,26 @@ def generate_adversarial(model: nn.Module, waveforms: torch.Tensor, speakers: Se
         starts = range(0, waveforms.shape[0], batch_size)
         for start in tqdm(starts, desc="BIM", disable=not progress):
             sl = slice(start, start + batch_size)
-            adv, s = bim_attack(embed_fn, waveforms[sl].to(device), waveforms[partners[sl]].to(device),
-                                alpha=alpha, iters=iters, eps=eps, full_scale=full_scale)
+            adv, s = bim_attack(
+                embed_fn,
+                waveforms[sl].to(device),
+                waveforms[partners[sl]].to(device),
+                alpha=alpha,
+                iters=iters,
+                eps=eps,
+                full_scale=full_scale,
+            )
             advs.append(adv.cpu())
             sims.append(s.cpu())
     finally:
         model.train(was_training)
     adv_all, sim_all = torch.cat(advs), torch.cat(sims)
     keep = torch.nonzero(sim_all <= threshold).flatten()
-    return AdversarialSet(waveforms=adv_all[keep], labels=torch.full((len(keep),), ADVERSARIAL_CLASS),
-                          cos_sim=sim_all[keep], source_index=keep, reference_index=partners[keep],
-                          n_tried=waveforms.shape[0])
+    return AdversarialSet(
+        waveforms=adv_all[keep],
+        labels=torch.full((len(keep),), ADVERSARIAL_CLASS),
+        cos_sim=sim_all[keep],
+        source_index=keep,
+        reference_index=partners[keep],
+        n_tried=waveforms.shape[0],
+    )

@@ -35,7 +35,9 @@ import torch
 from torch import nn
 
 DETECTOR_FILE = "asvnb_detector.json"
-INDEX_FILE = "detectors.json"  # a study's list of the detectors this build trained (register_detector)
+INDEX_FILE = (
+    "detectors.json"  # a study's list of the detectors this build trained (register_detector)
+)
 VERSION = 1
 FRONTENDS = ("waveform", "spectrogram_image", "transformers")
 CLIP_MODES = ("whole", "crop_or_pad", "segments")
@@ -53,16 +55,29 @@ def waveform_frontend() -> dict[str, Any]:
     return {"kind": "waveform"}
 
 
-def image_frontend(nfft: int, noverlap: int | None = None, size: int = 224, model_size: int | None = None
-                   ) -> dict[str, Any]:
+def image_frontend(
+    nfft: int, noverlap: int | None = None, size: int = 224, model_size: int | None = None
+) -> dict[str, Any]:
     """Spectrogram images (the tensor route of :class:`asvnb.features.SpecgramImage`): drawn ``size`` x ``size`` as
     8-bit pixels, scaled to ``model_size`` when the network runs on smaller pictures, then divided by 255."""
     noverlap = nfft // 2 if noverlap is None else noverlap
-    if nfft < 1 or not 0 <= noverlap < nfft or size < 1 or (model_size is not None and model_size < 1):
-        raise DetectorCardError(f"bad spectrogram image settings: nfft {nfft}, noverlap {noverlap}, size {size}, "
-                                f"model_size {model_size}")
-    return {"kind": "spectrogram_image", "nfft": int(nfft), "noverlap": int(noverlap), "size": int(size),
-            "model_size": int(model_size or size)}
+    if (
+        nfft < 1
+        or not 0 <= noverlap < nfft
+        or size < 1
+        or (model_size is not None and model_size < 1)
+    ):
+        raise DetectorCardError(
+            f"bad spectrogram image settings: nfft {nfft}, noverlap {noverlap}, size {size}, "
+            f"model_size {model_size}"
+        )
+    return {
+        "kind": "spectrogram_image",
+        "nfft": int(nfft),
+        "noverlap": int(noverlap),
+        "size": int(size),
+        "model_size": int(model_size or size),
+    }
 
 
 def transformers_frontend() -> dict[str, Any]:
@@ -91,17 +106,26 @@ def segments(seconds: float, pad_last: bool = False) -> dict[str, Any]:
 
 def _seconds(seconds: float) -> float:
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
-        raise DetectorCardError(f"clip length must be a positive number of seconds, got {seconds!r}")
+        raise DetectorCardError(
+            f"clip length must be a positive number of seconds, got {seconds!r}"
+        )
     return float(seconds)
 
 
-def dev_threshold(value: float, eer: float | None = None, data: str = "", rule: str = "dev EER") -> dict[str, Any]:
+def dev_threshold(
+    value: float, eer: float | None = None, data: str = "", rule: str = "dev EER"
+) -> dict[str, Any]:
     """The decision threshold stored with a detector: its value on the score scale, the rule, the set and its EER."""
     if not math.isfinite(float(value)):
         raise DetectorCardError(f"threshold must be finite, got {value!r}")
     if eer is not None and not 0.0 <= float(eer) <= 1.0:
         raise DetectorCardError(f"EER must be a fraction in [0, 1], got {eer!r}")
-    return {"value": float(value), "rule": rule, "data": data, "eer": None if eer is None else float(eer)}
+    return {
+        "value": float(value),
+        "rule": rule,
+        "data": data,
+        "eer": None if eer is None else float(eer),
+    }
 
 
 def _jsonable(x: Any, where: str) -> Any:
@@ -116,7 +140,9 @@ def _jsonable(x: Any, where: str) -> Any:
         return str(x)
     if x is None or isinstance(x, (bool, int, str)) or (isinstance(x, float) and math.isfinite(x)):
         return x
-    raise DetectorCardError(f"{where}: {x!r} ({type(x).__name__}) cannot be saved in a detector card")
+    raise DetectorCardError(
+        f"{where}: {x!r} ({type(x).__name__}) cannot be saved in a detector card"
+    )
 
 
 # ----------------------------------------------------------------------------- the card
@@ -130,31 +156,43 @@ class DetectorCard:
     frontend: dict[str, Any]
     clip: dict[str, Any]
     bonafide_class: int
-    model: dict[str, Any] | None = None     # {"factory": "module:name", "kwargs": {...}}; None for transformers
+    model: dict[str, Any] | None = (
+        None  # {"factory": "module:name", "kwargs": {...}}; None for transformers
+    )
     threshold: dict[str, Any] | None = None  # dev_threshold(...), or None (the user then gives one)
     name: str = ""
     study: str = ""
-    seed: int | None = None                 # the training run's seed, when the study trains several
+    seed: int | None = None  # the training run's seed, when the study trains several
     version: int = VERSION
 
     def __post_init__(self) -> None:
         kind = self.frontend.get("kind") if isinstance(self.frontend, dict) else None
         if kind not in FRONTENDS:
-            raise DetectorCardError(f"front end must be one of {', '.join(FRONTENDS)}, got {self.frontend!r}")
+            raise DetectorCardError(
+                f"front end must be one of {', '.join(FRONTENDS)}, got {self.frontend!r}"
+            )
         mode = self.clip.get("mode") if isinstance(self.clip, dict) else None
         if mode not in CLIP_MODES:
-            raise DetectorCardError(f"clip mode must be one of {', '.join(CLIP_MODES)}, got {self.clip!r}")
+            raise DetectorCardError(
+                f"clip mode must be one of {', '.join(CLIP_MODES)}, got {self.clip!r}"
+            )
         if mode != "whole":
             _seconds(self.clip.get("seconds"))
         if not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
-            raise DetectorCardError(f"sample rate must be a positive integer, got {self.sample_rate!r}")
+            raise DetectorCardError(
+                f"sample rate must be a positive integer, got {self.sample_rate!r}"
+            )
         if not (isinstance(self.bonafide_class, int) and self.bonafide_class >= 0):
-            raise DetectorCardError(f"bonafide_class must be a class index >= 0, got {self.bonafide_class!r}")
+            raise DetectorCardError(
+                f"bonafide_class must be a class index >= 0, got {self.bonafide_class!r}"
+            )
         if kind != "transformers":
             factory = (self.model or {}).get("factory", "")
             if not (isinstance(factory, str) and factory.startswith("asvnb.") and ":" in factory):
-                raise DetectorCardError(f"model must name a factory of the asvnb package ('asvnb.module:name', "
-                                        f"from asvnb.train.model_config), got {self.model!r}")
+                raise DetectorCardError(
+                    f"model must name a factory of the asvnb package ('asvnb.module:name', "
+                    f"from asvnb.train.model_config), got {self.model!r}"
+                )
         if self.threshold is not None:
             dev_threshold(**self.threshold)
 
@@ -163,10 +201,20 @@ class DetectorCard:
         return dataclasses.asdict(self)
 
 
-def describe_detector(folder: str | Path, *, sample_rate: int, frontend: dict[str, Any], bonafide_class: int,
-                      clip: dict[str, Any] | None = None, model: dict[str, Any] | None = None,
-                      threshold: dict[str, Any] | None = None, name: str = "", study: str = "",
-                      seed: int | None = None, index: str | Path | None = None) -> Path:
+def describe_detector(
+    folder: str | Path,
+    *,
+    sample_rate: int,
+    frontend: dict[str, Any],
+    bonafide_class: int,
+    clip: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    threshold: dict[str, Any] | None = None,
+    name: str = "",
+    study: str = "",
+    seed: int | None = None,
+    index: str | Path | None = None,
+) -> Path:
     """Write ``folder/asvnb_detector.json`` (atomically) beside a detector's weights; returns its path.
 
     ``folder`` is the trainer's exported ``best`` folder (``model.pt``) or a
@@ -189,10 +237,21 @@ def describe_detector(folder: str | Path, *, sample_rate: int, frontend: dict[st
         if model is None:
             model = _exported_model_config(folder)
     if model is not None:
-        model = {"factory": model.get("factory"), "kwargs": _jsonable(model.get("kwargs", {}), f"{folder}: model")}
-    card = DetectorCard(sample_rate=int(sample_rate), frontend=dict(frontend), clip=dict(clip or whole()),
-                        bonafide_class=int(bonafide_class), model=model, threshold=threshold, name=name, study=study,
-                        seed=None if seed is None else int(seed))
+        model = {
+            "factory": model.get("factory"),
+            "kwargs": _jsonable(model.get("kwargs", {}), f"{folder}: model"),
+        }
+    card = DetectorCard(
+        sample_rate=int(sample_rate),
+        frontend=dict(frontend),
+        clip=dict(clip or whole()),
+        bonafide_class=int(bonafide_class),
+        model=model,
+        threshold=threshold,
+        name=name,
+        study=study,
+        seed=None if seed is None else int(seed),
+    )
     path = folder / DETECTOR_FILE
     _write_json(path, card.as_dict())
     if index is not None:
@@ -209,7 +268,9 @@ def _write_json(path: Path, data: Any) -> None:
 # ----------------------------------------------------------------------------- a study's index of its detectors
 
 
-def register_detector(index: str | Path, folder: str | Path, *, name: str, seed: int | None) -> Path:
+def register_detector(
+    index: str | Path, folder: str | Path, *, name: str, seed: int | None
+) -> Path:
     """Record in ``index`` (a study's ``detectors.json``) that detector ``name`` of ``seed`` is now ``folder``.
 
     A run folder is named by the hash of its settings, so older runs stay on
@@ -224,13 +285,24 @@ def register_detector(index: str | Path, folder: str | Path, *, name: str, seed:
     if not name:
         raise DetectorCardError(f"{index}: a registered detector needs a name")
     if not (folder / DETECTOR_FILE).is_file():
-        raise DetectorCardError(f"{folder}: no {DETECTOR_FILE} to register (describe_detector writes it)")
+        raise DetectorCardError(
+            f"{folder}: no {DETECTOR_FILE} to register (describe_detector writes it)"
+        )
     index.parent.mkdir(parents=True, exist_ok=True)
     with open(index.with_name(index.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        entries = [e for e in _read_index(index) if (e["name"], e["seed"]) != (name, seed)] if index.exists() else []
-        entries.append({"name": name, "seed": None if seed is None else int(seed),
-                        "folder": os.path.relpath(folder.resolve(), index.parent.resolve())})
+        entries = (
+            [e for e in _read_index(index) if (e["name"], e["seed"]) != (name, seed)]
+            if index.exists()
+            else []
+        )
+        entries.append(
+            {
+                "name": name,
+                "seed": None if seed is None else int(seed),
+                "folder": os.path.relpath(folder.resolve(), index.parent.resolve()),
+            }
+        )
         entries.sort(key=lambda e: (e["name"], -1 if e["seed"] is None else e["seed"]))
         _write_json(index, {"version": VERSION, "detectors": entries})
     return index
@@ -251,11 +323,21 @@ def _read_index(index: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DetectorCardError(f"{index}: unreadable detector index ({exc})") from None
     entries = doc.get("detectors") if isinstance(doc, dict) else None
-    if doc.get("version") != VERSION or not isinstance(entries, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("folder"), str)
-            and (e.get("seed") is None or isinstance(e.get("seed"), int)) for e in entries):
-        raise DetectorCardError(f"{index}: not a version {VERSION} detector index "
-                                '({"version": 1, "detectors": [{"name", "seed", "folder"}, ...]})')
+    if (
+        doc.get("version") != VERSION
+        or not isinstance(entries, list)
+        or not all(
+            isinstance(e, dict)
+            and isinstance(e.get("name"), str)
+            and isinstance(e.get("folder"), str)
+            and (e.get("seed") is None or isinstance(e.get("seed"), int))
+            for e in entries
+        )
+    ):
+        raise DetectorCardError(
+            f"{index}: not a version {VERSION} detector index "
+            '({"version": 1, "detectors": [{"name", "seed", "folder"}, ...]})'
+        )
     return entries
 
 
@@ -266,8 +348,10 @@ def read_detector_index(index: str | Path) -> list[tuple[str, int | None, Path]]
     for e in _read_index(index):
         folder = (index.parent / e["folder"]).resolve()
         if not (folder / DETECTOR_FILE).is_file():
-            raise DetectorCardError(f"{index}: detector {e['name']!r} seed {e['seed']}: {folder} has no "
-                                    f"{DETECTOR_FILE} (the run was deleted; rebuild the study)")
+            raise DetectorCardError(
+                f"{index}: detector {e['name']!r} seed {e['seed']}: {folder} has no "
+                f"{DETECTOR_FILE} (the run was deleted; rebuild the study)"
+            )
         out.append((e["name"], e["seed"], folder))
     return out
 
@@ -279,8 +363,10 @@ def _exported_model_config(folder: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError):
         cfg = {}
     if "factory" not in cfg:
-        raise DetectorCardError(f"{folder}: give model=model_config(factory, **kwargs): {meta.name} does not say "
-                                "how to rebuild the network")
+        raise DetectorCardError(
+            f"{folder}: give model=model_config(factory, **kwargs): {meta.name} does not say "
+            "how to rebuild the network"
+        )
     return cfg
 
 
@@ -288,8 +374,10 @@ def read_card(folder: str | Path) -> DetectorCard:
     """The detector card of ``folder``, checked; :class:`DetectorCardError` names the file and what is wrong."""
     path = Path(folder) / DETECTOR_FILE
     if not path.is_file():
-        raise DetectorCardError(f"{folder}: no {DETECTOR_FILE} (the study that trained this model did not "
-                                "describe it with asvnb.train.describe_detector)")
+        raise DetectorCardError(
+            f"{folder}: no {DETECTOR_FILE} (the study that trained this model did not "
+            "describe it with asvnb.train.describe_detector)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -317,12 +405,16 @@ def build_network(folder: str | Path, card: DetectorCard, map_location: str = "c
         for part in name.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise DetectorCardError(f"{folder}: model factory {card.model['factory']!r} not found ({exc})") from None
+        raise DetectorCardError(
+            f"{folder}: model factory {card.model['factory']!r} not found ({exc})"
+        ) from None
     net = obj(**card.model.get("kwargs", {}))
     try:
         state = torch.load(folder / "model.pt", map_location=map_location, weights_only=True)
         net.load_state_dict(state)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise DetectorCardError(f"{folder}/model.pt: cannot load the weights into {card.model['factory']} "
-                                f"({str(exc).splitlines()[0]})") from None
+        raise DetectorCardError(
+            f"{folder}/model.pt: cannot load the weights into {card.model['factory']} "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
     return net.eval()

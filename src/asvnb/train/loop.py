@@ -58,20 +58,22 @@ class TrainConfig:
     seed: int = 0
     grad_accum: int = 1
     max_grad_norm: float | None = None
-    mixed_precision: str = "auto"         # "auto": fp16 on CUDA, none on the CPU; or "no", "fp16", "bf16"
-    monitor: str = "val_loss"             # a key of the history used to choose the best model
-    mode: str = "min"                     # "min" or "max"
-    scheduler_interval: str = "epoch"     # scheduler.step() after every "epoch" or optimiser "step"
-    resume: bool = True                   # continue from out_dir/checkpoint when present
-    progress: bool | None = None          # None: a progress bar unless run non-interactively (papermill)
-    cpu: bool = False                     # force the CPU even when CUDA is present
+    mixed_precision: str = "auto"  # "auto": fp16 on CUDA, none on the CPU; or "no", "fp16", "bf16"
+    monitor: str = "val_loss"  # a key of the history used to choose the best model
+    mode: str = "min"  # "min" or "max"
+    scheduler_interval: str = "epoch"  # scheduler.step() after every "epoch" or optimiser "step"
+    resume: bool = True  # continue from out_dir/checkpoint when present
+    progress: bool | None = None  # None: a progress bar unless run non-interactively (papermill)
+    cpu: bool = False  # force the CPU even when CUDA is present
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
         if self.scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {self.scheduler_interval!r}")
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {self.scheduler_interval!r}"
+            )
         if self.epochs < 1 or self.grad_accum < 1:
             raise ValueError("epochs and grad_accum must be at least 1")
 
@@ -126,12 +128,21 @@ class Trainer:
     BEST = "best"
     HISTORY = "history.csv"
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Any,
-                 loss_fn: LossFn, config: TrainConfig, *, val_loader: Any = None,
-                 evaluate_fn: EvalFn | None = None, scheduler: Any = None,
-                 model_config: dict[str, Any] | None = None,
-                 on_epoch_start: Callable[[Trainer, int], None] | None = None,
-                 on_epoch_end: Callable[[Trainer, int, dict[str, float]], None] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_loader: Any,
+        loss_fn: LossFn,
+        config: TrainConfig,
+        *,
+        val_loader: Any = None,
+        evaluate_fn: EvalFn | None = None,
+        scheduler: Any = None,
+        model_config: dict[str, Any] | None = None,
+        on_epoch_start: Callable[[Trainer, int], None] | None = None,
+        on_epoch_end: Callable[[Trainer, int, dict[str, float]], None] | None = None,
+    ) -> None:
         from accelerate import Accelerator
         from accelerate.data_loader import prepare_data_loader
         from accelerate.utils import set_seed
@@ -141,15 +152,18 @@ class Trainer:
         if precision == "auto":
             precision = "fp16" if torch.cuda.is_available() and not config.cpu else "no"
         set_seed(config.seed)
-        self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision,
-                                       cpu=config.cpu)
+        self.accelerator = Accelerator(
+            gradient_accumulation_steps=config.grad_accum, mixed_precision=precision, cpu=config.cpu
+        )
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched > 1 and self.accelerator.num_processes == 1:
             # `accelerate launch --multi_gpu` on a machine without GPUs starts N processes that each train alone
             # and overwrite each other's checkpoints: refuse, and say how to run them together on the CPU
-            raise RuntimeError(f"launched as one of {launched} processes, but accelerate sees a single process "
-                               "(no GPU here?): to train on the CPU across processes, set ACCELERATE_USE_CPU=1 "
-                               "(accelerate then uses the gloo backend)")
+            raise RuntimeError(
+                f"launched as one of {launched} processes, but accelerate sees a single process "
+                "(no GPU here?): to train on the CPU across processes, set ACCELERATE_USE_CPU=1 "
+                "(accelerate then uses the gloo backend)"
+            )
         self.distributed = self.accelerator.num_processes > 1
         if self.distributed:
             # every process draws the same shuffle from (seed, epoch), so the shards are disjoint, and a resumed
@@ -157,20 +171,32 @@ class Trainer:
             self.accelerator.dataloader_config.use_seedable_sampler = True
             self.accelerator.dataloader_config.data_seed = config.seed
             set_seed(config.seed, device_specific=True)
-        self.model, self.optimizer, self.train_loader = self.accelerator.prepare(model, optimizer, train_loader)
+        self.model, self.optimizer, self.train_loader = self.accelerator.prepare(
+            model, optimizer, train_loader
+        )
         if val_loader is not None and self.distributed:
             # not sharded: each process validates on the whole set (see the module docstring)
-            self.val_loader = prepare_data_loader(val_loader, self.accelerator.device, num_processes=1,
-                                                  process_index=0, put_on_device=True, dispatch_batches=False)
+            self.val_loader = prepare_data_loader(
+                val_loader,
+                self.accelerator.device,
+                num_processes=1,
+                process_index=0,
+                put_on_device=True,
+                dispatch_batches=False,
+            )
         else:
-            self.val_loader = self.accelerator.prepare(val_loader) if val_loader is not None else None
+            self.val_loader = (
+                self.accelerator.prepare(val_loader) if val_loader is not None else None
+            )
         # The scheduler stays unprepared (we step it ourselves, per epoch or per optimiser step) but is
         # registered so that its state is checkpointed with the rest.
         self.scheduler = scheduler
         if scheduler is not None:
             self.accelerator.register_for_checkpointing(scheduler)
         self.loss_fn = loss_fn
-        self.evaluate_fn = evaluate_fn or (mean_loss_eval(loss_fn) if val_loader is not None else None)
+        self.evaluate_fn = evaluate_fn or (
+            mean_loss_eval(loss_fn) if val_loader is not None else None
+        )
         self.model_config = model_config or {}
         self.on_epoch_start = on_epoch_start
         self.on_epoch_end = on_epoch_end
@@ -186,8 +212,14 @@ class Trainer:
         return self.accelerator.device
 
     def _state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
-                "seed": self.cfg.seed, "config": {k: str(v) for k, v in dataclasses.asdict(self.cfg).items()}}
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "seed": self.cfg.seed,
+            "config": {k: str(v) for k, v in dataclasses.asdict(self.cfg).items()},
+        }
 
     def save_checkpoint(self) -> Path:
         """Write out_dir/checkpoint atomically: a crash mid-write leaves the previous one intact.
@@ -197,14 +229,20 @@ class Trainer:
         """
         acc = self.accelerator
         out = self.cfg.out_dir
-        final, tmp, old = out / self.CHECKPOINT, out / (self.CHECKPOINT + ".tmp"), out / (self.CHECKPOINT + ".old")
+        final, tmp, old = (
+            out / self.CHECKPOINT,
+            out / (self.CHECKPOINT + ".tmp"),
+            out / (self.CHECKPOINT + ".old"),
+        )
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()  # (a no-op in a single process, as are the two below)
         acc.save_state(str(tmp), safe_serialization=False)
         acc.wait_for_everyone()
         if acc.is_main_process:
-            (tmp / "trainer_state.json").write_text(json.dumps(self._state(), indent=2, default=str))
+            (tmp / "trainer_state.json").write_text(
+                json.dumps(self._state(), indent=2, default=str)
+            )
             if final.exists():
                 shutil.rmtree(old, ignore_errors=True)
                 final.rename(old)
@@ -246,8 +284,13 @@ class Trainer:
             model.save_pretrained(str(tmp))
         else:
             torch.save(model.state_dict(), tmp / "model.pt")
-        meta = {"model_config": self.model_config, "epoch": self.epoch, "metrics": metrics,
-                "monitor": self.cfg.monitor, "seed": self.cfg.seed}
+        meta = {
+            "model_config": self.model_config,
+            "epoch": self.epoch,
+            "metrics": metrics,
+            "monitor": self.cfg.monitor,
+            "seed": self.cfg.seed,
+        }
         (tmp / "asvnb_model.json").write_text(json.dumps(meta, indent=2, default=str))
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
@@ -271,33 +314,51 @@ class Trainer:
         self.model.train()
         sums: dict[str, float] = {}
         n = 0
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
-                   disable=not self._progress() or not self.accelerator.is_local_main_process)
+        bar = tqdm(
+            self.train_loader,
+            desc=f"epoch {epoch}/{self.cfg.epochs}",
+            leave=False,
+            disable=not self._progress() or not self.accelerator.is_local_main_process,
+        )
         for batch in bar:
             with self.accelerator.accumulate(self.model):
                 loss, logs = _as_loss(self.loss_fn(self.model, batch))
                 self.accelerator.backward(loss)
                 if self.accelerator.sync_gradients and self.cfg.max_grad_norm:
-                    self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+                    self.accelerator.clip_grad_norm_(
+                        self.model.parameters(), self.cfg.max_grad_norm
+                    )
                 self.optimizer.step()
                 self.optimizer.zero_grad()
-                if (self.scheduler is not None and self.cfg.scheduler_interval == "step"
-                        and self.accelerator.sync_gradients):
+                if (
+                    self.scheduler is not None
+                    and self.cfg.scheduler_interval == "step"
+                    and self.accelerator.sync_gradients
+                ):
                     self.scheduler.step()
             bs = _batch_size(batch)
             n += bs
-            for k, v in {"train_loss": float(loss.detach()), **{f"train_{k}": float(v) for k, v in logs.items()}}.items():
+            for k, v in {
+                "train_loss": float(loss.detach()),
+                **{f"train_{k}": float(v) for k, v in logs.items()},
+            }.items():
                 sums[k] = sums.get(k, 0.0) + v * bs
             bar.set_postfix(loss=f"{sums['train_loss'] / n:.4f}")
         if self.distributed:  # means over every process's samples (each process saw its own shard)
-            totals = self.accelerator.reduce(torch.tensor([float(n), *sums.values()], dtype=torch.float64,
-                                                          device=self.accelerator.device), "sum").tolist()
+            totals = self.accelerator.reduce(
+                torch.tensor(
+                    [float(n), *sums.values()], dtype=torch.float64, device=self.accelerator.device
+                ),
+                "sum",
+            ).tolist()
             n, sums = int(totals[0]), dict(zip(sums, totals[1:]))
         return {k: v / max(n, 1) for k, v in sums.items()}
 
     def _evaluate(self) -> dict[str, float]:
         model = self.model
-        if self.distributed:  # the unwrapped replica: no collective calls inside evaluate_fn's forward passes
+        if (
+            self.distributed
+        ):  # the unwrapped replica: no collective calls inside evaluate_fn's forward passes
             model = self.accelerator.unwrap_model(self.model)
         model.eval()
         with torch.no_grad():
@@ -309,7 +370,9 @@ class Trainer:
         resumed_from = 0
         if self.cfg.resume and self.load_checkpoint():
             resumed_from = self.epoch
-            self.accelerator.print(f"resumed from {self.cfg.out_dir / self.CHECKPOINT} after epoch {self.epoch}")
+            self.accelerator.print(
+                f"resumed from {self.cfg.out_dir / self.CHECKPOINT} after epoch {self.epoch}"
+            )
         while self.epoch < self.cfg.epochs:
             epoch = self.epoch + 1
             if self.on_epoch_start:
@@ -324,8 +387,11 @@ class Trainer:
                 row.update(self._evaluate())
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = round(time.perf_counter() - t0, 2)
-            if self.distributed:  # one history and one best-model choice on every process: the main process's
+            if (
+                self.distributed
+            ):  # one history and one best-model choice on every process: the main process's
                 from accelerate.utils import broadcast_object_list
+
                 row = broadcast_object_list([row])[0]
             if self.scheduler is not None and self.cfg.scheduler_interval == "epoch":
                 self.scheduler.step()
@@ -333,24 +399,38 @@ class Trainer:
             self.history.append(row)
             monitored = row.get(self.cfg.monitor)
             if monitored is None:
-                raise KeyError(f"monitor {self.cfg.monitor!r} is not among the epoch's metrics {sorted(row)}")
+                raise KeyError(
+                    f"monitor {self.cfg.monitor!r} is not among the epoch's metrics {sorted(row)}"
+                )
             if self._improved(float(monitored)):
                 self.best, self.best_epoch = float(monitored), epoch
                 self.export_best({k: v for k, v in row.items() if isinstance(v, (int, float))})
             self.save_checkpoint()
             if self.accelerator.is_main_process:
                 pd.DataFrame(self.history).to_csv(self.cfg.out_dir / self.HISTORY, index=False)
-            self.accelerator.print(" ".join([f"epoch {epoch}/{self.cfg.epochs}"] + [
-                f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and isinstance(v, float)]))
+            self.accelerator.print(
+                " ".join(
+                    [f"epoch {epoch}/{self.cfg.epochs}"]
+                    + [
+                        f"{k}={v:.4g}"
+                        for k, v in row.items()
+                        if k != "epoch" and isinstance(v, float)
+                    ]
+                )
+            )
             if self.on_epoch_end:
                 self.on_epoch_end(self, epoch, row)
             if stop_after is not None and epoch >= stop_after:
                 break
         best_dir = self.cfg.out_dir / self.BEST
         best_metrics = next((r for r in self.history if r["epoch"] == self.best_epoch), {})
-        return TrainResult(history=pd.DataFrame(self.history), best_epoch=self.best_epoch,
-                           best_metrics=best_metrics, best_dir=best_dir if best_dir.exists() else None,
-                           resumed_from=resumed_from)
+        return TrainResult(
+            history=pd.DataFrame(self.history),
+            best_epoch=self.best_epoch,
+            best_metrics=best_metrics,
+            best_dir=best_dir if best_dir.exists() else None,
+            resumed_from=resumed_from,
+        )
 
 
 def model_config(factory: Callable[..., nn.Module], **kwargs: Any) -> dict[str, Any]:
@@ -367,7 +447,9 @@ def load_best(best_dir: str | Path, map_location: str = "cpu") -> nn.Module:
     meta = json.loads(meta_file.read_text())
     cfg = meta["model_config"]
     if "factory" not in cfg:
-        raise ValueError(f"{meta_file}: model_config has no 'factory'; export with model_config=model_config(...)")
+        raise ValueError(
+            f"{meta_file}: model_config has no 'factory'; export with model_config=model_config(...)"
+        )
     module, _, name = cfg["factory"].partition(":")
     obj: Any = importlib.import_module(module)
     for part in name.split("."):
@@ -379,8 +461,13 @@ def load_best(best_dir: str | Path, map_location: str = "cpu") -> nn.Module:
     return model.eval()
 
 
-def publish_trained(out: str | Path, res: TrainResult, write: Callable[[Path], int], info: dict[str, Any],
-                    work: str | Path | None = None) -> Path:
+def publish_trained(
+    out: str | Path,
+    res: TrainResult,
+    write: Callable[[Path], int],
+    info: dict[str, Any],
+    work: str | Path | None = None,
+) -> Path:
     """Put a trained model's folder at ``out`` in one rename: ``write(folder)`` saves the model and returns its
     parameter count; ``history.csv`` and ``standin.json`` (``info`` plus parameters, training seconds over resumed
     runs too, best epoch) are added; the trainer's ``work`` folder is removed once ``out`` is in place."""
@@ -390,12 +477,19 @@ def publish_trained(out: str | Path, res: TrainResult, write: Callable[[Path], i
     tmp.mkdir(parents=True)
     n_params = write(tmp)
     res.history.to_csv(tmp / "history.csv", index=False)
-    (tmp / "standin.json").write_text(json.dumps({
-        **info, "parameters": n_params, "train_seconds": round(float(res.history["seconds"].sum()), 1),
-        "best_epoch": res.best_epoch}, indent=1))
+    (tmp / "standin.json").write_text(
+        json.dumps(
+            {
+                **info,
+                "parameters": n_params,
+                "train_seconds": round(float(res.history["seconds"].sum()), 1),
+                "best_epoch": res.best_epoch,
+            },
+            indent=1,
+        )
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     if work is not None:
         shutil.rmtree(work, ignore_errors=True)
     return out
-

@@ -1,4 +1,4 @@
-"""Losses of source 002: GE2E pre-training (Wan et al., 2018) and knowledge distillation (Hinton et al., 2015)."""
+"""Losses of the study 03 source: GE2E pre-training (Wan et al., 2018) and knowledge distillation (Hinton et al., 2015)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class GE2ELoss(nn.Module):
     S[j, i, k] = w cos(e_ji, c_k) + b, where c_k is the mean of speaker k's
     utterances, except that for k = j the centroid leaves e_ji out
     (c_j^(-i) = (M c_j - e_ji) / (M - 1)), as in Wan et al. (2018) eq. 8 and the
-    text of source 002 ("except the query itself"; its eq. 1, which sums over all
+    text of the study 03 source ("except the query itself"; its eq. 1, which sums over all
     M, contradicts that text). The loss of one utterance is
     -S[j, i, j] + log sum_k exp S[j, i, k]; this returns the mean over the N M
     utterances (Wan et al. sum), so the scale does not grow with the batch. w and b
@@ -29,14 +29,18 @@ class GE2ELoss(nn.Module):
     def similarity(self, emb: torch.Tensor) -> torch.Tensor:
         """Scaled cosine similarity matrix (N, M, N) of utterances against speaker centroids."""
         if emb.dim() != 3:
-            raise ValueError(f"GE2E expects embeddings of shape (speakers, utterances, dim), got {tuple(emb.shape)}")
+            raise ValueError(
+                f"GE2E expects embeddings of shape (speakers, utterances, dim), got {tuple(emb.shape)}"
+            )
         n, m, _ = emb.shape
         if n < 2 or m < 2:
-            raise ValueError(f"GE2E needs at least 2 speakers and 2 utterances each, got N={n}, M={m}")
-        centroids = emb.mean(dim=1)                                   # (N, D)
-        own = (emb.sum(dim=1, keepdim=True) - emb) / (m - 1)          # (N, M, D), query left out
+            raise ValueError(
+                f"GE2E needs at least 2 speakers and 2 utterances each, got N={n}, M={m}"
+            )
+        centroids = emb.mean(dim=1)  # (N, D)
+        own = (emb.sum(dim=1, keepdim=True) - emb) / (m - 1)  # (N, M, D), query left out
         cos_all = F.cosine_similarity(emb.unsqueeze(2), centroids[None, None], dim=-1)  # (N, M, N)
-        cos_own = F.cosine_similarity(emb, own, dim=-1)               # (N, M)
+        cos_own = F.cosine_similarity(emb, own, dim=-1)  # (N, M)
         is_own = torch.eye(n, dtype=torch.bool, device=emb.device)[:, None, :]
         cos = torch.where(is_own, cos_own.unsqueeze(-1), cos_all)
         return torch.clamp(self.w, min=1e-6) * cos + self.b
@@ -49,9 +53,14 @@ class GE2ELoss(nn.Module):
         return F.cross_entropy(sim.reshape(n * m, n), target)
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
-                      gamma: float = 0.5, T: float = 5.0) -> torch.Tensor:
-    """gamma T^2 KL(softmax(O_t/T) || softmax(O_s/T)) + (1 - gamma) NLL(student, targets), source 002 eq. 4.
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float = 0.5,
+    T: float = 5.0,
+) -> torch.Tensor:
+    """gamma T^2 KL(softmax(O_t/T) || softmax(O_s/T)) + (1 - gamma) NLL(student, targets), the study 03 source eq. 4.
 
     Both outputs may be logits or log-probabilities (``ResNetSE.forward`` returns
     log-probabilities): log-softmax only shifts a row by a constant, and the
@@ -61,8 +70,10 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     The teacher is detached: distillation trains the student only.
     """
     if student_logits.shape != teacher_logits.shape or student_logits.dim() != 2:
-        raise ValueError(f"student and teacher outputs must both be (batch, classes), got "
-                         f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+        raise ValueError(
+            f"student and teacher outputs must both be (batch, classes), got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
     if not 0.0 <= gamma <= 1.0 or T <= 0:
         raise ValueError(f"need 0 <= gamma <= 1 and T > 0, got gamma={gamma}, T={T}")
     log_p_s = F.log_softmax(student_logits / T, dim=1)
