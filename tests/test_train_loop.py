@@ -230,6 +230,37 @@ def test_resume_continues_the_epoch_count_of_epoch_dependent_data(tmp_path: Path
     )
 
 
+class EpochSampler(torch.utils.data.Sampler):
+    """A shuffle drawn from (seed, epoch), recording the epochs the trainer gave it."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.epoch, self.epochs = n, 0, []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(
+            torch.randperm(self.n, generator=torch.Generator().manual_seed(self.epoch)).tolist()
+        )
+
+
+def test_the_trainer_alone_tells_sampler_and_dataset_the_epoch(tmp_path: Path) -> None:
+    data, sampler = EpochAware(), EpochSampler(96)
+    torch.manual_seed(0)
+    model = TinyNet()
+    cfg = TrainConfig(out_dir=tmp_path, epochs=3, seed=0, monitor="train_loss", progress=False)
+    loader = DataLoader(data, batch_size=16, sampler=sampler)
+    Trainer(model, torch.optim.Adam(model.parameters(), lr=0.05), loader, loss_fn, cfg).fit()
+    # each epoch's number reaches both, 0-based, and no call gives any other number
+    assert sorted(set(sampler.epochs)) == [0, 1, 2]
+    assert sorted(set(data.epochs)) == [0, 1, 2]
+
+
 def test_publish_trained_replaces_the_folder_whole_and_removes_the_work(tmp_path):
     from asvnb.train import TrainResult, publish_trained
 

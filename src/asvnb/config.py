@@ -7,18 +7,25 @@ models, a GPU on Colab). Only data paths, sizes and weights differ.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import platform
 import random
 import subprocess
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+import yaml
 
 PROFILES = ("embedded", "full")
+T = TypeVar("T")
 
 
 def project_root() -> Path:
@@ -200,3 +207,100 @@ def show_fingerprint(fp: dict) -> None:
 def stable_hash(obj: object) -> str:
     """SHA-256 of a JSON-serialisable object with sorted keys."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- settings as data
+
+
+def settings_dir() -> Path:
+    """``asvnb/configs``: one folder per study, one YAML file per profile (and ``source.yaml``)."""
+    return Path(__file__).parent / "configs"
+
+
+def settings_file(study: str, profile: str) -> Path:
+    """The YAML file of a study's profile (``profile`` may also be ``source``, the source's own settings)."""
+    if profile != "source":
+        check_profile(profile)
+    path = settings_dir() / study / f"{profile}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no settings for study {study!r}, profile {profile!r}")
+    return path
+
+
+def _set_dotted(tree: dict, key: str, value: Any, where: str) -> None:
+    *parents, leaf = key.split(".")
+    node = tree
+    for i, part in enumerate(parents):
+        if not isinstance(node.get(part), dict):
+            raise KeyError(f"{where}: no setting {'.'.join(parents[: i + 1])!r} to override")
+        node = node[part]
+    if leaf not in node:
+        raise KeyError(f"{where}: no setting {key!r} to override; known: {', '.join(sorted(node))}")
+    node[leaf] = value
+
+
+def load_settings(
+    study: str, profile: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A study's settings for ``profile`` from its YAML file, with ``overrides`` applied.
+
+    Override keys are dotted paths into the file (``setups.CNN.epochs``); a key
+    the file does not have is a KeyError naming the file, so a misspelt setting
+    cannot vanish. A value of None means "the profile's value" and is skipped:
+    that is what a notebook parameter left at None says.
+    """
+    path = settings_file(study, profile)
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, key, value, str(path))
+    return tree
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """``value`` as type ``tp``: nested dataclasses, dicts and tuples of them built from YAML data."""
+    if value is None:
+        return None
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if origin is dict and len(args) == 2:
+        return {k: _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        return tuple(value)
+    return value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "settings", **extra: Any) -> T:
+    """Build dataclass ``cls`` from ``data`` (plus ``extra``); a key ``cls`` lacks is a KeyError naming ``where``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise KeyError(f"{where}: unknown setting(s) {', '.join(unknown)} for {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs, **extra)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"a.b.c": value}``."""
+    flat: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            flat.update(flatten(v, key + "."))
+        else:
+            flat[key] = v
+    return flat
+
+
+def departures(reference: Mapping[str, Any], ours: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every setting where ``ours`` differs from ``reference``: ``(dotted key, reference value, ours)``."""
+    a, b = flatten(reference), flatten(ours)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

@@ -24,9 +24,11 @@ from asvnb.train.loop import (
     mean_loss_eval,
     model_config,
     publish_trained,
+    set_epoch,
 )
 
 __all__ = [
+    "set_epoch",
     "DetectorCard",
     "DetectorCardError",
     "TrainConfig",

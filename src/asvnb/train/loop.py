@@ -121,6 +121,30 @@ def mean_loss_eval(loss_fn: LossFn) -> EvalFn:
     return evaluate
 
 
+def set_epoch(loader: Any, epoch: int) -> None:
+    """The one epoch protocol: ``set_epoch(epoch)`` on a loader and on its sampler, batch sampler and dataset.
+
+    ``epoch`` counts finished epochs (0 for the first), as PyTorch's
+    DistributedSampler does. Only the :class:`Trainer` calls it, at the start of
+    every epoch, from its own counter: accelerate's loader counts its passes
+    from 0 again in a resumed run, so crops, augmentations and shuffles that
+    depend on (seed, epoch) would repeat the first epochs' draws after a resume.
+    """
+    seen: set[int] = set()
+    base = getattr(loader, "base_dataloader", loader)  # accelerate's shard wraps the user's loader
+    batch_sampler = getattr(base, "batch_sampler", None)
+    for obj in (
+        loader,
+        getattr(base, "sampler", None),
+        batch_sampler,
+        getattr(batch_sampler, "sampler", None),
+        getattr(base, "dataset", None),
+    ):
+        if obj is not None and id(obj) not in seen and hasattr(obj, "set_epoch"):
+            seen.add(id(obj))
+            obj.set_epoch(epoch)
+
+
 class Trainer:
     """Train a model with checkpoints, resume, metric history and best-model export."""
 
@@ -377,10 +401,7 @@ class Trainer:
             epoch = self.epoch + 1
             if self.on_epoch_start:
                 self.on_epoch_start(self, epoch)
-            # accelerate's loader passes its own pass counter to the sampler's and dataset's set_epoch, and that
-            # counter restarts at 0 on resume: set it from the epoch, so random crops and shuffles continue
-            if hasattr(self.train_loader, "set_epoch"):
-                self.train_loader.set_epoch(epoch - 1)
+            set_epoch(self.train_loader, epoch - 1)
             t0 = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
             if self.evaluate_fn is not None and self.val_loader is not None:
