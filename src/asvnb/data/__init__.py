@@ -6,9 +6,9 @@ which is written in the same layouts (docs/LAYOUTS.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -19,8 +19,17 @@ from asvnb.data.errors import SOURCES, DatasetMissing, ProtocolError, Source, te
 
 T = TypeVar("T")
 
-__all__ = ["SOURCES", "DatasetMissing", "ProtocolError", "Source", "WaveformDataset", "balanced_subset", "require",
-           "read_fields", "text_lines"]
+__all__ = [
+    "SOURCES",
+    "DatasetMissing",
+    "ProtocolError",
+    "Source",
+    "WaveformDataset",
+    "balanced_subset",
+    "require",
+    "read_fields",
+    "text_lines",
+]
 
 
 def require(dataset: str, path: str | Path, what: str = "folder") -> Path:
@@ -31,8 +40,12 @@ def require(dataset: str, path: str | Path, what: str = "folder") -> Path:
     return path
 
 
-def read_fields(path: str | Path, n_fields: int | tuple[int, ...], dataset: str | None = None,
-                sep: str | None = None) -> Iterator[tuple[int, list[str], str]]:
+def read_fields(
+    path: str | Path,
+    n_fields: int | tuple[int, ...],
+    dataset: str | None = None,
+    sep: str | None = None,
+) -> Iterator[tuple[int, list[str], str]]:
     """Yield ``(line_no, fields, line)`` of a whitespace-separated text file, checking the field count.
 
     Blank lines (the real protocols may end with one) carry no record and are
@@ -54,7 +67,9 @@ def read_fields(path: str | Path, n_fields: int | tuple[int, ...], dataset: str 
         yield i, fields, line
 
 
-def balanced_subset(items: Sequence[T], n: int | None, key: Callable[[T], Hashable], seed: int = 0) -> list[T]:
+def balanced_subset(
+    items: Sequence[T], n: int | None, key: Callable[[T], Hashable], seed: int = 0
+) -> list[T]:
     """At most ``n`` of ``items``, drawn in turn from each value of ``key`` (a class, a speaker), in their order.
 
     A seeded draw (the same ``items``, ``n`` and ``seed`` give the same subset)
@@ -71,7 +86,9 @@ def balanced_subset(items: Sequence[T], n: int | None, key: Callable[[T], Hashab
     groups: dict[Hashable, list[int]] = {}
     for i, item in enumerate(items):
         groups.setdefault(key(item), []).append(i)
-    queues = [list(rng.permutation(idx)) for _, idx in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+    queues = [
+        list(rng.permutation(idx)) for _, idx in sorted(groups.items(), key=lambda kv: str(kv[0]))
+    ]
     picked: list[int] = []
     while len(picked) < n:
         for q in queues:
@@ -82,6 +99,7 @@ def balanced_subset(items: Sequence[T], n: int | None, key: Callable[[T], Hashab
 
 # A waveform dataset shared by every adapter: the adapters differ in how they
 # list files and labels, not in how they load them.
+
 
 class WaveformDataset(Dataset):
     """``(waveform, label, item_id)`` for a list of ``(path, label, item_id)``; fixed length when ``n_samples`` is set.
@@ -94,8 +112,15 @@ class WaveformDataset(Dataset):
     given the same per-item generator.
     """
 
-    def __init__(self, items: list[tuple[Path, int, str]], sr: int = 16000, n_samples: int | None = None,
-                 random_crop: bool = False, seed: int = 0, augment=None):
+    def __init__(
+        self,
+        items: list[tuple[Path, int, str]],
+        sr: int = 16000,
+        n_samples: int | None = None,
+        random_crop: bool = False,
+        seed: int = 0,
+        augment=None,
+    ):
         self.items, self.sr, self.n_samples = list(items), sr, n_samples
         self.random_crop, self.seed, self.epoch, self.augment = random_crop, seed, 0, augment
 

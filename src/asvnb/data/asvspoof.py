@@ -16,9 +16,9 @@ Multi-class studies pass ``class_of`` (system -> class index) instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,16 @@ from asvnb.data import ProtocolError, WaveformDataset, read_fields, require
 BONAFIDE, SPOOF = "bonafide", "spoof"
 CM_KEYS = (BONAFIDE, SPOOF)
 ASV_KEYS = ("target", "nontarget", "spoof")
-SPLITS = {"train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"),
-          "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
-          "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt")}
-PHASES = ("progress", "eval", "hidden_track")  # the 2021 keys' PHASE column, as the official evaluate.py reads it
+SPLITS = {
+    "train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"),
+    "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
+    "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt"),
+}
+PHASES = (
+    "progress",
+    "eval",
+    "hidden_track",
+)  # the 2021 keys' PHASE column, as the official evaluate.py reads it
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class ASVScores:
     frame: pd.DataFrame
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> "ASVScores":
+    def from_frame(cls, frame: pd.DataFrame) -> ASVScores:
         """Split a frame with ``key`` and ``score`` columns."""
         pick = lambda k: frame.loc[frame["key"] == k, "score"].to_numpy(dtype=np.float64)  # noqa: E731
         return cls(pick("target"), pick("nontarget"), pick("spoof"), frame.reset_index(drop=True))
@@ -107,7 +113,9 @@ def _system(path: Path, i: int, system: str, key: str, line: str) -> str:
 def check_phase(phase: str | None) -> str | None:
     """A 2021 LA phase name or None (every phase); an unknown one (a typo) is an error listing the valid ones."""
     if phase is not None and phase not in PHASES:
-        raise ValueError(f"unknown ASVspoof 2021 LA phase {phase!r}; valid: {', '.join(PHASES)} (or None: all)")
+        raise ValueError(
+            f"unknown ASVspoof 2021 LA phase {phase!r}; valid: {', '.join(PHASES)} (or None: all)"
+        )
     return phase
 
 
@@ -120,7 +128,9 @@ def _phase(path: Path, i: int, phase: str, line: str) -> str:
 
 def _once(path: Path, i: int, utt: str, seen: dict[str, int], line: str) -> None:
     if utt in seen:
-        raise ProtocolError(path, i, f"utterance {utt} listed twice (first on line {seen[utt]})", line)
+        raise ProtocolError(
+            path, i, f"utterance {utt} listed twice (first on line {seen[utt]})", line
+        )
     seen[utt] = i
 
 
@@ -145,8 +155,11 @@ def read_la2021_cm_metadata(path: str | Path, phase: str | None = None) -> list[
         _once(path, i, utt, seen, line)
         key, ph = _key(path, i, key, CM_KEYS, line), _phase(path, i, ph, line)
         if phase is None or ph == phase:
-            out.append(LA2021Trial(spk, utt, _system(path, i, system, key, line), key,
-                                   codec, trans, trim, ph))
+            out.append(
+                LA2021Trial(
+                    spk, utt, _system(path, i, system, key, line), key, codec, trans, trim, ph
+                )
+            )
     return out
 
 
@@ -169,8 +182,10 @@ def read_asv_enrolment(path: str | Path) -> dict[str, list[str]]:
 def read_asv_trials(path: str | Path) -> list[ASVTrial]:
     """Read 2019 ASV trials: ``SPEAKER UTT SYSTEM KEY``, KEY target/nontarget/spoof."""
     path = Path(path)
-    return [ASVTrial(spk, utt, system, _key(path, i, key, ASV_KEYS, line))
-            for i, (spk, utt, system, key), line in read_fields(path, 4)]
+    return [
+        ASVTrial(spk, utt, system, _key(path, i, key, ASV_KEYS, line))
+        for i, (spk, utt, system, key), line in read_fields(path, 4)
+    ]
 
 
 def _float(path: Path, i: int, s: str, line: str) -> float:
@@ -187,8 +202,10 @@ def read_asv_scores(path: str | Path) -> ASVScores:
     """Read 2019 ASV scores: ``SYSTEM KEY SCORE`` (e.g. ``bonafide target 2.31``, ``A07 spoof -0.4``)."""
     path = Path(path)
     require("asvspoof2019_la", path, "ASV score file")
-    rows = [(system, _key(path, i, key, ASV_KEYS, line), _float(path, i, score, line))
-            for i, (system, key, score), line in read_fields(path, 3)]
+    rows = [
+        (system, _key(path, i, key, ASV_KEYS, line), _float(path, i, score, line))
+        for i, (system, key, score), line in read_fields(path, 3)
+    ]
     return ASVScores.from_frame(pd.DataFrame(rows, columns=["system", "key", "score"]))
 
 
@@ -203,7 +220,9 @@ def read_la2021_asv_metadata(path: str | Path, phase: str | None = None) -> list
     return out
 
 
-def read_la2021_asv_scores(metadata: str | Path, scores: str | Path, phase: str | None = "eval") -> ASVScores:
+def read_la2021_asv_scores(
+    metadata: str | Path, scores: str | Path, phase: str | None = "eval"
+) -> ASVScores:
     """Join the organisers' 2021 ASV scores (``SPEAKER UTT SCORE``) to their keys on (speaker, utt).
 
     Every key row of ``phase`` must have exactly one score and every score row
@@ -222,14 +241,20 @@ def read_la2021_asv_scores(metadata: str | Path, scores: str | Path, phase: str 
     unkeyed = [k for k in table if k not in known]
     if unkeyed:  # a score of a trial no key row names (of any phase): another release's file, or keys cut short
         i, line = where[unkeyed[0]]
-        raise ProtocolError(scores, i, f"{len(unkeyed)} scored trial(s) have no key in {metadata}; the first", line)
+        raise ProtocolError(
+            scores, i, f"{len(unkeyed)} scored trial(s) have no key in {metadata}; the first", line
+        )
     rows = []
     for t in keyed:
         if phase is None or t.phase == phase:
             if (t.speaker, t.utt) not in table:
-                raise ProtocolError(scores, None, f"no score for ASV trial ({t.speaker}, {t.utt}) of {metadata}")
+                raise ProtocolError(
+                    scores, None, f"no score for ASV trial ({t.speaker}, {t.utt}) of {metadata}"
+                )
             rows.append((t.speaker, t.utt, t.system, t.key, t.phase, table[(t.speaker, t.utt)]))
-    return ASVScores.from_frame(pd.DataFrame(rows, columns=["speaker", "utt", "system", "key", "phase", "score"]))
+    return ASVScores.from_frame(
+        pd.DataFrame(rows, columns=["speaker", "utt", "system", "key", "phase", "score"])
+    )
 
 
 class CMDataset(WaveformDataset):
@@ -240,10 +265,19 @@ class CMDataset(WaveformDataset):
     ``random_crop``). See the module docstring for the label convention.
     """
 
-    def __init__(self, trials: list[CMTrial], audio_dir: str | Path, sr: int = 16000,
-                 n_samples: int | None = 64600, bonafide_label: int = 1,
-                 class_of: Mapping[str, int] | None = None, random_crop: bool = False, seed: int = 0,
-                 augment=None, ext: str = ".flac"):
+    def __init__(
+        self,
+        trials: list[CMTrial],
+        audio_dir: str | Path,
+        sr: int = 16000,
+        n_samples: int | None = 64600,
+        bonafide_label: int = 1,
+        class_of: Mapping[str, int] | None = None,
+        random_crop: bool = False,
+        seed: int = 0,
+        augment=None,
+        ext: str = ".flac",
+    ):
         if bonafide_label not in (0, 1):
             raise ValueError(f"bonafide_label must be 0 or 1, got {bonafide_label}")
         self.trials, self.audio_dir = list(trials), Path(audio_dir)
@@ -251,13 +285,17 @@ class CMDataset(WaveformDataset):
         for t in self.trials:
             if class_of is not None:
                 if t.system not in class_of:
-                    raise ValueError(f"{t.utt}: system {t.system!r} has no class in class_of "
-                                     f"({', '.join(sorted(class_of))})")
+                    raise ValueError(
+                        f"{t.utt}: system {t.system!r} has no class in class_of "
+                        f"({', '.join(sorted(class_of))})"
+                    )
                 label = class_of[t.system]
             else:
                 label = bonafide_label if t.is_bonafide else 1 - bonafide_label
             items.append((self.audio_dir / f"{t.utt}{ext}", label, t.utt))
-        super().__init__(items, sr=sr, n_samples=n_samples, random_crop=random_crop, seed=seed, augment=augment)
+        super().__init__(
+            items, sr=sr, n_samples=n_samples, random_crop=random_crop, seed=seed, augment=augment
+        )
 
 
 def _la_root(root: str | Path) -> Path:
@@ -293,23 +331,32 @@ class LA2019(_FlacTrials):
 
     def __init__(self, root: str | Path, split: str):
         if split not in SPLITS:
-            raise ValueError(f"unknown ASVspoof 2019 LA split {split!r}; valid: {', '.join(SPLITS)}")
+            raise ValueError(
+                f"unknown ASVspoof 2019 LA split {split!r}; valid: {', '.join(SPLITS)}"
+            )
         self.split, self.root = split, _la_root(root)
         letter, name = SPLITS[split]
-        self.protocol_path = require("asvspoof2019_la", self.root / "ASVspoof2019_LA_cm_protocols" / name,
-                                     "CM protocol")
-        self.audio_dir = require("asvspoof2019_la", self.root / f"ASVspoof2019_LA_{split}" / "flac", "audio folder")
+        self.protocol_path = require(
+            "asvspoof2019_la", self.root / "ASVspoof2019_LA_cm_protocols" / name, "CM protocol"
+        )
+        self.audio_dir = require(
+            "asvspoof2019_la", self.root / f"ASVspoof2019_LA_{split}" / "flac", "audio folder"
+        )
         self.trials = read_cm_protocol(self.protocol_path)
         for n, t in enumerate(self.trials, start=1):
             # a protocol of another split would silently point at missing files
             if not t.utt.startswith(f"LA_{letter}_"):
-                raise ProtocolError(self.protocol_path, n, f"utterance {t.utt} is not of the {split} split "
-                                    f"(expected prefix LA_{letter}_)")
-
+                raise ProtocolError(
+                    self.protocol_path,
+                    n,
+                    f"utterance {t.utt} is not of the {split} split (expected prefix LA_{letter}_)",
+                )
 
     def _asv_split(self) -> str:
         if self.split == "train":
-            raise ValueError("ASVspoof 2019 LA has ASV protocols and scores for dev and eval only, not train")
+            raise ValueError(
+                "ASVspoof 2019 LA has ASV protocols and scores for dev and eval only, not train"
+            )
         return self.split
 
     def asv_enrolment(self) -> dict[str, list[str]]:
@@ -317,30 +364,52 @@ class LA2019(_FlacTrials):
         d = self.root / "ASVspoof2019_LA_asv_protocols"
         out: dict[str, list[str]] = {}
         for g in ("female", "male"):
-            out.update(read_asv_enrolment(require("asvspoof2019_la",
-                                                  d / f"ASVspoof2019.LA.asv.{self._asv_split()}.{g}.trn.txt",
-                                                  "ASV enrolment list")))
+            out.update(
+                read_asv_enrolment(
+                    require(
+                        "asvspoof2019_la",
+                        d / f"ASVspoof2019.LA.asv.{self._asv_split()}.{g}.trn.txt",
+                        "ASV enrolment list",
+                    )
+                )
+            )
         return out
 
     def asv_trials(self) -> list[ASVTrial]:
         """Gender-independent ASV trials of this split."""
-        p = self.root / "ASVspoof2019_LA_asv_protocols" / f"ASVspoof2019.LA.asv.{self._asv_split()}.gi.trl.txt"
+        p = (
+            self.root
+            / "ASVspoof2019_LA_asv_protocols"
+            / f"ASVspoof2019.LA.asv.{self._asv_split()}.gi.trl.txt"
+        )
         return read_asv_trials(require("asvspoof2019_la", p, "ASV trial list"))
 
     def asv_scores(self) -> ASVScores:
         """The organisers' ASV scores of this split (for the t-DCF)."""
-        p = self.root / "ASVspoof2019_LA_asv_scores" / f"ASVspoof2019.LA.asv.{self._asv_split()}.gi.trl.scores.txt"
+        p = (
+            self.root
+            / "ASVspoof2019_LA_asv_scores"
+            / f"ASVspoof2019.LA.asv.{self._asv_split()}.gi.trl.scores.txt"
+        )
         return read_asv_scores(p)
 
 
 def _keys_dir(root: Path) -> Path:
     """The folder holding ``CM/`` and ``ASV/`` of the 2021 LA keys (stage-1 or full release)."""
-    candidates = [root / "LA-keys-stage-1" / "keys", root / "LA-keys-full" / "keys" / "LA",
-                  root / "keys" / "LA", root / "keys"]
+    candidates = [
+        root / "LA-keys-stage-1" / "keys",
+        root / "LA-keys-full" / "keys" / "LA",
+        root / "keys" / "LA",
+        root / "keys",
+    ]
     for c in candidates:
         if (c / "CM" / "trial_metadata.txt").is_file():
             return c
-    return require("asvspoof2021_la", candidates[0] / "CM" / "trial_metadata.txt", "CM key file (trial_metadata.txt)")
+    return require(
+        "asvspoof2021_la",
+        candidates[0] / "CM" / "trial_metadata.txt",
+        "CM key file (trial_metadata.txt)",
+    )
 
 
 class LA2021Eval(_FlacTrials):
@@ -351,18 +420,22 @@ class LA2021Eval(_FlacTrials):
         self.root = Path(root).expanduser()
         self.eval_dir = require("asvspoof2021_la", self.root / "ASVspoof2021_LA_eval")
         self.audio_dir = require("asvspoof2021_la", self.eval_dir / "flac", "audio folder")
-        self.trial_list_path = require("asvspoof2021_la", self.eval_dir / "ASVspoof2021.LA.cm.eval.trl.txt",
-                                       "trial list")
+        self.trial_list_path = require(
+            "asvspoof2021_la", self.eval_dir / "ASVspoof2021.LA.cm.eval.trl.txt", "trial list"
+        )
         self.keys_dir = _keys_dir(self.root)
         self.metadata_path = self.keys_dir / "CM" / "trial_metadata.txt"
         self.trials = read_la2021_cm_metadata(self.metadata_path, phase)
         listed = set(read_trial_list(self.trial_list_path))
         unlisted = [t.utt for t in self.trials if t.utt not in listed]
         if unlisted:
-            raise ProtocolError(self.metadata_path, None, f"{len(unlisted)} keyed trials are not in "
-                                f"{self.trial_list_path} (first: {', '.join(unlisted[:3])}); keys and audio "
-                                "release do not match")
-
+            raise ProtocolError(
+                self.metadata_path,
+                None,
+                f"{len(unlisted)} keyed trials are not in "
+                f"{self.trial_list_path} (first: {', '.join(unlisted[:3])}); keys and audio "
+                "release do not match",
+            )
 
     def asv_trials(self, phase: str | None = "eval") -> list[ASVTrial]:
         """ASV trials of the keys (``ASV/trial_metadata.txt``) of one phase (None: all)."""
@@ -373,16 +446,24 @@ class LA2021Eval(_FlacTrials):
     def asv_scores(self, phase: str | None = "eval") -> ASVScores:
         """The organisers' ASV scores joined to the ASV keys (for the t-DCF)."""
         check_phase(phase)
-        meta = require("asvspoof2021_la", self.keys_dir / "ASV" / "trial_metadata.txt", "ASV key file")
+        meta = require(
+            "asvspoof2021_la", self.keys_dir / "ASV" / "trial_metadata.txt", "ASV key file"
+        )
         # the keys' README spells the folder ASVtorch_kaldi, the evaluation script ASVTorch_Kaldi
         found = sorted((self.keys_dir / "ASV").glob("*/score.txt"))
         found = [p for p in found if p.parent.name.lower() == "asvtorch_kaldi"] or found
         if not found:
-            require("asvspoof2021_la", self.keys_dir / "ASV" / "ASVTorch_Kaldi" / "score.txt", "ASV score file")
+            require(
+                "asvspoof2021_la",
+                self.keys_dir / "ASV" / "ASVTorch_Kaldi" / "score.txt",
+                "ASV score file",
+            )
         return read_la2021_asv_scores(meta, found[0], phase)
 
 
-def speaker_label_groups(trials: list[CMTrial], audio_dir: str | Path, ext: str = ".flac") -> dict[tuple[str, str], list[Path]]:
+def speaker_label_groups(
+    trials: list[CMTrial], audio_dir: str | Path, ext: str = ".flac"
+) -> dict[tuple[str, str], list[Path]]:
     """Files of each (speaker, key) pair in protocol order: the groups the study 04 source concatenates before cutting."""
     groups: dict[tuple[str, str], list[Path]] = {}
     for t in trials:
@@ -392,9 +473,27 @@ def speaker_label_groups(trials: list[CMTrial], audio_dir: str | Path, ext: str 
 
 # Attack families of the real ASVspoof 2019 LA systems (Wang et al. 2020, Table 1): TTS, VC, or both (TTS_VC,
 # counted here as VC: the attack converts a voice); the embedded corpus states its own in MANIFEST.json.
-LA19_FAMILIES = {"A01": "TTS", "A02": "TTS", "A03": "TTS", "A04": "TTS", "A05": "VC", "A06": "VC",
-                 "A07": "TTS", "A08": "TTS", "A09": "TTS", "A10": "TTS", "A11": "TTS", "A12": "TTS",
-                 "A13": "VC", "A14": "VC", "A15": "VC", "A16": "TTS", "A17": "VC", "A18": "VC", "A19": "VC"}
+LA19_FAMILIES = {
+    "A01": "TTS",
+    "A02": "TTS",
+    "A03": "TTS",
+    "A04": "TTS",
+    "A05": "VC",
+    "A06": "VC",
+    "A07": "TTS",
+    "A08": "TTS",
+    "A09": "TTS",
+    "A10": "TTS",
+    "A11": "TTS",
+    "A12": "TTS",
+    "A13": "VC",
+    "A14": "VC",
+    "A15": "VC",
+    "A16": "TTS",
+    "A17": "VC",
+    "A18": "VC",
+    "A19": "VC",
+}
 
 
 def attack_families(root: str | Path) -> dict[str, str]:

@@ -40,7 +40,11 @@ def g711(x: np.ndarray, law: str) -> np.ndarray:
         y = np.sign(x) * np.log1p(MU * a) / np.log1p(MU)
     elif law == "alaw":
         small = a < 1.0 / A
-        y = np.sign(x) * np.where(small, A * a, 1.0 + np.log(np.maximum(A * a, 1.0))) / (1.0 + np.log(A))
+        y = (
+            np.sign(x)
+            * np.where(small, A * a, 1.0 + np.log(np.maximum(A * a, 1.0)))
+            / (1.0 + np.log(A))
+        )
     else:
         raise ValueError(f"unknown G.711 law {law!r}; valid: ulaw, alaw")
     y = np.round(y * 127.0) / 127.0  # 8 bits: a sign and 7 bits of magnitude
@@ -61,22 +65,33 @@ class Augmenter:
     rir_root: str | Path
     sr: int = 16000
     snr_db: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: {"noise": (0.0, 15.0), "speech": (13.0, 20.0), "music": (5.0, 15.0)})
+        default_factory=lambda: {"noise": (0.0, 15.0), "speech": (13.0, 20.0), "music": (5.0, 15.0)}
+    )
     n_sources: dict[str, tuple[int, int]] = field(
-        default_factory=lambda: {"noise": (1, 1), "speech": (3, 7), "music": (1, 1)})
+        default_factory=lambda: {"noise": (1, 1), "speech": (3, 7), "music": (1, 1)}
+    )
     kinds: tuple[str, ...] = ("none", "reverb", "music", "speech", "noise")
     seed: int = 0
-    p: float | None = None  # probability of augmenting a call; None: uniform over kinds, none included
-
+    p: float | None = (
+        None  # probability of augmenting a call; None: uniform over kinds, none included
+    )
 
     def __post_init__(self):
         unknown = set(self.kinds) - set(KINDS)
         if unknown:
-            raise ValueError(f"unknown augmentation kind(s) {sorted(unknown)}; valid: {', '.join(KINDS)}")
-        if self.p is not None and not (0.0 <= self.p <= 1.0 and any(k != "none" for k in self.kinds)):
-            raise ValueError(f"augmentation probability p={self.p} needs 0 <= p <= 1 and a kind other than none")
+            raise ValueError(
+                f"unknown augmentation kind(s) {sorted(unknown)}; valid: {', '.join(KINDS)}"
+            )
+        if self.p is not None and not (
+            0.0 <= self.p <= 1.0 and any(k != "none" for k in self.kinds)
+        ):
+            raise ValueError(
+                f"augmentation probability p={self.p} needs 0 <= p <= 1 and a kind other than none"
+            )
         self.files: dict[str, list[Path]] = {}
-        cats = [c for c in CATEGORIES if c in self.kinds]  # only the folders this augmenter will use
+        cats = [
+            c for c in CATEGORIES if c in self.kinds
+        ]  # only the folders this augmenter will use
         if cats:
             musan = Path(self.musan_root).expanduser()
             musan = musan / "musan" if (musan / "musan").is_dir() else require("musan", musan)
@@ -96,17 +111,23 @@ class Augmenter:
             if cand.is_dir() and any(cand.glob("*/*/*.wav")):
                 return sorted(cand.glob("*/*/*.wav"))
         require("rirs_noises", rir / "simulated_rirs", "simulated_rirs folder")
-        raise FileNotFoundError(f"RIRS_NOISES: no <room size>/<Room>/*.wav files under {rir / 'simulated_rirs'}")
+        raise FileNotFoundError(
+            f"RIRS_NOISES: no <room size>/<Room>/*.wav files under {rir / 'simulated_rirs'}"
+        )
 
     def add_noise(self, wav: np.ndarray, category: str, rng: np.random.Generator) -> np.ndarray:
         """Add ``category`` noise at a random SNR (several babble speakers for speech)."""
         lo, hi = self.n_sources[category]
         k = int(rng.integers(lo, hi + 1))
-        picks = rng.choice(len(self.files[category]), size=min(k, len(self.files[category])), replace=False)
+        picks = rng.choice(
+            len(self.files[category]), size=min(k, len(self.files[category])), replace=False
+        )
         clean_db = rms_db(wav)
         total = np.zeros_like(wav)
         for i in picks:
-            noise = crop_or_pad(load_audio(self.files[category][i], sr=self.sr), len(wav), random_crop=True, rng=rng)
+            noise = crop_or_pad(
+                load_audio(self.files[category][i], sr=self.sr), len(wav), random_crop=True, rng=rng
+            )
             snr = rng.uniform(*self.snr_db[category])
             total += np.sqrt(10 ** ((clean_db - rms_db(noise) - snr) / 10)) * noise
         return wav + total
@@ -117,7 +138,7 @@ class Augmenter:
         energy = float(np.sqrt(np.sum(rir.astype(np.float64) ** 2)))
         if energy < 1e-10:  # an all-zero RIR would silence the utterance; leave it dry
             return wav
-        return fftconvolve(wav, rir / energy, mode="full")[:len(wav)].astype(np.float32)
+        return fftconvolve(wav, rir / energy, mode="full")[: len(wav)].astype(np.float32)
 
     def telephone(self, wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Narrow band and G.711: resample to 8 kHz, mu-law or A-law round trip, back to ``sr``, same length."""
@@ -137,7 +158,11 @@ class Augmenter:
 
     def __call__(self, wav, kind: str | None = None, rng: np.random.Generator | None = None):
         """Augment one waveform (numpy or torch, 1-D); ``kind`` forces one augmentation, ``rng`` overrides the seed."""
-        if kind not in (None, "none", *self.kinds):  # also a kind whose files this augmenter did not load
+        if kind not in (
+            None,
+            "none",
+            *self.kinds,
+        ):  # also a kind whose files this augmenter did not load
             valid = ", ".join(dict.fromkeys(("none", *self.kinds)))
             raise ValueError(f"unknown augmentation kind {kind!r}; valid here: {valid}")
         rng = rng if rng is not None else self.rng

@@ -33,21 +33,29 @@ def read_cv_tsv(path: str | Path) -> list[CVClip]:
     """Read a Common Voice table (validated.tsv, other.tsv, ...), checking its header and every row's width."""
     path = Path(path)
     # sentences contain quotes: the tables are not CSV-quoted, so quoting is off (one record per line)
-    reader = csv.reader((line for _, line in text_lines(path)), delimiter="\t", quoting=csv.QUOTE_NONE)
+    reader = csv.reader(
+        (line for _, line in text_lines(path)), delimiter="\t", quoting=csv.QUOTE_NONE
+    )
     header = next(reader, None)
     if header is None:
         raise ProtocolError(path, 1, "empty table (no header)")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ProtocolError(path, 1, f"header lacks column(s) {', '.join(missing)}", "\t".join(header))
+        raise ProtocolError(
+            path, 1, f"header lacks column(s) {', '.join(missing)}", "\t".join(header)
+        )
     out = []
     for row in reader:
         i = reader.line_num
         if not row or row == [""]:
             continue
         if len(row) != len(header):
-            raise ProtocolError(path, i, f"expected {len(header)} tab-separated fields, found {len(row)}",
-                                "\t".join(row))
+            raise ProtocolError(
+                path,
+                i,
+                f"expected {len(header)} tab-separated fields, found {len(row)}",
+                "\t".join(row),
+            )
         rec = dict(zip(header, row))
         if not rec["client_id"] or not rec["path"]:
             raise ProtocolError(path, i, "empty client_id or path", "\t".join(row))
@@ -73,7 +81,9 @@ class CommonVoice:
         """Rows of ``<name>.tsv``; an unknown name is an error listing the tables there are."""
         path = self.dir / f"{name}.tsv"
         # reported.tsv lists sentence reports, not clips (other columns): never a table to read here
-        if not path.is_file() and (present := sorted(p.stem for p in self.dir.glob("*.tsv") if p.stem != "reported")):
+        if not path.is_file() and (
+            present := sorted(p.stem for p in self.dir.glob("*.tsv") if p.stem != "reported")
+        ):
             # a typo ('valdated') is not a missing download: name what can be read
             raise ValueError(f"{self.dir}: no table {name!r}; valid: {', '.join(present)}")
         return read_cv_tsv(require("commonvoice", path, f"table {name}.tsv"))

@@ -44,7 +44,9 @@ def parse_deepvoice_name(path: str | Path) -> tuple[str, str, str]:
         return "real", m["src"].lower(), m["src"].lower()
     if m := _FAKE.match(stem):
         return "fake", m["src"].lower(), m["tgt"].lower()
-    raise ProtocolError(path, None, "file name is neither '<person>-original.wav' nor '<a>-to-<b>.wav'")
+    raise ProtocolError(
+        path, None, "file name is neither '<person>-original.wav' nor '<a>-to-<b>.wav'"
+    )
 
 
 def audio_root(root: str | Path) -> Path:
@@ -80,8 +82,15 @@ class DeepVoiceSegments(WaveformDataset):
     piece is kept; pieces shorter than ``min_seconds`` are dropped with a note.
     """
 
-    def __init__(self, files: list[DeepVoiceFile], seconds: float = 30.0, sr: int = 16000, real_label: int = 1,
-                 min_seconds: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        files: list[DeepVoiceFile],
+        seconds: float = 30.0,
+        sr: int = 16000,
+        real_label: int = 1,
+        min_seconds: float = 0.0,
+        **kwargs,
+    ):
         items, self.spans = [], []
         for f in files:
             info = audio_info(f.path)
@@ -89,8 +98,12 @@ class DeepVoiceSegments(WaveformDataset):
             for k, start in enumerate(range(0, info.frames, seg)):
                 stop = min(start + seg, info.frames)
                 if stop - start < min_seconds * info.samplerate:
-                    log.info("%s: last piece of %.2f s dropped (< %.2f s)", f.path,
-                             (stop - start) / info.samplerate, min_seconds)
+                    log.info(
+                        "%s: last piece of %.2f s dropped (< %.2f s)",
+                        f.path,
+                        (stop - start) / info.samplerate,
+                        min_seconds,
+                    )
                     continue
                 label = real_label if f.label == "real" else 1 - real_label
                 items.append((f.path, label, f"{f.path.stem}_{k + 1}"))

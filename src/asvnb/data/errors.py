@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 
 @dataclass(frozen=True)
@@ -18,17 +18,28 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {
-    "asvspoof2019_la": Source("ASVspoof 2019 LA", "https://datashare.ed.ac.uk/handle/10283/3336", "ODC-By 1.0"),
-    "asvspoof2021_la": Source("ASVspoof 2021 LA eval",
-                              "https://zenodo.org/record/4837263 (audio), "
-                              "https://www.asvspoof.org/index2021.html (keys: LA-keys-stage-1 / LA-keys-full)",
-                              "ODC-By 1.0"),
-    "commonvoice": Source("Common Voice 14.0 delta (en)", "https://commonvoice.mozilla.org/datasets", "CC0 1.0"),
-    "deepvoice": Source("DEEP-VOICE: DeepFake Voice Recognition (Kaggle)",
-                        "https://www.kaggle.com/datasets/birdy654/deep-voice-deepfake-voice-recognition",
-                        "as stated on the Kaggle page (not verified here)"),
-    "imitation": Source("Fake voice recordings (Imitation), Mendeley Data",
-                        "https://data.mendeley.com/datasets/ytkv9w92t6/1", "CC BY 4.0"),
+    "asvspoof2019_la": Source(
+        "ASVspoof 2019 LA", "https://datashare.ed.ac.uk/handle/10283/3336", "ODC-By 1.0"
+    ),
+    "asvspoof2021_la": Source(
+        "ASVspoof 2021 LA eval",
+        "https://zenodo.org/record/4837263 (audio), "
+        "https://www.asvspoof.org/index2021.html (keys: LA-keys-stage-1 / LA-keys-full)",
+        "ODC-By 1.0",
+    ),
+    "commonvoice": Source(
+        "Common Voice 14.0 delta (en)", "https://commonvoice.mozilla.org/datasets", "CC0 1.0"
+    ),
+    "deepvoice": Source(
+        "DEEP-VOICE: DeepFake Voice Recognition (Kaggle)",
+        "https://www.kaggle.com/datasets/birdy654/deep-voice-deepfake-voice-recognition",
+        "as stated on the Kaggle page (not verified here)",
+    ),
+    "imitation": Source(
+        "Fake voice recordings (Imitation), Mendeley Data",
+        "https://data.mendeley.com/datasets/ytkv9w92t6/1",
+        "CC BY 4.0",
+    ),
     "musan": Source("MUSAN", "https://www.openslr.org/17/", "CC BY 4.0"),
     "rirs_noises": Source("RIRS_NOISES", "https://www.openslr.org/28/", "Apache 2.0"),
 }
@@ -40,9 +51,11 @@ class DatasetMissing(FileNotFoundError):
     def __init__(self, dataset: str, path: str | Path, what: str = "folder"):
         src = SOURCES[dataset]
         self.dataset, self.path = src.name, Path(path)
-        super().__init__(f"{src.name}: {what} not found at {path}. Download it from {src.url} "
-                         f"(licence: {src.licence}) and unpack it there, or build the embedded "
-                         f"corpus with `asvnb data synth`.")
+        super().__init__(
+            f"{src.name}: {what} not found at {path}. Download it from {src.url} "
+            f"(licence: {src.licence}) and unpack it there, or build the embedded "
+            f"corpus with `asvnb data synth`."
+        )
 
 
 class ProtocolError(ValueError):
@@ -68,16 +81,25 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         for i, raw in enumerate(f, start=1):
             if i == 1:
                 if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise ProtocolError(path, None, "UTF-16 text (it starts with a UTF-16 byte-order mark); "
-                                        "save it as UTF-8")
+                    raise ProtocolError(
+                        path,
+                        None,
+                        "UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+                    )
                 if raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8):]
+                    raw = raw[len(codecs.BOM_UTF8) :]
             if b"\x00" in raw:  # valid UTF-8, but UTF-16 without a byte-order mark looks like this
-                raise ProtocolError(path, i, "NUL bytes: UTF-16 or binary data, not UTF-8 text; save it as UTF-8")
+                raise ProtocolError(
+                    path, i, "NUL bytes: UTF-16 or binary data, not UTF-8 text; save it as UTF-8"
+                )
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ProtocolError(path, i, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
-                                    "Latin-1 or another encoding?); save it as UTF-8",
-                                    raw.decode("utf-8", "replace")) from None
+                raise ProtocolError(
+                    path,
+                    i,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+                    "Latin-1 or another encoding?); save it as UTF-8",
+                    raw.decode("utf-8", "replace"),
+                ) from None
             yield i, line

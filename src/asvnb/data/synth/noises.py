@@ -34,7 +34,11 @@ def music(seconds: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
         """One note: this piece's harmonics under a fast attack and exponential decay."""
         t = np.arange(length) / sr
         f = 440.0 * 2 ** ((midi - 69) / 12)
-        wave = sum(h * np.sin(2 * np.pi * f * (k + 1) * t) for k, h in enumerate(harmonics) if f * (k + 1) < sr / 2)
+        wave = sum(
+            h * np.sin(2 * np.pi * f * (k + 1) * t)
+            for k, h in enumerate(harmonics)
+            if f * (k + 1) < sr / 2
+        )
         env = np.minimum(1.0, t / 0.01) * np.exp(-t * rng.uniform(1.5, 4.0))
         return amp * wave * env
 
@@ -42,15 +46,17 @@ def music(seconds: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
         chord = root + progression[i % len(progression)]
         for interval in (0, 4 if rng.random() < 0.6 else 3, 7):
             seg = tone(chord + interval, min(4 * beat, n - start), 0.15)
-            out[start:start + len(seg)] += seg
+            out[start : start + len(seg)] += seg
     scale = np.array([0, 2, 4, 5, 7, 9, 11, 12])
     for start in range(0, n, beat // 2):
         if rng.random() < 0.7:
             seg = tone(root + 12 + rng.choice(scale), min(beat // 2, n - start), 0.25)
-            out[start:start + len(seg)] += seg
+            out[start : start + len(seg)] += seg
     for start in range(0, n, beat):  # percussion: short decaying noise bursts
         length = min(int(0.08 * sr), n - start)
-        out[start:start + length] += 0.2 * rng.standard_normal(length) * np.exp(-np.arange(length) / (0.015 * sr))
+        out[start : start + length] += (
+            0.2 * rng.standard_normal(length) * np.exp(-np.arange(length) / (0.015 * sr))
+        )
     return (0.5 * out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
 
 
@@ -62,16 +68,25 @@ def noise(kind: str, seconds: float, rng: np.random.Generator, sr: int = SR) -> 
     if kind == "white":
         x = white
     elif kind == "pink":  # Voss-McCartney-like 1/f filter (Kellet's coefficients)
-        x = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786], [1, -2.494956002, 2.017265875, -0.522189400], white)
+        x = lfilter(
+            [0.049922035, -0.095993537, 0.050612699, -0.004408786],
+            [1, -2.494956002, 2.017265875, -0.522189400],
+            white,
+        )
     elif kind == "brown":
         x = np.cumsum(white)
         x = x - np.convolve(x, np.ones(sr // 10) / (sr // 10), mode="same")  # remove the drift
     elif kind == "hum":
         f0 = rng.choice([50.0, 60.0])
-        x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) / k for k in range(1, 8)) + 0.05 * white
+        x = (
+            sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) / k for k in range(1, 8))
+            + 0.05 * white
+        )
     elif kind == "fan":
         lo = rng.uniform(100, 400)
-        x = sosfilt(butter(4, (lo, lo * rng.uniform(3, 8)), btype="bandpass", fs=sr, output="sos"), white)
+        x = sosfilt(
+            butter(4, (lo, lo * rng.uniform(3, 8)), btype="bandpass", fs=sr, output="sos"), white
+        )
         x *= 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(5, 30) * t)
     elif kind == "babble":  # speech-shaped noise with syllable-rate modulation
         x = sosfilt(butter(2, (200, 3500), btype="bandpass", fs=sr, output="sos"), white)
@@ -97,6 +112,8 @@ def rir(room: str, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
             h[k] += rng.uniform(-0.6, 0.6)
     tail = rng.standard_normal(n) * np.exp(-6.91 * t / rt60)  # -60 dB at t = RT60
     tail[:direct] = 0.0
-    tail = sosfilt(butter(2, rng.uniform(3000, 7000), fs=sr, output="sos"), tail)  # walls absorb the highs
+    tail = sosfilt(
+        butter(2, rng.uniform(3000, 7000), fs=sr, output="sos"), tail
+    )  # walls absorb the highs
     h = h + 0.3 * tail
     return (h / np.max(np.abs(h))).astype(np.float32)

@@ -29,9 +29,16 @@ KTUBERLING_ROOT = Path("/usr/share/ktuberling/sounds")
 
 # Debian packages the corpus needs: speech sources, the espeak-ng TTS engine and ffmpeg (G.722 codec).
 DEBIAN_PACKAGES = (
-    "asterisk-core-sounds-en-g722", "asterisk-core-sounds-es-g722", "asterisk-core-sounds-fr-g722",
-    "asterisk-core-sounds-it-g722", "asterisk-core-sounds-ru-g722", "asterisk-prompt-it-menardi-wav",
-    "klettres-data", "ktuberling-data", "espeak-ng", "ffmpeg",
+    "asterisk-core-sounds-en-g722",
+    "asterisk-core-sounds-es-g722",
+    "asterisk-core-sounds-fr-g722",
+    "asterisk-core-sounds-it-g722",
+    "asterisk-core-sounds-ru-g722",
+    "asterisk-prompt-it-menardi-wav",
+    "klettres-data",
+    "ktuberling-data",
+    "espeak-ng",
+    "ffmpeg",
 )
 
 
@@ -45,14 +52,26 @@ class SourceInfo:
 
 
 SOURCES = {
-    "asterisk": SourceInfo(DEBIAN_PACKAGES[:5], "CC-BY-SA-3.0",
-                           "Asterisk core sound prompts: professional IVR voices, G.722 coded at 16 kHz"),
-    "menardi": SourceInfo(("asterisk-prompt-it-menardi-wav",), "CC-BY-SA-3.0",
-                          "Italian Asterisk prompts by Marco Menardi / Paola Dal Zot, 8 kHz PCM"),
-    "klettres": SourceInfo(("klettres-data",), "GPL-2+",
-                           "KLettres letters and syllables read by KDE volunteers, one folder per language"),
-    "ktuberling": SourceInfo(("ktuberling-data",), "GPL-2+",
-                             "KTuberling object names read by KDE volunteers, one folder per language"),
+    "asterisk": SourceInfo(
+        DEBIAN_PACKAGES[:5],
+        "CC-BY-SA-3.0",
+        "Asterisk core sound prompts: professional IVR voices, G.722 coded at 16 kHz",
+    ),
+    "menardi": SourceInfo(
+        ("asterisk-prompt-it-menardi-wav",),
+        "CC-BY-SA-3.0",
+        "Italian Asterisk prompts by Marco Menardi / Paola Dal Zot, 8 kHz PCM",
+    ),
+    "klettres": SourceInfo(
+        ("klettres-data",),
+        "GPL-2+",
+        "KLettres letters and syllables read by KDE volunteers, one folder per language",
+    ),
+    "ktuberling": SourceInfo(
+        ("ktuberling-data",),
+        "GPL-2+",
+        "KTuberling object names read by KDE volunteers, one folder per language",
+    ),
 }
 
 
@@ -69,7 +88,9 @@ def missing_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[str]:
     """Packages of ``packages`` that dpkg does not report as installed."""
     missing = []
     for pkg in packages:
-        res = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+        res = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True
+        )
         if res.returncode != 0 or "install ok installed" not in res.stdout:
             missing.append(pkg)
     return missing
@@ -82,7 +103,9 @@ def ensure_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[str]:
         return []
     line = install_line(missing)
     if os.geteuid() != 0:
-        raise SystemPackagesMissing(f"the embedded corpus needs Debian packages that are missing: run\n  sudo {line}")
+        raise SystemPackagesMissing(
+            f"the embedded corpus needs Debian packages that are missing: run\n  sudo {line}"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     res = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True)
     if res.returncode != 0:
@@ -108,33 +131,55 @@ def _file_seconds(path: Path) -> float:
     return audio_info(path).duration
 
 
-@functools.lru_cache(maxsize=4)  # reads ~6000 headers; the packages do not change while a process runs
-def inventory(min_sr: int = SR, min_seconds: float = 40.0, max_file_s: float = 8.0) -> tuple[Speaker, ...]:
+@functools.lru_cache(
+    maxsize=4
+)  # reads ~6000 headers; the packages do not change while a process runs
+def inventory(
+    min_sr: int = SR, min_seconds: float = 40.0, max_file_s: float = 8.0
+) -> tuple[Speaker, ...]:
     """All speakers of the installed packages with at least ``min_seconds`` of wideband (>= ``min_sr``) audio."""
     speakers = []
     groups: dict[str, list[Path]] = {}
     for voice in sorted(ASTERISK_ROOT.glob("*_*_[fm]_*")):
-        files = [p for p in sorted(voice.rglob("*.g722"))
-                 if not any(w in p.stem for w in ("beep", "tone", "silence")) and "silence" not in p.parts]
+        files = [
+            p
+            for p in sorted(voice.rglob("*.g722"))
+            if not any(w in p.stem for w in ("beep", "tone", "silence"))
+            and "silence" not in p.parts
+        ]
         if files:
             key = "en_US_f_Allison" if voice.name.endswith("_f_Allison") else voice.name
             groups.setdefault(key, []).extend(files)
     for key, files in groups.items():
         lang, _, gender = key.split("_")[:3]
-        speakers.append(Speaker(f"asterisk/{key}", "asterisk", lang, "female" if gender == "f" else "male",
-                                tuple(files), 0.0))
+        speakers.append(
+            Speaker(
+                f"asterisk/{key}",
+                "asterisk",
+                lang,
+                "female" if gender == "f" else "male",
+                tuple(files),
+                0.0,
+            )
+        )
     for source, root in (("klettres", KLETTRES_ROOT), ("ktuberling", KTUBERLING_ROOT)):
         for folder in sorted(p for p in root.glob("*") if p.is_dir()):
-            files = sorted(p for p in folder.rglob("*") if p.suffix in (".ogg", ".wav") and p.is_file())
+            files = sorted(
+                p for p in folder.rglob("*") if p.suffix in (".ogg", ".wav") and p.is_file()
+            )
             if files:
-                speakers.append(Speaker(f"{source}/{folder.name}", source, folder.name, None, tuple(files), 0.0))
+                speakers.append(
+                    Speaker(f"{source}/{folder.name}", source, folder.name, None, tuple(files), 0.0)
+                )
     out = []
     for spk in speakers:
         keep, total = [], 0.0
         for p in spk.files:
             secs = _file_seconds(p)
             rate = SR if p.suffix == ".g722" else audio_info(p).samplerate
-            if rate >= min_sr and 0.2 <= secs <= max_file_s:  # very long files are menus, not utterances
+            if (
+                rate >= min_sr and 0.2 <= secs <= max_file_s
+            ):  # very long files are menus, not utterances
                 keep.append(p)
                 total += secs
         if total >= min_seconds:
@@ -154,17 +199,37 @@ def decode_g722(files: list[Path]) -> list[np.ndarray]:
     if shutil.which("ffmpeg") is None:
         raise SystemPackagesMissing(f"ffmpeg not found: run\n  {install_line(['ffmpeg'])}")
     blobs = [Path(f).read_bytes() for f in files]
-    res = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", "-", "-f", "s16le", "-ac", "1", "-ar", str(SR), "-"],
-                         input=b"".join(blobs), capture_output=True)
+    res = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "g722",
+            "-i",
+            "-",
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(SR),
+            "-",
+        ],
+        input=b"".join(blobs),
+        capture_output=True,
+    )
     if res.returncode != 0:
-        raise AudioError(f"ffmpeg could not decode G.722 batch starting at {files[0]}: {res.stderr.decode()[-500:]}")
+        raise AudioError(
+            f"ffmpeg could not decode G.722 batch starting at {files[0]}: {res.stderr.decode()[-500:]}"
+        )
     pcm = np.frombuffer(res.stdout, dtype="<i2").astype(np.float32) / 32768.0
     out, pos = [], 0
     for f, b in zip(files, blobs):
         n = 2 * len(b)
         if pos + n > len(pcm):
             raise AudioError(f"{f}: G.722 decoding returned fewer samples than its size implies")
-        out.append(pcm[pos:pos + n].copy())
+        out.append(pcm[pos : pos + n].copy())
         pos += n
     return out
 
@@ -176,7 +241,9 @@ def trim(wav: np.ndarray, top_db: float = 30.0) -> np.ndarray:
     return librosa.effects.trim(wav, top_db=top_db, frame_length=512, hop_length=128)[0]
 
 
-def load_prompts(files: list[Path], min_active_s: float = 0.25, top_db: float = 30.0) -> dict[str, np.ndarray]:
+def load_prompts(
+    files: list[Path], min_active_s: float = 0.25, top_db: float = 30.0
+) -> dict[str, np.ndarray]:
     """Decode files to 16 kHz mono, trim silence, and drop the silence-only ones (keyed by path)."""
     g722 = [f for f in files if f.suffix == ".g722"]
     wavs = dict(zip(map(str, g722), decode_g722(g722)))
@@ -205,11 +272,7 @@ def transcripts(spk: Speaker) -> tuple[str, ...]:
     """
     texts: set[str] = set()
     for p in spk.files:
-        if spk.source == "klettres":
-            texts.add(p.stem)
-        elif spk.source == "asterisk" and p.parent.name == "digits" and p.stem.isdigit():
-            texts.add(p.stem)
-        elif spk.source == "asterisk" and p.parent.name == "letters" and len(p.stem) == 1:
+        if spk.source == "klettres" or spk.source == "asterisk" and p.parent.name == "digits" and p.stem.isdigit() or spk.source == "asterisk" and p.parent.name == "letters" and len(p.stem) == 1:
             texts.add(p.stem)
     if len(texts) < 10:
         texts |= {str(n) for n in range(100)}
