@@ -7,12 +7,14 @@ check the adapter against: the trials or files it wrote.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 SR = 16000
+Trial = tuple[str, str, str, str]  # speaker, utterance, system ('-' for bona fide), key
 
 
 def tone(
@@ -59,20 +61,38 @@ CM_NAMES = {
 }
 
 
-def write_la2019(root: Path) -> Path:
-    """``root/LA`` with flac audio, CM protocols (one line with trailing spaces, a blank final line), ASV lists and scores."""
+def write_la2019_cm(
+    root: Path,
+    trials: Mapping[str, Sequence[Trial]],
+    audio: Mapping[str, np.ndarray],
+    sr: int = SR,
+    quirks: bool = False,
+) -> Path:
+    """``root/LA``: per split the CM protocol of ``trials`` and one flac per trial, ``audio[utt]``.
+
+    ``quirks`` writes what the real protocols tolerate: trailing spaces on the first line, a blank last line.
+    """
     la = root / "LA"
-    for split, trials in LA2019_TRIALS.items():
-        lines = [" ".join((s, u, "-", sy, k)) for s, u, sy, k in trials]
-        lines[0] += "  "  # tolerated quirks: trailing whitespace here, a blank line at the end
+    for split, rows in trials.items():
+        lines = [" ".join((s, u, "-", sy, k)) for s, u, sy, k in rows]
+        if quirks:
+            lines[0] += "  "
         proto = la / "ASVspoof2019_LA_cm_protocols" / CM_NAMES[split]
         proto.parent.mkdir(parents=True, exist_ok=True)
-        proto.write_text("\n".join(lines) + "\n\n")
-        for n, (_, u, _, _) in enumerate(trials):
-            write(
-                la / f"ASVspoof2019_LA_{split}" / "flac" / f"{u}.flac",
-                tone(200 + 100 * n, 0.3 + 0.1 * n),
-            )
+        proto.write_text("\n".join(lines) + ("\n\n" if quirks else "\n"))
+        for _, u, _, _ in rows:
+            write(la / f"ASVspoof2019_LA_{split}" / "flac" / f"{u}.flac", audio[u], sr)
+    return la
+
+
+def write_la2019(root: Path) -> Path:
+    """The adapter tests' ``root/LA``: LA2019_TRIALS as tones, CM protocols with quirks, ASV lists and scores."""
+    audio = {
+        u: tone(200 + 100 * n, 0.3 + 0.1 * n)
+        for rows in LA2019_TRIALS.values()
+        for n, (_, u, _, _) in enumerate(rows)
+    }
+    la = write_la2019_cm(root, LA2019_TRIALS, audio, quirks=True)
     asv = la / "ASVspoof2019_LA_asv_protocols"
     asv.mkdir(parents=True, exist_ok=True)
     for split, spk_f, spk_m in (("dev", "LA_0069", "LA_0070"), ("eval", "LA_0014", "LA_0039")):
@@ -121,24 +141,44 @@ LA2021_ASV_SCORES = [  # not in key order: the reader joins on (speaker, utt)
 ]
 
 
-def write_la2021(root: Path, keys: str = "stage-1") -> Path:
-    """``ASVspoof2021_LA_eval`` (flac, trial list) and the keys (``LA-keys-stage-1/keys`` or ``LA-keys-full/keys/LA``)."""
+def write_la2021_eval(
+    root: Path,
+    cm: Sequence[str],
+    asv: Sequence[str],
+    asv_scores: Sequence[str],
+    audio: Mapping[str, np.ndarray],
+    sr: int = SR,
+    keys: str = "stage-1",
+) -> Path:
+    """``ASVspoof2021_LA_eval`` (a flac per CM key line, ``audio[utt]``, and the trial list) and its keys.
+
+    ``cm``, ``asv`` and ``asv_scores`` are the lines of the CM and ASV ``trial_metadata.txt`` and of the
+    ASV scores; the keys go to ``LA-keys-stage-1/keys`` or (``keys="full"``) ``LA-keys-full/keys/LA``.
+    """
     ev = root / "ASVspoof2021_LA_eval"
-    utts = [line.split()[1] for line in LA2021_CM]
-    for n, u in enumerate(utts):
-        write(ev / "flac" / f"{u}.flac", tone(300 + 50 * n, 0.25))
+    utts = [line.split()[1] for line in cm]
+    for u in utts:
+        write(ev / "flac" / f"{u}.flac", audio[u], sr)
     (ev / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("\n".join(utts) + "\n")
     kd = (
         root / "LA-keys-stage-1" / "keys"
         if keys == "stage-1"
         else root / "LA-keys-full" / "keys" / "LA"
     )
-    (kd / "CM").mkdir(parents=True, exist_ok=True)
-    (kd / "CM" / "trial_metadata.txt").write_text("\n".join(LA2021_CM) + "\n")
-    (kd / "ASV" / "ASVTorch_Kaldi").mkdir(parents=True, exist_ok=True)
-    (kd / "ASV" / "trial_metadata.txt").write_text("\n".join(LA2021_ASV) + "\n")
-    (kd / "ASV" / "ASVTorch_Kaldi" / "score.txt").write_text("\n".join(LA2021_ASV_SCORES) + "\n")
+    for path, lines in (
+        (kd / "CM" / "trial_metadata.txt", cm),
+        (kd / "ASV" / "trial_metadata.txt", asv),
+        (kd / "ASV" / "ASVTorch_Kaldi" / "score.txt", asv_scores),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
     return ev
+
+
+def write_la2021(root: Path, keys: str = "stage-1") -> Path:
+    """The adapter tests' LA 2021 eval: LA2021_CM as tones, with the ASV keys and scores."""
+    audio = {line.split()[1]: tone(300 + 50 * n, 0.25) for n, line in enumerate(LA2021_CM)}
+    return write_la2021_eval(root, LA2021_CM, LA2021_ASV, LA2021_ASV_SCORES, audio, keys=keys)
 
 
 # ----------------------------------------------------------------------------- Common Voice

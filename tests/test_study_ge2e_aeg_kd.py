@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from replicas import write_la2019_cm, write_la2021_eval
 
 from asvnb import report
 from asvnb.models.resnetse import ADVERSARIAL_CLASS
@@ -37,63 +38,39 @@ def corpus(tmp_path_factory) -> Path:
     MUSAN and RIR, in the real layouts."""
     root = tmp_path_factory.mktemp("corpus")
     rng = np.random.default_rng(0)
-    la = root / "LA"
-    rows, k = [], 0
+    trials, audio, k = {"train": [], "dev": []}, {}, 0
     for s, spk in enumerate(SPEAKERS):
         for i in range(4 + len(ATTACKS)):
             k += 1
             utt = f"LA_T_{1000000 + k}"
-            system = "-" if i < 4 else ATTACKS[i - 4]
             key = "bonafide" if i < 4 else "spoof"
-            rows.append(f"{spk} {utt} - {system} {key}")
+            trials["train"].append((spk, utt, "-" if i < 4 else ATTACKS[i - 4], key))
             wav = tone(rng, 150 + 60 * s, SR // 2)
             if key == "spoof":  # a buzzy spoof, so there is something to learn
                 wav = np.sign(wav).astype(np.float32) * 0.2
-            write(la / "ASVspoof2019_LA_train" / "flac" / f"{utt}.flac", wav)
-    (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True)
-    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text(
-        "\n".join(rows) + "\n"
-    )
-    dev = []  # held-out speakers: 3 bona fide each (and one spoof, which the speaker EER must leave out)
+            audio[utt] = wav
+    # held-out speakers: 3 bona fide each (and one spoof, which the speaker EER must leave out)
     for s, spk in enumerate(DEV_SPEAKERS):
         for i in range(4):
             utt = f"LA_D_{1000000 + 10 * s + i}"
-            dev.append(
-                f"{spk} {utt} - {'-' if i < 3 else 'A01'} {'bonafide' if i < 3 else 'spoof'}"
+            trials["dev"].append(
+                (spk, utt, "-" if i < 3 else "A01", "bonafide" if i < 3 else "spoof")
             )
-            write(
-                la / "ASVspoof2019_LA_dev" / "flac" / f"{utt}.flac",
-                tone(rng, 120 + 90 * s, SR // 2),
-            )
-    (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt").write_text(
-        "\n".join(dev) + "\n"
-    )
-    ev = root / "ASVspoof2021_LA_eval"
-    keys = root / "LA-keys-stage-1" / "keys"
-    cm, asv, scores, utts = [], [], [], []
+            audio[utt] = tone(rng, 120 + 90 * s, SR // 2)
+    write_la2019_cm(root, trials, audio, SR)
+    cm, asv, scores, audio = [], [], [], {}
     for i in range(12):
         utt, spk = f"LA_E_{2000000 + i}", SPEAKERS[i % 3]
         system, key = ("bonafide", "bonafide") if i % 3 == 0 else (f"A{7 + i % 4:02d}", "spoof")
         wav = tone(rng, 150 + 60 * (i % 3), SR // 2)
-        write(
-            ev / "flac" / f"{utt}.flac",
-            wav if key == "bonafide" else np.sign(wav).astype(np.float32) * 0.2,
-        )
-        utts.append(utt)
+        audio[utt] = wav if key == "bonafide" else np.sign(wav).astype(np.float32) * 0.2
         cm.append(f"{spk} {utt} alaw ita_tx {system} {key} notrim eval")
         for j, (asv_key, score) in enumerate(
             (("target", 3.0), ("nontarget", -2.0), ("spoof", 2.0))
         ):
             asv.append(f"{spk} {utt}-{j} alaw ita_tx {system} {asv_key} notrim eval")
             scores.append(f"{spk} {utt}-{j} {score + 0.1 * rng.standard_normal():.4f}")
-    (ev / "ASVspoof2021.LA.cm.eval.trl.txt").write_text("\n".join(utts) + "\n")
-    for path, lines in (
-        (keys / "CM" / "trial_metadata.txt", cm),
-        (keys / "ASV" / "trial_metadata.txt", asv),
-        (keys / "ASV" / "ASVTorch_Kaldi" / "score.txt", scores),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
+    write_la2021_eval(root, cm, asv, scores, audio, SR)
     for cat in ("music", "speech", "noise"):
         write(
             root / "musan" / cat / "sub" / f"{cat}-0000.wav",

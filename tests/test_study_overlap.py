@@ -7,25 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from replicas import write_la2019_cm
 
 from asvnb.config import Paths
 from asvnb.models import separation, wavlm
 from asvnb.pipeline import StreamCache, ensure_streams, run_pipeline
 from asvnb.studies import overlap_pipeline as study
 
-PROTOCOLS = {
-    "train": ("T", "ASVspoof2019.LA.cm.train.trn.txt"),
-    "dev": ("D", "ASVspoof2019.LA.cm.dev.trl.txt"),
-    "eval": ("E", "ASVspoof2019.LA.cm.eval.trl.txt"),
-}
-
 
 def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
     """LA layout with n bona fide (harmonic tones) and n spoof (the same plus noise) utterances per split."""
     rng = np.random.default_rng(0)
-    for split, (letter, proto) in PROTOCOLS.items():
-        lines = []
+    trials, audio = {}, {}
+    for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
+        trials[split] = []
         for k in range(2 * n):
             utt, spoof = f"LA_{letter}_{1000000 + k}", k % 2 == 1
             t = np.arange(int(sr * rng.uniform(0.6, 1.0))) / sr
@@ -34,14 +29,11 @@ def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:
                 * 0.2
             )
             x = x + (0.05 * rng.standard_normal(len(t)) if spoof else 0)
-            d = root / "LA" / f"ASVspoof2019_LA_{split}" / "flac"
-            d.mkdir(parents=True, exist_ok=True)
-            sf.write(d / f"{utt}.flac", x.astype(np.float32), sr, subtype="PCM_16")
-            lines.append(
-                f"LA_000{k % 3} {utt} - {'A01' if spoof else '-'} {'spoof' if spoof else 'bonafide'}"
+            audio[utt] = x.astype(np.float32)
+            trials[split].append(
+                (f"LA_000{k % 3}", utt, "A01" if spoof else "-", "spoof" if spoof else "bonafide")
             )
-        (root / "LA" / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
-        (root / "LA" / "ASVspoof2019_LA_cm_protocols" / proto).write_text("\n".join(lines) + "\n")
+    write_la2019_cm(root, trials, audio, sr)
     return root
 
 

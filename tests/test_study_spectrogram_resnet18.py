@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 import torchvision
+from replicas import write_la2019_cm
 
 from asvnb.config import Paths
 from asvnb.studies import spectrogram_common as common
@@ -40,29 +41,19 @@ def noise(seconds: float, rng: np.random.Generator) -> np.ndarray:
 def write_mini_corpus(root: Path) -> None:
     """A few seconds of audio in the real layouts of ASVspoof 2019 LA, DEEP-VOICE and Imitation."""
     rng = np.random.default_rng(0)
-    la = root / "LA"
-    protocols = {
-        "train": "ASVspoof2019.LA.cm.train.trn.txt",
-        "dev": "ASVspoof2019.LA.cm.dev.trl.txt",
-        "eval": "ASVspoof2019.LA.cm.eval.trl.txt",
-    }
-    n = 0
+    trials, audio, n = {}, {}, 0
     for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
-        lines = []
+        trials[split] = []
         for spk in (f"LA_00{split[0]}1", f"LA_00{split[0]}2"):
             for key in ("bonafide", "spoof"):
                 for _ in range(3):  # 3 x 0.7 s per speaker and label: segments of 1, 1 and 0.1 s
                     n += 1
                     utt = f"LA_{letter}_{n:07d}"
-                    wav = (
+                    audio[utt] = (
                         tone(0.7, 120 + 10 * n % 80, rng) if key == "bonafide" else noise(0.7, rng)
                     )
-                    path = la / f"ASVspoof2019_LA_{split}" / "flac" / f"{utt}.flac"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    sf.write(path, wav, SR)
-                    lines.append(f"{spk} {utt} - {'-' if key == 'bonafide' else 'A01'} {key}")
-        (la / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True, exist_ok=True)
-        (la / "ASVspoof2019_LA_cm_protocols" / protocols[split]).write_text("\n".join(lines) + "\n")
+                    trials[split].append((spk, utt, "-" if key == "bonafide" else "A01", key))
+    write_la2019_cm(root, trials, audio, SR)
     for folder, names in (
         ("REAL", ("ann-original", "bob-original", "cat-original")),
         ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann")),
