@@ -181,6 +181,58 @@ def write_la2021(root: Path, keys: str = "stage-1") -> Path:
     return write_la2021_eval(root, LA2021_CM, LA2021_ASV, LA2021_ASV_SCORES, audio, keys=keys)
 
 
+# ----------------------------------------------------------------------------- the mini corpus of studies 01 and 04
+
+
+def harmonic(seconds: float, f0: float, rng: np.random.Generator) -> np.ndarray:
+    """A harmonic tone with a little noise: 'real' speech of the mini corpus."""
+    t = np.arange(int(seconds * SR)) / SR
+    return 0.3 * sum(
+        np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)
+    ) + 0.01 * rng.standard_normal(len(t))
+
+
+def noise(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise: 'fake' speech of the mini corpus."""
+    return 0.2 * rng.standard_normal(int(seconds * SR))
+
+
+def write_mini_corpus(root: Path) -> None:
+    """Studies 01 and 04's corpus: a few seconds of audio in the layouts of ASVspoof 2019 LA, DEEP-VOICE and Imitation."""
+    rng = np.random.default_rng(0)
+    trials, audio, n = {}, {}, 0
+    for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
+        trials[split] = []
+        for spk in (f"LA_00{split[0]}1", f"LA_00{split[0]}2"):
+            for key in ("bonafide", "spoof"):
+                for _ in range(3):  # 3 x 0.7 s per speaker and label: segments of 1, 1 and 0.1 s
+                    n += 1
+                    utt = f"LA_{letter}_{n:07d}"
+                    audio[utt] = (
+                        harmonic(0.7, 120 + 10 * n % 80, rng)
+                        if key == "bonafide"
+                        else noise(0.7, rng)
+                    )
+                    trials[split].append((spk, utt, "-" if key == "bonafide" else "A01", key))
+    write_la2019_cm(root, trials, audio, SR)
+    for folder, names in (
+        ("REAL", ("ann-original", "bob-original", "cat-original")),
+        ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann")),
+    ):
+        for i, name in enumerate(names):
+            wav = harmonic(3.0, 110 + 30 * i, rng) if folder == "REAL" else noise(3.0, rng)
+            path = root / "KAGGLE" / "AUDIO" / folder / f"{name}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, np.stack([wav, wav], axis=1), SR)  # stereo, as the real recordings
+    for label in ("real", "fake"):
+        for i in range(2):
+            path = root / "Fake_voice_recordings_Imitation" / label / f"{label}{i}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(
+                path, harmonic(1.5, 140 + 20 * i, rng) if label == "real" else noise(1.5, rng), SR
+            )
+
+
 # ----------------------------------------------------------------------------- Common Voice
 
 CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment"

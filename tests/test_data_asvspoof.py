@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from replicas import LA2019_TRIALS, tone, write, write_la2019, write_la2021
+from replicas import LA2019_TRIALS, tone, write, write_la2021
 
 from asvnb.audio import AudioError
 from asvnb.data import DatasetMissing, ProtocolError
@@ -20,14 +20,8 @@ from asvnb.data.asvspoof import (
 )
 
 
-@pytest.fixture()
-def la_root(tmp_path):
-    write_la2019(tmp_path)
-    return tmp_path
-
-
-def test_cm_protocol_read_with_quirks(la_root):
-    la = LA2019(la_root, "train")
+def test_cm_protocol_read_with_quirks(la2019_root):
+    la = LA2019(la2019_root, "train")
     assert [(t.speaker, t.utt, t.key) for t in la.trials] == [
         (s, u, k) for s, u, _, k in LA2019_TRIALS["train"]
     ]
@@ -35,15 +29,15 @@ def test_cm_protocol_read_with_quirks(la_root):
     assert [t.system for t in la.trials] == ["bonafide", "A01", "bonafide", "A04", "A06"]
     assert (
         la.audio_path("LA_T_1138215")
-        == la_root / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1138215.flac"
+        == la2019_root / "LA" / "ASVspoof2019_LA_train" / "flac" / "LA_T_1138215.flac"
     )
     # the LA folder itself is accepted as root
-    assert len(LA2019(la_root / "LA", "eval")) == 3
+    assert len(LA2019(la2019_root / "LA", "eval")) == 3
 
 
 @pytest.mark.parametrize("bonafide_label", [1, 0])
-def test_cm_dataset_labels_and_audio(la_root, bonafide_label):
-    ds = LA2019(la_root, "train").dataset(n_samples=None, bonafide_label=bonafide_label)
+def test_cm_dataset_labels_and_audio(la2019_root, bonafide_label):
+    ds = LA2019(la2019_root, "train").dataset(n_samples=None, bonafide_label=bonafide_label)
     expect = [
         bonafide_label if k == "bonafide" else 1 - bonafide_label
         for *_, k in LA2019_TRIALS["train"]
@@ -57,8 +51,8 @@ def test_cm_dataset_labels_and_audio(la_root, bonafide_label):
     np.testing.assert_allclose(wav.numpy(), ref, atol=1 / 2**15)
 
 
-def test_cm_dataset_fixed_length_and_deterministic_crops(la_root):
-    ds = LA2019(la_root, "train").dataset(n_samples=6000, random_crop=True, seed=3)
+def test_cm_dataset_fixed_length_and_deterministic_crops(la2019_root):
+    ds = LA2019(la2019_root, "train").dataset(n_samples=6000, random_crop=True, seed=3)
     w0, *_ = ds[0]  # 0.3 s = 4800 samples: repeat-padded
     assert w0.shape == (6000,)
     np.testing.assert_allclose(w0[4800:].numpy(), w0[:1200].numpy())
@@ -68,16 +62,16 @@ def test_cm_dataset_fixed_length_and_deterministic_crops(la_root):
     assert not torch.equal(ds[4][0], w4a)
 
 
-def test_cm_dataset_class_of(la_root):
+def test_cm_dataset_class_of(la2019_root):
     classes = {"bonafide": 0, **{f"A0{i}": i for i in range(1, 7)}}
-    ds = LA2019(la_root, "train").dataset(class_of=classes)
+    ds = LA2019(la2019_root, "train").dataset(class_of=classes)
     assert ds.labels == [0, 1, 0, 4, 6]
     with pytest.raises(ValueError, match="A11"):
-        LA2019(la_root, "eval").dataset(class_of=classes)
+        LA2019(la2019_root, "eval").dataset(class_of=classes)
 
 
-def test_asv_protocols_and_scores(la_root):
-    dev = LA2019(la_root, "dev")
+def test_asv_protocols_and_scores(la2019_root):
+    dev = LA2019(la2019_root, "dev")
     assert dev.asv_enrolment() == {
         "LA_0069": ["LA_X_0000001", "LA_X_0000002", "LA_X_0000003"],
         "LA_0070": ["LA_X_0000004", "LA_X_0000005"],
@@ -89,7 +83,7 @@ def test_asv_protocols_and_scores(la_root):
     np.testing.assert_array_equal(s.spoof, [-0.4])
     assert list(s.frame["system"]) == ["bonafide", "bonafide", "bonafide", "A02"]
     with pytest.raises(ValueError, match="dev and eval only"):
-        LA2019(la_root, "train").asv_scores()
+        LA2019(la2019_root, "train").asv_scores()
 
 
 @pytest.mark.parametrize(
@@ -111,15 +105,15 @@ def test_malformed_cm_line_names_file_and_line(tmp_path, bad, message):
     assert f"{p}:4:" in str(e.value) and e.value.line_no == 4  # the blank line 2 still counts
 
 
-def test_bad_asv_score_and_wrong_split_protocol(tmp_path, la_root):
+def test_bad_asv_score_and_wrong_split_protocol(tmp_path, la2019_root):
     p = tmp_path / "scores.txt"
     p.write_text("bonafide target 1.0\nA07 spoof abc\n")
     with pytest.raises(ProtocolError, match=rf"{p}:2: score 'abc' is not a number"):
         read_asv_scores(p)
-    proto = la_root / "LA" / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
+    proto = la2019_root / "LA" / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
     proto.write_text("LA_0069 LA_T_1047731 - - bonafide\n")
     with pytest.raises(ProtocolError, match="not of the dev split"):
-        LA2019(la_root, "dev")
+        LA2019(la2019_root, "dev")
 
 
 def test_missing_dataset_names_dataset_path_and_download(tmp_path):
@@ -132,8 +126,8 @@ def test_missing_dataset_names_dataset_path_and_download(tmp_path):
         LA2021Eval(tmp_path)
 
 
-def test_bad_audio_is_an_error_naming_the_file(la_root):
-    la = LA2019(la_root, "train")
+def test_bad_audio_is_an_error_naming_the_file(la2019_root):
+    la = LA2019(la2019_root, "train")
     truncated = la.audio_path("LA_T_1138215")
     truncated.write_bytes(truncated.read_bytes()[:60])
     empty = la.audio_path("LA_T_1271820")
@@ -145,8 +139,8 @@ def test_bad_audio_is_an_error_naming_the_file(la_root):
             ds[i]
 
 
-def test_speaker_label_groups_follow_protocol_order(la_root):
-    la = LA2019(la_root, "train")
+def test_speaker_label_groups_follow_protocol_order(la2019_root):
+    la = LA2019(la2019_root, "train")
     g = speaker_label_groups(la.trials, la.audio_dir)
     assert list(g) == [
         ("LA_0079", "bonafide"),

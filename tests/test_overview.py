@@ -310,8 +310,7 @@ def test_a_bad_results_file_is_refused_by_name(tmp_path: Path, text: str, fragme
         overview.overview_markdown(tmp_path)
 
 
-def test_results_files_carry_their_schema_version(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+def test_results_files_carry_their_schema_version(build_dir: Path) -> None:
     path = results.write_results(
         "01_x", "embedded", [ResultRow("cm", "A", "LA19 eval", "eer", 0.1, ci95=(0.05, 0.15))]
     )

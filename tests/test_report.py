@@ -47,13 +47,12 @@ def test_comparison_table_labels_every_row_with_the_profile() -> None:
         report.comparison_table([], profile="laptop")
 
 
-def test_save_results_writes_csv_and_refuses_other_tables(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+def test_save_results_writes_csv_and_refuses_other_tables(build_dir) -> None:
     df = report.comparison_table(
         [{"model": "m", "metric": "F1", "source": 0.5, "ours": [0.25]}], "full"
     )
     path = report.save_results(df, "study_x")
-    assert path == tmp_path / "results" / "study_x.csv"
+    assert path == build_dir / "results" / "study_x.csv"
     back = pd.read_csv(path)
     assert (
         back.loc[0, "source"] == 0.5

@@ -12,8 +12,7 @@ from asvnb import results
 from asvnb.results import ResultRow
 
 
-def test_rows_round_trip_through_the_results_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+def test_rows_round_trip_through_the_results_file(build_dir):
     rows = [
         ResultRow(
             "pipeline",
@@ -30,7 +29,7 @@ def test_rows_round_trip_through_the_results_file(tmp_path, monkeypatch):
         ResultRow("detector", "clean", "LA19 eval", "eer", 0.05, extra={"threshold": 1.5}),
     ]
     path = results.write_results("02_overlap_pipeline", "embedded", rows, {"git_commit": "abc"})
-    assert path == tmp_path / "results" / "02_overlap_pipeline.json"
+    assert path == build_dir / "results" / "02_overlap_pipeline.json"
     doc = json.loads(path.read_text())
     assert doc["notebook"] == "02_overlap_pipeline" and doc["profile"] == "embedded"
     assert doc["fingerprint"] == {"git_commit": "abc"} and doc["created"].endswith("Z")
@@ -64,8 +63,7 @@ def test_a_row_that_is_not_a_number_is_refused():
         results.over_seeds([0.1, math.nan])
 
 
-def test_duplicate_keys_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+def test_duplicate_keys_are_refused(build_dir):
     row = ResultRow("t", "s", "d", "eer", 0.1)
     with pytest.raises(ValueError, match="rows 0 and 1 share the key"):
         results.write_results("x", "embedded", [row, row])

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_study_spectrogram_resnet18 import SR, one_thread, tone, write_mini_corpus  # noqa: F401  (autouse fixture)
+from replicas import CV_HEADER, SR, write_mini_corpus
+from replicas import harmonic as tone
 
 from asvnb import metrics
 from asvnb.audio import save_audio
@@ -17,8 +18,8 @@ from asvnb.studies import cnn_vs_resnet50 as study
 from asvnb.studies.spectrogram_common import SeedRun
 from asvnb.train.classify import Predictions
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 CV_DIR = "cv-corpus-14.0-delta-2023-06-23/en"
-HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment"
 
 
 def add_asv_and_cv(root: Path) -> None:
@@ -53,7 +54,7 @@ def add_asv_and_cv(root: Path) -> None:
         "\n".join(f"{s} {','.join(u)}" for s, u in list(enrol.items())[1:]) + "\n"
     )
     (asv / "ASVspoof2019.LA.asv.eval.gi.trl.txt").write_text("\n".join(lines) + "\n")
-    rows = [HEADER]
+    rows = [CV_HEADER]
     for s in range(4):
         for i in range(3):
             name = f"common_voice_en_{100 * s + i}.mp3"

@@ -85,8 +85,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def cfg(corpus, tmp_path, monkeypatch) -> study.GE2EAEGKDConfig:
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
+def cfg(corpus, build_dir) -> study.GE2EAEGKDConfig:
     return study.GE2EAEGKDConfig.for_profile(
         "embedded",
         data_root=corpus,
@@ -192,9 +191,8 @@ def test_profiles_and_reductions(corpus):
     )
 
 
-def test_run_folder_depends_on_training_settings_only(corpus, tmp_path, monkeypatch):
+def test_run_folder_depends_on_training_settings_only(corpus, build_dir):
     # checkpoints resume whatever made them: other training settings must not share a folder
-    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
     cfg = study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus)
     assert (
         cfg.run_key() == study.GE2EAEGKDConfig.for_profile("embedded", data_root=corpus).run_key()

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 import torch
 import torchvision
-from replicas import write_la2019_cm
+from replicas import SR, write_mini_corpus
+from replicas import harmonic as tone
 
 from asvnb.config import Paths
 from asvnb.studies import spectrogram_common as common
@@ -22,61 +23,7 @@ from asvnb.studies import spectrogram_resnet18 as study
 from asvnb.train import load_best
 from asvnb.train.classify import Predictions
 
-SR = 16000
-
-
-def tone(seconds: float, f0: float, rng: np.random.Generator) -> np.ndarray:
-    """A harmonic tone with a little noise: 'real' speech of the mini corpus."""
-    t = np.arange(int(seconds * SR)) / SR
-    return 0.3 * sum(
-        np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3)
-    ) + 0.01 * rng.standard_normal(len(t))
-
-
-def noise(seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """White noise: 'fake' speech of the mini corpus."""
-    return 0.2 * rng.standard_normal(int(seconds * SR))
-
-
-def write_mini_corpus(root: Path) -> None:
-    """A few seconds of audio in the real layouts of ASVspoof 2019 LA, DEEP-VOICE and Imitation."""
-    rng = np.random.default_rng(0)
-    trials, audio, n = {}, {}, 0
-    for split, letter in (("train", "T"), ("dev", "D"), ("eval", "E")):
-        trials[split] = []
-        for spk in (f"LA_00{split[0]}1", f"LA_00{split[0]}2"):
-            for key in ("bonafide", "spoof"):
-                for _ in range(3):  # 3 x 0.7 s per speaker and label: segments of 1, 1 and 0.1 s
-                    n += 1
-                    utt = f"LA_{letter}_{n:07d}"
-                    audio[utt] = (
-                        tone(0.7, 120 + 10 * n % 80, rng) if key == "bonafide" else noise(0.7, rng)
-                    )
-                    trials[split].append((spk, utt, "-" if key == "bonafide" else "A01", key))
-    write_la2019_cm(root, trials, audio, SR)
-    for folder, names in (
-        ("REAL", ("ann-original", "bob-original", "cat-original")),
-        ("FAKE", ("ann-to-bob", "bob-to-cat", "cat-to-ann")),
-    ):
-        for i, name in enumerate(names):
-            wav = tone(3.0, 110 + 30 * i, rng) if folder == "REAL" else noise(3.0, rng)
-            path = root / "KAGGLE" / "AUDIO" / folder / f"{name}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, np.stack([wav, wav], axis=1), SR)  # stereo, as the real recordings
-    for label in ("real", "fake"):
-        for i in range(2):
-            path = root / "Fake_voice_recordings_Imitation" / label / f"{label}{i}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, tone(1.5, 140 + 20 * i, rng) if label == "real" else noise(1.5, rng), SR)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train on one torch thread, as the notebooks do: two stall on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
