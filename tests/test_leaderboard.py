@@ -217,7 +217,7 @@ def test_row_metrics_against_hand_computed_values() -> None:
     # the lowest cost of any threshold (passing the 1.0 spoof instead costs 0.5 / 3 / 0.5, lower still)
     assert m["min_dcf"] == pytest.approx(min(0.95 / 3, 0.5 / 3) / 0.5)
     lo, hi = m["eer_ci95"]
-    assert 0.0 <= lo <= m["eer"] <= hi <= 1.0
+    assert lo < m["eer"] < hi  # six trials: the bootstrap interval is wide
 
 
 def test_results_rows_carry_every_metric_with_an_interval(
