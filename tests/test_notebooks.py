@@ -1,4 +1,5 @@
-"""Every study notebook executes through papermill (embedded profile), and the book builds.
+"""Every study notebook executes through papermill (embedded profile), writes the rows it promises in its
+results file (shared/results-schema.md), and the book builds.
 
 These are the slow tests: they share the real build folder with `make book`,
 so whatever one of them executed, the other finds in the execution cache.
@@ -13,6 +14,82 @@ import pytest
 from asvnb import book, config, results
 
 NOTEBOOKS = sorted((config.project_root() / "notebooks").glob("*.ipynb"))
+
+Key = tuple[str, str, str, str]  # (table, system, data, metric), as results-schema.md names a row
+
+
+def _promised() -> dict[str, set[Key]]:
+    """The rows each notebook promises in build/results/<notebook>.json: its key figures, every row that
+    sets a figure of the source beside ours, and the controls the chapter's text argues from."""
+    la19, la21, mix = "LA19 eval", "LA21 eval", "LA19 eval mixtures"
+    probes = ("duration", "level", "silence", "band_energy", "speaker", "language")
+    cm01 = ("eer", "accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "min_tdcf")
+    t2 = [f"{m}-ResNetSE, {a} AEG" for m in "GL" for a in ("no", "static", "active")]
+    boards = ["01 CNN", "01 ResNet50", "02 WavLM pre-trained", "02 WavLM fine-tuned"]
+    boards += [f"03 {n}" for n in ("G-ResNetSE NLL", "G-ResNetSE GE2E+NLL", "L-ResNetSE static")]
+    boards += ["04 SimpleCNN", "04 ResNet18 transfer"]
+    return {
+        "00_embedded_corpus": {("probe", p, la19, "balanced_accuracy") for p in probes}
+        | {("baseline", "lfcc_gmm", d, "eer") for d in ("LA19 dev", la19, la21)},
+        "01_cnn_vs_resnet50": {("cm", m, la19, k) for m in ("CNN", "ResNet50") for k in cm01}
+        | {("cm", m, "LA19 eval + CV test", "f1_weighted") for m in ("CNN", "ResNet50")}
+        | {("cm", "CNN, trained without Common Voice", la19, "eer")}
+        | {("asv", "CNN speaker verifier", d, "eer") for d in (la19, "Common Voice")}
+        | {("asv", "corpus ASV (GE2E)", la19, "eer")},
+        "02_overlap_pipeline": {("detector", "clean", la19, "eer")}
+        | {("separation", s, mix, "si_snri_db") for s in ("sepformer", "oracle", "oracle@8k")}
+        | {
+            ("pipeline", f"{s}, pre-trained", mix, "stream_eer")
+            for s in ("sepformer", "oracle", "none")
+        }
+        | {("pipeline", "sepformer, fine-tuned", mix, "stream_eer")}
+        | {
+            ("control", f"random scores, {m} matching", mix, "stream_eer")
+            for m in ("sources", "labels")
+        },
+        "03_ge2e_aeg_kd": {
+            ("1", s, la21, k)
+            for s in ("G-ResNetSE, NLL", "G-ResNetSE, GE2E+NLL")
+            for k in ("eer", "min_tdcf")
+        }
+        | {("2", s, la21, k) for s in t2 for k in ("eer", "min_tdcf")}
+        | {
+            ("ge2e", f"G-ResNetSE, {s}", "LA19 dev bona fide", "speaker_eer")
+            for s in ("initial", "GE2E")
+        }
+        | {("aeg", a, "LA19 train", "kept_fraction") for a in ("static", "active")}
+        | {
+            ("3", f"{m}-ResNetSE, layout L", "401 frames x 40 log-mel", k)
+            for m in "GL"
+            for k in ("params", "macs")
+        },
+        "04_spectrogram_resnet18": {
+            ("test", m, "LA19 + DEEP-VOICE test", k)
+            for m in ("SimpleCNN", "ResNet18")
+            for k in ("f1", "accuracy")
+        }
+        | {("test", m, "LA19 test segments", "eer") for m in ("SimpleCNN", "ResNet18")}
+        | {("val", m, "LA19 dev + DEEP-VOICE val", "f1") for m in ("SimpleCNN", "ResNet18")}
+        | {
+            ("unseen", m, "Imitation", k)
+            for m in ("SimpleCNN", "ResNet18")
+            for k in ("f1", "accuracy")
+        }
+        | {
+            ("leak", f"SimpleCNN, {s} split", "DEEP-VOICE test", "f1")
+            for s in ("segment", "recording")
+        },
+        "05_leaderboard": {
+            ("leaderboard", s, d, k)
+            for s in boards
+            for d in (la19, la21)
+            for k in ("eer", "min_tdcf", "cllr")
+        }
+        | {("floor", s, d, "eer") for s in boards for d in (la19, la21)},
+    }
+
+
+PROMISED = _promised()
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +112,23 @@ def test_notebook_executes(notebook: Path, corpus: Path) -> None:
     rec = book.execute_notebook(notebook, {})
     assert rec.status == "ok" and rec.profile == "embedded"
     assert Path(rec.output).is_file()
-    # every reported number is also data (shared/results-schema.md): typed rows, finite values, unique keys
-    rows = results.read_results(notebook.stem)
-    assert rows, f"{notebook.stem} wrote no result rows"
-    assert len({r.key() for r in rows}) == len(
-        rows
-    )  # read_results refuses non-finite values itself
+    check_results_file(notebook.stem)
+
+
+def check_results_file(stem: str) -> None:
+    """build/results/<stem>.json against shared/results-schema.md, and the rows the notebook promises."""
+    # load_results_file checks the schema: fields and types, finite value / std / source / ci95, unique keys
+    doc = results.load_results_file(results.results_path(stem))
+    assert doc.notebook == stem and doc.profile == "embedded"
+    assert {"git_commit", "data_fingerprint", "torch"} <= set(doc.fingerprint), doc.fingerprint
+    missing = PROMISED[stem] - {r.key() for r in doc.rows}
+    assert not missing, f"{stem} did not write the rows {sorted(missing)}"
+    for r in doc.rows:  # a spread over seeds needs seeds: a single run has none
+        assert r.n_seeds > 1 or r.std is None, r.key()
+
+
+def test_every_notebook_promises_its_rows() -> None:
+    assert set(PROMISED) == {nb.stem for nb in NOTEBOOKS}
 
 
 @pytest.mark.slow
