@@ -184,7 +184,7 @@ def folder_the_adapter_reads(dataset: str, root: Path) -> str:
     from asvnb.data.asvspoof import LA2019, LA2021Eval
     from asvnb.data.commonvoice import CommonVoice
     from asvnb.data.deepvoice import list_deepvoice
-    from asvnb.data.errors import DatasetMissing
+    from asvnb.errors import DatasetMissing
     from asvnb.data.imitation import list_imitation
 
     make = {
@@ -211,7 +211,7 @@ DATASETS = {
 
 
 def test_the_chapter_lists_every_dataset_with_its_folder_size_and_source(tmp_path: Path) -> None:
-    from asvnb.data.errors import SOURCES
+    from asvnb.errors import SOURCES
 
     assert set(DATASETS) == set(SOURCES)
     rows = [

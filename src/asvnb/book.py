@@ -37,9 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import papermill as pm
+import psutil
 import yaml
+from papermill.exceptions import PapermillExecutionError
 
-from asvnb import config
+from asvnb import config, overview
 
 STAGING = "book"  # build/<STAGING>: the tree Jupyter Book renders
 RECORDS = "execution"  # build/<RECORDS>/<name>.json: one record per notebook
@@ -240,8 +243,6 @@ def declared_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     that declares any parameter's type must declare every one, and every default
     must be of its declared type.
     """
-    import papermill as pm
-
     path = check_notebook(notebook)
     params = pm.inspect_notebook(str(path))
     if not params:
@@ -387,9 +388,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _tree_rss_mb(proc: psutil.Process) -> float:  # noqa: F821
-    import psutil
-
+def _tree_rss_mb(proc: psutil.Process) -> float:
     total = 0
     try:
         procs = [proc] + proc.children(recursive=True)
@@ -420,8 +419,6 @@ def execute_notebook(
     log=print,
 ) -> ExecutionRecord:
     """Execute one notebook with papermill (in a child process, measuring its peak memory), using the cache."""
-    import psutil
-
     notebook = Path(notebook).resolve()
     if notebook.suffix not in (".ipynb", ".py"):
         check_notebook(notebook)  # refused in one line, before papermill's NotJSONError traceback
@@ -551,9 +548,6 @@ def _strip_ansi(text: str) -> str:
 
 def _worker(job: dict[str, Any]) -> None:
     """Child-process side of :func:`execute_notebook`: run papermill and write the outcome."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     outcome: dict[str, Any] = {"status": "ok"}
     try:
         pm.execute_notebook(
@@ -673,8 +667,6 @@ def results_overview(results_dir: Path, root: Path | None = None) -> str:
     Read from ``<results_dir>/<notebook>.json``; a results file that breaks the
     schema stops the build with an error naming it.
     """
-    from asvnb import overview
-
     root = root or config.project_root()
     chapters = [
         overview.Chapter(

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
+from asvnb import __version__
+
 PROFILES = ("embedded", "full")
 T = TypeVar("T")
 
@@ -90,7 +92,7 @@ class Paths:
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` picks CUDA when present, else the CPU."""
-    import torch
+    import torch  # heavy: the command line imports this module before it has checked its arguments
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -99,7 +101,7 @@ def resolve_device(device: str = "auto") -> str:
 
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (and CUDA when present)."""
-    import torch
+    import torch  # heavy (see resolve_device)
 
     random.seed(seed)
     np.random.seed(seed)
@@ -172,9 +174,7 @@ def data_fingerprint(root: str | Path) -> str:
 
 def fingerprint(data: str | Path | None = None, device: str | None = None) -> dict:
     """Everything needed to tell two runs apart: package, commit, python, torch, device, data."""
-    import torch
-
-    from asvnb import __version__
+    import torch  # heavy (see resolve_device)
 
     dev = resolve_device(
         device or "auto"

@@ -1,4 +1,4 @@
-"""Errors of the dataset adapters, the text reader that raises them, and the catalogue of the real datasets' sources."""
+"""Errors of the dataset adapters and score readers, the text reader that raises them, and the catalogue of the real datasets' sources (the base layer: no torch, so metrics can use it)."""
 
 from __future__ import annotations
 

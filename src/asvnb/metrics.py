@@ -60,6 +60,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from asvnb.errors import ProtocolError, text_lines
+
 __all__ = [
     "det_curve",
     "eer",
@@ -622,11 +624,6 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
 
 def _score_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Lines of a score file through the adapters' text reader (UTF-8, BOM dropped), its errors as ScoreFileError."""
-    from asvnb.data.errors import (  # imported here: it brings torch with asvnb.data
-        ProtocolError,
-        text_lines,
-    )
-
     try:
         yield from text_lines(path)
     except ProtocolError as exc:

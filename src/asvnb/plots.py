@@ -7,6 +7,7 @@ ASVspoof convention: higher = more bona fide.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -14,6 +15,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from scipy.stats import norm
+from sklearn.metrics import confusion_matrix
+
+from asvnb.metrics import det_curve
 
 # DET ticks of the official ASVspoof / NIST plots, in percent
 DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
@@ -35,8 +39,6 @@ def _register_notebook_display() -> None:
         return
 
     def png(fig: Figure) -> bytes:
-        import io
-
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         return buf.getvalue()
@@ -59,8 +61,6 @@ def plot_confusion(
 
     Rows are true classes, columns predicted ones; an empty row normalises to zeros.
     """
-    from sklearn.metrics import confusion_matrix
-
     if normalize not in ("counts", "true", "both"):
         raise ValueError(f"normalize must be counts, true or both, got {normalize!r}")
     labels = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
@@ -107,8 +107,6 @@ def plot_det(
     DET points of :func:`asvnb.metrics.det_curve` (the ones the EER is read
     from). Axes are probit-scaled with the percent ticks of the official DET plots.
     """
-    from asvnb.metrics import det_curve
-
     fig = Figure(figsize=(5.2, 5.0), layout="constrained")
     ax = fig.add_subplot()
     lo, hi = limits[0] / 100, limits[1] / 100

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from asvnb import config
+from asvnb.metrics import eer
 
 SCHEMA_VERSION = 1  # written as "schema_version"; a file without it is read as version 1
 
@@ -125,8 +126,6 @@ def eer_ci(
     bonafide: np.ndarray, spoof: np.ndarray, reps: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """95 % bootstrap interval of the EER, bona fide and spoof trials resampled separately."""
-    from asvnb.metrics import eer
-
     scores = np.concatenate([bonafide, spoof])
     labels = np.concatenate([np.ones(len(bonafide), int), np.zeros(len(spoof), int)])
 

@@ -37,8 +37,12 @@ from urllib.parse import quote
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
+from transformers.utils import logging as hf_logging
 
-from asvnb import audio, metrics
+from asvnb import audio, config, metrics
+from asvnb.features import SpecgramImage
+from asvnb.models import wavlm
 from asvnb.train.classify import Predictions
 from asvnb.train.detector import (
     DETECTOR_FILE,
@@ -110,10 +114,8 @@ class Detector:
         if kind == "spectrogram_image":
             return int(self.card.frontend["nfft"])
         if kind == "transformers":
-            from asvnb.models.wavlm import min_samples
-
             cfg = getattr(self.network, "config", None)
-            return min_samples(cfg) if hasattr(cfg, "conv_kernel") else 1
+            return wavlm.min_samples(cfg) if hasattr(cfg, "conv_kernel") else 1
         frontend = getattr(self.network, "frontend", None)
         return int(getattr(frontend, "min_samples", 1) or 1)
 
@@ -182,13 +184,11 @@ class Detector:
         """Scores of equal-length waveforms."""
         kind = self.card.frontend["kind"]
         if kind == "transformers":
-            from asvnb.models.wavlm import predict_logits
-
             with (
                 warnings.catch_warnings()
             ):  # torch's notice about WavLM's mask types, once per file otherwise
                 warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")
-                logits = predict_logits(
+                logits = wavlm.predict_logits(
                     self.feature_extractor, self.network, wavs, batch_size=len(wavs)
                 )
         else:
@@ -203,8 +203,6 @@ class Detector:
     def _image(self, wav: torch.Tensor) -> torch.Tensor:
         f = self.card.frontend
         if not hasattr(self, "_imager"):
-            from asvnb.features import SpecgramImage
-
             self._imager = SpecgramImage(
                 self.card.sample_rate, f["nfft"], f["noverlap"], f["size"]
             ).to(self.device)
@@ -229,8 +227,6 @@ class Detector:
 
 def load_detector(source: str | Path, device: str = "auto") -> Detector:
     """A detector from a described folder, a run folder, a transformers folder or a hub id (see the module)."""
-    from asvnb import config
-
     device = config.resolve_device(device)
     path = Path(source)
     if path.is_dir():
@@ -292,10 +288,6 @@ def _card_folder(path: Path) -> Path | None:
 
 
 def _transformers(source: str | Path, device: str) -> tuple[Any, nn.Module]:
-    from transformers.utils import logging as hf_logging
-
-    from asvnb.models import wavlm
-
     bar = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per model says nothing here
     try:
@@ -307,7 +299,6 @@ def _transformers(source: str | Path, device: str) -> tuple[Any, nn.Module]:
 
 def _wavlm_card(name: str) -> DetectorCard:
     """The WavLM detector's conventions (study 02): 16 kHz, whole recordings, logit 0 bona fide; no threshold."""
-    from asvnb.models import wavlm
 
     return DetectorCard(
         sample_rate=wavlm.SR,
@@ -386,8 +377,6 @@ def score_items(
     ``progress`` None shows a bar from :data:`PROGRESS_MIN` files on when
     writing to a terminal. Each failure is written to ``report`` (default: standard error) as it happens.
     """
-    from tqdm.auto import tqdm
-
     report = report or sys.stderr
 
     def fail(it: Item, reason: str) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from asvnb.audio import crop_or_pad, load_audio
-from asvnb.data.errors import SOURCES, DatasetMissing, ProtocolError, Source, text_lines
+from asvnb.errors import SOURCES, DatasetMissing, ProtocolError, Source, text_lines
 
 T = TypeVar("T")
 

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
+from asvnb.data.synth.build import embed  # the GE2E encoder the corpus's ASV scores come from
 from asvnb.metrics import eer
 from asvnb.results import ResultRow, bootstrap_ci, eer_ci
 
@@ -248,10 +249,6 @@ def run_audit(
     cache = root / ".work" / f"audit-{_cache_key(root, cfg)}.json"
     if use_cache and cache.is_file():
         return json.loads(cache.read_text())
-    from asvnb.data.synth.build import (
-        embed,  # the resemblyzer GE2E encoder the corpus's ASV scores come from
-    )
-
     manifest = json.loads((root / "MANIFEST.json").read_text())
     lang_of = {
         spk: info["lang"].split("_")[0]

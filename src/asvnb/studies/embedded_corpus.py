@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
+from asvnb.studies.corpus_audit import nuisance_features
 
 SPLITS = ("train", "dev", "eval")
 
@@ -167,12 +172,6 @@ def shortcut_check(root: str | Path, seed: int = 0) -> dict:
     on the test suite's tiny corpus.)
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from asvnb.studies.corpus_audit import nuisance_features
 
     X, y = [], []
     for split in SPLITS:

@@ -272,7 +272,14 @@ def transcripts(spk: Speaker) -> tuple[str, ...]:
     """
     texts: set[str] = set()
     for p in spk.files:
-        if spk.source == "klettres" or spk.source == "asterisk" and p.parent.name == "digits" and p.stem.isdigit() or spk.source == "asterisk" and p.parent.name == "letters" and len(p.stem) == 1:
+        spoken_name = spk.source == "klettres" or (
+            spk.source == "asterisk"
+            and (
+                (p.parent.name == "digits" and p.stem.isdigit())
+                or (p.parent.name == "letters" and len(p.stem) == 1)
+            )
+        )
+        if spoken_name:  # the file is named for what it says
             texts.add(p.stem)
     if len(texts) < 10:
         texts |= {str(n) for n in range(100)}
