@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from asvnb import files
 from asvnb import metrics as M
 
 
@@ -18,7 +19,7 @@ def test_round_trip_keeps_ids_scores_and_decisions(tmp_path):
         "score": [0.1 + 0.2, -3.0],
         "decision": ["bonafide", "spoof"],
     }
-    assert not (tmp_path / "out" / "s.txt.part").exists()
+    assert not list((tmp_path / "out").glob(files.TEMP_GLOB))
     assert M.decision_lines(["x"], [1.5], ["spoof"]) == ["x 1.5 spoof\n"]
 
 

@@ -61,3 +61,14 @@ def test_save_results_writes_csv_and_refuses_other_tables(build_dir) -> None:
     )
     with pytest.raises(ValueError, match="lacks the columns"):
         report.save_results(pd.DataFrame({"a": [1]}), "bad")
+
+
+def test_a_misspelt_table_key_is_an_error_not_a_blank_cell() -> None:
+    row = {"model": "CNN", "metric": "EER", "ours": [0.25, 0.35], "notes": "typo"}
+    with pytest.raises(KeyError, match="unknown key\\(s\\) notes"):
+        report.comparison_table([row], "embedded")
+    typed = report.ComparisonRow("CNN", "EER", [0.25, 0.35], source=0.1, percent=True)
+    table = report.comparison_table([typed], "embedded")
+    # mean 30 %, sample std 7.07 % (ddof 1), two seeds; the source's 0.1 as 10.00 %
+    assert table.loc[0, "this book"] == "30.00 ± 7.07% (n=2)"
+    assert table.loc[0, "source"] == "10.00%"

@@ -16,6 +16,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from asvnb import files
+
+INT16_FULL_SCALE = 32768.0  # int16 sample -> float: divide by this (the value of -1.0)
+INT16_MAX = 32767  # float -> int16: multiply by this, so +1.0 does not overflow
+
 log = logging.getLogger(__name__)
 
 
@@ -136,11 +141,10 @@ def save_audio(path: str | Path, wav: np.ndarray, sr: int) -> Path:
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1:
         raise ValueError(f"{path}: expected mono audio, got shape {wav.shape}")
-    tmp = path.with_name(path.name + ".part")
     subtype = "PCM_16" if path.suffix.lower() in {".flac", ".wav"} else None
     fmt = path.suffix.lstrip(".").upper()
-    sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sr, subtype=subtype, format=fmt)
-    tmp.replace(path)  # atomic: an interrupted write never leaves a truncated file
+    with files.atomic_path(path) as tmp:  # an interrupted write never leaves a truncated file
+        sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sr, subtype=subtype, format=fmt)
     return path
 
 

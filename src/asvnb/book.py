@@ -42,7 +42,8 @@ import psutil
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from asvnb import config, overview
+from asvnb import config, files, overview
+from asvnb.train import standins
 
 STAGING = "book"  # build/<STAGING>: the tree Jupyter Book renders
 RECORDS = "execution"  # build/<RECORDS>/<name>.json: one record per notebook
@@ -107,15 +108,12 @@ def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict
     """
     from asvnb.audio import expected_conversions
     from asvnb.data.synth import build_corpus
-    from asvnb.studies import overlap_pipeline
 
     with (
         expected_conversions()
     ):  # the generator resamples its TTS output on purpose: not the user's data
         build_corpus(config.embedded_root(), scale=scale, seed=0)
-    return overlap_pipeline.ensure_standins(
-        overlap_pipeline.OverlapConfig.for_profile("embedded"), progress=progress
-    )
+    return standins.ensure_standins(config.embedded_root(), progress=progress)
 
 
 # A parameter's type is declared at the start of the comment on its line, before a colon and the help text:
@@ -382,10 +380,7 @@ def cache_key(notebook: str | Path, params: dict[str, Any], data: str | Path | N
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(path)
+    files.write_text(path, text)
 
 
 def _tree_rss_mb(proc: psutil.Process) -> float:

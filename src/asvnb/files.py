@@ -17,18 +17,20 @@ from typing import Any
 from asvnb.config import stable_hash
 
 KEY_CHARS = 10  # hex digits of a run key: 40 bits, no collision among a study's few dozen runs
+TEMP_GLOB = "*.part*"  # what an interrupted atomic write can leave behind (see atomic_path)
 
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
-    The temporary name keeps the suffix (``x.tmp.npy``), so writers that add
-    or check a suffix (numpy, soundfile, torch) write where they are told.
+    The temporary name keeps the suffix (``x.part<pid>.npy``), so writers that
+    add or check a suffix (numpy, soundfile, torch) write where they are told;
+    the process id keeps two processes writing one file from sharing it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f"{path.stem}.part{os.getpid()}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)  # atomic on one file system

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from asvnb import audio, config, metrics
+from asvnb import audio, config, files, metrics
 from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores, LA2021Eval
 from asvnb.models.complexity import count_macs, count_params
@@ -224,10 +224,10 @@ def _load_cached(cache: Path) -> SetScores:
 
 
 def _save_cached(cache: Path, ss: SetScores) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".part.npz")
-    np.savez(tmp, scores=ss.scores, audio_seconds=ss.audio_seconds, wall_seconds=ss.wall_seconds)
-    tmp.replace(cache)
+    with files.atomic_path(cache) as tmp:
+        np.savez(
+            tmp, scores=ss.scores, audio_seconds=ss.audio_seconds, wall_seconds=ss.wall_seconds
+        )
 
 
 def complexity(detector: Detector) -> tuple[int, int, str]:

@@ -50,7 +50,6 @@ score sets (tests/fixtures/README.md says how they were made).
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from asvnb import files
 from asvnb.errors import ProtocolError, text_lines
 
 __all__ = [
@@ -533,12 +533,8 @@ def write_scores(
     if systems is not None:
         cols += [list(map(str, systems)), list(map(str, keys))]
     _check_columns(path, cols, s)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        # repr() is the shortest text that reads back as the same float
-        f.writelines(" ".join(fields) + f" {repr(float(v))}\n" for *fields, v in zip(*cols, s))
-    os.replace(tmp, path)  # atomic: a crashed run never leaves half a score file
+    # repr() is the shortest text that reads back as the same float
+    files.write_text(path, "".join(" ".join(f) + f" {float(v)!r}\n" for *f, v in zip(*cols, s)))
     return path
 
 
@@ -579,11 +575,7 @@ def write_decisions(
     """Write ``UTT SCORE DECISION`` lines atomically (``cut -d' ' -f1,2`` leaves a 2021 submission file)."""
     path = Path(path)
     lines = decision_lines(utt_ids, scores, decisions, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(lines)
-    os.replace(tmp, path)
+    files.write_text(path, "".join(lines))
     return path
 
 

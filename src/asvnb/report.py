@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from asvnb import config
+from asvnb import config, files
 
 COLUMNS = ["model", "metric", "source", "this book", "profile", "note"]
 
@@ -55,28 +57,53 @@ def fmt_source(value: float | str | None, digits: int = 3, percent: bool = False
     return f"{value * (100.0 if percent else 1.0):.{digits}f}{'%' if percent else ''}"
 
 
-def comparison_table(rows: Sequence[dict], profile: str) -> pd.DataFrame:
-    """Build a results table from rows of {model, metric, source, ours (list of per-seed values or text), note}."""
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One line of a results table: our figure (per-seed values, or text) beside the source's."""
+
+    model: str
+    metric: str
+    ours: float | str | Sequence[float] | None
+    source: float | str | None = None
+    note: str = ""
+    percent: bool = False
+    digits: int | None = None
+
+    @classmethod
+    def of(cls, row: ComparisonRow | Mapping[str, Any]) -> ComparisonRow:
+        """A row as given, or built from a dict; a key the row does not have is an error naming it."""
+        if isinstance(row, ComparisonRow):
+            return row
+        unknown = sorted(set(row) - {f.name for f in fields(cls)})
+        if unknown:
+            raise KeyError(f"results table row {dict(row)!r}: unknown key(s) {', '.join(unknown)}")
+        return cls(**row)
+
+    def ours_text(self) -> str:
+        """Our figure as the table shows it: mean ± std over seeds, text as given, None as "-"."""
+        if isinstance(self.ours, str):
+            return self.ours
+        if self.ours is None:
+            return "-"
+        return mean_std(np.atleast_1d(self.ours), digits=self.digits, percent=self.percent)
+
+
+def comparison_table(
+    rows: Sequence[ComparisonRow | Mapping[str, Any]], profile: str
+) -> pd.DataFrame:
+    """A results table (:data:`COLUMNS`) from :class:`ComparisonRow` rows (or dicts of their fields)."""
     config.check_profile(profile)
     out = []
-    for r in rows:
-        percent = bool(r.get("percent", False))
-        digits = int(r.get("digits", 2 if percent else 3))
-        ours = r.get("ours")
-        if isinstance(ours, str):
-            ours_text = ours
-        elif ours is None:
-            ours_text = "-"
-        else:
-            ours_text = mean_std(np.atleast_1d(ours), digits=digits, percent=percent)
+    for r in map(ComparisonRow.of, rows):
+        digits = (2 if r.percent else 3) if r.digits is None else r.digits
         out.append(
             {
-                "model": r["model"],
-                "metric": r["metric"],
-                "source": fmt_source(r.get("source"), digits=digits, percent=percent),
-                "this book": ours_text,
+                "model": r.model,
+                "metric": r.metric,
+                "source": fmt_source(r.source, digits=digits, percent=r.percent),
+                "this book": r.ours_text(),
                 "profile": profile,
-                "note": r.get("note", ""),
+                "note": r.note,
             }
         )
     return pd.DataFrame(out, columns=COLUMNS)
@@ -97,10 +124,8 @@ def save_results(df: pd.DataFrame, name: str) -> Path:
             f"results table {name!r} lacks the columns {missing}; build it with comparison_table()"
         )
     path = results_dir() / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with files.atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
     return path
 
 

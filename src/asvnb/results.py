@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asvnb import config
+from asvnb import config, files
 from asvnb.metrics import eer
 
 SCHEMA_VERSION = 1  # written as "schema_version"; a file without it is read as version 1
@@ -162,10 +162,7 @@ def write_results(
         "rows": [r.as_json() for r in rows],
     }
     path = results_path(notebook)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    files.write_json(path, doc)
     return path
 
 

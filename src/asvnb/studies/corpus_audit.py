@@ -34,6 +34,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from tqdm.auto import tqdm
 
+from asvnb import files
 from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
 from asvnb.data.synth.build import embed  # the GE2E encoder the corpus's ASV scores come from
@@ -313,10 +314,7 @@ def run_audit(
         "baseline": baseline,
         "config": repr(cfg),
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".part")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(cache)
+    files.write_json(cache, out)
     return out
 
 

@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from asvnb import files
+
 DETECTOR_FILE = "asvnb_detector.json"
 INDEX_FILE = (
     "detectors.json"  # a study's list of the detectors this build trained (register_detector)
@@ -260,9 +262,7 @@ def describe_detector(
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_json(path, data)
 
 
 # ----------------------------------------------------------------------------- a study's index of its detectors

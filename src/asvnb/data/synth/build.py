@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asvnb.audio import expected_conversions, load_audio, resample, save_audio
+from asvnb import files
+from asvnb.audio import INT16_MAX, expected_conversions, load_audio, resample, save_audio
 from asvnb.data.synth import attacks, channel, layouts, noises, sources
 from asvnb.data.synth.sources import SR
 
@@ -412,15 +413,13 @@ def build_pool(args: tuple[sources.Speaker, float, int, str]) -> tuple[str, atta
     wavs = [prompts[str(f)] for f in chosen if str(f) in prompts]
     sample = np.concatenate(wavs)[: 20 * SR]  # 20 s give stable log-F0 and envelope means
     stats = attacks.voice_stats(sample)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez(
-        tmp,
-        lengths=np.array([len(w) for w in wavs]),
-        audio=(np.concatenate(wavs) * 32767).astype(np.int16),
-        **stats.to_arrays(),
-    )
-    tmp.replace(path)
+    with files.atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            lengths=np.array([len(w) for w in wavs]),
+            audio=(np.concatenate(wavs) * INT16_MAX).astype(np.int16),
+            **stats.to_arrays(),
+        )
     return spk.name, stats
 
 
@@ -442,7 +441,7 @@ class Renderer:
         """The decoded prompts of one speaker."""
         if name not in self.pools:
             with np.load(self.pool_files[name]) as z:
-                audio, lengths = z["audio"].astype(np.float32) / 32767, z["lengths"]
+                audio, lengths = z["audio"].astype(np.float32) / INT16_MAX, z["lengths"]
             self.pools[name] = np.split(audio, np.cumsum(lengths)[:-1])
         return self.pools[name]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from asvnb.audio import AudioError, resample
+from asvnb.audio import INT16_FULL_SCALE, INT16_MAX, AudioError, resample
 from asvnb.data.synth.sources import SR, trim
 
 G722_DELAY = 22  # samples: ffmpeg's G.722 encoder + decoder QMF delay, measured with an impulse
@@ -75,7 +75,7 @@ def g722_round_trip(wavs: list[np.ndarray], gap_s: float = 0.1) -> list[np.ndarr
         starts.append(pos + len(gap))
         pos += len(gap) + len(w)
     parts.append(np.zeros(len(gap) + G722_DELAY, dtype=np.float32))
-    pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * INT16_MAX).astype("<i2").tobytes()
     enc = [
         "ffmpeg",
         "-v",
@@ -116,7 +116,7 @@ def g722_round_trip(wavs: list[np.ndarray], gap_s: float = 0.1) -> list[np.ndarr
     out = subprocess.run(dec, input=coded.stdout, capture_output=True)
     if out.returncode != 0:
         raise AudioError(f"ffmpeg G.722 decoding failed: {out.stderr.decode()[-500:]}")
-    y = np.frombuffer(out.stdout, dtype="<i2").astype(np.float32) / 32768.0
+    y = np.frombuffer(out.stdout, dtype="<i2").astype(np.float32) / INT16_FULL_SCALE
     return [y[s + G722_DELAY : s + G722_DELAY + len(w)].copy() for s, w in zip(starts, wavs)]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asvnb import files
+
 # -- folders of the real datasets, relative to the data root -------------------------------------
 LA19 = "LA"
 LA19_SPLIT_DIR = {
@@ -60,9 +62,7 @@ def write_text(path: Path, text: str) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    files.write_text(path, text)
     return True
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asvnb.audio import AudioError, audio_info, load_audio
+from asvnb.audio import INT16_FULL_SCALE, AudioError, audio_info, load_audio
 
 SR = 16000
 ASTERISK_ROOT = Path("/usr/share/asterisk/sounds")
@@ -223,7 +223,7 @@ def decode_g722(files: list[Path]) -> list[np.ndarray]:
         raise AudioError(
             f"ffmpeg could not decode G.722 batch starting at {files[0]}: {res.stderr.decode()[-500:]}"
         )
-    pcm = np.frombuffer(res.stdout, dtype="<i2").astype(np.float32) / 32768.0
+    pcm = np.frombuffer(res.stdout, dtype="<i2").astype(np.float32) / INT16_FULL_SCALE
     out, pos = [], 0
     for f, b in zip(files, blobs):
         n = 2 * len(b)
