@@ -56,14 +56,17 @@
 # with these attacks; they are not estimates of the real datasets' numbers.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}: embedded builds/reads the generated corpus; full points at the real data
 data_root = None  # str | None: None is data/embedded (the corpus `asvnb data synth` builds)
 scale = "small"  # {tiny, small, medium}: corpus scale to build if missing (the book and CI use small)
 seed = 0  # int: corpus seed
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -72,7 +75,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive

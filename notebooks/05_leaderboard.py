@@ -68,6 +68,7 @@
 # trials badly.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 seeds = [0]  # list[int]: the training seeds scored (each study trained several; the chapters give their spread)
@@ -76,10 +77,12 @@ device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core)
 bootstrap = 1000  # int: bootstrap resamples behind each EER interval
 max_trials = None  # int | None: a quick run on at most this many trials per set (balanced over bona fide and attacks); None: all
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -88,7 +91,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive

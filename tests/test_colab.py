@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 import types
 from pathlib import Path
 
-import nbformat
+import jupytext
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -116,7 +117,8 @@ def test_the_documented_install_is_a_valid_requirement_with_the_colab_extra() ->
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_notebook_has_the_colab_cell_right_after_its_parameters(notebook: Path) -> None:
-    cells = nbformat.read(str(notebook), as_version=4).cells
+    # the .py, which `make sync` writes; test_book checks that its .ipynb holds the same cells
+    cells = jupytext.read(str(notebook.with_suffix(".py"))).cells
     i = next(k for k, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     assert [c.source.strip() for c in cells].count(sync.colab_cell(ROOT).strip()) == 1
     assert (
@@ -124,6 +126,43 @@ def test_each_notebook_has_the_colab_cell_right_after_its_parameters(notebook: P
         and cells[i + 1].source.strip() == sync.colab_cell(ROOT).strip()
     )
     assert "data_root" in cells[i].source  # the cell reads it
+
+
+@pytest.mark.parametrize(
+    "notebook", [*NOTEBOOKS, ROOT / "tests" / "notebooks" / "tiny.ipynb"], ids=lambda p: p.stem
+)
+def test_each_parameters_cell_is_kept_from_the_formatter(notebook: Path) -> None:
+    """`ruff format` would wrap a long `name = value  # type: help` line, which papermill no longer reads."""
+    (cell,) = [
+        c
+        for c in jupytext.read(str(notebook.with_suffix(".py"))).cells
+        if "parameters" in c.metadata.get("tags", [])
+    ]
+    lines = cell.source.strip().split("\n")
+    assert (lines[0], lines[-1]) == (sync.FMT_OFF, sync.FMT_ON), notebook.name
+    assert sync.FMT_OFF not in lines[1:-1] and sync.FMT_ON not in lines[1:-1]
+
+
+def ruff_format(text: str, filename: str) -> str:
+    """``text`` as ``ruff format`` writes it under the project's settings (pyproject.toml)."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (the dev extra)")
+    cmd = [ruff, "format", "--stdin-filename", filename, "-"]
+    return subprocess.run(
+        cmd, input=text, capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+
+
+def test_the_formatter_leaves_the_generated_cells_unchanged() -> None:
+    cell = sync.colab_cell(ROOT)
+    assert ruff_format(cell, "colab_cell.py") == cell
+    long = "seeds = [0]  # list[int]: " + "the help text of a parameter runs on " * 3 + "and on"
+    text = '# %% tags=["parameters"]\nprofile = "embedded"  # {embedded, full}\n' + long + "\n"
+    text = sync.with_generated_cells(text + "\n# %%\nx = 1\n", ROOT)
+    assert ruff_format(text, "notebook.py") == text
+    assert sync.with_generated_cells(text, ROOT) == text  # generating again changes nothing
+    assert text.count(sync.colab_cell(ROOT)) == 1 and text.endswith("\n# %%\nx = 1\n")
 
 
 def run_cell(
@@ -184,8 +223,8 @@ def folder_the_adapter_reads(dataset: str, root: Path) -> str:
     from asvnb.data.asvspoof import LA2019, LA2021Eval
     from asvnb.data.commonvoice import CommonVoice
     from asvnb.data.deepvoice import list_deepvoice
-    from asvnb.errors import DatasetMissing
     from asvnb.data.imitation import list_imitation
+    from asvnb.errors import DatasetMissing
 
     make = {
         "asvspoof2019_la": lambda: LA2019(root, "train"),

@@ -13,6 +13,10 @@ Two single sources:
   them). The Colab badges of the notebooks, the ``pip install ... @ git+URL@BRANCH`` lines of the notebooks'
   Colab cells and of the documentation, and pyproject's ``[project.urls]`` are rewritten from it.
 
+And each notebook's (``notebooks/*.py``) Colab cell, :func:`colab_cell`, right after its parameters cell, which
+is kept from ``ruff format`` between ``# fmt: off`` and ``# fmt: on`` (docs/NOTEBOOKS.md). Only the ``.py`` of a
+notebook is written: ``jupytext --sync`` carries it to the ``.ipynb``.
+
 tests/test_dependencies.py and tests/test_colab.py run the check.
 """
 
@@ -188,10 +192,14 @@ def install_spec(root: Path = ROOT) -> str:
 
 
 def colab_cell(root: Path = ROOT) -> str:
-    """The Colab cell every notebook has right after its parameters cell (and papermill's injected ones)."""
+    """The Colab cell every notebook has right after its parameters cell (and papermill's injected ones).
+
+    Written as ``ruff format`` writes it (lines within 100 characters), so the formatter leaves it unchanged.
+    """
     return f"""\
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -200,13 +208,47 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{install_spec(root)}"], check=True)
+        spec = "{install_spec(root)}"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive
 
         drive.mount("/content/drive")
 """
+
+
+# The parameters cell of a notebook (jupytext percent format) is kept from the formatter: `ruff format` would
+# wrap a long `name = value  # type: help` line into parentheses, which papermill's parameter parser (and so
+# asvnb.book's declarations) no longer reads.
+PARAMETERS_MARK = '# %% tags=["parameters"]'
+FMT_OFF, FMT_ON = "# fmt: off", "# fmt: on"
+
+
+def _cells(lines: list[str]) -> list[int]:
+    """Indices of the lines that start a cell (``# %%``) in a percent-format notebook."""
+    return [i for i, line in enumerate(lines) if line.startswith("# %%")]
+
+
+def with_generated_cells(text: str, root: Path = ROOT) -> str:
+    """A percent-format notebook with its parameters cell between ``# fmt: off`` / ``# fmt: on`` and, right
+    after it, :func:`colab_cell` (replacing the Colab cell there, or inserted). Without a parameters cell, the
+    text is returned unchanged."""
+    lines = text.split("\n")
+    if PARAMETERS_MARK not in lines:
+        return text
+    p = lines.index(PARAMETERS_MARK)
+    starts = _cells(lines) + [len(lines)]
+    nxt = next(i for i in starts if i > p)
+    body = [line for line in lines[p + 1 : nxt] if line not in (FMT_OFF, FMT_ON)]
+    while body and not body[-1].strip():
+        body.pop()
+    params = [PARAMETERS_MARK, FMT_OFF, *body, FMT_ON, ""]
+    cell = ["# %%", *colab_cell(root).rstrip("\n").split("\n"), ""]
+    after = next(i for i in starts if i > nxt)
+    if nxt < len(lines) and "google.colab" in "\n".join(lines[nxt:after]):
+        nxt = after  # the Colab cell there is replaced
+    return "\n".join(lines[:p] + params + cell + lines[nxt:])
 
 
 def colab_link(path: str, root: Path = ROOT) -> str:
@@ -253,7 +295,10 @@ def generated(root: Path = ROOT) -> dict[Path, str]:
         root / "environment.yml": render_environment(root),
     }
     for p in url_files(root):
-        out[p] = rewrite_urls(p.read_text(), root)
+        text = rewrite_urls(p.read_text(), root)
+        if p.parent == root / "notebooks" and p.suffix == ".py":
+            text = with_generated_cells(text, root)
+        out[p] = text
     return out
 
 

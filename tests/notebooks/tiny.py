@@ -18,12 +18,14 @@
 # It is not part of the book: the machinery tests execute it with papermill.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 n = 3  # int: how many squares to sum
 scale = 1.0  # float: multiplies the sum
 fail = False  # bool: raise in the last cell, to test failure reporting
 label = "tiny"  # str | None: printed before the sum
 seeds = [0, 1]  # list[int]: not used; a list parameter for the runner's tests
+# fmt: on
 
 # %%
 from asvnb import config
