@@ -84,20 +84,13 @@ if "google.colab" in sys.modules:
         drive.mount("/content/drive")
 
 # %%
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
-from asvnb import config, features, plots
-from asvnb.data.synth import build_corpus
+from asvnb import plots, report
+from asvnb.studies import corpus_audit
 from asvnb.studies import embedded_corpus as ec
 
-config.seed_everything(seed)
-root = Path(data_root) if data_root else config.embedded_root()
-if profile != "embedded":
-    raise ValueError("this chapter describes the embedded corpus; with the real datasets, see 'Rerun a study on Colab'")
-manifest = build_corpus(root, scale=scale, seed=seed, progress=False)  # a no-op when the corpus is complete
-config.show_fingerprint(config.fingerprint(root, device="cpu"))
+root, manifest = ec.setup(profile, data_root, scale, seed)
 
 # %% [markdown]
 # ## How it is built
@@ -108,9 +101,8 @@ config.show_fingerprint(config.fingerprint(root, device="cpu"))
 # interrupted build resumes. The scale's sizes:
 
 # %%
-display(Markdown(f"Scale **{manifest['scale']}**, seed {manifest['seed']}; "
-                 f"last full build took {manifest.get('build_seconds', float('nan')):.0f} s on this machine."))
-ec.pd.Series(manifest["scale_parameters"]).to_frame("value")
+display(Markdown(ec.scale_summary(manifest)))
+ec.scale_table(manifest)
 
 # %% [markdown]
 # ## Where the speech comes from, and the licences
@@ -127,9 +119,7 @@ ec.pd.Series(manifest["scale_parameters"]).to_frame("value")
 ec.sources_table(manifest)
 
 # %%
-speakers = ec.speakers_table(manifest)
-assert not set.intersection(*[set(g["recordings from"]) for _, g in speakers.groupby("split")]), "splits share a speaker"
-speakers
+ec.speakers_table(manifest)  # refuses splits that share a speaker's recordings
 
 # %% [markdown]
 # ## ASVspoof 2019 LA: files per split and attack
@@ -168,9 +158,7 @@ ec.la2021_summary(root)
 # evaluation file per system (bona fide first). Every file shares the 7 kHz band limit of the channel.
 
 # %%
-examples = ec.examples_per_system(root)
-specs = [(name, features.log_mel(wav, "logmel40_resnetse", n_mels=64, instance_norm=False)) for name, wav in examples]
-plots.plot_spectrogram_grid(specs, ncols=5)
+plots.plot_spectrogram_grid(ec.log_mel_examples(root), ncols=5)
 
 # %% [markdown]
 # ## The audit: shortcuts, and the challenge's own baseline
@@ -202,9 +190,6 @@ plots.plot_spectrogram_grid(specs, ncols=5)
 # over trials.
 
 # %%
-from asvnb import report, results
-from asvnb.studies import corpus_audit
-
 audit = corpus_audit.run_audit(root, progress=False)
 display(Markdown(report.profile_banner(profile)))
 corpus_audit.probe_table(audit)
@@ -213,17 +198,8 @@ corpus_audit.probe_table(audit)
 corpus_audit.baseline_table(audit)
 
 # %%
-rows = corpus_audit.audit_rows(audit)
-path = results.write_results("00_embedded_corpus", profile, rows, config.fingerprint(root, device="cpu"))
-by = {(r.data): r for r in rows if r.table == "baseline"}
-worst_dev = max((r for r in rows if r.table == "baseline" and r.data.startswith("LA19 dev A")), key=lambda r: r.value)
-worst_probe = max((r for r in rows if r.table == "probe"), key=lambda r: r.value)
-display(Markdown(
-    f"LFCC-GMM pooled EER: **{by['LA19 eval'].value:.1%}** on LA19 eval "
-    f"(95 % interval {by['LA19 eval'].ci95[0]:.1%}-{by['LA19 eval'].ci95[1]:.1%}; the real set: 8.09 %) and "
-    f"**{by['LA21 eval'].value:.1%}** on LA21 eval. The hardest training attack on dev is "
-    f"{worst_dev.data.split()[-1]} at {worst_dev.value:.1%}; the highest probe is '{worst_probe.system}' at "
-    f"{worst_probe.value:.3f} balanced accuracy. Written to `{path.relative_to(config.project_root())}`."))
+rows, path = ec.save_audit(audit, profile, root)
+display(Markdown(ec.audit_summary(rows, path)))
 
 # %% [markdown]
 # The pooled check below asks the older, simpler question on all LA files at
@@ -232,8 +208,7 @@ display(Markdown(
 
 # %%
 check = ec.shortcut_check(root)
-display(Markdown(f"Balanced accuracy on duration, level and band energies: "
-                 f"**{check['balanced_accuracy']:.3f}** over {check['n']} files (chance: 0.5)."))
+display(Markdown(ec.shortcut_summary(check)))
 check["means"]
 
 # %% [markdown]

@@ -2,32 +2,56 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from asvnb import config, features, results
 from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
+from asvnb.data.synth import build_corpus
+from asvnb.studies import corpus_audit
 from asvnb.studies.corpus_audit import nuisance_features
 
+NOTEBOOK = "00_embedded_corpus"
 SPLITS = ("train", "dev", "eval")
 
 
-def load_manifest(root: str | Path) -> dict:
-    """MANIFEST.json of an embedded corpus; a clear error when the corpus was never built."""
-    path = Path(root) / "MANIFEST.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no embedded corpus here; build it with `asvnb data synth --out {root}`"
+def setup(profile: str, data_root: str | Path | None, scale: str, seed: int) -> tuple[Path, dict]:
+    """The chapter's set-up: seeds, the corpus (built if incomplete; a no-op when complete), the fingerprint.
+
+    Returns the corpus root and its manifest.
+    """
+    config.seed_everything(seed)
+    root = Path(data_root) if data_root else config.embedded_root()
+    if profile != "embedded":
+        raise ValueError(
+            "this chapter describes the embedded corpus; with the real datasets, "
+            "see 'Rerun a study on Colab'"
         )
-    return json.loads(path.read_text())
+    manifest = build_corpus(root, scale=scale, seed=seed, progress=False)
+    config.show_fingerprint(config.fingerprint(root, device="cpu"))
+    return root, manifest
+
+
+def scale_summary(manifest: dict) -> str:
+    """One sentence: the corpus's scale, seed and how long its last full build took."""
+    return (
+        f"Scale **{manifest['scale']}**, seed {manifest['seed']}; "
+        f"last full build took {manifest.get('build_seconds', float('nan')):.0f} s on this machine."
+    )
+
+
+def scale_table(manifest: dict) -> pd.DataFrame:
+    """The sizes the corpus's scale sets."""
+    return pd.Series(manifest["scale_parameters"]).to_frame("value")
 
 
 def la_counts(root: str | Path) -> pd.DataFrame:
@@ -78,7 +102,10 @@ def speakers_table(manifest: dict) -> pd.DataFrame:
                     "gender": s["gender"],
                 }
             )
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if set.intersection(*[set(g["recordings from"]) for _, g in df.groupby("split")]):
+        raise ValueError("the LA splits share a speaker's recordings")
+    return df
 
 
 def systems_table(manifest: dict, counts: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +183,14 @@ def examples_per_system(root: str | Path, sr: int = 16000) -> list[tuple[str, np
     return [(k, out[k]) for k in sorted(out, key=lambda s: (s != "bonafide", s))]
 
 
+def log_mel_examples(root: str | Path) -> list[tuple[str, np.ndarray]]:
+    """64-band log-mel spectrograms (25 ms / 10 ms) of :func:`examples_per_system`, for a grid of plots."""
+    return [
+        (name, features.log_mel(wav, "logmel40_resnetse", n_mels=64, instance_norm=False))
+        for name, wav in examples_per_system(root)
+    ]
+
+
 def la2021_summary(root: str | Path) -> pd.DataFrame:
     """2021 LA eval trials per codec and key, read through the LA2021Eval adapter."""
     trials = LA2021Eval(root).trials
@@ -171,8 +206,6 @@ def shortcut_check(root: str | Path, seed: int = 0) -> dict:
     probes ask the same with a train/eval split; this pooled check also works
     on the test suite's tiny corpus.)
     """
-    from sklearn.linear_model import LogisticRegression
-
     X, y = [], []
     for split in SPLITS:
         la = LA2019(root, split)
@@ -196,3 +229,35 @@ def shortcut_check(root: str | Path, seed: int = 0) -> dict:
         "n": int(len(y)),
         "means": per_class,
     }
+
+
+def save_audit(audit: dict, profile: str, root: str | Path) -> tuple[list[results.ResultRow], Path]:
+    """The audit's result rows, written to build/results/00_embedded_corpus.json; (rows, path)."""
+    rows = corpus_audit.audit_rows(audit)
+    path = results.write_results(NOTEBOOK, profile, rows, config.fingerprint(root, device="cpu"))
+    return rows, path
+
+
+def audit_summary(rows: list[results.ResultRow], path: Path) -> str:
+    """The audit in two sentences: the baseline's pooled EERs, the hardest dev attack, the highest probe."""
+    by = {r.data: r for r in rows if r.table == "baseline"}
+    dev = [r for r in rows if r.table == "baseline" and r.data.startswith("LA19 dev A")]
+    worst_dev = max(dev, key=lambda r: r.value)
+    worst_probe = max((r for r in rows if r.table == "probe"), key=lambda r: r.value)
+    la19, la21 = by["LA19 eval"], by["LA21 eval"]
+    return (
+        f"LFCC-GMM pooled EER: **{la19.value:.1%}** on LA19 eval "
+        f"(95 % interval {la19.ci95[0]:.1%}-{la19.ci95[1]:.1%}; the real set: 8.09 %) and "
+        f"**{la21.value:.1%}** on LA21 eval. The hardest training attack on dev is "
+        f"{worst_dev.data.split()[-1]} at {worst_dev.value:.1%}; the highest probe is "
+        f"'{worst_probe.system}' at {worst_probe.value:.3f} balanced accuracy. "
+        f"Written to `{path.relative_to(config.project_root())}`."
+    )
+
+
+def shortcut_summary(check: dict) -> str:
+    """One sentence on :func:`shortcut_check`: its balanced accuracy against chance."""
+    return (
+        f"Balanced accuracy on duration, level and band energies: "
+        f"**{check['balanced_accuracy']:.3f}** over {check['n']} files (chance: 0.5)."
+    )
