@@ -12,7 +12,7 @@ import torch
 from replicas import write_la2019_cm, write_la2021_eval
 
 from asvnb import report
-from asvnb.models.resnetse import ADVERSARIAL_CLASS
+from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
 from asvnb.studies import ge2e_aeg_kd as study
 from asvnb.train.adversarial import AdversarialSet
 
@@ -219,7 +219,7 @@ def test_seeds_note_and_aeg_scale_table(cfg):
     assert study.seeds_note(runs) == ""
     assert "1 seed" in study.seeds_note(runs[:1]) and "no std" in study.seeds_note(runs[:1])
     assert "2 seeds" in study.seeds_note(runs[:2])
-    assert study._note(cfg, "x", runs[:1]).startswith("x; 1 seed")
+    assert study.tables._note(cfg, "x", runs[:1]).startswith("x; 1 seed")
     pool = (0.1 * torch.ones(2, 400), ["a", "a"])  # -20 dBFS
     t = study.aeg_scale_table(cfg, pool)
     int16, flt = t.iloc[0], t.iloc[1]
@@ -267,7 +267,7 @@ def test_ge2e_pretraining_batches_and_learnt_scale(cfg):
     assert (
         hist["train_w"].iloc[1] != 10.0
     )  # w is in the optimiser (b too, though the softmax form ignores a shift)
-    assert isinstance(model, study.ResNetSE)
+    assert isinstance(model, ResNetSE)
 
 
 def test_finetune_set_labels_and_adversarial_class(cfg):
@@ -296,13 +296,13 @@ def test_static_generated_once_active_before_every_epoch(cfg, monkeypatch):
     pool = study.aeg_pool(cfg, data, 0)
     assert pool[0].shape == (6, cfg.crop_samples) and sorted(set(pool[1])) == list(SPEAKERS)
     calls = []
-    real = study.generate_adversarial
+    real = study.aeg.generate_adversarial
 
     def counting(model, waveforms, speakers, **kw):
         calls.append(kw["seed"])
         return real(model, waveforms, speakers, **kw)
 
-    monkeypatch.setattr(study, "generate_adversarial", counting)
+    monkeypatch.setattr(study.aeg, "generate_adversarial", counting)
     torch.manual_seed(0)
     model = cfg.student()  # any ResNetSE: the student keeps the test fast
     path = cfg.paths.out / "static.pt"
@@ -469,7 +469,7 @@ def test_ge2e_batches_hold_bona_fide_only_with_true_speakers(cfg, monkeypatch):
                 drawn.append(batch)
                 yield batch
 
-    monkeypatch.setattr(study, "GE2EBatchSampler", Recording)
+    monkeypatch.setattr(study.training, "GE2EBatchSampler", Recording)
     study.pretrain_ge2e(cfg, data, 0, cfg.paths.out / "ge2e_bona", progress=False)
     assert len(drawn) == 2
     protocol = {t.utt: t for t in data.train.trials}
@@ -604,7 +604,7 @@ def test_per_family_and_per_codec_eer_by_hand(cfg):
     # two seeds: the row is the mean of the seeds' EERs, and its std over them
     r2 = _toy_result(spoof_shift=-10.0)  # every spoof far below: EER 0
     two = [row for row in study.cm_rows("1", "x", [r, r2], data, cfg) if row.metric == "eer"][0]
-    pooled = study._eer(r.scores[:4], r.scores[4:])
+    pooled = study.rows._eer(r.scores[:4], r.scores[4:])
     assert two.value == pytest.approx(pooled / 2) and two.n_seeds == 2
     assert two.std == pytest.approx(np.std([pooled, 0.0], ddof=1))
 

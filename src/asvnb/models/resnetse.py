@@ -78,6 +78,9 @@ from asvnb.features import (
 CLASSES = ("bonafide", "A01", "A02", "A03", "A04", "A05", "A06", "adversarial")
 ADVERSARIAL_CLASS = CLASSES.index("adversarial")
 LAYOUTS = ("L", "V2")
+# the source's channels per stage: the student is the teacher with half the channels
+TEACHER_CHANNELS = (32, 64, 128, 256)
+STUDENT_CHANNELS = (16, 32, 64, 128)
 
 
 class SELayer(nn.Module):
@@ -259,21 +262,31 @@ class ResNetSE(nn.Module):
         return self.classify(self.embed(x))
 
 
+def _resnetse(
+    channels: tuple[int, int, int, int],
+    layout: str,
+    emb_dim: int,
+    n_classes: int,
+    sample_rate: int | None,
+) -> ResNetSE:
+    frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
+    return ResNetSE(
+        channels, emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
+    )
+
+
 def g_resnetse(
     layout: str = "L",
     emb_dim: int = 512,
     n_classes: int = len(CLASSES),
     sample_rate: int | None = 22050,
 ) -> ResNetSE:
-    """Teacher G-ResNetSE, channels (32, 64, 128, 256); ``layout="V2"`` matches Table 3 (6.39 M).
+    """Teacher G-ResNetSE, channels :data:`TEACHER_CHANNELS`; ``layout="V2"`` matches Table 3 (6.39 M).
 
     ``sample_rate`` sets the log-mel front-end (waveform input); ``None`` takes
     40-band log-mel features instead. Plain arguments, so a JSON model config rebuilds it.
     """
-    frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
-    return ResNetSE(
-        (32, 64, 128, 256), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
-    )
+    return _resnetse(TEACHER_CHANNELS, layout, emb_dim, n_classes, sample_rate)
 
 
 def l_resnetse(
@@ -282,8 +295,5 @@ def l_resnetse(
     n_classes: int = len(CLASSES),
     sample_rate: int | None = 22050,
 ) -> ResNetSE:
-    """Student L-ResNetSE, channels (16, 32, 64, 128) (Table 3: 1.44 M); arguments as ``g_resnetse``."""
-    frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
-    return ResNetSE(
-        (16, 32, 64, 128), emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
-    )
+    """Student L-ResNetSE, channels :data:`STUDENT_CHANNELS` (Table 3: 1.44 M); arguments as ``g_resnetse``."""
+    return _resnetse(STUDENT_CHANNELS, layout, emb_dim, n_classes, sample_rate)

@@ -23,20 +23,28 @@ Reading of Algorithm 1 (Kurakin et al.'s BIM applied to a speaker embedding):
 Static AEG calls ``generate_adversarial`` once with the GE2E pre-trained model
 before fine-tuning; active AEG calls it before every epoch with the current
 model (a different ``seed`` per epoch draws different W1 partners). Kept samples
-carry the adversarial class (index 7 of ``asvnb.models.resnetse.CLASSES``).
+carry the adversarial class (index 7 of ``asvnb.models.resnetse.CLASSES``), the
+one name this module takes from ``models``. :func:`save_adversarial` and
+:func:`load_adversarial` keep a set on disk; :class:`FineTuneSet` trains on CM
+utterances and the current adversarial examples together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from asvnb.data.asvspoof import CMDataset
+from asvnb.files import atomic_path
 from asvnb.models.resnetse import ADVERSARIAL_CLASS
 
 INT16_FULL_SCALE = 32768.0
@@ -116,6 +124,28 @@ class AdversarialSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def subset(self, index: torch.Tensor) -> AdversarialSet:
+        """The examples at ``index`` (the number tried is kept: it counts the attack, not the set)."""
+        return AdversarialSet(
+            self.waveforms[index],
+            self.labels[index],
+            self.cos_sim[index],
+            self.source_index[index],
+            self.reference_index[index],
+            self.n_tried,
+        )
+
+
+def save_adversarial(adv: AdversarialSet, path: str | Path) -> None:
+    """Write an adversarial set to ``path`` (torch format), whole or not at all."""
+    with atomic_path(path) as tmp:
+        torch.save(asdict(adv), tmp)
+
+
+def load_adversarial(path: str | Path) -> AdversarialSet:
+    """An adversarial set written by :func:`save_adversarial`."""
+    return AdversarialSet(**torch.load(path))
 
 
 def same_speaker_partners(speakers: Sequence[str], seed: int = 0) -> np.ndarray:
@@ -197,3 +227,47 @@ def generate_adversarial(
         reference_index=partners[keep],
         n_tried=waveforms.shape[0],
     )
+
+
+class FineTuneSet(Dataset):
+    """CM training utterances with their class labels plus the current adversarial examples (class 7), augmented.
+
+    The adversarial part can be replaced between epochs (active AEG); items are
+    ``(waveform, label, id)`` as :class:`asvnb.data.asvspoof.CMDataset` gives
+    them, the adversarial ones after the CM ones, their augmentation drawn from
+    ``(seed, epoch, index)``.
+    """
+
+    def __init__(
+        self,
+        base: CMDataset,
+        adversarial: AdversarialSet | None = None,
+        augment: Callable[..., Any] | None = None,
+        seed: int = 0,
+    ):
+        self.base, self.augment, self.seed, self.epoch = base, augment, seed, 0
+        self.adversarial = adversarial
+
+    def set_adversarial(self, adversarial: AdversarialSet | None) -> None:
+        """Replace the adversarial examples (active AEG does this before every epoch)."""
+        self.adversarial = adversarial
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random crops and augmentations for epoch ``epoch`` (0 for the first)."""
+        self.epoch = epoch
+        self.base.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.base) + (len(self.adversarial) if self.adversarial is not None else 0)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str]:
+        if index < len(self.base):
+            return self.base[index]
+        k = index - len(self.base)
+        wav = self.adversarial.waveforms[k]
+        if self.augment is not None:
+            wav = self.augment(
+                wav.numpy(), rng=np.random.default_rng((self.seed, self.epoch, index))
+            )
+            wav = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+        return wav, ADVERSARIAL_CLASS, f"adv{k}"

@@ -17,8 +17,12 @@ class GE2ELoss(nn.Module):
     M, contradicts that text). The loss of one utterance is
     -S[j, i, j] + log sum_k exp S[j, i, k]; this returns the mean over the N M
     utterances (Wan et al. sum), so the scale does not grow with the batch. w and b
-    are learnt from 10 and -5; w is clamped at 1e-6 in use so that it stays
-    positive, as the original paper requires (the clamp of voxceleb_trainer's GE2E).
+    are learnt from 10 and -5 (Wan et al.'s initial values). w is used clamped at
+    1e-6, so the scale stays positive as Wan et al. require (w > 0) even if the
+    optimiser pushes it below. voxceleb_trainer's GE2E (``loss/ge2e.py``) calls
+    ``torch.clamp(self.w, 1e-6)`` but discards the result, so its w is not clamped;
+    it clamps the cosines at 1e-6 instead, which this loss does not (a negative
+    cosine stays negative here).
     """
 
     def __init__(self, init_w: float = 10.0, init_b: float = -5.0):

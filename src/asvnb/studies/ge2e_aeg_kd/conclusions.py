@@ -1,0 +1,150 @@
+"""Study 03's conclusions in words, each decided by the result rows' values and intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asvnb.results import ResultRow
+from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
+
+
+def _find(
+    rows: Sequence[ResultRow], table: str, system: str, data: str, metric: str
+) -> ResultRow | None:
+    return next((r for r in rows if r.key() == (table, system, data, metric)), None)
+
+
+def _pct(r: ResultRow) -> str:
+    ci = "" if r.ci95 is None else f" [{100 * r.ci95[0]:.1f}, {100 * r.ci95[1]:.1f}]"
+    sd = "" if r.std is None else f" ± {100 * r.std:.1f}"
+    return f"{100 * r.value:.1f}%{sd}{ci} ({r.n_seeds} seed{'s' if r.n_seeds > 1 else ''})"
+
+
+def compare(a: ResultRow, b: ResultRow) -> str:
+    """ "lower", "higher" or "not distinguishable": ``a`` against ``b`` by their 95 % intervals (disjoint or not)."""
+    if a.ci95 is None or b.ci95 is None:
+        return "not distinguishable"
+    if a.ci95[1] < b.ci95[0]:
+        return "lower"
+    if a.ci95[0] > b.ci95[1]:
+        return "higher"
+    return "not distinguishable"
+
+
+def claims(
+    rows: Sequence[ResultRow],
+    cfg: GE2EAEGKDConfig,
+    target_eer: float = 0.15,
+    student_margin: float = 0.03,
+    kept_target: float = 0.20,
+) -> str:
+    """The chapter's conclusions as markdown bullets, each decided by the rows' values and intervals."""
+    out = []
+    nll = _find(rows, "1", "G-ResNetSE, NLL", "LA21 eval", "eer")
+    ge2e = _find(rows, "1", "G-ResNetSE, GE2E+NLL", "LA21 eval", "eer")
+    if ge2e is not None:
+        met = "meets" if ge2e.value <= target_eer else "misses"
+        sure = (
+            "; its whole interval lies below it"
+            if ge2e.ci95 and ge2e.ci95[1] <= target_eer
+            else "; its interval reaches above it"
+            if ge2e.value <= target_eer
+            else ""
+        )
+        out.append(
+            f"The teacher G-ResNetSE, GE2E + NLL reaches an EER of {_pct(ge2e)} on the 2021 LA eval trials: "
+            f"it {met} the {100 * target_eer:.0f}% target{sure}."
+        )
+    if nll is not None and ge2e is not None:
+        c = compare(ge2e, nll)
+        out.append(
+            f"Against NLL alone ({_pct(nll)}), GE2E pre-training gives an EER that is {c}"
+            + (
+                " (the intervals overlap)."
+                if c == "not distinguishable"
+                else " (disjoint intervals)."
+            )
+        )
+    before = _find(rows, "ge2e", "G-ResNetSE, initial", "LA19 dev bona fide", "speaker_eer")
+    after = _find(rows, "ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer")
+    if before is not None and after is not None:
+        c = compare(after, before)
+        verdict = {
+            "lower": "learns speakers it never saw",
+            "higher": "separates held-out speakers worse",
+            "not distinguishable": "does not measurably separate held-out speakers better",
+        }[c]
+        out.append(
+            f"GE2E pre-training {verdict}: speaker-verification EER on LA19 dev bona fide {_pct(before)} "
+            f"with the initial weights, {_pct(after)} after."
+        )
+    for mode in ("static", "active"):
+        k = _find(rows, "aeg", mode, "LA19 train", "kept_fraction")
+        if k is not None:
+            met = "meets" if k.value >= kept_target else "misses"
+            out.append(
+                f"{mode.capitalize()} AEG keeps {100 * k.value:.0f}% of the {k.n_trials} attacked utterances "
+                f"(95% interval {100 * k.ci95[0]:.0f}-{100 * k.ci95[1]:.0f}%): it {met} the "
+                f"{100 * kept_target:.0f}% target."
+            )
+    student = _find(rows, "2", "L-ResNetSE, static AEG", "LA21 eval", "eer")
+    if student is not None and ge2e is not None:
+        gap = student.value - ge2e.value
+        met = "within" if gap <= student_margin else "not within"
+        out.append(
+            f"The student L-ResNetSE (static AEG) reaches {_pct(student)}, {100 * gap:+.1f} points from "
+            f"the teacher: {met} {100 * student_margin:.0f} points."
+        )
+    if ge2e is not None:
+        fam = [
+            r
+            for r in rows
+            if r.table == "1"
+            and r.system == ge2e.system
+            and r.metric == "eer"
+            and r.data.startswith("LA21 eval, ")
+        ]
+        if fam:
+            worst = max(fam, key=lambda r: r.value)
+            best = min(fam, key=lambda r: r.value)
+            out.append(
+                f"Per family and codec the teacher ranges from {_pct(best)} ({best.data[11:]}) to "
+                f"{_pct(worst)} ({worst.data[11:]})."
+            )
+    dev = [r for r in rows if r.table == "1" and r.data.startswith("LA19 dev, ")]
+    if dev:
+        text = ", ".join(
+            f"{r.data[10:]} {100 * r.value:.0f}%" for r in sorted(dev, key=lambda r: r.data)
+        )
+        worst = max(dev, key=lambda r: r.value)
+        out.append(
+            f"On LA19 dev, whose attacks A01-A06 are the ones it was trained on, the teacher's EER per attack "
+            f"is {text}: the hardest, {worst.data[10:]}, at {_pct(worst)}"
+            + (
+                ", is not learnt even though it was seen in training, so unseen attacks of its kind on "
+                "2021 LA eval are not detected either."
+                if worst.ci95 and worst.ci95[0] > 0.3
+                else "."
+            )
+        )
+    t2 = [r for r in rows if r.table == "2" and r.metric == "eer" and r.data == "LA21 eval"]
+    if len(t2) >= 2:
+        pairs = [
+            (a, b)
+            for i, a in enumerate(t2)
+            for b in t2[i + 1 :]
+            if compare(a, b) != "not distinguishable"
+        ]
+        out.append(
+            "In Table 2, "
+            + (
+                f"{len(pairs)} of {len(t2) * (len(t2) - 1) // 2} pairs of rows have disjoint "
+                "intervals: "
+                + "; ".join(f"{a.system} {compare(a, b)} than {b.system}" for a, b in pairs)
+                if pairs
+                else "no two rows have disjoint intervals: on this corpus and budget "
+                "the AEG modes and distillation cannot be told apart"
+            )
+            + "."
+        )
+    return "\n".join(f"- {s}" for s in out)
