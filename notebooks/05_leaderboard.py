@@ -101,15 +101,12 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import torch
 from IPython.display import Markdown, display
 
-from asvnb import config, leaderboard, plots, report, results
+from asvnb import config, leaderboard, plots, report
 from asvnb.data.asvspoof import attack_families
 
-torch.set_num_threads(threads or torch.get_num_threads())
-paths = config.Paths.for_profile(profile, "05_leaderboard", data_root)
-config.show_fingerprint(config.fingerprint(paths.data, config.resolve_device(device)))
+paths = leaderboard.setup(profile, data_root, device, threads)
 
 # %% [markdown]
 # ## The detectors and their cards
@@ -120,10 +117,8 @@ config.show_fingerprint(config.fingerprint(paths.data, config.resolve_device(dev
 # at; the metrics below do not use it.
 
 # %%
-entries = leaderboard.registered(profile, seeds=seeds)
-if not entries:
-    raise RuntimeError(f"no detector is registered for profile {profile!r}: run the study notebooks 01-04 first")
-display(leaderboard.card_summary(entries))
+entries = leaderboard.registered_detectors(profile, seeds)
+leaderboard.card_summary(entries)
 
 # %% [markdown]
 # ## Scoring
@@ -150,12 +145,11 @@ summary = leaderboard.summary(per_run)
 # %%
 display(Markdown(report.profile_banner(profile)))
 for name in sets:
-    display(Markdown(f"**{name}** ({len(sets[name].utts):,} trials, "
-                     f"{int(sets[name].labels.sum()):,} bona fide)"))
+    display(Markdown(leaderboard.set_heading(sets, name)))
     display(leaderboard.display_table(summary, per_run, name))
 
 # %%
-display(leaderboard.complexity_table(summary))
+leaderboard.complexity_table(summary)
 
 # %% [markdown]
 # The DET curves of the same runs, on normal-deviate axes as the official plots
@@ -163,8 +157,8 @@ display(leaderboard.complexity_table(summary))
 
 # %%
 for name in sets:
-    display(plots.plot_det(leaderboard.det_systems(scored, sets, name, seeds[0]), title=f"DET, {name}",
-                           limits=(0.5, 80.0)))
+    systems = leaderboard.det_systems(scored, sets, name, seeds[0])
+    display(plots.plot_det(systems, title=f"DET, {name}", limits=(0.5, 80.0)))
 
 # %% [markdown]
 # ## EER per attack family
@@ -190,9 +184,7 @@ display(leaderboard.family_pivot(fam))
 
 # %%
 floor = leaderboard.family_floor(scored, sets, families, "VC")
-display(floor.assign(study=floor["study"].str[:2], pooled=(100 * floor["pooled"]).round(1),
-                     floor=(100 * floor["floor"]).round(1))
-        .pivot_table(index=["study", "system"], columns="set", values=["pooled", "floor"], sort=False))
+display(leaderboard.floor_table(floor))
 display(Markdown(leaderboard.floor_sentence(floor)))
 
 # %%
@@ -210,7 +202,7 @@ display(Markdown(leaderboard.sentence(summary, sets, profile)))
 # runs are from the state of the art, not which method is better.
 
 # %%
-display(leaderboard.literature_table())
+leaderboard.literature_table()
 
 # %% [markdown]
 # ## Results file
@@ -218,6 +210,4 @@ display(leaderboard.literature_table())
 # Every number above goes, as data, to `build/results/05_leaderboard.json`.
 
 # %%
-rows = leaderboard.result_rows(per_run, sets) + leaderboard.family_rows(fam) + leaderboard.floor_rows(floor)
-print("wrote", results.write_results("05_leaderboard", profile, rows,
-                                     config.fingerprint(paths.data, config.resolve_device(device))))
+print("wrote", leaderboard.save_results(per_run, sets, fam, floor, profile, paths, device))

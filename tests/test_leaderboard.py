@@ -319,3 +319,8 @@ def test_family_floor_by_hand() -> None:
     (r,) = leaderboard.floor_rows(floor)
     assert (r.table, r.system, r.data, r.metric) == ("floor", "01 net", "LA19 eval", "eer")
     assert "50 % of the spoofs are VC" in r.note
+
+
+def test_the_chapter_refuses_to_run_without_detectors(build_dir: Path) -> None:
+    with pytest.raises(RuntimeError, match="run the study notebooks 01-04 first"):
+        leaderboard.registered_detectors("embedded")
