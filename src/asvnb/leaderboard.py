@@ -37,7 +37,7 @@ from asvnb import audio, config, files, metrics
 from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores, LA2021Eval
 from asvnb.models.complexity import count_macs, count_params
-from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
+from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds, write_results
 from asvnb.scoring import Detector, load_detector
 from asvnb.train.detector import DETECTOR_FILE, INDEX_FILE, read_detector_index
 
@@ -756,3 +756,58 @@ def floor_sentence(floor: pd.DataFrame) -> str:
         f"these floors needs the {fam} attacks detected far better than any detector here detects them; on "
         "this corpus, that is where progress has to come from."
     )
+
+
+# ----------------------------------------------------------------------------- the chapter (notebook 05)
+
+NOTEBOOK = "05_leaderboard"
+
+
+def setup(
+    profile: str, data_root: str | Path | None, device: str, threads: int | None
+) -> config.Paths:
+    """The chapter's set-up: torch's CPU threads, the profile's paths, the fingerprint shown; returns the paths."""
+    torch.set_num_threads(threads or torch.get_num_threads())
+    paths = config.Paths.for_profile(profile, NOTEBOOK, data_root)
+    config.show_fingerprint(config.fingerprint(paths.data, config.resolve_device(device)))
+    return paths
+
+
+def registered_detectors(profile: str, seeds: Sequence[int] | None = None) -> list[Entry]:
+    """:func:`registered`, refusing none: the leaderboard scores what the study notebooks trained."""
+    entries = registered(profile, seeds=seeds)
+    if not entries:
+        raise RuntimeError(
+            f"no detector is registered for profile {profile!r}: run the study notebooks 01-04 first"
+        )
+    return entries
+
+
+def set_heading(sets: dict[str, TrialSet], name: str) -> str:
+    """A set's name with its numbers of trials and bona fide trials (Markdown)."""
+    ts = sets[name]
+    return f"**{name}** ({len(ts.utts):,} trials, {int(ts.labels.sum()):,} bona fide)"
+
+
+def floor_table(floor: pd.DataFrame) -> pd.DataFrame:
+    """:func:`family_floor` for reading: pooled EER and floor in percent, per study and system, by set."""
+    return floor.assign(
+        study=floor["study"].str[:2],
+        pooled=(100 * floor["pooled"]).round(1),
+        floor=(100 * floor["floor"]).round(1),
+    ).pivot_table(index=["study", "system"], columns="set", values=["pooled", "floor"], sort=False)
+
+
+def save_results(
+    per_run: pd.DataFrame,
+    sets: dict[str, TrialSet],
+    fam: pd.DataFrame,
+    floor: pd.DataFrame,
+    profile: str,
+    paths: config.Paths,
+    device: str,
+) -> Path:
+    """Every row of the chapter (:func:`result_rows`, :func:`family_rows`, :func:`floor_rows`) to its results file."""
+    rows = result_rows(per_run, sets) + family_rows(fam) + floor_rows(floor)
+    fingerprint = config.fingerprint(paths.data, config.resolve_device(device))
+    return write_results(NOTEBOOK, profile, rows, fingerprint)
