@@ -18,10 +18,10 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/01_cnn_vs_resnet50.ipynb)
 #
-# **The source** (a course report) trains two countermeasures on spectrograms
-# of ASVspoof 2019 LA (bona fide and spoofed) and Common Voice (bona fide)
+# **The source** (a course report {cite}`asimoglou2023`) trains two countermeasures on spectrograms
+# of ASVspoof 2019 LA {cite}`asvspoof2019` (bona fide and spoofed) and Common Voice {cite}`commonvoice` (bona fide)
 # speech, labels genuine 0 / spoofed 1: a plain CNN (convolution and pooling
-# layers, then fully connected ones) and an ImageNet ResNet50 whose last layer is
+# layers, then fully connected ones) and an ImageNet ResNet50 {cite}`resnet` whose last layer is
 # replaced by two outputs and which is fine-tuned whole. It also describes a
 # "CNN-based ASV system" trained with speaker identities as targets. It reports
 # accuracy, precision, recall and F1 only, on one V100, with two contradictory
@@ -194,11 +194,29 @@ if len(attacks):
 # %% [markdown]
 # ## The ASV side: the corpus's verifier and a CNN speaker verifier
 #
-# The t-DCF charges a countermeasure for the spoofs that would get past the ASV
-# system it guards, so it needs that system's scores. As the real LA release
-# does, the corpus ships them: a GE2E speaker encoder scoring the LA eval ASV
-# protocol (held-out speakers; target, non-target and spoofed trials). Every
-# t-DCF of the results table uses those.
+# The t-DCF {cite}`tdcf` charges a countermeasure for the spoofs that would get
+# past the ASV system it guards, so it needs that system's scores. At a CM
+# threshold $s$, with the CM's miss and false-alarm rates
+# $P^\mathrm{cm}_\mathrm{miss}(s)$ and $P^\mathrm{cm}_\mathrm{fa}(s)$, the
+# normalised t-DCF of ASVspoof 2021 {cite}`asvspoof2021` is
+#
+# ```{math}
+# :label: tdcf
+# t\text{-}\mathrm{DCF}(s) = \frac{C_0 + C_1 P^\mathrm{cm}_\mathrm{miss}(s) + C_2 P^\mathrm{cm}_\mathrm{fa}(s)}{C_0 + \min(C_1, C_2)},
+# \qquad
+# \begin{aligned}
+# C_0 &= \pi_\mathrm{tar} C_\mathrm{miss} P^\mathrm{asv}_\mathrm{miss} + \pi_\mathrm{non} C_\mathrm{fa} P^\mathrm{asv}_\mathrm{fa},\\
+# C_1 &= \pi_\mathrm{tar} C_\mathrm{miss} - C_0,\\
+# C_2 &= \pi_\mathrm{spoof} C_\mathrm{fa,spoof} P^\mathrm{asv}_\mathrm{fa,spoof},
+# \end{aligned}
+# ```
+#
+# where the ASV error rates are taken at the ASV system's own EER threshold, and
+# the min t-DCF is its minimum over $s$ (the denominator is the cost of the
+# better of accepting or rejecting every trial without a CM). As the real LA
+# release does, the corpus ships the ASV scores: a GE2E speaker encoder
+# {cite}`ge2e` scoring the LA eval ASV protocol (held-out speakers; target,
+# non-target and spoofed trials). Every t-DCF of the results table uses those.
 #
 # The source's own "CNN-based ASV system" is built beside it: the same kind of
 # CNN, on 40 log-mel bands of 2 s crops, trained to name the LA training

@@ -23,7 +23,7 @@
 #
 # **The source** (Liao, Chen, Wang and Jang, *Training strategies for a
 # lightweight countermeasure model for automatic speaker verification*, ASVspoof
-# 2021 workshop) trains a ResNetSE countermeasure in three steps. A teacher,
+# 2021 workshop {cite}`liao2021`) trains a ResNetSE countermeasure in three steps. A teacher,
 # G-ResNetSE (channels 32-64-128-256), is pre-trained with the generalised
 # end-to-end (GE2E) loss on *speaker* labels, then fine-tuned with NLL over eight
 # classes: bona fide, the six training attacks A01-A06, and "adversarial",
@@ -31,7 +31,7 @@
 # embedding away from another utterance of the same speaker, generated once
 # before fine-tuning (static) or before every epoch (active). A student,
 # L-ResNetSE (channels 16-32-64-128), is then distilled from the teacher. Trained
-# on ASVspoof 2019 LA and evaluated on ASVspoof 2021 LA, the student reaches
+# on ASVspoof 2019 LA {cite}`asvspoof2019` and evaluated on ASVspoof 2021 LA {cite}`asvspoof2021`, the student reaches
 # min t-DCF 0.2695 and EER 3.54% with 22.5% of the teacher's parameters. The
 # code was never released.
 #
@@ -90,32 +90,21 @@ if "google.colab" in sys.modules:
         drive.mount("/content/drive")
 
 # %%
-import math
 import time
 
-import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from asvnb import config, plots, report, results
+from asvnb import plots, report, results
 from asvnb.studies import ge2e_aeg_kd as study
-from asvnb.train import reset_detector_index
 
 t_start = time.perf_counter()
-torch.set_num_threads(threads or torch.get_num_threads())
-cfg = study.GE2EAEGKDConfig.for_profile(profile, data_root, epochs=epochs, ge2e_epochs=ge2e_epochs, crop_s=crop_s,
-                                        train_per_epoch=train_per_epoch, seeds=seeds, table2_seeds=table2_seeds,
-                                        device=device, teacher_layout=teacher_layout, max_items=max_items,
-                                        aeg_threshold=aeg_threshold,
-                                        aeg_threshold_rule=None if aeg_threshold is None else "fixed")
-reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
-seeds = list(cfg.seeds)
-config.seed_everything(seeds[0])
-fingerprint = config.fingerprint(cfg.paths.data, device)
-config.show_fingerprint(fingerprint)
-print("\ndepartures from the source's settings:", "; ".join(cfg.reductions) or "none")
-print(f"seeds: {seeds}; torch threads: {torch.get_num_threads()}; runs under {cfg.paths.out / cfg.run_key()}")
+
+# %%
+cfg, fingerprint = study.setup(
+    profile, data_root, threads=threads, epochs=epochs, ge2e_epochs=ge2e_epochs, crop_s=crop_s,
+    train_per_epoch=train_per_epoch, seeds=seeds, table2_seeds=table2_seeds, device=device,
+    teacher_layout=teacher_layout, max_items=max_items, aeg_threshold=aeg_threshold,
+)
 
 # %% [markdown]
 # ## Data
@@ -132,20 +121,10 @@ print(f"seeds: {seeds}; torch threads: {torch.get_num_threads()}; runs under {cf
 # (the real LA's families in the full profile).
 
 # %%
-data = study.load_data(cfg, seeds[0])
-train_counts = pd.Series([t.system for t in data.train.trials]).value_counts().sort_index()
-eval_counts = pd.Series([t.system for t in data.eval_trials]).value_counts().sort_index()
-counts = pd.DataFrame({"LA 2019 train": train_counts, "LA 2021 eval": eval_counts}).fillna(0).astype(int).T
-display(counts)
-display(pd.DataFrame({"family": pd.Series(data.families)}).T)
-codecs = pd.Series([t.codec for t in data.eval_trials]).value_counts().sort_index()
-print("LA 2021 eval trials per codec:", ", ".join(f"{c} {n}" for c, n in codecs.items()))
-bona_train = [t for t in data.train.trials if t.is_bonafide]
-print(f"train: {len(data.train.trials)} utterances, {len(bona_train)} bona fide of "
-      f"{len({t.speaker for t in bona_train})} speakers; LA19 dev bona fide (held-out speakers): "
-      f"{sum(t.is_bonafide for t in data.dev.trials) if data.dev else 0}")
-print(f"ASV trials for the t-DCF: {len(data.asv.target)} target, {len(data.asv.nontarget)} non-target, "
-      f"{len(data.asv.spoof)} spoof")
+data = study.load_data(cfg, cfg.seeds[0])
+counts, families, counts_text = study.data_tables(data)
+display(counts, families)
+print(counts_text)
 
 # %% [markdown]
 # ## The models and their size
@@ -171,25 +150,30 @@ print(f"ASV trials for the t-DCF: {len(data.asv.target)} target, {len(data.asv.n
 # %%
 cx = study.complexity_table(cfg, seconds=4.0)
 display(cx[["model", "params (M)", "MACs (G)", "input"]])
-teacher_l, teacher_v2, student = cx.iloc[0], cx.iloc[1], cx.iloc[2]
-print(f"student / teacher (layout L): params {student.params / teacher_l.params:.1%}, "
-      f"MACs {student.macs / teacher_l.macs:.1%}")
-print(f"student / teacher (layout V2): params {student.params / teacher_v2.params:.1%}, "
-      f"MACs {student.macs / teacher_v2.macs:.1%}  (source: 22.5% / 21.1%; its Table 3: 22.5% / 19.5%)")
-if len(cx) > 3:
-    tt, ts = cx.iloc[3], cx.iloc[4]
-    print(f"as trained here: params {ts.params / tt.params:.1%}, MACs {ts.macs / tt.macs:.1%}")
+print(study.ratios_text(cx))
 
 # %% [markdown]
 # ## Training, per seed
 #
-# **GE2E pre-training.** Each epoch is one batch of N = 7 speakers x M = 10
-# utterances. With e_ji the pooled embedding of utterance i of speaker j and
-# c_k the mean embedding of speaker k (for k = j without e_ji itself, as the
-# original GE2E paper and the source's text say), the similarity is
-# S_ji,k = w cos(e_ji, c_k) + b with learnt w and b, and the loss
-# L = -S_ji,j + log sum_k exp S_ji,k. (b shifts a whole row of S, so this
-# softmax form of the loss does not depend on it; w sets its sharpness.) The
+# **GE2E pre-training** {cite}`ge2e`. Each epoch is one batch of $N = 7$ speakers
+# $\times$ $M = 10$ utterances. With $\mathbf{e}_{ji}$ the pooled embedding of
+# utterance $i$ of speaker $j$ and $\mathbf{c}_k$ the mean embedding of speaker
+# $k$ (for $k = j$ without $\mathbf{e}_{ji}$ itself, as the original GE2E paper
+# and the source's text say), the similarity matrix and the softmax loss are
+#
+# ```{math}
+# :label: ge2e-similarity
+# S_{ji,k} = w \cos(\mathbf{e}_{ji}, \mathbf{c}_k) + b ,
+# ```
+#
+# ```{math}
+# :label: ge2e-loss
+# L(\mathbf{e}_{ji}) = -S_{ji,j} + \log \sum_{k=1}^{N} \exp S_{ji,k} ,
+# ```
+#
+# with learnt $w$ and $b$, the loss summed over the batch. ($b$ shifts a whole
+# row of $S$ in {eq}`ge2e-similarity`, so the softmax form {eq}`ge2e-loss`
+# does not depend on it; $w$ sets its sharpness.) The
 # source drew the batches from LA train, whose spoofs imitate the speaker they
 # are labelled with. The embedded spoofs do not carry their target's voice (TTS
 # voices are converted toward the target's pitch and mean envelope, only
@@ -198,8 +182,8 @@ if len(cx) > 3:
 # label true (`ge2e_bonafide_only`; the full profile keeps the source's choice).
 #
 # **Adversarial example generation (Algorithm 1).** For a bona fide utterance
-# W2 and another one of the same speaker W1, BIM takes signed-gradient steps of
-# alpha int16 units on the waveform that lower the cosine similarity of the two
+# $W_2$ and another one of the same speaker $W_1$, BIM {cite}`bim` takes
+# signed-gradient steps of $\alpha$ int16 units on the waveform that lower the cosine similarity of the two
 # utterances' embeddings (the model's pooled embedding, the one GE2E trains);
 # the example is kept when the similarity ends at or below a threshold and
 # relabelled "adversarial". (Algorithm 1 as printed adds the gradient, which
@@ -218,14 +202,24 @@ if len(cx) > 3:
 # trainer's `on_epoch_start` hook), each with its own threshold.
 #
 # **Fine-tuning** uses NLL over the 8 classes, Adam at 3e-4 decayed x0.95 every
-# two epochs, and MUSAN/RIR augmentation. The source (after voxceleb_trainer)
+# two epochs, and MUSAN {cite}`musan` / RIR {cite}`rirs` augmentation. The source
+# (after voxceleb_trainer {cite}`voxceleb_trainer`)
 # draws one of none, RIR reverberation, MUSAN music, babble or noise for every
 # utterance, so four in five are augmented, noise down to 0 dB SNR; within the
 # embedded budget the models did not learn through that (training accuracy
 # 0.60-0.64 on the previous build), so the embedded profile augments with the
-# probability printed below. **Distillation** trains the student on
-# L = gamma T^2 KL(O_t / T, O_s / T) + (1 - gamma) NLL with gamma = 0.5, T = 5,
-# from each of the three GE2E teachers.
+# probability printed below. **Distillation** {cite}`kd` trains the student, with
+# teacher and student logits $O_t$ and $O_s$, on
+#
+# ```{math}
+# :label: kd-loss
+# L_\mathrm{KD} = \gamma\, T^2\, \mathrm{KL}\!\left(\sigma(O_t / T) \,\Vert\, \sigma(O_s / T)\right)
+#   + (1 - \gamma)\, \mathrm{NLL}(O_s, y) ,
+# ```
+#
+# $\sigma$ the softmax, with $\gamma = 0.5$ and $T = 5$ from each of the three
+# GE2E teachers: the $T^2$ keeps the gradient of the softened term
+# {eq}`kd-loss` at the scale of the hard one.
 #
 # Seven models per seed: the teacher with NLL only (Table 1), the teacher with
 # GE2E + NLL and no, static or active AEG (Tables 1 and 2), and the three
@@ -233,14 +227,7 @@ if len(cx) > 3:
 # only evaluates.
 
 # %%
-print("augmentation:", cfg.describe_augmentation())
-print(f"BIM: {cfg.aeg_iters} steps of alpha = {cfg.aeg_alpha:g} int16 units = {cfg.aeg_alpha / 32768:.2e} of full "
-      f"scale ({20 * math.log10(cfg.aeg_alpha / 32768):.1f} dBFS per sample per step), at most "
-      f"{cfg.aeg_alpha * cfg.aeg_iters:g} int16 units in all")
-print("keep rule:", f"cos <= {cfg.aeg_threshold:g}" if cfg.aeg_threshold_rule == "fixed" else
-      "cos <= the attacking model's speaker-verification EER threshold on the attacked utterances' clean pairs")
-print(f"GE2E batches: {cfg.ge2e_speakers} speakers x {cfg.ge2e_utts} utterances, "
-      f"{'bona fide only' if cfg.ge2e_bonafide_only else 'bona fide and spoofs (labelled with their target)'}")
+print(cfg.describe_steps())
 
 # %%
 runs = study.run_all(cfg, data)
@@ -256,16 +243,10 @@ runs = study.run_all(cfg, data)
 
 # %%
 r0 = runs[0]
-display(plots.plot_history(r0.histories["GE2E"][["epoch", "train_loss", "train_w"]], title="GE2E pre-training"))
-print("GE2E loss, mean of the first / last 5 batches per seed:",
-      ", ".join(f"{r.histories['GE2E']['train_loss'].iloc[:5].mean():.3f} -> "
-                f"{r.histories['GE2E']['train_loss'].iloc[-5:].mean():.3f}" for r in runs),
-      f"(log N = {math.log(cfg.ge2e_speakers):.3f})")
-sv_table = pd.DataFrame([{"seed": r.seed, "when": when, "speaker EER": f"{100 * s.eer:.1f}%",
-                          "95% CI": f"[{100 * s.ci95[0]:.1f}, {100 * s.ci95[1]:.1f}]%",
-                          "target / non-target pairs": f"{len(s.target)} / {len(s.nontarget)}"}
-                         for r in runs for when, s in r.speaker.items()])
-display(sv_table)
+ge2e_history = r0.histories["GE2E"][["epoch", "train_loss", "train_w"]]
+display(plots.plot_history(ge2e_history, title="GE2E pre-training"))
+print(study.ge2e_losses_text(runs, cfg))
+display(study.speaker_table(runs))
 
 # %% [markdown]
 # ### How many adversarial examples are kept
@@ -277,15 +258,7 @@ display(sv_table)
 
 # %%
 display(study.plot_similarities(runs, cfg))
-aeg_rows = []
-for r in study.table2_runs(runs):
-    sims = r.aeg["static_similarity"]
-    aeg_rows.append({"seed": r.seed, "AEG": "static", "epoch": "-", "tried": len(sims), "kept": int(sims["kept"].sum()),
-                     "threshold": sims["threshold"].iloc[0], "mean cos before": sims["before"].mean(),
-                     "mean cos after": sims["after"].mean(), "median SNR (dB)": sims["snr_db"].median()})
-    aeg_rows += [{"seed": r.seed, "AEG": "active", "epoch": e["epoch"], "tried": e["tried"], "kept": e["kept"],
-                  "threshold": e["threshold"], "mean cos after": e["mean_after"]} for e in r.aeg["active"]]
-display(pd.DataFrame(aeg_rows).round(3))
+display(study.aeg_table(runs).round(3))
 print("\n".join(v for v in study.aeg_summary(runs).values() if v))
 
 # %% [markdown]
@@ -305,14 +278,15 @@ print("\n".join(v for v in study.aeg_summary(runs).values() if v))
 
 # %%
 ra = study.table2_runs(runs)[0]
-display(study.aeg_scale_table(cfg, study.aeg_pool(cfg, data, ra.seed), ra.aeg["static_similarity"]).round(5))
+pool = study.aeg_pool(cfg, data, ra.seed)
+display(study.aeg_scale_table(cfg, pool, ra.aeg["static_similarity"]).round(5))
 
 # %% [markdown]
 # ## Results
 #
 # Scores are the log-odds of the bona fide class against the seven others
-# (higher = more bona fide). min t-DCF is the ASVspoof 2021 revised form with the
-# keys' ASV scores; EER is pooled over all eval trials. The source's figures are
+# (higher = more bona fide). min t-DCF is the ASVspoof 2021 revised form,
+# {eq}`tdcf` of chapter 01 {cite}`tdcf`, with the keys' ASV scores; EER is pooled over all eval trials. The source's figures are
 # on the real ASVspoof 2021 LA eval set; ours on the profile named above each
 # table. Tables 1 and 2 are the mean ± std over the seeds (`table2_seeds`
 # can train Table 2's AEG teachers and students on fewer; their rows then say
@@ -340,20 +314,13 @@ display(Markdown("**Table 2: adversarial example generation and distillation.**"
 
 # %%
 rows = study.result_rows(runs, cfg, data, cx)
-key = pd.DataFrame([{"table": r.table, "system": r.system, "data": r.data, "metric": r.metric,
-                     "value": r.value, "std": r.std, "seeds": r.n_seeds,
-                     "95% CI": None if r.ci95 is None else f"[{r.ci95[0]:.4f}, {r.ci95[1]:.4f}]",
-                     "trials": r.n_trials, "source": r.source} for r in rows])
-breakdown = key[(key["metric"] == "eer") & key["table"].isin(["1", "2"])]
-display(breakdown.pivot_table(index="data", columns="system", values="value", sort=False).mul(100).round(1))
-dev_rows = key[(key["table"] == "1") & key["data"].str.startswith("LA19 dev")]
+key = study.key_figures(rows)
+display(study.breakdown_table(key))
 print("G-ResNetSE, GE2E + NLL on LA19 dev (the training attacks, held-out speakers), mean over seeds:")
-display(dev_rows[["data", "value", "std", "95% CI", "trials"]].round(4))
-per_attack = pd.concat({name: res.per_attack().set_index("system")["eer"] for name, res in r0.results.items()},
-                       axis=1)
-display((100 * per_attack).round(2))
-display(plots.plot_det({name: res.split() for name, res in ra.results.items()},
-                       title=f"DET, ASVspoof 2021 LA eval ({profile}), seed {ra.seed}"))
+display(study.dev_table(key))
+display(study.per_attack_table(r0))
+det = {name: res.split() for name, res in ra.results.items()}
+display(plots.plot_det(det, title=f"DET, ASVspoof 2021 LA eval ({profile}), seed {ra.seed}"))
 
 # %% [markdown]
 # Table 3 compares the source's best teacher (active AEG) and best student
@@ -379,9 +346,8 @@ display(cx[["model", "params (M)", "MACs (G)", "input"]])
 
 # %%
 display(key.round(4))
-path = results.write_results("03_ge2e_aeg_kd", profile, rows, fingerprint)
-tables = pd.concat([t.assign(table=n) for n, t in (("1", table1), ("2", table2), ("3", table3))], ignore_index=True)
-print(report.save_results(tables[["table", *report.COLUMNS]], "03_ge2e_aeg_kd"))
+path = results.write_results(study.STUDY, profile, rows, fingerprint)
+print(study.save_tables({"1": table1, "2": table2, "3": table3}))
 print(path)
 print(f"notebook compute: {time.perf_counter() - t_start:.0f} s")
 
