@@ -18,11 +18,11 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/02_overlap_pipeline.ipynb)
 #
-# **The source** (an MSc thesis) asks what happens to a spoofing detector when two
-# people speak at once. It mixes ASVspoof 2019 LA utterances in pairs (spoof +
+# **The source** (an MSc thesis {cite}`anandhamurugan2025`) asks what happens to a spoofing detector when two
+# people speak at once. It mixes ASVspoof 2019 LA {cite}`asvspoof2019` utterances in pairs (spoof +
 # bona fide, bona fide + bona fide or spoof + spoof, one of them delayed by up
-# to a second), separates every mixture with the pre-trained
-# `speechbrain/sepformer-wsj02mix`, scores both streams with the WavLM detector
+# to a second), separates every mixture with the pre-trained SepFormer {cite}`sepformer`
+# `speechbrain/sepformer-wsj02mix`, scores both streams with the WavLM {cite}`wavlm` detector
 # `abhishtagatya/wavlm-base-960h-asv19-deepfake` and matches the streams to the
 # two true labels by the better permutation. The detector reaches 1.57% EER on
 # clean speech and about 24% EER on the separated streams; fine-tuning it on
@@ -115,9 +115,20 @@ config.show_fingerprint(config.fingerprint(cfg.paths.data, device))
 # ## Mixtures (Appendix A.1)
 #
 # Each pair is spoof + bona fide with probability 1/2, otherwise bona fide +
-# bona fide or spoof + spoof; one of the two, chosen at random, is delayed by
-# U(0, 1) s, both are trimmed to the shorter, scaled by gains U(0.7, 1.3),
-# summed and peak-normalised, and written as flac at the source rate with the
+# bona fide or spoof + spoof. One of the two sources, chosen at random, is
+# delayed by $d \sim U(0, 1)$ s (leading silence), both are trimmed to the
+# shorter length, scaled by gains, summed and peak-normalised:
+#
+# ```{math}
+# :label: mixture
+# x(t) = \frac{g_1 s_1(t) + g_2 s_2(t)}{\max_\tau \lvert g_1 s_1(\tau) + g_2 s_2(\tau) \rvert},
+# \qquad g_1, g_2 \sim U(0.7, 1.3) .
+# ```
+#
+# The gains set the level of one speaker against the other: for two sources of
+# equal level, $20 \log_{10}(g_1 / g_2)$ lies within $\pm 5.4$ dB, and the delay
+# sets how much of the mixture is overlap (all of it when $d = 0$). Each mixture
+# is written as flac at the source rate with the
 # source's metadata line `mixed_file file1 label1 file2 label2 mixed_label`.
 # The plan is seeded (the source used `secrets`), never draws a pair twice (the
 # source's file name `<utt1>_<utt2>.flac` let a repeated pair overwrite its
