@@ -217,9 +217,18 @@ for name, sep in seps.items():
     print(f"{name:>10}: {done} mixtures separated now ({sep_seconds[name]:.1f} s), the rest from the cache")
 
 # %% [markdown]
-# How good is each separator? SI-SNR improvement on held-out (eval) mixtures,
+# How good is each separator? The SI-SNR improvement on held-out (eval)
+# mixtures: the SI-SNR (defined in {eq}`si-snr-match` below) of the two streams under their
+# better permutation, over that of the mixture itself taken as both estimates,
+#
+# ```{math}
+# :label: si-snri
+# \mathrm{SI\text{-}SNRi} = \max_{\pi} \frac{1}{2}\sum_{k=1}^{2} \mathrm{SI\text{-}SNR}(\hat s_{\pi(k)}, s_k)
+#   - \frac{1}{2}\sum_{k=1}^{2} \mathrm{SI\text{-}SNR}(x, s_k) ,
+# ```
+#
 # scored at 8 kHz as WSJ0-2mix is, beside the published figure of the real
-# SepFormer on WSJ0-2mix. It says what the stand-in stands for.
+# SepFormer {cite}`sepformer` on WSJ0-2mix. It says what the stand-in stands for.
 
 # %%
 si = study.si_snr_table(mixes["eval"], caches, cfg.si_snr_n)
