@@ -18,14 +18,14 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/04_spectrogram_resnet18.ipynb)
 #
-# **The source** ("ProtectYourVoice", a Colab notebook) cuts long recordings of
-# the Kaggle DEEP-VOICE set (real speeches of eight public figures and their
+# **The source** ("ProtectYourVoice", a Colab notebook {cite}`liang2023`) cuts long recordings of
+# the Kaggle DEEP-VOICE set {cite}`deepvoice` (real speeches of eight public figures and their
 # voice-converted fakes) into 30 s segments, concatenates the short ASVspoof 2019
 # LA utterances of each speaker and label before cutting them the same way,
 # draws every segment with `pyplot.specgram`, saves it as a JPEG and trains two
 # image classifiers on the 224 x 224 RGB pictures: a two-layer `SimpleCNN` and an
-# ImageNet ResNet18 behind an extra 7 x 7 convolution. It reports validation, test
-# and "unseen" (the Imitation set) F1 and accuracy, with real speech as the
+# ImageNet ResNet18 {cite}`resnet` behind an extra 7 x 7 convolution. It reports validation, test
+# and "unseen" (the Imitation set {cite}`imitation`) F1 and accuracy, with real speech as the
 # positive class.
 #
 # **This chapter** rebuilds that pipeline with the book's shared machinery: the
