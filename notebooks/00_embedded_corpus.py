@@ -21,10 +21,12 @@
 # None of the datasets the four studies use can be downloaded on the machines
 # this book is built and tested on, yet every study must run for real. So the
 # package builds a small corpus itself (`asvnb data synth`), and writes it in
-# the exact on-disk layouts of the real datasets: ASVspoof 2019 LA with its CM
-# and ASV protocols and ASV scores, the ASVspoof 2021 LA evaluation set with
-# its keys, the Common Voice delta release, Kaggle's DEEP-VOICE, the Imitation
-# set, MUSAN and RIRS_NOISES. The studies read it with the same adapters that
+# the exact on-disk layouts of the real datasets: ASVspoof 2019 LA
+# {cite}`asvspoof2019` with its CM and ASV protocols and ASV scores, the
+# ASVspoof 2021 LA evaluation set {cite}`asvspoof2021` with its keys, the Common
+# Voice delta release {cite}`commonvoice`, Kaggle's DEEP-VOICE {cite}`deepvoice`,
+# the Imitation set {cite}`imitation`, MUSAN {cite}`musan` and RIRS_NOISES
+# {cite}`rirs`. The studies read it with the same adapters that
 # read the real data on Colab.
 #
 # - **Bona fide speech is real**: recordings of professional and volunteer
@@ -33,7 +35,7 @@
 # - **Every spoofed file is generated**, as in the real set, by a system that
 #   makes the waveform: neural, statistical-parametric and formant
 #   text-to-speech, unit concatenation, voice conversion through a vocoder, and
-#   vocoder copy-synthesis (WORLD, pulse/noise, LPC, Griffin-Lim, phase
+#   vocoder copy-synthesis (WORLD {cite}`world`, pulse/noise, LPC, Griffin-Lim, phase
 #   vocoder, MFCC inversion). Filtering or equalising a human recording is
 #   never called an attack.
 # - **Spoofs target the bona fide speakers**, as in LA: each speaker is the

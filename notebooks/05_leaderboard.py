@@ -40,7 +40,7 @@
 # **The metrics.** With $P_\mathrm{miss}(\tau)$ the rate of bona fide trials
 # scored at or below a threshold $\tau$ and $P_\mathrm{fa}(\tau)$ the rate of
 # spoofed ones above it, the EER is the rate where the two meet. The minimum
-# tandem detection cost function (t-DCF, its 2021 form) {cite}`tdcf` sets the
+# tandem detection cost function (t-DCF, its 2021 form {eq}`tdcf`) {cite}`tdcf` sets the
 # countermeasure in front of the corpus's own ASV system, whose scores ship with
 # the corpus as they do with LA. ASVspoof 5 {cite}`asvspoof5` adds three metrics
 # that read the score $s$ as a log-likelihood ratio:
