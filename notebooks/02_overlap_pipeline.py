@@ -186,7 +186,7 @@ for k, (src, i, _) in info.items():  # the stand-ins' training curves (hub model
 # ## The detector alone, on clean LA eval
 #
 # As in the source: accuracy, precision, recall and F1 with spoof as the
-# positive class (a stream is called spoof when P(spoof) > 0.5), and the EER of
+# positive class (a stream is called spoof when $P(\text{spoof}) > 0.5$), and the EER of
 # the CM score (higher = more bona fide). The {doc}`leaderboard <05_leaderboard>` breaks this EER down by
 # attack family beside every other detector of the book: this detector is the
 # only one that catches the vocoder attacks, and like all of them it misses

@@ -262,9 +262,9 @@ display(study.aeg_table(runs).round(3))
 print("\n".join(v for v in study.aeg_summary(runs).values() if v))
 
 # %% [markdown]
-# **The unit of alpha.** The source gives alpha = 3.0 and names a `clip` but no
+# **The unit of $\alpha$.** The source gives $\alpha = 3.0$ and names a `clip` but no
 # bound and no waveform scale. Two readings are possible: samples as int16
-# integers (alpha = 3 of 32,768, what BIM's "tiny perturbation" needs), or floats
+# integers ($\alpha = 3$ of 32,768, what BIM's "tiny perturbation" needs), or floats
 # in [-1, 1] (as `soundfile` or `librosa`, whose default rate is the source's
 # 22,050 Hz, return them). In float units a single step of 3 carries every
 # sample past full scale, and the clip to the valid range leaves the square wave
@@ -379,7 +379,7 @@ display(Markdown(study.claims(rows, cfg)))
 #   ResNetSE34V2 layout gives exactly the source's figures.
 # - **Algorithm 1 as printed** adds the gradient (raising the similarity it
 #   means to lower) and returns nothing when the similarity is at or below the
-#   threshold, the opposite of its text on both counts; alpha = 3 has no stated
+#   threshold, the opposite of its text on both counts; $\alpha = 3$ has no stated
 #   unit, and in float units it replaces the speech with a square wave.
 # - **GE2E on spoofs labelled with their target speaker** is right only where
 #   a spoof carries its target's voice; the source does not check that it does.

@@ -138,8 +138,8 @@ plots.plot_spectrogram_grid(panels, ncols=3)
 #
 # The source kept the epoch of best validation F1 of the real class. On data
 # where no epoch separates the classes well, that rule crowns the model that
-# calls everything real: its recall is 1 and its F1 2p / (1 + p) for a real
-# share p (0.61 at p = 0.44), more than many useful models reach. The book keeps
+# calls everything real: its recall is 1 and its F1 $2p / (1 + p)$ for a real
+# share $p$ (0.61 at $p = 0.44$), more than many useful models reach. The book keeps
 # the epoch of lowest validation EER instead, which a constant answer cannot win.
 # Every epoch is checkpointed; rerunning this cell resumes an interrupted run
 # rather than starting over. In the embedded profile the cross entropy weighs
