@@ -28,8 +28,8 @@ import torch
 
 from asvnb.config import Paths
 from asvnb.models import separation, wavlm
-from asvnb.pipeline import StreamCache, ensure_streams
 from asvnb.studies import overlap_pipeline as study
+from asvnb.studies.overlap_pipeline.separate_and_score import StreamCache, ensure_streams
 
 
 def source_loop(

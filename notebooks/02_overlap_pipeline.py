@@ -82,7 +82,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import time
-from pathlib import Path
 import warnings
 
 import pandas as pd
@@ -91,25 +90,15 @@ from IPython.display import Markdown, display
 
 from asvnb import config, plots, report, results
 from asvnb.models import wavlm
-from asvnb.pipeline import StreamCache, assemble, ensure_streams, random_control, source_matches, stream_logits
 from asvnb.studies import overlap_pipeline as study
-from asvnb.train import reset_detector_index
 
 transformers.logging.disable_progress_bar()  # no weight-loading bars between the results
 warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")  # torch, inside WavLM's attention
 
-overrides = {}
-if any(n is not None for n in (n_train, n_dev, n_eval)):
-    defaults = study.OverlapConfig.for_profile(profile, data_root).n_mixtures
-    overrides["n_mixtures"] = {"train": n_train or defaults["train"], "dev": n_dev or defaults["dev"],
-                               "eval": n_eval or defaults["eval"]}
-if separators is not None:
-    overrides["separators"] = tuple(separators)
-cfg = study.OverlapConfig.for_profile(profile, data_root, epochs=epochs, sepformer=sepformer, detector=detector,
-                                      device=device, max_items=max_items, **overrides)
-reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
-config.seed_everything(seeds[0])
-config.show_fingerprint(config.fingerprint(cfg.paths.data, device))
+# the parameters as settings of the profile (None: its value), an empty detector index, the seed, the fingerprint
+cfg, fp = study.setup(profile, data_root, seed=seeds[0], n_train=n_train, n_dev=n_dev, n_eval=n_eval,
+                      epochs=epochs, device=device, sepformer=sepformer, detector=detector,
+                      separators=separators, max_items=max_items)
 
 # %% [markdown]
 # ## Mixtures (Appendix A.1)
@@ -138,8 +127,7 @@ config.show_fingerprint(config.fingerprint(cfg.paths.data, device))
 # %%
 t0 = time.perf_counter()
 mixes = study.make_mixtures(cfg)
-display(pd.DataFrame({split: ms.counts() for split, ms in mixes.items()}).T.assign(
-    total=lambda d: d.sum(axis=1)))
+display(study.mixture_counts(mixes))
 print(f"generated or found in {time.perf_counter() - t0:.1f} s under {cfg.paths.out / 'mixtures'}")
 print("first metadata lines of eval:")
 print("".join((mixes["eval"].root / "metadata.txt").read_text().splitlines(keepends=True)[:3]))
@@ -170,17 +158,10 @@ det_dir = study.detector_source(cfg)
 seps = study.make_separators(cfg)
 print(f"models ready in {time.perf_counter() - t0:.1f} s")
 fe, det = wavlm.load_detector(det_dir, device=cfg.run_device())
-info = {"detector (WavLM)": (det_dir, study.standin_info(det_dir), sum(p.numel() for p in det.parameters()))}
-if "sepformer" in seps:
-    info["separator (SepFormer)"] = (seps["sepformer"].source, study.standin_info(seps["sepformer"].source),
-                                     seps["sepformer"].n_params())
-display(pd.DataFrame([{"model": k, "source": src, "parameters": n,
-                       "training steps": i.get("steps", "not recorded" if i else "- (hub model)"),
-                       "trained here in (s)": i.get("train_seconds", "- (hub model)")}
-                      for k, (src, i, n) in info.items()]))
-for k, (src, i, _) in info.items():  # the stand-ins' training curves (hub models have none here)
-    if i and (Path(src) / "history.csv").is_file():
-        display(plots.plot_history(pd.read_csv(Path(src) / "history.csv"), title=f"stand-in {k}: training"))
+models, histories = study.models_table(det_dir, det, seps)
+display(models)
+for role, path in histories.items():  # the stand-ins' training curves (hub models have none here)
+    display(plots.plot_history(pd.read_csv(path), title=f"stand-in {role}: training"))
 
 # %% [markdown]
 # ## The detector alone, on clean LA eval
@@ -208,13 +189,9 @@ display(pd.DataFrame([{k: clean[k] for k in ("accuracy", "precision", "recall", 
 # loses by bandwidth alone.
 
 # %%
-caches, sep_seconds = {}, {}
-for name, sep in seps.items():
-    caches[name] = StreamCache(cfg.paths.out / "streams", sep)
-    t0 = time.perf_counter()
-    done = sum(ensure_streams(sep, mixes[s], caches[name], batch_size=cfg.sep_batch) for s in study.SPLITS)
-    sep_seconds[name] = time.perf_counter() - t0
-    print(f"{name:>10}: {done} mixtures separated now ({sep_seconds[name]:.1f} s), the rest from the cache")
+caches, separated = study.separate_all(cfg, seps, mixes)
+for name, (done, seconds) in separated.items():
+    print(f"{name:>10}: {done} mixtures separated now ({seconds:.1f} s), the rest from the cache")
 
 # %% [markdown]
 # How good is each separator? The SI-SNR improvement on held-out (eval)
@@ -231,10 +208,9 @@ for name, sep in seps.items():
 # SepFormer {cite}`sepformer` on WSJ0-2mix. It says what the stand-in stands for.
 
 # %%
-si = study.si_snr_table(mixes["eval"], caches, cfg.si_snr_n)
-si["published (WSJ0-2mix)"] = ["22.3 dB (speechbrain/sepformer-wsj02mix)" if s == "sepformer" else "-"
-                               for s in si["separator"]]
-display(si.round(2))
+si_values = study.si_snri_by_separator(mixes["eval"], caches, cfg.si_snr_n)
+si = study.si_snr_summary(si_values)
+display(study.si_snr_display(si))
 
 # %% [markdown]
 # ## The pre-trained pipeline on eval mixtures
@@ -257,31 +233,17 @@ display(si.round(2))
 # how much the source's pairing flatters any detector.
 
 # %%
-logits = {name: stream_logits(mixes["eval"], caches[name], fe, det, cfg.det_batch, cfg.max_samples) for name in seps}
-swaps = {name: source_matches(mixes["eval"], caches[name]) for name in seps}
-pre = {name: assemble(mixes["eval"], logits[name], "sources", swaps[name]) for name in seps}
-label_matched = assemble(mixes["eval"], logits["sepformer"], "labels") if "sepformer" in seps else None
-controls = {"sources": random_control(mixes["eval"], "sources", swaps.get("sepformer", swaps["none"])),
-            "labels": random_control(mixes["eval"], "labels")}
-display(pd.DataFrame([{"pairing": f"{name}, by SI-SNR to the sources", "3-class accuracy": r.mixture_report()["accuracy"],
-                       **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "eer")}}
-                      for name, r in {**({"sepformer (source's label pairing)": label_matched} if label_matched else {}),
-                                      **{f"random scores, {k} pairing": v for k, v in controls.items()}}.items()]
-                     ).round(4))
-display(pd.DataFrame([{"separator": name, "3-class accuracy": r.mixture_report()["accuracy"],
-                       **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "precision", "recall", "f1", "eer")}}
-                      for name, r in pre.items()]).round(4))
-if "sepformer" in pre:
-    display(pre["sepformer"].mixture_report()["table"].round(3))
-    display(plots.plot_confusion(pre["sepformer"].mixed_true, pre["sepformer"].mixed_pred, labels=["SS", "SB", "BB"],
+pre = study.score_pretrained(cfg, mixes["eval"], caches, fe, det)
+display(study.pairing_table(pre))
+display(study.pipeline_table(pre.results, "separator"))
+if "sepformer" in pre.results:
+    sep_pre = pre.results["sepformer"]
+    display(sep_pre.mixture_report()["table"].round(3))
+    display(plots.plot_confusion(sep_pre.mixed_true, sep_pre.mixed_pred, labels=["SS", "SB", "BB"],
                                  title="pre-trained pipeline (SepFormer), eval mixtures"))
 
 # %%
-det_systems = {"clean LA eval": (clean["scores"][clean["labels"] == 0], clean["scores"][clean["labels"] == 1])}
-for name, r in pre.items():
-    y, s = r.stream_labels.reshape(-1), r.scores.reshape(-1)
-    det_systems[f"streams: {name}"] = (s[y == 0], s[y == 1])
-display(plots.plot_det(det_systems, title="detector: clean speech vs separated streams"))
+display(plots.plot_det(study.det_systems(clean, pre), title="detector: clean speech vs separated streams"))
 
 # %% [markdown]
 # ## Fine-tuning the detector on separated streams
@@ -305,26 +267,16 @@ for seed in seeds:
     config.seed_everything(seed)
     ft[seed] = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], caches["sepformer"], seed=seed)
     study.describe_wavlm(cfg, ft[seed].best_dir, "WavLM fine-tuned", seed)
-hist = pd.concat([r.history.assign(seed=s) for s, r in ft.items()])
-table = hist.groupby("epoch")[["train_loss", "val_loss", "val_acc"]].agg(["mean", "std"]).round(4)
-src = study.SOURCE["history"].set_index("epoch")
-table[("source", "train_loss")], table[("source", "val_loss")], table[("source", "val_acc")] = (
-    src["train_loss"], src["val_loss"], src["val_acc"])
-display(table)
+display(study.history_table(ft))
 display(plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (seed {seeds[0]})"))
 
 # %% [markdown]
 # ## The fine-tuned pipeline
 
 # %%
-post = {}
-for seed, r in ft.items():
-    fe_ft, det_ft = wavlm.load_detector(str(r.best_dir), device=cfg.run_device())
-    post[seed] = assemble(mixes["eval"], stream_logits(mixes["eval"], caches["sepformer"], fe_ft, det_ft,
-                                                       cfg.det_batch, cfg.max_samples), "sources", swaps["sepformer"])
-display(pd.DataFrame([{"seed": s, "3-class accuracy": r.mixture_report()["accuracy"],
-                       **{f"stream {k}": r.stream_report()[k] for k in ("accuracy", "precision", "recall", "f1", "eer")}}
-                      for s, r in post.items()]).round(4))
+best = {seed: r.best_dir for seed, r in ft.items()}
+post = study.score_finetuned(cfg, mixes["eval"], caches["sepformer"], pre.swaps["sepformer"], best)
+display(study.pipeline_table(post, "seed"))
 display(plots.plot_confusion(post[seeds[0]].mixed_true, post[seeds[0]].mixed_pred, labels=["SS", "SB", "BB"],
                              title=f"fine-tuned pipeline (SepFormer, seed {seeds[0]}), eval mixtures"))
 
@@ -332,38 +284,17 @@ display(plots.plot_confusion(post[seeds[0]].mixed_true, post[seeds[0]].mixed_pre
 # ## Results beside the source
 
 # %%
-S = study.SOURCE
-rows = [{"model": "detector alone, clean LA eval", "metric": m, "ours": [clean[m]], "source": S["clean"][m],
-         "percent": m == "eer"} for m in ("accuracy", "precision", "recall", "f1", "eer")]
-rows += [{"model": "SepFormer", "metric": "SI-SNRi (dB) on held-out mixtures",
-          "ours": [float(si.loc[si.separator == "sepformer", "mean"].iloc[0])] if "sepformer" in caches else None,
-          "source": S["sepformer_si_snri_db"], "digits": 1,
-          "note": "source column: the published WSJ0-2mix figure of the hub model"}]
-for name, r in pre.items():
-    if name == "sepformer":
-        rows += study.rows_3class("pre-trained pipeline, sepformer", [r.mixture_report()], S["pretrained_3class"])
-        rows += study.rows_stream("pre-trained pipeline, sepformer", [r.stream_report()], S["pretrained_stream"])
-    else:  # the reference rows the source did not have: accuracy and EER only
-        rows += study.rows_3class(f"pre-trained pipeline, {name}", [r.mixture_report()], None, "not in the source",
-                                  per_class=False)
-        rows += study.rows_stream(f"pre-trained pipeline, {name}", [r.stream_report()], None,
-                                  which=("accuracy", "eer"))
-rows += [{"model": "fine-tuning, last epoch", "metric": m, "ours": [r.history[m].iloc[-1] for r in ft.values()],
-          "source": float(S["history"][m].iloc[-1])} for m in ("train_loss", "val_loss", "val_acc")]
-rows += study.rows_3class("fine-tuned pipeline, sepformer", [r.mixture_report() for r in post.values()],
-                          S["finetuned_3class"])
-rows += study.rows_stream("fine-tuned pipeline, sepformer", [r.stream_report() for r in post.values()],
-                          S["finetuned_stream"])
-results_table = report.comparison_table(rows, profile)
+results_table = study.results_table(profile, clean, si, pre, ft, post)
 display(Markdown(report.profile_banner(profile)))
 display(results_table)
 report.save_results(results_table, study.STUDY)
-si_values = {name: study.si_snri_values(mixes["eval"], cache, cfg.si_snr_n) for name, cache in caches.items()
-             if name != "none"}
-key_rows = study.result_rows(clean, si_values, pre, list(post.values()), controls, label_matched)
-results.write_results(study.STUDY, profile, key_rows, config.fingerprint(cfg.paths.data, device))
+
+# %%
+separated_si = {name: v for name, v in si_values.items() if name != "none"}  # none's streams are the mixture
+key_rows = study.result_rows(clean, separated_si, pre, list(post.values()))
+results.write_results(study.STUDY, profile, key_rows, fp)
 display(Markdown(study.ordering_sentence(key_rows)))
-pd.DataFrame([r.as_json() for r in key_rows])[["table", "system", "metric", "value", "std", "ci95", "n_trials"]]
+study.key_rows_table(key_rows)
 
 # %% [markdown]
 # The oracle and no-separation rows answer the source's open question of how

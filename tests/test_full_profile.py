@@ -122,7 +122,7 @@ def _models_key() -> str:
             ]
         ).encode()
     )
-    h.update(separation._hyperparams_yaml(full_size.sepformer_config()).encode())
+    h.update(separation.sepformer_hyperparams(full_size.sepformer_config()).encode())
     return h.hexdigest()[:12]
 
 

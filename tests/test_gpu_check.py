@@ -87,7 +87,8 @@ def test_work_is_read_from_the_configs_and_counted_from_a_data_root(tmp_path: Pa
     source = gc.book_work(gc.REAL, "source")
     sep = next(c for nb, step, u, c in source if u == "sepformer")
     assert sep == pytest.approx(
-        sum(overlap_pipeline.SOURCE_MIXTURES.values()) * gc.REAL["la_seconds"]
+        sum(overlap_pipeline.OverlapConfig.source_settings("/x").n_mixtures.values())
+        * gc.REAL["la_seconds"]
     )
     teachers = {
         s: next(c for nb, step, u, c in w if step.startswith("4 teachers: "))

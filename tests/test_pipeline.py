@@ -13,7 +13,7 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from asvnb.data.mixtures import Mixture, MixtureSet, mixed_label
 from asvnb.models.separation import NoSeparation
-from asvnb.pipeline import (
+from asvnb.studies.overlap_pipeline.separate_and_score import (
     StreamCache,
     StreamPairs,
     assemble,

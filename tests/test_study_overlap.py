@@ -11,8 +11,12 @@ from replicas import write_la2019_cm
 
 from asvnb.config import Paths
 from asvnb.models import separation, wavlm
-from asvnb.pipeline import StreamCache, ensure_streams, run_pipeline
 from asvnb.studies import overlap_pipeline as study
+from asvnb.studies.overlap_pipeline.separate_and_score import (
+    StreamCache,
+    ensure_streams,
+    run_pipeline,
+)
 
 
 def write_la(root: Path, n: int = 6, sr: int = 16000) -> Path:

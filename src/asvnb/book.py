@@ -43,6 +43,8 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 
 from asvnb import config, files, overview
+from asvnb.audio import expected_conversions
+from asvnb.data.synth import build_corpus
 from asvnb.train import standins
 
 STAGING = "book"  # build/<STAGING>: the tree Jupyter Book renders
@@ -106,9 +108,6 @@ def prepare_embedded(scale: str = "small", progress: bool | None = None) -> dict
     once before the notebooks, so a notebook's run time is its study's. Returns the
     stand-ins' directories.
     """
-    from asvnb.audio import expected_conversions
-    from asvnb.data.synth import build_corpus
-
     with (
         expected_conversions()
     ):  # the generator resamples its TTS output on purpose: not the user's data
@@ -214,7 +213,7 @@ def parse_type(text: str) -> ParamType | None:
 
 def _declaration(comment: str) -> tuple[ParamType | None, str]:
     """Split a parameter's comment into its declared type (or None) and its help text."""
-    head, colon, rest = comment.partition(":")
+    head, _, rest = comment.partition(":")
     spec = parse_type(head)
     return (spec, rest.strip()) if spec is not None else (None, comment.strip())
 

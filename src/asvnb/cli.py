@@ -45,10 +45,9 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 def cmd_data_standins(args: argparse.Namespace) -> int:
     """asvnb data standins: train (once) the local stand-ins of the hub models on the embedded corpus."""
-    from asvnb.studies import overlap_pipeline
+    from asvnb.train.standins import ensure_standins
 
-    cfg = overlap_pipeline.OverlapConfig.for_profile("embedded")
-    for kind, path in overlap_pipeline.ensure_standins(cfg, progress=True).items():
+    for kind, path in ensure_standins(config.embedded_root(), progress=True).items():
         print(f"{kind}: {path}")
     return 0
 

@@ -30,16 +30,19 @@ interrupted generation resumes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from asvnb import audio
 from asvnb.config import stable_hash
 from asvnb.data import ProtocolError, read_fields
 from asvnb.data.asvspoof import BONAFIDE, SPOOF, CMTrial
+from asvnb.files import write_json, write_text
 
 LABELS = ("SS", "SB", "BB")
 METADATA, PARAMS, INFO = "metadata.txt", "params.tsv", "mixtures.json"
@@ -227,9 +230,7 @@ class MixtureSet:
 
 def write_metadata(path: Path, mixtures: Sequence[Mixture]) -> None:
     """Write the source's metadata file (atomic)."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(m.metadata_line() + "\n" for m in mixtures))
-    tmp.replace(path)
+    write_text(path, "".join(m.metadata_line() + "\n" for m in mixtures))
 
 
 def read_metadata(path: str | Path) -> list[tuple[str, str, str, str, str, str]]:
@@ -251,9 +252,7 @@ def _write_params(path: Path, mixtures: Sequence[Mixture]) -> None:
     rows = [PARAMS_HEADER] + [
         f"{m.mixed_file} {m.delayed} {m.delay_s!r} {m.gain1!r} {m.gain2!r}" for m in mixtures
     ]
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("\n".join(rows) + "\n")
-    tmp.replace(path)
+    write_text(path, "\n".join(rows) + "\n")
 
 
 def _read_params(path: Path) -> dict[str, tuple[int, float, float, float]]:
@@ -302,12 +301,8 @@ def generate(
             p.unlink()
     write_metadata(out / METADATA, mixtures)
     _write_params(out / PARAMS, mixtures)
-    info_path.write_text(
-        json.dumps({"plan": plan_id, "n": n, "seed": seed, "source_dir": str(source_dir)}, indent=1)
-    )
+    write_json(info_path, {"plan": plan_id, "n": n, "seed": seed, "source_dir": str(source_dir)})
     ms = MixtureSet(out, mixtures, source_dir)
-    from tqdm.auto import tqdm
-
     for i in tqdm(range(len(ms)), desc=f"mixing {out.name}", disable=not progress, leave=False):
         if not ms.path(i).is_file():
             mix, _, sr = render(ms.mixtures[i], source_dir)
@@ -318,3 +313,44 @@ def generate(
 def generate_from_la(la, out: str | Path, n: int, seed: int, progress: bool = False) -> MixtureSet:
     """Mixtures of one :class:`asvnb.data.asvspoof.LA2019` split (real or embedded)."""
     return generate(la.trials, la.audio_dir, out, n, seed, progress=progress)
+
+
+class DynamicMixtures(torch.utils.data.IterableDataset):
+    """Endless A.1 mixtures of random source pairs (delay, trim, gains, peak normalisation), cropped to ``seconds``.
+
+    Each pass draws ``n`` mixtures from ``(seed, epoch)``: the trainer sets the
+    epoch, so a resumed run draws what an uninterrupted one would.
+    """
+
+    def __init__(self, waves: Sequence[np.ndarray], n: int, seconds: float, sr: int, seed: int):
+        self.waves, self.n, self.len, self.sr = list(waves), n, int(seconds * sr), sr
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the mixtures of ``epoch`` (0-based, as the self-counted passes of the first build were)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        for _ in range(self.n):
+            i, j = rng.choice(len(self.waves), size=2, replace=False)
+            mix, src, _ = mix_sources(
+                self.waves[i],
+                self.waves[j],
+                int(self.sr * rng.uniform(0, 1)),
+                int(rng.integers(2)) + 1,
+                rng.uniform(0.7, 1.3),
+                rng.uniform(0.7, 1.3),
+            )
+            if len(mix) > self.len:
+                o = int(rng.integers(0, len(mix) - self.len + 1))
+                mix, src = mix[o : o + self.len], src[:, o : o + self.len]
+            else:
+                mix, src = (
+                    np.pad(mix, (0, self.len - len(mix))),
+                    np.pad(src, ((0, 0), (0, self.len - len(mix)))),
+                )
+            yield torch.from_numpy(mix), torch.from_numpy(np.ascontiguousarray(src.T))

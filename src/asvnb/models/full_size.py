@@ -36,10 +36,16 @@ end to end, the loading from the library's cache included, with no network.
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
 from pathlib import Path
 
 import torch
+
+from asvnb.files import write_json
+from asvnb.models import separation
+from asvnb.models.separation import HUB_SEPFORMER, SepformerNet, SepformerStandinConfig
+from asvnb.models.wavlm import BONAFIDE, HUB_WAVLM, SPOOF, feature_extractor
 
 SEPFORMER_WSJ02MIX = {
     "channels": 256,
@@ -65,25 +71,19 @@ FILES = {
 }
 
 
-def sepformer_config():
+def sepformer_config() -> SepformerStandinConfig:
     """:class:`~asvnb.models.separation.SepformerStandinConfig` with the hub model's hyperparameters."""
-    from asvnb.models.separation import SepformerStandinConfig
-
     return SepformerStandinConfig(**SEPFORMER_WSJ02MIX)
 
 
 def sepformer_net() -> torch.nn.Module:
     """The full-size SepFormer (encoder, masknet, decoder) with random weights, as one module."""
-    from asvnb.models.separation import SepformerNet
-
     return SepformerNet(sepformer_config())
 
 
 def wavlm_base_config():
     """WavLM Base (transformers' default ``WavLMConfig``) as a 2-class detector (logit 1 = spoof, as the hub model)."""
-    from transformers import WavLMConfig
-
-    from asvnb.models.wavlm import BONAFIDE, SPOOF
+    from transformers import WavLMConfig  # heavy: loaded by the functions that build a WavLM
 
     return WavLMConfig(
         num_labels=2,
@@ -94,44 +94,29 @@ def wavlm_base_config():
 
 def wavlm_base() -> torch.nn.Module:
     """WavLM Base with a 2-class head and random weights."""
-    from transformers import WavLMForSequenceClassification
+    from transformers import WavLMForSequenceClassification  # heavy, as above
 
     return WavLMForSequenceClassification(wavlm_base_config())
 
 
 def write_sepformer(folder: Path, seed: int = 0) -> Path:
     """A speechbrain model directory of the full-size SepFormer (random weights), as the stand-in is written."""
-    from asvnb.models.separation import _hyperparams_yaml
-
     torch.manual_seed(seed)
-    net = sepformer_net()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("encoder", "masknet", "decoder"):
-        torch.save(getattr(net, name).state_dict(), folder / f"{name}.ckpt")
-    (folder / "hyperparams.yaml").write_text(_hyperparams_yaml(sepformer_config()))
+    separation.write_sepformer(sepformer_net(), sepformer_config(), folder)
     return folder
 
 
 def write_wavlm(folder: Path, seed: int = 0) -> Path:
     """WavLM Base with a 2-class head (random weights) and a feature extractor, through ``save_pretrained``."""
-    from transformers import Wav2Vec2FeatureExtractor
-
     torch.manual_seed(seed)
     wavlm_base().save_pretrained(str(folder))
-    # WavLM Base's extractor (zero-mean unit-variance inputs, an attention mask for padded batches)
-    Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=16000,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=True,
-    ).save_pretrained(str(folder))
+    feature_extractor().save_pretrained(str(folder))
     return folder
 
 
 def write_state_dict(kind: str, path: Path, seed: int = 0) -> Path:
     """The state dict of torchaudio's ConvTasNet base or a 1000-class torchvision ResNet18/50 (random weights)."""
-    import torchaudio
+    import torchaudio  # heavy: only the full-size rehearsal and benchmarks build these
     import torchvision
 
     builders = {
@@ -163,11 +148,6 @@ def install_hub_caches(models: dict[str, Path], root: str | Path) -> dict[str, s
     torch home whose hub folder holds torchvision's ResNet18/50 checkpoints and
     torchaudio's ConvTasNet asset under the names their download would give them.
     """
-    import os
-
-    from asvnb.models.separation import HUB_SEPFORMER
-    from asvnb.models.wavlm import HUB_WAVLM
-
     root = Path(root).resolve()
 
     def link(src: Path, dst: Path) -> None:
@@ -202,8 +182,7 @@ def build_full_size(root: str | Path, models: tuple[str, ...] = MODELS) -> dict[
     leaves nothing half written; ``root/MODELS.json`` records what was built with
     which library versions.
     """
-    import shutil
-
+    # heavy, and imported here only for their version numbers
     import speechbrain
     import torchaudio
     import torchvision
@@ -225,20 +204,18 @@ def build_full_size(root: str | Path, models: tuple[str, ...] = MODELS) -> dict[
                 write_state_dict(kind, tmp)
             tmp.rename(dst)
         out[kind] = dst
-    (root / "MODELS.json").write_text(
-        json.dumps(
-            {
-                "models": {k: str(v) for k, v in out.items()},
-                "sepformer": SEPFORMER_WSJ02MIX,
-                "versions": {
-                    "torch": torch.__version__,
-                    "torchaudio": torchaudio.__version__,
-                    "torchvision": torchvision.__version__,
-                    "transformers": transformers.__version__,
-                    "speechbrain": speechbrain.__version__,
-                },
+    write_json(
+        root / "MODELS.json",
+        {
+            "models": {k: str(v) for k, v in out.items()},
+            "sepformer": SEPFORMER_WSJ02MIX,
+            "versions": {
+                "torch": torch.__version__,
+                "torchaudio": torchaudio.__version__,
+                "torchvision": torchvision.__version__,
+                "transformers": transformers.__version__,
+                "speechbrain": speechbrain.__version__,
             },
-            indent=1,
-        )
+        },
     )
     return out

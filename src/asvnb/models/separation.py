@@ -11,18 +11,20 @@ Short mixtures are fine: a model's batch shorter than ``MIN_MODEL_SECONDS``
 (0.1 s) at its own rate is zero-padded to it (silence after the signal, so that
 every encoder window fits) and the streams are cropped back to each mixture.
 
-Offline, the SepFormer is a small model of the same speechbrain family trained
-here on embedded mixtures (:func:`train_sepformer_standin`), written as a local
-speechbrain model directory (``hyperparams.yaml`` + ``encoder.ckpt``,
+Offline, the SepFormer is a small model of the same speechbrain family
+(:class:`SepformerNet`, trained on embedded mixtures by
+:mod:`asvnb.train.standins`), written as a local speechbrain model directory
+(:func:`write_sepformer`: ``hyperparams.yaml`` + ``encoder.ckpt``,
 ``masknet.ckpt``, ``decoder.ckpt``) and loaded by the same
 ``SepformerSeparation.from_hparams(source=...)`` call as the hub id.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ import torch
 from torch import nn
 
 from asvnb import audio
+from asvnb.features import check_finite
 
 SR = 16000
 HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
@@ -48,8 +51,6 @@ def _peak(x: np.ndarray) -> np.ndarray:
 
 
 def _check_mixtures(mixtures: Sequence[np.ndarray], who: str) -> None:
-    from asvnb.features import check_finite
-
     for i, m in enumerate(mixtures):
         if len(m) == 0:
             raise ValueError(f"{who}: mixture {i} is empty (0 samples)")
@@ -112,6 +113,7 @@ class SepformerSeparator(ModelSeparator):
         savedir: str | Path | None = None,
         device: str = "cpu",
     ):
+        # speechbrain, an optional heavy dependency of this one class, loads only when a SepFormer is used
         from speechbrain.inference.separation import SepformerSeparation
 
         self.source = str(source)
@@ -150,7 +152,7 @@ class ConvTasNetSeparator(ModelSeparator):
     name = "convtasnet"
 
     def __init__(self, state_dict: str | Path | None = None, device: str = "cpu"):
-        import torchaudio
+        import torchaudio  # heavy, and needed by this one separator only
 
         if state_dict is None:
             bundle = torchaudio.pipelines.CONVTASNET_BASE_LIBRI2MIX
@@ -267,12 +269,16 @@ def si_snr_improvement(est: np.ndarray, ref: np.ndarray, mix: np.ndarray) -> flo
     return best - base
 
 
-# --------------------------------------------------------------------------- stand-in SepFormer
+# --------------------------------------------------------------------------- the SepFormer, defined once
 
 
 @dataclass(frozen=True)
 class SepformerStandinConfig:
-    """A small SepFormer (same speechbrain blocks as the hub model: 256 channels, 2x8 layers, 8 heads there)."""
+    """A small SepFormer (same speechbrain blocks as the hub model: 256 channels, 2x8 layers, 8 heads there).
+
+    The last fields say how :mod:`asvnb.train.standins` trains it; all of them
+    name its cached folder, so none may be renamed or dropped.
+    """
 
     channels: int = 64
     layers: int = 1  # transformer layers in each intra/inter block
@@ -294,50 +300,106 @@ class SepformerStandinConfig:
     seed: int = 0
 
 
-def _hyperparams_yaml(c: SepformerStandinConfig) -> str:
-    block = f"""!new:speechbrain.lobes.models.dual_path.SBTransformerBlock
-    num_layers: {c.layers}
-    d_model: {c.channels}
-    nhead: {c.heads}
-    d_ffn: {c.ffn}
-    dropout: 0
-    use_positional_encoding: true
-    norm_before: true"""
-    return f"""# SepFormer stand-in built by asvnb (models/separation.py); same blocks as speechbrain/sepformer-wsj02mix
-sample_rate: {c.sample_rate}
-num_spks: 2
-Encoder: !new:speechbrain.lobes.models.dual_path.Encoder
-    kernel_size: {c.kernel}
-    out_channels: {c.channels}
-SBtfintra: {block}
-SBtfinter: {block}
-MaskNet: !new:speechbrain.lobes.models.dual_path.Dual_Path_Model
-    num_spks: 2
-    in_channels: {c.channels}
-    out_channels: {c.channels}
-    num_layers: {c.dual_path_layers}
-    K: {c.chunk}
-    intra_model: !ref <SBtfintra>
-    inter_model: !ref <SBtfinter>
-    norm: ln
-    linear_layer_after_inter_intra: false
-    skip_around_intra: true
-Decoder: !new:speechbrain.lobes.models.dual_path.Decoder
-    in_channels: {c.channels}
-    out_channels: 1
-    kernel_size: {c.kernel}
-    stride: {c.kernel // 2}
-    bias: false
-modules:
-    encoder: !ref <Encoder>
-    decoder: !ref <Decoder>
-    masknet: !ref <MaskNet>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        encoder: !ref <Encoder>
-        masknet: !ref <MaskNet>
-        decoder: !ref <Decoder>
-"""
+@dataclass(frozen=True)
+class _Ref:
+    """A reference to another part (hyperpyyaml's ``!ref <name>``)."""
+
+    name: str
+
+
+SEPFORMER_PARTS = (
+    "encoder",
+    "masknet",
+    "decoder",
+)  # the modules, as speechbrain's pretrainer names them
+
+
+def _sepformer_spec(c: SepformerStandinConfig) -> dict[str, tuple[str, dict]]:
+    """The SepFormer's parts in construction order: ``name -> (dual_path class, keyword arguments)``.
+
+    The one definition of the architecture: :func:`sepformer_hyperparams` writes
+    it as speechbrain's ``hyperparams.yaml`` and :class:`SepformerNet` builds it
+    in Python, in the same order (so the same seed gives the same weights).
+    """
+    block = (
+        "SBTransformerBlock",
+        {
+            "num_layers": c.layers,
+            "d_model": c.channels,
+            "nhead": c.heads,
+            "d_ffn": c.ffn,
+            "dropout": 0,
+            "use_positional_encoding": True,
+            "norm_before": True,
+        },
+    )
+    return {
+        "Encoder": ("Encoder", {"kernel_size": c.kernel, "out_channels": c.channels}),
+        "SBtfintra": block,
+        "SBtfinter": block,
+        "MaskNet": (
+            "Dual_Path_Model",
+            {
+                "num_spks": 2,
+                "in_channels": c.channels,
+                "out_channels": c.channels,
+                "num_layers": c.dual_path_layers,
+                "K": c.chunk,
+                "intra_model": _Ref("SBtfintra"),
+                "inter_model": _Ref("SBtfinter"),
+                "norm": "ln",
+                "linear_layer_after_inter_intra": False,
+                "skip_around_intra": True,
+            },
+        ),
+        "Decoder": (
+            "Decoder",
+            {
+                "in_channels": c.channels,
+                "out_channels": 1,
+                "kernel_size": c.kernel,
+                "stride": c.kernel // 2,
+                "bias": False,
+            },
+        ),
+    }
+
+
+def _yaml_value(v: object) -> str:
+    if isinstance(v, _Ref):
+        return f"!ref <{v.name}>"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+def sepformer_hyperparams(c: SepformerStandinConfig) -> str:
+    """speechbrain's ``hyperparams.yaml`` of the SepFormer ``c`` (what ``SepformerSeparation.from_hparams`` reads).
+
+    Its bytes name the stand-in's stream cache (:meth:`SepformerSeparator.describe`
+    hashes the model folder): the text, the comment line included, is kept as it was.
+    """
+    parts = "".join(
+        f"{name}: !new:speechbrain.lobes.models.dual_path.{cls}\n"
+        + "".join(f"    {k}: {_yaml_value(v)}\n" for k, v in kwargs.items())
+        for name, (cls, kwargs) in _sepformer_spec(c).items()
+    )
+    return (
+        "# SepFormer stand-in built by asvnb (models/separation.py); same blocks as "
+        "speechbrain/sepformer-wsj02mix\n"
+        f"sample_rate: {c.sample_rate}\n"
+        "num_spks: 2\n"
+        f"{parts}"
+        "modules:\n"
+        "    encoder: !ref <Encoder>\n"
+        "    decoder: !ref <Decoder>\n"
+        "    masknet: !ref <MaskNet>\n"
+        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer\n"
+        "    loadables:\n"
+        "        encoder: !ref <Encoder>\n"
+        "        masknet: !ref <MaskNet>\n"
+        "        decoder: !ref <Decoder>\n"
+    )
 
 
 class SepformerNet(nn.Module):
@@ -345,43 +407,17 @@ class SepformerNet(nn.Module):
 
     def __init__(self, c: SepformerStandinConfig):
         super().__init__()
-        from speechbrain.lobes.models.dual_path import (
-            Decoder,
-            Dual_Path_Model,
-            Encoder,
-            SBTransformerBlock,
-        )
+        # speechbrain, an optional heavy dependency, loads only when a SepFormer is built (as above)
+        from speechbrain.lobes.models import dual_path
 
-        def block() -> nn.Module:
-            return SBTransformerBlock(
-                num_layers=c.layers,
-                d_model=c.channels,
-                nhead=c.heads,
-                d_ffn=c.ffn,
-                dropout=0,
-                use_positional_encoding=True,
-                norm_before=True,
-            )
-
-        self.encoder = Encoder(kernel_size=c.kernel, out_channels=c.channels)
-        self.masknet = Dual_Path_Model(
-            in_channels=c.channels,
-            out_channels=c.channels,
-            intra_model=block(),
-            inter_model=block(),
-            num_layers=c.dual_path_layers,
-            norm="ln",
-            K=c.chunk,
-            num_spks=2,
-            skip_around_intra=True,
-            linear_layer_after_inter_intra=False,
-        )
-        self.decoder = Decoder(
-            in_channels=c.channels,
-            out_channels=1,
-            kernel_size=c.kernel,
-            stride=c.kernel // 2,
-            bias=False,
+        built: dict[str, nn.Module] = {}
+        for name, (cls, kwargs) in _sepformer_spec(c).items():
+            args = {k: built[v.name] if isinstance(v, _Ref) else v for k, v in kwargs.items()}
+            built[name] = getattr(dual_path, cls)(**args)
+        self.encoder, self.masknet, self.decoder = (
+            built["Encoder"],
+            built["MaskNet"],
+            built["Decoder"],
         )
 
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
@@ -395,60 +431,22 @@ class SepformerNet(nn.Module):
         )
 
 
-class DynamicMixtures(torch.utils.data.IterableDataset):
-    """Endless A.1 mixtures of random source pairs (delay, trim, gains, peak normalisation), cropped to ``seconds``."""
+def write_sepformer(net: SepformerNet, c: SepformerStandinConfig, folder: str | Path) -> int:
+    """Write ``net`` as a speechbrain model directory (``hyperparams.yaml`` and one ``.ckpt`` per part).
 
-    def __init__(self, waves: Sequence[np.ndarray], n: int, seconds: float, sr: int, seed: int):
-        self.waves, self.n, self.len, self.sr, self.seed, self.epoch = (
-            list(waves),
-            n,
-            int(seconds * sr),
-            sr,
-            seed,
-            0,
-        )
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        from asvnb.data.mixtures import mix_sources
-
-        rng = np.random.default_rng((self.seed, self.epoch))
-        self.epoch += 1
-        for _ in range(self.n):
-            i, j = rng.choice(len(self.waves), size=2, replace=False)
-            mix, src, _ = mix_sources(
-                self.waves[i],
-                self.waves[j],
-                int(self.sr * rng.uniform(0, 1)),
-                int(rng.integers(2)) + 1,
-                rng.uniform(0.7, 1.3),
-                rng.uniform(0.7, 1.3),
-            )
-            if len(mix) > self.len:
-                o = int(rng.integers(0, len(mix) - self.len + 1))
-                mix, src = mix[o : o + self.len], src[:, o : o + self.len]
-            else:
-                mix, src = (
-                    np.pad(mix, (0, self.len - len(mix))),
-                    np.pad(src, ((0, 0), (0, self.len - len(mix)))),
-                )
-            yield torch.from_numpy(mix), torch.from_numpy(np.ascontiguousarray(src.T))
-
-
-def _pit_si_snr_loss(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-    from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
-
-    mix, src = batch
-    loss = get_si_snr_with_pitwrapper(src, model(mix)).mean()
-    return loss, {"si_snr": -float(loss.detach())}
+    Returns the number of parameters. ``folder`` is the final name's temporary
+    twin (the caller renames it into place), so the files are written plainly.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SEPFORMER_PARTS:
+        torch.save(getattr(net, name).state_dict(), folder / f"{name}.ckpt")
+    (folder / "hyperparams.yaml").write_text(sepformer_hyperparams(c))
+    return sum(p.numel() for p in net.parameters())
 
 
 def _dir_fingerprint(d: Path) -> str:
     """Hash of the model files' contents: two trainings of one architecture have equal sizes, not equal weights."""
-    import hashlib
-
     h = hashlib.sha256()
     for p in sorted(d.iterdir()):
         if p.is_file() and (p.suffix in (".ckpt", ".yaml")):
@@ -457,68 +455,3 @@ def _dir_fingerprint(d: Path) -> str:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
     return h.hexdigest()[:16]
-
-
-def train_sepformer_standin(
-    train_waves: Sequence[np.ndarray],
-    val_waves: Sequence[np.ndarray],
-    out: str | Path,
-    c: SepformerStandinConfig = SepformerStandinConfig(),
-    *,
-    work: str | Path | None = None,
-    progress: bool | None = None,
-) -> Path:
-    """Train the stand-in on dynamic A.1 mixtures of 8 kHz utterances and write a speechbrain model directory.
-
-    ``out`` gets ``hyperparams.yaml``, the three ``.ckpt`` files, the training
-    history and ``standin.json`` (config, parameters, seconds). Training goes
-    through :class:`asvnb.train.Trainer`, so an interrupted build resumes.
-    """
-    from asvnb.train import TrainConfig, Trainer, publish_trained
-
-    out = Path(out)
-    work = Path(work or out.with_name(out.name + ".work"))
-    torch.manual_seed(c.seed)
-    net = SepformerNet(c)
-    train = DynamicMixtures(
-        train_waves, c.steps_per_epoch * c.batch, c.seconds, c.sample_rate, c.seed
-    )
-    val = list(DynamicMixtures(val_waves, 32, c.seconds, c.sample_rate, c.seed + 1))
-    loader = torch.utils.data.DataLoader(train, batch_size=c.batch)
-    val_loader = torch.utils.data.DataLoader(val, batch_size=8)
-    opt = torch.optim.Adam(net.parameters(), lr=c.lr)
-    trainer = Trainer(
-        net,
-        opt,
-        loader,
-        _pit_si_snr_loss,
-        TrainConfig(
-            work,
-            epochs=c.epochs,
-            seed=c.seed,
-            max_grad_norm=c.max_grad_norm,
-            progress=progress,
-            cpu=True,
-        ),
-        val_loader=val_loader,
-    )
-    res = trainer.fit()
-    net.load_state_dict(torch.load(Path(res.best_dir) / "model.pt", map_location="cpu"))
-
-    def write(folder: Path) -> int:
-        for name in ("encoder", "masknet", "decoder"):
-            torch.save(getattr(net, name).state_dict(), folder / f"{name}.ckpt")
-        (folder / "hyperparams.yaml").write_text(_hyperparams_yaml(c))
-        return sum(p.numel() for p in net.parameters())
-
-    return publish_trained(
-        out,
-        res,
-        write,
-        {
-            "config": asdict(c),
-            "steps": len(loader) * c.epochs,
-            "val_si_snr_db": -float(res.best_metrics.get("val_loss", float("nan"))),
-        },
-        work,
-    )

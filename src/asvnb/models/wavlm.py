@@ -1,9 +1,10 @@
 """The spoof detector of the study 02 source: transformers ``WavLMForSequenceClassification`` + ``Wav2Vec2FeatureExtractor``.
 
 Full profile: ``abhishtagatya/wavlm-base-960h-asv19-deepfake`` (16 kHz, logit
-index 1 = spoof). Offline, a small WavLM configuration trained here on the
-embedded LA train split (clean, single speaker; :func:`train_wavlm_standin`),
-saved with ``save_pretrained`` and loaded by the same ``from_pretrained`` call.
+index 1 = spoof). Offline, a small WavLM configuration (:func:`standin_config`)
+trained on the embedded LA train split (clean, single speaker) by
+:mod:`asvnb.train.standins`, saved with ``save_pretrained`` and loaded by the
+same ``from_pretrained`` call.
 Scores follow the ASVspoof convention: ``logit[bona fide] - logit[spoof]``,
 higher = more bona fide; labels follow the source: 1 = spoof, 0 = bona fide.
 :func:`predict_logits` refuses NaN/inf waveforms and waveforms shorter than the
@@ -14,13 +15,11 @@ for WavLM Base and the stand-in).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from asvnb.features import check_finite, check_length
@@ -35,6 +34,7 @@ SPOOF, BONAFIDE = (
 
 def load_detector(source: str | Path, device: str = "cpu"):
     """``(feature_extractor, model)`` from a hub id or a local ``save_pretrained`` directory."""
+    # transformers, an optional heavy dependency, loads only when a WavLM is used
     from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
 
     if Path(source).exists() and not (Path(source) / "config.json").is_file():
@@ -131,7 +131,11 @@ def predict_logits(
 
 @dataclass(frozen=True)
 class WavLMStandinConfig:
-    """A small WavLM (the hub model is WavLM Base: 512-channel CNN, 12 layers of 768, 12 heads)."""
+    """A small WavLM (the hub model is WavLM Base: 512-channel CNN, 12 layers of 768, 12 heads).
+
+    The last fields say how :mod:`asvnb.train.standins` trains it; all of them
+    name its cached folder, so none may be renamed or dropped.
+    """
 
     conv_channels: int = 32
     hidden: int = 64
@@ -148,7 +152,7 @@ class WavLMStandinConfig:
 
 def standin_config(c: WavLMStandinConfig):
     """The transformers ``WavLMConfig`` of the stand-in (WavLM Base's conv kernels/strides: 20 ms frames)."""
-    from transformers import WavLMConfig
+    from transformers import WavLMConfig  # heavy: as in load_detector
 
     return WavLMConfig(
         conv_dim=(c.conv_channels,) * 7,
@@ -174,146 +178,14 @@ def standin_config(c: WavLMStandinConfig):
     )
 
 
-class _Clips(torch.utils.data.Dataset):
-    """(waveform, label 1 = spoof) cropped or repeat-padded to a fixed length; random crops with ``train``."""
+def feature_extractor():
+    """WavLM Base's feature extractor (zero-mean unit-variance inputs, an attention mask for padded batches)."""
+    from transformers import Wav2Vec2FeatureExtractor  # heavy: as in load_detector
 
-    def __init__(
-        self, waves: Sequence[np.ndarray], labels: Sequence[int], n: int, train: bool, seed: int
-    ):
-        self.waves, self.labels, self.n = list(waves), list(labels), n
-        self.train, self.seed, self.epoch = train, seed, 0
-
-    def __len__(self) -> int:
-        return len(self.waves)
-
-    def __getitem__(self, i: int):
-        from asvnb.audio import crop_or_pad
-
-        rng = np.random.default_rng((self.seed, self.epoch, i))
-        return crop_or_pad(self.waves[i], self.n, random_crop=self.train, rng=rng), self.labels[i]
-
-
-def make_collate(fe, max_samples: int | None = None):
-    """Collate ``(wav, label)`` items into feature-extractor inputs plus ``labels``."""
-
-    def collate(items):
-        inputs = featurize(fe, [w for w, _ in items], max_samples)
-        inputs["labels"] = torch.tensor([y for _, y in items], dtype=torch.long)
-        return inputs
-
-    return collate
-
-
-def hf_loss(
-    model: nn.Module, batch: dict[str, torch.Tensor]
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross entropy of a transformers classifier on a batch with ``labels``; also the batch accuracy."""
-    out = model(**batch)
-    return out.loss, {"acc": float((out.logits.argmax(-1) == batch["labels"]).float().mean())}
-
-
-def make_detector_eval():
-    """Validation over the whole set: loss, accuracy and EER (bona fide vs spoof)."""
-    from asvnb import metrics
-
-    def evaluate(model: nn.Module, loader: Any) -> dict[str, float]:
-        logits, labels = [], []
-        for batch in loader:
-            logits.append(model(**batch).logits.float().cpu())
-            labels.append(batch["labels"].cpu())
-        lg, y = torch.cat(logits), torch.cat(labels)
-        s = cm_scores(lg)
-        e, _ = metrics.eer(s[y.numpy() == BONAFIDE], s[y.numpy() == SPOOF])
-        return {
-            "val_loss": float(F.cross_entropy(lg, y)),
-            "val_acc": float((lg.argmax(-1) == y).float().mean()),
-            "val_eer": e,
-        }
-
-    return evaluate
-
-
-Clips = tuple[
-    Sequence[np.ndarray], Sequence[int]
-]  # waveforms at 16 kHz and their labels (1 = spoof)
-
-
-def train_wavlm_standin(
-    train: Clips,
-    val: Clips,
-    out: str | Path,
-    c: WavLMStandinConfig = WavLMStandinConfig(),
-    *,
-    work: str | Path | None = None,
-    progress: bool | None = None,
-) -> Path:
-    """Train the small WavLM on clean single-speaker clips (labels 1 = spoof) and save it with ``save_pretrained``.
-
-    Goes through :class:`asvnb.train.Trainer` (AdamW, checkpoints, resume,
-    best model by validation EER); ``out`` receives the best model, the
-    feature extractor, the history and ``standin.json``.
-    """
-    from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
-
-    from asvnb.train import TrainConfig, Trainer, publish_trained
-
-    out = Path(out)
-    work = Path(work or out.with_name(out.name + ".work"))
-    torch.manual_seed(c.seed)
-    fe = Wav2Vec2FeatureExtractor(
+    return Wav2Vec2FeatureExtractor(
         feature_size=1,
         sampling_rate=SR,
         padding_value=0.0,
         do_normalize=True,
         return_attention_mask=True,
-    )
-    model = WavLMForSequenceClassification(standin_config(c))
-    n = int(c.seconds * SR)
-    tr = _Clips(*train, n=n, train=True, seed=c.seed)
-    va = _Clips(*val, n=n, train=False, seed=c.seed)
-    loader = torch.utils.data.DataLoader(
-        tr,
-        batch_size=c.batch,
-        shuffle=True,
-        collate_fn=make_collate(fe),
-        generator=torch.Generator().manual_seed(c.seed),
-    )
-    val_loader = torch.utils.data.DataLoader(va, batch_size=32, collate_fn=make_collate(fe))
-    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    trainer = Trainer(
-        model,
-        opt,
-        loader,
-        hf_loss,
-        TrainConfig(
-            work,
-            epochs=c.epochs,
-            seed=c.seed,
-            monitor="val_eer",
-            mode="min",
-            progress=progress,
-            cpu=True,
-        ),
-        val_loader=val_loader,
-        evaluate_fn=make_detector_eval(),
-        on_epoch_start=lambda _t, e: setattr(tr, "epoch", e),
-    )
-    res = trainer.fit()
-
-    def write(folder: Path) -> int:
-        best = WavLMForSequenceClassification.from_pretrained(str(res.best_dir))
-        best.save_pretrained(str(folder))
-        fe.save_pretrained(str(folder))
-        return sum(p.numel() for p in best.parameters())
-
-    return publish_trained(
-        out,
-        res,
-        write,
-        {
-            "config": asdict(c),
-            "steps": len(loader) * c.epochs,
-            "best_val_eer": res.best_metrics.get("val_eer"),
-        },
-        work,
     )

@@ -1,4 +1,5 @@
-"""Separation + detection of two-speaker mixtures (the study 02 source), with a stream cache and permutation-invariant matching.
+"""Study 02's separation-and-scoring pipeline: separate two-speaker mixtures once (a stream cache), score both streams
+with the detector, match streams to sources, label the mixture; the permutation-invariant loss of fine-tuning.
 
 A separator is frozen in the source's study, so its two output streams of a
 mixture never change: they are computed once, in batches, and kept on disk
@@ -21,8 +22,7 @@ permutation-invariant cross entropy (``pit_loss``), a training loss.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from asvnb import metrics
 from asvnb.config import stable_hash
 from asvnb.data.mixtures import LABELS, Mixture, MixtureSet
+from asvnb.files import atomic_path
 from asvnb.models import wavlm
 from asvnb.models.separation import SR, Separator, si_snr
 
@@ -42,7 +44,12 @@ from asvnb.models.separation import SR, Separator, si_snr
 
 
 class StreamCache:
-    """Streams of one separator: ``root/<separator>-<hash>/<mixture stem>-<recipe hash>.npy``, (2, T) float16."""
+    """Streams of one separator: ``root/<separator>-<hash>/<mixture stem>-<recipe hash>.npy``, (2, T) float16.
+
+    A cache, not a run: its folder keeps the 12-hex-digit key of the first
+    builds (not :func:`asvnb.files.run_key`'s 10), so streams already separated
+    are found again.
+    """
 
     def __init__(self, root: str | Path, separator: Separator):
         self.separator = separator
@@ -81,11 +88,8 @@ class StreamCache:
     def save(self, m: Mixture, streams: np.ndarray) -> Path:
         """Write atomically (float16: half the disk, ~-66 dB quantisation noise on peak-normalised streams)."""
         p = self.path(m)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + f".{os.getpid()}.part")
-        with open(tmp, "wb") as f:
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(streams, dtype=np.float16))
-        tmp.replace(p)
         return p
 
 
@@ -97,8 +101,6 @@ def ensure_streams(
     progress: bool = False,
 ) -> int:
     """Separate every mixture of ``ms`` whose streams are not cached, in batches of similar length; returns how many."""
-    from tqdm.auto import tqdm
-
     todo = [i for i, m in enumerate(ms.mixtures) if not cache.has(m)]
     if not todo:
         return 0
@@ -200,7 +202,7 @@ MATCHINGS = ("sources", "labels")
 def stream_logits(
     ms: MixtureSet,
     cache: StreamCache,
-    fe,
+    fe: Any,
     model: nn.Module,
     batch_size: int = 16,
     max_samples: int | None = None,
@@ -231,9 +233,7 @@ def assemble(
     if matching == "labels":
         swap = pit_match(p, labels)
     elif source_swap is None or len(source_swap) != len(labels):
-        raise ValueError(
-            "matching='sources' needs source_swap for every mixture (pipeline.source_matches)"
-        )
+        raise ValueError("matching='sources' needs source_swap for every mixture (source_matches)")
     else:
         swap = np.asarray(source_swap, dtype=int)
     matched = np.where(swap[:, None, None] == 1, logits[:, ::-1], logits)
@@ -246,7 +246,7 @@ def assemble(
 def run_pipeline(
     ms: MixtureSet,
     cache: StreamCache,
-    fe,
+    fe: Any,
     model: nn.Module,
     batch_size: int = 16,
     max_samples: int | None = None,
@@ -290,10 +290,10 @@ class StreamPairs(torch.utils.data.Dataset):
         return (s[:, : self.max_samples] if self.max_samples else s), self.ms.mixtures[i].labels
 
 
-def make_pair_collate(fe):
+def make_pair_collate(fe: Any) -> Callable[[list], dict]:
     """Collate mixtures into feature-extractor inputs of their 2B streams and (B, 2) labels."""
 
-    def collate(items):
+    def collate(items: list) -> dict:
         inputs = wavlm.featurize(fe, [s for st, _ in items for s in st])
         inputs["pair_labels"] = torch.tensor([y for _, y in items], dtype=torch.long)
         return inputs

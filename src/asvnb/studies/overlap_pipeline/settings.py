@@ -1,0 +1,127 @@
+"""Study 02's settings: one YAML file per profile (``configs/02_overlap_pipeline``), and the notebook's setup call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from IPython.display import Markdown, display
+
+from asvnb import config, report
+from asvnb.config import Paths
+from asvnb.models.separation import SepformerStandinConfig
+from asvnb.models.wavlm import WavLMStandinConfig
+from asvnb.train import reset_detector_index, standins
+
+STUDY = "02_overlap_pipeline"
+SPLITS = ("train", "dev", "eval")
+# the stand-ins are data with their own settings (asvnb.train.standins), not in the profile files: a test passes
+# smaller ones to for_profile as objects
+STANDIN_FIELDS = ("sepformer_standin", "detector_standin")
+
+
+@dataclass
+class OverlapConfig:
+    """Everything study 02 depends on, per profile (the values: ``configs/02_overlap_pipeline/<profile>.yaml``)."""
+
+    profile: str
+    paths: Paths
+    n_mixtures: dict[str, int]  # used per split
+    mixture_seed: int
+    separators: tuple[str, ...]
+    sepformer: str | None  # hub id or local speechbrain directory (None: profile default)
+    detector: str | None  # hub id or local transformers directory (None: profile default)
+    max_seconds: float | None  # detector input crop (None: whole streams, as the source)
+    epochs: int
+    lr: float
+    last_epoch_lr: float | None  # the last epoch restarts at this rate
+    grad_accum: int
+    max_grad_norm: float
+    batch_size: int  # mixtures per micro-batch
+    freeze_feature_encoder: bool
+    sep_batch: int  # mixtures per separator call
+    det_batch: int
+    si_snr_n: int  # held-out eval mixtures for SI-SNRi
+    max_items: (
+        int | None
+    )  # a quick run: at most this many mixtures per split and LA eval utterances
+    device: str
+    sepformer_standin: SepformerStandinConfig = field(default_factory=SepformerStandinConfig)
+    detector_standin: WavLMStandinConfig = field(default_factory=WavLMStandinConfig)
+
+    @classmethod
+    def for_profile(
+        cls,
+        profile: str,
+        data_root: str | Path | None = None,
+        epochs: int | None = None,
+        **overrides: Any,
+    ) -> OverlapConfig:
+        """A profile's settings from its YAML file, with ``overrides`` (dotted keys; None keeps the profile's)."""
+        paths = Paths.for_profile(profile, STUDY, data_root)
+        return cls._load(profile, profile, paths, {"epochs": epochs, **overrides})
+
+    @classmethod
+    def source_settings(
+        cls, data_root: str | Path | None = None, epochs: int | None = None, **overrides: Any
+    ) -> OverlapConfig:
+        """The source's settings on the real data (``source.yaml``: the full profile with the source's mixture
+        counts). Not a profile: ``benchmarks/gpu_check.py --settings source`` projects their cost."""
+        paths = Paths.for_profile("full", STUDY, data_root)
+        return cls._load("source", "full", paths, {"epochs": epochs, **overrides})
+
+    @classmethod
+    def _load(
+        cls, settings: str, profile: str, paths: Paths, overrides: dict[str, Any]
+    ) -> OverlapConfig:
+        extra = {k: overrides.pop(k) for k in STANDIN_FIELDS if k in overrides}
+        data = config.load_settings(STUDY, settings, overrides)
+        if data.get("max_items") is not None:
+            data["n_mixtures"] = {
+                k: min(n, data["max_items"]) for k, n in data["n_mixtures"].items()
+            }
+        where = str(config.settings_file(STUDY, settings))
+        return config.from_dict(cls, data, where, profile=profile, paths=paths, **extra)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where stand-in models are cached: beside the corpus (``data/models``)."""
+        return standins.models_dir(self.paths.data)
+
+    @property
+    def max_samples(self) -> int | None:
+        """Detector crop in samples at 16 kHz."""
+        return int(self.max_seconds * 16000) if self.max_seconds else None
+
+    def run_device(self) -> str:
+        """The resolved device."""
+        return config.resolve_device(self.device)
+
+
+def setup(
+    profile: str,
+    data_root: str | Path | None = None,
+    *,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_dev: int | None = None,
+    n_eval: int | None = None,
+    **overrides: Any,
+) -> tuple[OverlapConfig, dict]:
+    """The notebook's first step: its parameters as the profile's settings, an empty detector index, the seed, the
+    environment fingerprint and the profile banner shown; returns the configuration and the fingerprint.
+
+    ``n_train``/``n_dev``/``n_eval`` set ``n_mixtures``; every other parameter is
+    a key of the profile file. None keeps the profile's value.
+    """
+    counts = {"n_mixtures.train": n_train, "n_mixtures.dev": n_dev, "n_mixtures.eval": n_eval}
+    cfg = OverlapConfig.for_profile(profile, data_root, **counts, **overrides)
+    reset_detector_index(
+        cfg.paths.out
+    )  # this run's detectors, listed for asvnb score and the leaderboard
+    config.seed_everything(seed)
+    fp = config.fingerprint(cfg.paths.data, cfg.device)
+    config.show_fingerprint(fp)
+    display(Markdown(report.profile_banner(profile)))
+    return cfg, fp

@@ -1,0 +1,379 @@
+"""Study 02's tables: the source's figures, the chapter's tables and its typed result rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from asvnb import report
+from asvnb.data import mixtures
+from asvnb.models import separation
+from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
+from asvnb.studies.overlap_pipeline.evaluation import Pretrained, stream_eer_ci
+from asvnb.studies.overlap_pipeline.separate_and_score import PipelineResult
+from asvnb.train import TrainResult
+
+# The source's figures (reproduction-targets section 2).
+SOURCE = {
+    "clean": {
+        "accuracy": 0.9831,
+        "precision": 0.9829,
+        "recall": 0.9983,
+        "f1": 0.9905,
+        "eer": "1.57% (chapters 6-7: 1.15%)",
+    },
+    "pretrained_3class": {
+        "SS": (0.35, 0.99, 0.52, 2535),
+        "SB": (0.50, 0.19, 0.27, 4979),
+        "BB": (0.93, 0.35, 0.50, 2486),
+        "accuracy": 0.4298,
+        "weighted": (0.59, 0.51, 0.43),
+    },
+    "pretrained_stream": {
+        "accuracy": 0.6792,
+        "precision": 0.6106,
+        "recall": 0.9904,
+        "f1": 0.7562,
+        "eer": 0.2390,
+        "eer_threshold_p_spoof": 0.9999,
+    },
+    "history": pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4, 5, 6],
+            "train_loss": [0.5155, 0.3772, 0.3413, 0.3167, 0.3084, 0.3277],
+            "val_loss": [0.4292, 0.4028, 0.3836, 0.3826, 0.3826, 0.3831],
+            "val_acc": [0.8028, 0.8195, 0.8280, 0.8292, 0.8292, 0.8300],
+        }
+    ),
+    "finetuned_3class": {
+        "SS": (0.55, 0.45, 0.49, None),
+        "SB": (0.63, 0.38, 0.47, None),
+        "BB": (0.47, 0.93, 0.62, None),
+        "accuracy": "53%",
+    },
+    "finetuned_stream": {
+        "accuracy": 0.7441,
+        "precision": 0.8472,
+        "recall": 0.5987,
+        "f1": 0.7016,
+        "eer": 0.2198,
+        "eer_threshold_p_spoof": 0.1935,
+    },
+    "sepformer_si_snri_db": separation.SEPFORMER_SI_SNRI_WSJ0_2MIX,
+}
+
+
+# ----------------------------------------------------------------------------- the chapter's tables
+
+STREAM_METRICS = ("accuracy", "precision", "recall", "f1", "eer")
+
+
+def mixture_counts(mixes: dict[str, mixtures.MixtureSet]) -> pd.DataFrame:
+    """Mixtures per split and mixed label (SS/SB/BB), with totals."""
+    counts = pd.DataFrame({split: ms.counts() for split, ms in mixes.items()}).T
+    return counts.assign(total=lambda d: d.sum(axis=1))
+
+
+def si_snr_display(si: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~asvnb.studies.overlap_pipeline.evaluation.si_snr_table` beside the hub SepFormer's published figure."""
+    published = f"{separation.SEPFORMER_SI_SNRI_WSJ0_2MIX} dB ({separation.HUB_SEPFORMER})"
+    return si.assign(
+        **{
+            "published (WSJ0-2mix)": [
+                published if s == "sepformer" else "-" for s in si["separator"]
+            ]
+        }
+    ).round(2)
+
+
+def pipeline_table(
+    results: dict, key: str, metrics: tuple[str, ...] = STREAM_METRICS
+) -> pd.DataFrame:
+    """One row per pipeline (``key``: its column name): 3-class accuracy and the stream metrics."""
+    return pd.DataFrame(
+        [
+            {
+                key: name,
+                "3-class accuracy": r.mixture_report()["accuracy"],
+                **{f"stream {k}": r.stream_report()[k] for k in metrics},
+            }
+            for name, r in results.items()
+        ]
+    ).round(4)
+
+
+def pairing_table(pre: Pretrained) -> pd.DataFrame:
+    """The source's label pairing and the random-score controls under both pairings."""
+    rows = {"sepformer (source's label pairing)": pre.label_matched} if pre.label_matched else {}
+    rows |= {f"random scores, {k} pairing": v for k, v in pre.controls.items()}
+    return pipeline_table(rows, "pairing", ("accuracy", "eer"))
+
+
+def det_systems(clean: dict, pre: Pretrained) -> dict[str, tuple]:
+    """Bona fide and spoof scores of the clean detector and of every separator's streams, for a DET plot."""
+    s, y = clean["scores"], clean["labels"]
+    out = {"clean LA eval": (s[y == 0], s[y == 1])}
+    for name, r in pre.results.items():
+        y, s = r.stream_labels.reshape(-1), r.scores.reshape(-1)
+        out[f"streams: {name}"] = (s[y == 0], s[y == 1])
+    return out
+
+
+def history_table(ft: dict[int, TrainResult]) -> pd.DataFrame:
+    """Fine-tuning losses and accuracy per epoch, mean and std over seeds, beside the source's."""
+    hist = pd.concat([r.history.assign(seed=s) for s, r in ft.items()])
+    table = (
+        hist.groupby("epoch")[["train_loss", "val_loss", "val_acc"]].agg(["mean", "std"]).round(4)
+    )
+    src = SOURCE["history"].set_index("epoch")
+    for m in ("train_loss", "val_loss", "val_acc"):
+        table[("source", m)] = src[m]
+    return table
+
+
+def rows_3class(
+    name: str, reps: list[dict], source: dict | None, note: str = "", per_class: bool = True
+) -> list[dict]:
+    """comparison_table rows of 3-class reports (one per seed): accuracy and, with ``per_class``, each class's P/R/F1."""
+    rows = [
+        {
+            "model": name,
+            "metric": "mixture accuracy (3-class)",
+            "ours": [r["accuracy"] for r in reps],
+            "source": source["accuracy"] if source else None,
+            "note": note,
+        }
+    ]
+    for lab in mixtures.LABELS if per_class else ():
+        for j, m in ((0, "precision"), (1, "recall"), (2, "f1")):
+            rows.append(
+                {
+                    "model": name,
+                    "metric": f"{lab} {m}",
+                    "ours": [r["table"].loc[lab, m] for r in reps],
+                    "source": source[lab][j] if source else None,
+                    "digits": 2,
+                }
+            )
+    return rows
+
+
+def rows_stream(
+    name: str,
+    reps: list[dict],
+    source: dict | None,
+    note: str = "",
+    which: tuple[str, ...] = STREAM_METRICS,
+) -> list[dict]:
+    """comparison_table rows of stream-level binary reports (positive = spoof) with EER."""
+    return [
+        {
+            "model": name,
+            "metric": f"stream {m}" + (" (%)" if m == "eer" else ""),
+            "ours": [r[m] for r in reps],
+            "source": source[m] if source else None,
+            "percent": m == "eer",
+            "note": note if k == 0 else "",
+        }
+        for k, m in enumerate(which)
+    ]
+
+
+def ordering_sentence(rows: list[ResultRow]) -> str:
+    """What the pipeline rows' intervals support: the expected order none > sepformer > oracle (stream EER), told
+    pair by pair as 'below' (intervals apart), 'not distinguishable' (they overlap) or 'above'."""
+    by = {r.system: r for r in rows if r.table == "pipeline" and r.metric == "stream_eer"}
+
+    def fmt(r: ResultRow) -> str:
+        lo, hi = r.ci95 or (r.value, r.value)
+        return f"{r.value:.1%} [{lo:.1%}, {hi:.1%}]"
+
+    def compare(a: str, b: str) -> str:
+        ra, rb = by[a], by[b]
+        (alo, ahi), (blo, bhi) = ra.ci95, rb.ci95
+        verdict = "below" if ahi < blo else ("above" if alo > bhi else "not distinguishable from")
+        return f"{a} {fmt(ra)} is {verdict} {b} {fmt(rb)}"
+
+    pairs = [
+        ("oracle, pre-trained", "sepformer, pre-trained"),
+        ("sepformer, pre-trained", "none, pre-trained"),
+        ("oracle, pre-trained", "oracle@8k, pre-trained"),
+        ("sepformer, fine-tuned", "sepformer, pre-trained"),
+    ]
+    parts = [compare(a, b) for a, b in pairs if a in by and b in by]
+    return "Stream EER with 95 % intervals: " + "; ".join(parts) + "." if parts else ""
+
+
+def comparison_rows(
+    clean: dict,
+    si: pd.DataFrame,
+    pre: Pretrained,
+    ft: dict[int, TrainResult],
+    post: dict[int, PipelineResult],
+) -> list[dict]:
+    """The rows of the results table beside the source (:func:`asvnb.report.comparison_table`)."""
+    S = SOURCE
+    rows = [
+        {
+            "model": "detector alone, clean LA eval",
+            "metric": m,
+            "ours": [clean[m]],
+            "source": S["clean"][m],
+            "percent": m == "eer",
+        }
+        for m in ("accuracy", "precision", "recall", "f1", "eer")
+    ]
+    has_sep = (si.separator == "sepformer").any()
+    rows.append(
+        {
+            "model": "SepFormer",
+            "metric": "SI-SNRi (dB) on held-out mixtures",
+            "ours": [float(si.loc[si.separator == "sepformer", "mean"].iloc[0])]
+            if has_sep
+            else None,
+            "source": S["sepformer_si_snri_db"],
+            "digits": 1,
+            "note": "source column: the published WSJ0-2mix figure of the hub model",
+        }
+    )
+    for name, r in pre.results.items():
+        model = f"pre-trained pipeline, {name}"
+        if name == "sepformer":
+            rows += rows_3class(model, [r.mixture_report()], S["pretrained_3class"])
+            rows += rows_stream(model, [r.stream_report()], S["pretrained_stream"])
+        else:  # the reference rows the source did not have: accuracy and EER only
+            rows += rows_3class(model, [r.mixture_report()], None, "not in the source", False)
+            rows += rows_stream(model, [r.stream_report()], None, which=("accuracy", "eer"))
+    rows += [
+        {
+            "model": "fine-tuning, last epoch",
+            "metric": m,
+            "ours": [r.history[m].iloc[-1] for r in ft.values()],
+            "source": float(S["history"][m].iloc[-1]),
+        }
+        for m in ("train_loss", "val_loss", "val_acc")
+    ]
+    reps = list(post.values())
+    model = "fine-tuned pipeline, sepformer"
+    rows += rows_3class(model, [r.mixture_report() for r in reps], S["finetuned_3class"])
+    rows += rows_stream(model, [r.stream_report() for r in reps], S["finetuned_stream"])
+    return rows
+
+
+def results_table(
+    profile: str,
+    clean: dict,
+    si: pd.DataFrame,
+    pre: Pretrained,
+    ft: dict[int, TrainResult],
+    post: dict[int, PipelineResult],
+) -> pd.DataFrame:
+    """The results beside the source, one row per metric (:func:`comparison_rows`)."""
+    return report.comparison_table(comparison_rows(clean, si, pre, ft, post), profile)
+
+
+def result_rows(
+    clean: dict,
+    si_values: dict[str, np.ndarray],
+    pretrained: Pretrained,
+    post: list[PipelineResult],
+) -> list[ResultRow]:
+    """The chapter's key figures as typed result rows (``build/results/02_overlap_pipeline.json``).
+
+    ``si_values``: SI-SNRi per mixture of each separator but ``none`` (its streams are the mixture).
+    """
+    pre, controls = pretrained.results, pretrained.controls
+    label_matched = pretrained.label_matched
+    data = "LA19 eval mixtures"
+    s, y = clean["scores"], clean["labels"]
+    rows = [
+        ResultRow(
+            "detector",
+            "clean",
+            "LA19 eval",
+            "eer",
+            clean["eer"],
+            ci95=eer_ci(s[y == 0], s[y == 1]),
+            n_trials=int(len(y)),
+            source=0.0157,
+            note="the source's chapters 6-7 say 1.15 %",
+        )
+    ]
+    for name, v in si_values.items():
+        rows.append(
+            ResultRow(
+                "separation",
+                name,
+                data,
+                "si_snri_db",
+                float(v.mean()),
+                n_trials=int(len(v)),
+                ci95=bootstrap_ci(lambda i, v=v: float(v[i].mean()), len(v)),
+                source=SOURCE["sepformer_si_snri_db"] if name == "sepformer" else None,
+                note="scored at 8 kHz; source column: the hub model on WSJ0-2mix",
+            )
+        )
+    n = len(next(iter(pre.values())).stream_labels) if pre else 0
+    for name, r in pre.items():
+        rows.append(
+            ResultRow(
+                "pipeline",
+                f"{name}, pre-trained",
+                data,
+                "stream_eer",
+                r.stream_report()["eer"],
+                ci95=stream_eer_ci([r]),
+                n_trials=2 * n,
+                source=SOURCE["pretrained_stream"]["eer"] if name == "sepformer" else None,
+                note="streams matched to reference sources by SI-SNR",
+            )
+        )
+    if label_matched is not None:
+        rows.append(
+            ResultRow(
+                "pipeline",
+                "sepformer, pre-trained, label matching",
+                data,
+                "stream_eer",
+                label_matched.stream_report()["eer"],
+                ci95=stream_eer_ci([label_matched]),
+                n_trials=2 * n,
+                source=SOURCE["pretrained_stream"]["eer"],
+                note="the source's matching: the permutation with the lower sum |P(spoof) - label|",
+            )
+        )
+    for matching, r in controls.items():
+        rows.append(
+            ResultRow(
+                "control",
+                f"random scores, {matching} matching",
+                data,
+                "stream_eer",
+                r.stream_report()["eer"],
+                ci95=stream_eer_ci([r]),
+                n_trials=2 * n,
+                note="a detector that knows nothing: a fair matching gives 0.5",
+            )
+        )
+    if post:
+        eers = [r.stream_report()["eer"] for r in post]
+        rows.append(
+            ResultRow(
+                "pipeline",
+                "sepformer, fine-tuned",
+                data,
+                "stream_eer",
+                **over_seeds(eers),
+                ci95=stream_eer_ci(post),
+                n_trials=2 * n,
+                source=SOURCE["finetuned_stream"]["eer"],
+                note="streams matched to reference sources by SI-SNR; mean over seeds",
+            )
+        )
+    return rows
+
+
+def key_rows_table(rows: list[ResultRow]) -> pd.DataFrame:
+    """The typed result rows as the chapter shows them: value, spread, interval and trials."""
+    cols = ["table", "system", "metric", "value", "std", "ci95", "n_trials"]
+    return pd.DataFrame([r.as_json() for r in rows])[cols]
