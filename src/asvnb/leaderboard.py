@@ -47,7 +47,6 @@ INPUT_RULE = (
     "consecutive segments, or the whole recording); the score is the network's log-odds of bona fide, "
     "read as a log-likelihood ratio without calibration"
 )
-SETS = ("LA19 eval", "LA21 eval")
 MAC_SECONDS = 4.0  # a "whole recording" detector's MACs are counted on 4 s, about one LA utterance
 BATCH_FILES = 256  # files read and scored together (memory stays small on the full eval sets)
 BATCH_PIECES = 128  # pieces per forward pass: ResNetSE scores 3 times faster per item than in batches of 32 (measured)
@@ -398,9 +397,7 @@ def _over_seeds(values: pd.Series, intervals: pd.Series) -> dict:
     return over_seeds(values.to_numpy(float)) | {"ci95": (lo, hi)}
 
 
-def result_rows(
-    df: pd.DataFrame, sets: dict[str, TrialSet], seed_ci_reps: int = 1000
-) -> list[ResultRow]:
+def result_rows(df: pd.DataFrame, sets: dict[str, TrialSet]) -> list[ResultRow]:
     """Results-file rows: per system, set and metric, the mean over seeds, its std and a 95 % interval.
 
     The interval of a metric over several seeds is the mean of the seeds'

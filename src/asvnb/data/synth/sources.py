@@ -284,14 +284,3 @@ def transcripts(spk: Speaker) -> tuple[str, ...]:
     if len(texts) < 10:
         texts |= {str(n) for n in range(100)}
     return tuple(sorted(texts))
-
-
-def median_f0(wav: np.ndarray, sr: int = SR) -> float:
-    """Median F0 of the voiced frames (WORLD DIO + StoneMask); 0 when nothing is voiced."""
-    import pyworld as pw
-
-    x = wav.astype(np.float64)
-    f0, t = pw.dio(x, sr, f0_floor=60.0, f0_ceil=500.0, frame_period=10.0)
-    f0 = pw.stonemask(x, f0, t, sr)
-    voiced = f0[f0 > 0]
-    return float(np.median(voiced)) if len(voiced) else 0.0
