@@ -176,7 +176,7 @@ for role, path in histories.items():  # the stand-ins' training curves (hub mode
 # %%
 clean = study.clean_eval(cfg, fe, det)
 study.describe_wavlm(cfg, det_dir, "WavLM pre-trained")  # a card (LA19 dev threshold) for asvnb score and the leaderboard
-display(pd.DataFrame([{k: clean[k] for k in ("accuracy", "precision", "recall", "f1", "eer", "n")}]))
+display(study.clean_table(clean))
 
 # %% [markdown]
 # ## Separation, once: the stream cache

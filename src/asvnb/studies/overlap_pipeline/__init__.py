@@ -55,6 +55,7 @@ from asvnb.studies.overlap_pipeline.settings import SPLITS, STUDY, OverlapConfig
 from asvnb.studies.overlap_pipeline.tables import (
     SOURCE,
     STREAM_METRICS,
+    clean_table,
     comparison_rows,
     det_systems,
     history_table,
@@ -81,6 +82,7 @@ __all__ = [
     "Pretrained",
     "StreamCache",
     "clean_eval",
+    "clean_table",
     "comparison_rows",
     "describe_wavlm",
     "det_systems",

@@ -68,6 +68,13 @@ SOURCE = {
 STREAM_METRICS = ("accuracy", "precision", "recall", "f1", "eer")
 
 
+def clean_table(clean: dict) -> pd.DataFrame:
+    """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof), EER and trials."""
+    return pd.DataFrame(
+        [{k: clean[k] for k in ("accuracy", "precision", "recall", "f1", "eer", "n")}]
+    )
+
+
 def mixture_counts(mixes: dict[str, mixtures.MixtureSet]) -> pd.DataFrame:
     """Mixtures per split and mixed label (SS/SB/BB), with totals."""
     counts = pd.DataFrame({split: ms.counts() for split, ms in mixes.items()}).T
