@@ -687,6 +687,26 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     assert study.plot_similarities(runs, cfg) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
     assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]
+    # the notebook's tables
+    key = study.key_figures(rows)
+    assert len(key) == len(rows) and key["95% CI"].notna().any()
+    assert "G-ResNetSE, NLL" in study.breakdown_table(key).columns
+    assert set(study.dev_table(key)["data"]) >= {"LA19 dev", "LA19 dev, A01"}
+    assert list(study.per_attack_table(runs[0]).columns) == list(runs[0].results)
+    assert len(study.speaker_table(runs)) == 4  # 2 seeds, before and after GE2E
+    aeg = study.aeg_table(runs)
+    assert list(aeg["AEG"]) == [
+        "static",
+        "active",
+    ]  # Table 2's one seed: once, then before its epoch
+    assert "log N = 1.099" in study.ge2e_losses_text(runs, cfg)
+    assert "as trained here" in study.ratios_text(cx)
+    tables = {
+        n: report.comparison_table(f(runs, cfg), cfg.profile)
+        for n, f in (("1", study.table1_rows), ("2", study.table2_rows))
+    }
+    saved = study.save_tables(tables)
+    assert saved.name == "03_ge2e_aeg_kd.csv" and saved.read_text().startswith("table,model,")
 
 
 def test_audio_cache_keeps_what_fits_the_budget() -> None:
@@ -705,3 +725,98 @@ def test_audio_cache_keeps_what_fits_the_budget() -> None:
     b = GE2EAEGKDConfig.for_profile("embedded", audio_cache_gb=0.5)
     assert a.run_key() == b.run_key()
     assert GE2EAEGKDConfig.for_profile("full", data_root="/x").audio_cache_gb == 6.0
+
+
+def test_embedded_run_keys_are_unchanged() -> None:
+    # the folders under build/runs/03_ge2e_aeg_kd/embedded/ that hold the book's trained models: a change
+    # here (a setting added to, removed from or renamed in the hashed dict, a value's type) invalidates
+    # every cached run and the published numbers, which then need a full retraining
+    emb = study.GE2EAEGKDConfig.for_profile("embedded")
+    assert emb.run_key() == "ab50b9ab46"
+    earlier = study.GE2EAEGKDConfig.for_profile(
+        "embedded", ge2e_epochs=20, epochs=8, train_per_epoch=400, aeg_pool=48
+    )
+    assert earlier.run_key() == "b3fc0bbb89"  # an earlier embedded profile's folder
+    # the full profile's and the source's, as computed before the settings became YAML files
+    assert study.GE2EAEGKDConfig.for_profile("full", data_root="/x").run_key() == "9b9206f178"
+    assert study.GE2EAEGKDConfig.source_settings("/x").run_key() == "f35dac1818"
+
+
+def test_departures_are_computed_from_the_yaml_files() -> None:
+    from asvnb import config
+    from asvnb.models.resnetse import STUDENT_CHANNELS, TEACHER_CHANNELS
+    from asvnb.studies.ge2e_aeg_kd import settings
+
+    source = config.load_settings(study.STUDY, "source")
+    embedded = config.load_settings(study.STUDY, "embedded")
+    # the source's channels are the model file's
+    assert tuple(source["teacher_channels"]) == TEACHER_CHANNELS
+    assert tuple(source["student_channels"]) == STUDENT_CHANNELS
+    # every setting has a phrase for its departures, or a reason to leave them out of the notes
+    phrased = {k for keys, _ in settings.DEPARTURES for k in keys}
+    assert set(source) == set(embedded) == phrased | set(settings.UNLISTED)
+    assert not phrased & set(settings.UNLISTED)
+    keys = [k for k, _, _ in config.departures(source, embedded)]
+    assert keys == [
+        "aeg_pool",
+        "aeg_threshold_rule",
+        "augment_p",
+        "crop_s",
+        "emb_dim",
+        "epochs",
+        "eval_crop_s",
+        "ge2e_bonafide_only",
+        "ge2e_epochs",
+        "ge2e_lr",
+        "layers",
+        "lr",
+        "sample_rate",
+        "student_channels",
+        "sv_crop_s",
+        "teacher_channels",
+        "train_per_epoch",
+    ]
+    emb = study.GE2EAEGKDConfig.for_profile("embedded")
+    assert emb.reductions == (
+        "16000 Hz (corpus rate; source 22,050 Hz)",
+        "blocks 1-1-1-1 (source 3-4-6-3)",
+        "channels (16, 32, 64, 128) / (8, 16, 32, 64)",
+        "embedding 128 (source 512)",
+        "1 s train / 1.5 s eval crops",
+        "GE2E 15 batches of 7x10",
+        "6 epochs x 300 utts",
+        "learning rate 0.001 (GE2E 0.001; source 3e-4)",
+        "AEG on 32 bona fide utts",
+        "GE2E on bona fide only",
+        "augmentation p = 0.2, one of reverb, music, speech, noise (SNR noise 0-15 dB, "
+        "speech 13-20 dB, music 5-15 dB)",
+        "AEG keeps cos below the attacker's speaker-verification EER threshold, BIM 5 x 3 int16 units",
+    )
+    # the full profile departs in its budget (and its audio cache, which is not a result's setting)
+    full = config.load_settings(study.STUDY, "full")
+    assert [k for k, _, _ in config.departures(source, full)] == [
+        "audio_cache_gb",
+        "epochs",
+        "train_per_epoch",
+    ]
+    # an override departs too; a setting the file lacks is an error naming the file
+    over = study.GE2EAEGKDConfig.for_profile("full", data_root="/x", kd_T=2.0, n_eval=10)
+    assert over.reductions[1:] == ("distillation gamma 0.5, T 2", "10 eval trials")
+    with pytest.raises(KeyError, match="full.yaml"):
+        study.GE2EAEGKDConfig.for_profile("full", data_root="/x", kd_temperature=2.0)
+
+
+def test_setup_and_the_notebook_tables(corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path / "build"))
+    cfg, fp = study.setup(
+        "embedded", corpus, threads=torch.get_num_threads(), epochs=None, aeg_threshold=0.3
+    )
+    shown = capsys.readouterr().out
+    assert (cfg.epochs, cfg.aeg_threshold_rule, cfg.aeg_threshold) == (6, "fixed", 0.3)
+    assert fp["data_root"] == str(corpus) and "departures from the source's settings" in shown
+    assert "AEG keeps cos <= 0.3" in shown
+    assert "keep rule: cos <= 0.3" in cfg.describe_steps()
+    data = study.load_data(cfg)
+    counts, families, text = study.data_tables(data)
+    assert counts.loc["LA 2019 train", "A01"] == 3 and counts.loc["LA 2021 eval"].sum() == 12
+    assert "train: 30 utterances, 12 bona fide of 3 speakers" in text

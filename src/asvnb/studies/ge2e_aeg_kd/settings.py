@@ -10,6 +10,7 @@ phrase per group of settings, for the tables' notes.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from asvnb import config, files
 from asvnb.features import preset
 from asvnb.models.resnetse import ResNetSE
+from asvnb.train.adversarial import INT16_FULL_SCALE
 
 STUDY = "03_ge2e_aeg_kd"
 # fields that do not change what is trained (evaluation, device, notes): left out of the run key
@@ -143,6 +145,31 @@ class GE2EAEGKDConfig:
         )
         snr = ", ".join(f"{c} {lo:g}-{hi:g} dB" for c, lo, hi in self.snr_db if c in kinds)
         return f"augmentation {prob}" + (f" (SNR {snr})" if snr else "")
+
+    def describe_steps(self) -> str:
+        """Augmentation, BIM's step and keep rule, and the GE2E batches, in words."""
+        step = self.aeg_alpha / INT16_FULL_SCALE
+        keep = (
+            f"cos <= {self.aeg_threshold:g}"
+            if self.aeg_threshold_rule == "fixed"
+            else "cos <= the attacking model's speaker-verification EER threshold on the attacked "
+            "utterances' clean pairs"
+        )
+        drawn = (
+            "bona fide only"
+            if self.ge2e_bonafide_only
+            else "bona fide and spoofs (labelled with their target)"
+        )
+        return "\n".join(
+            [
+                f"augmentation: {self.describe_augmentation()}",
+                f"BIM: {self.aeg_iters} steps of alpha = {self.aeg_alpha:g} int16 units = {step:.2e} of "
+                f"full scale ({20 * math.log10(step):.1f} dBFS per sample per step), at most "
+                f"{self.aeg_alpha * self.aeg_iters:g} int16 units in all",
+                f"keep rule: {keep}",
+                f"GE2E batches: {self.ge2e_speakers} speakers x {self.ge2e_utts} utterances, {drawn}",
+            ]
+        )
 
     @property
     def crop_samples(self) -> int:

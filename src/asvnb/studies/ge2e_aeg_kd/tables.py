@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from asvnb import report
 from asvnb.results import ResultRow
 from asvnb.studies.ge2e_aeg_kd.published import TABLE1, TABLE2, TABLE3
 from asvnb.studies.ge2e_aeg_kd.runs import AEG_MODES, MODELS, SeedRun
 from asvnb.studies.ge2e_aeg_kd.sets import StudyData
-from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
+from asvnb.studies.ge2e_aeg_kd.settings import STUDY, GE2EAEGKDConfig
 
 
 def data_tables(data: StudyData) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -317,3 +319,9 @@ def summary(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> str:
                 f"{np.mean([e['mean_after'] for e in act]):.3f}"
             )
     return "\n".join(lines)
+
+
+def save_tables(tables: Mapping[str, pd.DataFrame]) -> Path:
+    """Tables 1-3 (by number) as one CSV of :data:`asvnb.report.COLUMNS` with their table number."""
+    df = pd.concat([t.assign(table=n) for n, t in tables.items()], ignore_index=True)
+    return report.save_results(df[["table", *report.COLUMNS]], STUDY)
