@@ -414,7 +414,7 @@ def count_real(root: Path) -> dict[str, float]:
     out["la_seconds"] = float(np.mean(lengths))
     out["la21_eval"] = len(LA2021Eval(root, phase="eval").trials)
     out["dv_segments_30s"] = len(
-        DeepVoiceSegments(list_deepvoice(root), seconds=s04.SOURCE_SECONDS)
+        DeepVoiceSegments(list_deepvoice(root), seconds=s04.source_settings()["seconds"])
     )
     out["imitation"] = len(list_imitation(root))
     return out
@@ -594,7 +594,7 @@ def book_work(real: dict[str, float], settings: str = "full") -> list[tuple[str,
     # 04: 30 s segments of LA (each speaker's bona fide and spoofed speech joined) and DEEP-VOICE (80/20, 80/20)
     seeds = len(d04["seeds"])
     seg = {s: real[f"la_{s}"] * real["la_seconds"] / c04.seconds for s in ("train", "dev", "eval")}
-    dv = real["dv_segments_30s"] * (s04.SOURCE_SECONDS / c04.seconds)
+    dv = real["dv_segments_30s"] * (s04.source_settings()["seconds"] / c04.seconds)
     dv_test = dv * c04.test_fraction
     dv_val = (dv - dv_test) * c04.val_fraction
     dv_train = dv - dv_test - dv_val

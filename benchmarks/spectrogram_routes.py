@@ -2,7 +2,7 @@
 
 The source route draws ``pyplot.specgram`` into a JPEG and reads it back (what
 the study 04 source did); the tensor route computes the same PSD with ``torch.stft`` and
-colours it in memory. Both go through ``spectrogram_common.render``, the
+colours it in memory. Both go through ``asvnb.features.render``, the
 function the studies use; the tensor route is timed on one thread (how the
 studies draw, safe on a busy machine) and on every core. Target: the tensor
 route at least 20 times faster.
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asvnb.studies.spectrogram_common import Clip, render
+from asvnb.data.images import Clip
+from asvnb.features import render
 
 
 def synthetic(n: int, seconds: float, sr: int, seed: int = 0) -> list[np.ndarray]:

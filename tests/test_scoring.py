@@ -249,7 +249,8 @@ def test_resnetse_and_segments(tmp_path, speech):
 
 def test_image_scaled_for_the_network_as_the_studies_scale_it(tmp_path, speech):
     # study 04 draws 224 px images and trains ResNet18 on them scaled to 112 (ImageSet.resized): the same pixels here
-    from asvnb.studies.spectrogram_common import Clip, render
+    from asvnb.data.images import Clip
+    from asvnb.features import render
 
     run = image_run(tmp_path / "run", size=64, model_size=32)
     det = scoring.load_detector(run, "cpu")

@@ -15,8 +15,7 @@ from asvnb import metrics
 from asvnb.audio import save_audio
 from asvnb.config import Paths
 from asvnb.studies import cnn_vs_resnet50 as study
-from asvnb.studies.spectrogram_common import SeedRun
-from asvnb.train.classify import Predictions
+from asvnb.train.classify import Predictions, SeedRun
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CV_DIR = "cv-corpus-14.0-delta-2023-06-23/en"
@@ -97,7 +96,7 @@ def test_cm_sets_join_la_and_common_voice_without_sharing_speakers(
     assert spk(cv_train.ids) == {0, 1} and spk(cv_test.ids) == {2, 3}
     assert sets["train"].images.shape[1:] == (3, 32, 32)
     per_model = study.cm_image_sets(cfg)
-    for name, size in study.EMBEDDED_SIZES.items():
+    for name, size in cfg.sizes.items():
         assert per_model[name]["test"].images.shape[1:] == (3, size, size)
         assert per_model[name]["test"].ids == sets["test"].ids
 
@@ -175,7 +174,7 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert "0.54 (§6.1)" in study.SOURCE_FIGURES["CNN"][("test", "precision")]
     assert study.SOURCE_FIGURES["ResNet50"][("test", "accuracy")] == 0.52
     cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
-    assert cfg.weights is None and cfg.sizes == study.EMBEDDED_SIZES
+    assert cfg.weights is None and cfg.sizes == {"CNN": 96, "ResNet50": 64}
     assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {
         "CNN": 64,
         "ResNet50": 64,
@@ -197,7 +196,7 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
         and src.profile == "full"
         and src.sizes == full.sizes
     )
-    assert {k: s.epochs for k, s in cfg.setups.items()} == study.EMBEDDED_EPOCHS
+    assert {k: s.epochs for k, s in cfg.setups.items()} == {"CNN": 8, "ResNet50": 2, "ASV CNN": 20}
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")

@@ -18,10 +18,13 @@ from replicas import SR, write_mini_corpus
 from replicas import harmonic as tone
 
 from asvnb.config import Paths
+from asvnb.data.images import Clip, cached_images
+from asvnb.features import render
+from asvnb.metrics import eer
 from asvnb.studies import spectrogram_common as common
 from asvnb.studies import spectrogram_resnet18 as study
 from asvnb.train import load_best
-from asvnb.train.classify import Predictions
+from asvnb.train.classify import Predictions, SeedRun, binary_metrics, join_sets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -96,7 +99,7 @@ def test_batch_averaged_f1_differs_from_whole_set() -> None:
         and m["accuracy"] == pytest.approx(0.5)
         and m["batches"] == 3
     )
-    whole = common.binary_metrics(pred, positive=study.REAL, bonafide=study.REAL)
+    whole = binary_metrics(pred, positive=study.REAL, bonafide=study.REAL)
     assert whole["f1"] == pytest.approx(0.5) and whole["accuracy"] == pytest.approx(
         0.6
     )  # TP 1, FP 1, FN 1
@@ -116,7 +119,7 @@ def test_unknown_model_and_route_are_refused(corpus: Path, tmp_path: Path) -> No
     with pytest.raises(ValueError, match="unknown model 'ResNet34'"):
         cfg.model("ResNet34")
     with pytest.raises(ValueError, match="route must be one of"):
-        common.render([common.Clip("a", 1, "x", np.zeros(2000))], SR, route="png")
+        render([Clip("a", 1, "x", np.zeros(2000))], SR, route="png")
     with pytest.raises(Exception, match="KAGGLE"):
         study.deepvoice_images(mini_cfg(tmp_path / "empty", tmp_path))
 
@@ -124,7 +127,7 @@ def test_unknown_model_and_route_are_refused(corpus: Path, tmp_path: Path) -> No
 def test_segment_length_is_the_source_s_in_full_and_shorter_embedded(tmp_path: Path) -> None:
     full = study.SpectrogramResNet18Config.for_profile("full", data_root=tmp_path)
     emb = study.SpectrogramResNet18Config.for_profile("embedded", data_root=tmp_path)
-    assert (full.seconds, emb.seconds) == (30.0, study.EMBEDDED_SECONDS) and emb.seconds < 30.0
+    assert (full.seconds, emb.seconds) == (30.0, 5.0) and emb.seconds < 30.0
     assert (
         study.SpectrogramResNet18Config.for_profile(
             "embedded", data_root=tmp_path, seconds=30
@@ -217,16 +220,14 @@ def test_render_runs_on_one_thread_and_restores_the_count() -> None:
 
     def clips():
         seen.append(torch.get_num_threads())  # read while render is consuming the clips
-        yield common.Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
+        yield Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
 
     try:
-        images = common.render(clips(), SR, "tensor", size=32)
+        images = render(clips(), SR, "tensor", size=32)
         assert (
             seen == [1] and torch.get_num_threads() == 2 and images.images.shape == (1, 3, 32, 32)
         )
-        again = common.render(
-            clips(), SR, "tensor", size=32, threads=None
-        )  # None: the current count
+        again = render(clips(), SR, "tensor", size=32, threads=None)  # None: the current count
         assert (
             seen == [1, 2]
             and torch.get_num_threads() == 2
@@ -287,9 +288,7 @@ def test_fast_metrics_agree_with_sklearn() -> None:
     for m, v in want.items():
         assert common.fast_metric(y, yhat, s, m, task) == pytest.approx(v), m
     bona = y == task.bonafide
-    assert common.fast_metric(y, yhat, s, "eer", task) == pytest.approx(
-        common.eer(s[bona], s[~bona])[0]
-    )
+    assert common.fast_metric(y, yhat, s, "eer", task) == pytest.approx(eer(s[bona], s[~bona])[0])
     with pytest.raises(ValueError, match="unknown metric"):
         common.fast_metric(y, yhat, s, "auc", task)
 
@@ -300,7 +299,7 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
     l0 = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
     l1 = np.array([[0, 1]] * 3 + [[1, 0]] * 3, dtype=float)
     runs = [
-        common.SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)})
+        SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)})
         for k, lg in enumerate((l0, l1))
     ]
     row = common.seed_row("test", "toy", "six", runs, "test", "f1", study.TASK, reps=200)
@@ -321,7 +320,7 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
         fn=[lambda y, p, s: 0.25, lambda y, p, s: 0.75],
     )
     assert row.value == 0.5 and row.ci95 == (0.5, 0.5)
-    other = common.SeedRun(2, None, 1, Path("."), {"test": Predictions(l1, labels[::-1])})
+    other = SeedRun(2, None, 1, Path("."), {"test": Predictions(l1, labels[::-1])})
     with pytest.raises(ValueError, match="different trials"):
         common.seed_row("test", "toy", "six", runs + [other], "test", "f1", study.TASK)
 
@@ -331,13 +330,13 @@ def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
 
     def draw():
         calls.append(1)
-        clip = common.Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
-        return common.render([clip], SR, "tensor", size=32)
+        clip = Clip("a", 1, "x", tone(0.5, 200, np.random.default_rng(0)).astype(np.float32))
+        return render([clip], SR, "tensor", size=32)
 
-    first = common.cached_images(tmp_path, "toy", {"size": 32}, draw)
-    again = common.cached_images(tmp_path, "toy", {"size": 32}, draw)
+    first = cached_images(tmp_path, "toy", {"size": 32}, draw)
+    again = cached_images(tmp_path, "toy", {"size": 32}, draw)
     assert len(calls) == 1 and torch.equal(first.images, again.images) and again.ids == ["a"]
-    common.cached_images(tmp_path, "toy", {"size": 33}, draw)  # another key: drawn again
+    cached_images(tmp_path, "toy", {"size": 33}, draw)  # another key: drawn again
     assert len(calls) == 2
     assert first.resized(16).images.shape == (1, 3, 16, 16) and first.resized(32) is first
 
@@ -345,9 +344,7 @@ def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
 def test_join_sets_scores_the_whole_set_from_its_parts() -> None:
     a = Predictions(np.array([[0.0, 2.0], [1.0, 0.0]]), np.array([1, 0]), ["a1", "a2"])
     b = Predictions(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]), ["b1", "b2"])
-    run = common.join_sets(
-        common.SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK
-    )
+    run = join_sets(SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK)
     assert run.predictions["AB"].ids == ["a1", "a2", "b1", "b2"]
     # predicted 1,0,1,1 against 1,0,0,1 (real 1 positive): TP 2, FP 1, FN 0 -> F1 0.8, accuracy 3/4
     assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"][

@@ -49,6 +49,17 @@ def parse_deepvoice_name(path: str | Path) -> tuple[str, str, str]:
     )
 
 
+def source_recording(segment_id: str) -> str:
+    """The real recording a :class:`DeepVoiceSegments` segment's speech comes from: ``<a>`` of ``<a>-original_3``
+    and ``<a>-to-<b>_3``.
+
+    A fake file is a conversion of its source person's real recording, so it
+    carries that recording's words and timing: a split that keeps recordings
+    apart must keep each real file and the fakes made from it on one side.
+    """
+    return parse_deepvoice_name(segment_id.rsplit("_", 1)[0] + ".wav")[1]
+
+
 def audio_root(root: str | Path) -> Path:
     """The ``AUDIO`` folder: under ``root/KAGGLE``, ``root`` being the data root or ``KAGGLE`` itself."""
     root = Path(root).expanduser()

@@ -1,5 +1,7 @@
 """Supervised bona fide / spoof classification with the shared trainer (studies 01 and 04).
 
+One run per seed (:func:`run_seeds`): the model built with the seed, trained
+in its own run folder, its best epoch reloaded and scored over whole sets.
 Batches are ``(x, y)`` or ``(x, y, ids)``. Scores follow the ASVspoof
 convention (higher = more bona fide): the log-odds of the bona fide class,
 ``logit[bonafide] - logit[other]`` for two classes. Metrics are computed over
@@ -9,19 +11,22 @@ batches, which is biased when batches differ in size or class balance).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import precision_recall_fscore_support
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from asvnb import metrics
-from asvnb.train.loop import TrainConfig, Trainer, TrainResult
+from asvnb import config, metrics
+from asvnb.files import run_dir
+from asvnb.train.loop import EvalFn, TrainConfig, Trainer, TrainResult, load_best, model_config
 
 
 @dataclass
@@ -117,7 +122,7 @@ def binary_metrics(pred: Predictions, *, positive: int, bonafide: int) -> dict[s
     return {**rep, **weighted_prf(pred.labels, pred.predicted), "eer": eer, "eer_threshold": thr}
 
 
-def make_evaluate_fn(*, positive: int, bonafide: int):
+def make_evaluate_fn(*, positive: int, bonafide: int) -> EvalFn:
     """Validation for the trainer: loss, accuracy, F1 and EER over the whole validation set."""
 
     def evaluate(model: nn.Module, loader: Any) -> dict[str, float]:
@@ -129,6 +134,13 @@ def make_evaluate_fn(*, positive: int, bonafide: int):
         return {"val_loss": loss, "val_acc": m["accuracy"], "val_f1": m["f1"], "val_eer": m["eer"]}
 
     return evaluate
+
+
+def loss_accuracy_eval(model: nn.Module, loader: Any) -> dict[str, float]:
+    """Validation of a many-class classifier (a speaker classifier): loss and accuracy over the whole set."""
+    p = predict(model, loader)
+    loss = float(F.cross_entropy(torch.as_tensor(p.logits), torch.as_tensor(p.labels).long()))
+    return {"val_loss": loss, "val_acc": float((p.predicted == p.labels).mean())}
 
 
 @dataclass
@@ -160,11 +172,16 @@ def train_classifier(
     *,
     out_dir: str | Path,
     seed: int,
-    positive: int,
-    bonafide: int,
+    positive: int | None = None,
+    bonafide: int | None = None,
     model_config: dict[str, Any] | None = None,
+    evaluate_fn: EvalFn | None = None,
 ) -> TrainResult:
-    """Train with Adam and cross entropy through the shared trainer (checkpoints, resume, history, best model)."""
+    """Train with Adam and cross entropy through the shared trainer (checkpoints, resume, history, best model).
+
+    Validation is :func:`make_evaluate_fn` of ``positive`` and ``bonafide``
+    unless ``evaluate_fn`` is given (e.g. :func:`loss_accuracy_eval`).
+    """
     # no private generator: the shuffle then draws from torch's global RNG, which the trainer seeds and
     # checkpoints, so a resumed run sees the same batches as an uninterrupted one
     sampler = None
@@ -198,7 +215,178 @@ def train_classifier(
         step,
         cfg,
         val_loader=val,
-        evaluate_fn=make_evaluate_fn(positive=positive, bonafide=bonafide),
+        evaluate_fn=evaluate_fn or make_evaluate_fn(positive=positive, bonafide=bonafide),
         model_config=model_config,
     )
     return trainer.fit()
+
+
+# ----------------------------------------------------------------------------- one run per seed
+
+
+@dataclass
+class Task:
+    """What the classifier is asked: which label is bona fide, which is the positive class of F1, their names."""
+
+    bonafide: int
+    positive: int
+    names: dict[int, str]
+
+
+@dataclass
+class SeedRun:
+    """One trained model: its history, best epoch and directory, and predictions and metrics on each set."""
+
+    seed: int
+    history: pd.DataFrame
+    best_epoch: int | None
+    best_dir: Path
+    predictions: dict[str, Predictions] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def seed_run_dir(
+    out: str | Path,
+    name: str,
+    seed: int,
+    kwargs: Mapping[str, Any],
+    setup: ClassifierSetup,
+    settings: Mapping[str, Any],
+) -> Path:
+    """A run's folder: its name, a hash of the model, the setup and everything else it depends on, its seed.
+
+    A rerun with the same settings resumes (or reuses) the checkpoint there; a
+    change of data, route or optimiser settings starts a new folder instead.
+    """
+    return run_dir(out, name, {"model": kwargs, "setup": vars(setup), **settings}, seed)
+
+
+def train_seed(
+    factory: Callable[..., nn.Module],
+    kwargs: Mapping[str, Any],
+    train: Dataset,
+    val: Dataset,
+    setup: ClassifierSetup,
+    out_dir: str | Path,
+    seed: int,
+    **fit: Any,
+) -> TrainResult:
+    """Build ``factory(**kwargs)`` with ``seed`` and train it (:func:`train_classifier` with ``fit``); it must export a best model."""
+    config.seed_everything(seed)  # the initial weights depend on the seed
+    res = train_classifier(
+        factory(**kwargs),
+        train,
+        val,
+        setup,
+        out_dir=out_dir,
+        seed=seed,
+        model_config=model_config(factory, **kwargs),
+        **fit,
+    )
+    if res.best_dir is None:
+        raise RuntimeError(
+            f"{out_dir}: training exported no best model (monitored {setup.monitor} was never finite)"
+        )
+    return res
+
+
+def score_sets(
+    model: nn.Module, sets: Mapping[str, Dataset], task: Task, batch_size: int = 64
+) -> tuple[dict[str, Predictions], dict[str, dict[str, Any]]]:
+    """Predictions and whole-set metrics of a model on named sets."""
+    preds = {k: predict(model, DataLoader(s, batch_size=batch_size)) for k, s in sets.items()}
+    return preds, {
+        k: binary_metrics(p, positive=task.positive, bonafide=task.bonafide)
+        for k, p in preds.items()
+    }
+
+
+def train_and_score(
+    factory: Callable[..., nn.Module],
+    kwargs: Mapping[str, Any],
+    train: Dataset,
+    val: Dataset,
+    evals: Mapping[str, Dataset],
+    setup: ClassifierSetup,
+    task: Task,
+    out_dir: str | Path,
+    seed: int,
+    device: str = "auto",
+) -> SeedRun:
+    """:func:`train_seed`, then reload the best epoch and score ``evals``."""
+    res = train_seed(
+        factory,
+        kwargs,
+        train,
+        val,
+        setup,
+        out_dir,
+        seed,
+        positive=task.positive,
+        bonafide=task.bonafide,
+    )
+    best = load_best(res.best_dir).to(config.resolve_device(device))
+    preds, mets = score_sets(best, evals, task, setup.batch_size)
+    return SeedRun(seed, res.history, res.best_epoch, res.best_dir, preds, mets)
+
+
+def run_seeds(
+    name: str,
+    factory: Callable[..., nn.Module],
+    kwargs: Mapping[str, Any],
+    train: Dataset,
+    val: Dataset,
+    evals: Mapping[str, Dataset],
+    setup: ClassifierSetup,
+    task: Task,
+    out: str | Path,
+    seeds: Sequence[int],
+    settings: Mapping[str, Any],
+    device: str = "auto",
+) -> list[SeedRun]:
+    """:func:`train_and_score` once per seed, each in its own :func:`seed_run_dir`."""
+    runs = []
+    for seed in seeds:
+        print(f"--- {name}, seed {seed}")
+        out_dir = seed_run_dir(out, name, seed, kwargs, setup, settings)
+        runs.append(
+            train_and_score(factory, kwargs, train, val, evals, setup, task, out_dir, seed, device)
+        )
+    return runs
+
+
+def join_sets(run: SeedRun, name: str, parts: Sequence[str], task: Task) -> SeedRun:
+    """Add set ``name`` to a run as the scored ``parts`` in order (no model is run twice over the same images)."""
+    preds = [run.predictions[p] for p in parts]
+    joined = Predictions(
+        np.concatenate([p.logits for p in preds]),
+        np.concatenate([p.labels for p in preds]),
+        [i for p in preds for i in p.ids],
+    )
+    run.predictions[name] = joined
+    run.metrics[name] = binary_metrics(joined, positive=task.positive, bonafide=task.bonafide)
+    return run
+
+
+def values(runs: Sequence[SeedRun], split: str, metric: str) -> list[float]:
+    """One metric of one set across seeds."""
+    return [float(r.metrics[split][metric]) for r in runs]
+
+
+def median_run(runs: Sequence[SeedRun], split: str, metric: str = "f1") -> SeedRun:
+    """The run whose metric is the median (lower middle) across seeds: the one shown in single-run figures."""
+    order = np.argsort(values(runs, split, metric), kind="stable")
+    return runs[int(order[(len(order) - 1) // 2])]
+
+
+def pooled_scores(
+    runs: Sequence[SeedRun], split: str, bonafide: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bona fide and spoof CM scores of one set, pooled over seeds (for DET curves)."""
+    bona, spoof = [], []
+    for r in runs:
+        p = r.predictions[split]
+        s = p.scores(bonafide)
+        bona.append(s[p.labels == bonafide])
+        spoof.append(s[p.labels != bonafide])
+    return np.concatenate(bona), np.concatenate(spoof)

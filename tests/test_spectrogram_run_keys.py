@@ -1,0 +1,95 @@
+"""The run folders and image caches of studies 01 and 04 keep the names of the published embedded runs.
+
+A change here invalidates every cached run and image set under build/runs/ and
+the published numbers that came from them: the names below are those of the
+embedded profile's runs in build/runs/01_cnn_vs_resnet50/embedded/ and
+build/runs/04_spectrogram_resnet18/embedded/ (corpus fingerprint EMBEDDED_DATA).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from asvnb import config
+from asvnb.data.images import cache_name
+from asvnb.studies import cnn_vs_resnet50 as s01
+from asvnb.studies import spectrogram_resnet18 as s04
+from asvnb.studies.cnn_vs_resnet50.countermeasures import image_key
+from asvnb.train.classify import seed_run_dir
+
+EMBEDDED_DATA = (
+    "feb7f6ca58730297"  # data_fingerprint of the embedded corpus the published runs used
+)
+LA_TRAIN_SPEAKERS = [f"LA_{k:04d}" for k in range(1, 13)]
+
+
+@pytest.fixture(autouse=True)
+def published_corpus(monkeypatch):
+    """Every key as if computed on the published embedded corpus."""
+    monkeypatch.setattr(config, "data_fingerprint", lambda root: EMBEDDED_DATA)
+
+
+def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> None:
+    cfg = s01.CnnVsResnet50Config.for_profile("embedded")
+    folders = {}
+    for name, with_cv in (("CNN", True), ("ResNet50", True), ("CNN", False)):
+        factory, kwargs = cfg.model(name)
+        folder = name if with_cv else f"{name}-noCV"
+        settings = cfg.settings(size=cfg.sizes[name], with_cv=with_cv)
+        folders[folder] = seed_run_dir(tmp_path, folder, 0, kwargs, cfg.setups[name], settings)
+    asv_kwargs = {"n_classes": len(LA_TRAIN_SPEAKERS), "in_channels": 1}
+    asv_settings = cfg.settings(speakers=LA_TRAIN_SPEAKERS)
+    folders["ASV_CNN"] = seed_run_dir(
+        tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
+    )
+    assert {k: v.parent.name for k, v in folders.items()} == {
+        "CNN": "CNN-ba27630c9e",
+        "ResNet50": "ResNet50-a29150f51d",
+        "CNN-noCV": "CNN-noCV-b946c29e30",
+        "ASV_CNN": "ASV_CNN-1c3278c568",
+    }
+    assert all(v.name == "seed0" for v in folders.values())
+    caches = {cache_name(f"la-train-{size}", image_key(cfg, size)) for size in (96, 64)}
+    assert caches == {"la-train-96-6abad6b7b979.pt", "la-train-64-7553d222d76e.pt"}
+
+
+def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
+    cfg = s04.SpectrogramResNet18Config.for_profile("embedded")
+    # the run keys hash these with the training set's ids (from the corpus) and the image side
+    assert json.dumps(cfg.settings(), sort_keys=True) == json.dumps(
+        {
+            "profile": "embedded",
+            "route": "tensor",
+            "seconds": 5.0,
+            "sr": 16000,
+            "size": 224,
+            "nfft": 1024,
+            "data": EMBEDDED_DATA,
+        },
+        sort_keys=True,
+    )
+    common = {"weight_decay": 0.0, "monitor": "val_eer", "mode": "min", "num_workers": 0}
+    common |= {"batch_size": 16, "epochs": 6, "samples_per_epoch": 400, "balanced": True}
+    assert json.dumps({k: vars(v) for k, v in cfg.setups.items()}, sort_keys=True) == json.dumps(
+        {"SimpleCNN": {"lr": 0.001, **common}, "ResNet18 transfer": {"lr": 0.0001, **common}},
+        sort_keys=True,
+    )
+    assert [cfg.model(n)[1] for n in cfg.setups] == [{}, {"weights": None}]
+    names = {
+        cache_name("deepvoice-1024", cfg.drawing(nfft_real=None)),
+        cache_name("deepvoice-256", cfg.drawing(nfft_real=256)),
+        cache_name("imitation-1024", cfg.drawing(nfft=None)),
+        cache_name("imitation-256", cfg.drawing(nfft=256)),
+        *(cache_name(f"la-{s}", cfg.drawing(split=s)) for s in ("train", "dev", "eval")),
+    }
+    assert names == {
+        "deepvoice-1024-125c6df50311.pt",
+        "deepvoice-256-a4b87673acae.pt",
+        "imitation-1024-af5d85b2bfab.pt",
+        "imitation-256-093bff34708d.pt",
+        "la-dev-7f8ee157b3ea.pt",
+        "la-eval-73fedfb0c79c.pt",
+        "la-train-b883a9cae91d.pt",
+    }
