@@ -8,13 +8,18 @@ import torch
 from asvnb.features import preset
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
 from asvnb.train.adversarial import (
+    INT16_FULL_SCALE,
+    AdversarialSet,
+    FineTuneSet,
     bim_attack,
     generate_adversarial,
+    load_adversarial,
     perturbation_snr_db,
     same_speaker_partners,
+    save_adversarial,
 )
 
-INT16 = 32768.0
+INT16 = INT16_FULL_SCALE
 
 
 def tiny_model(seed: int = 0) -> ResNetSE:
@@ -121,3 +126,61 @@ def test_perturbation_snr_of_bim_in_int16_units():
     assert (perturbation_snr_db(wav, adv) >= bound - 1e-3).all()
     with pytest.raises(ValueError, match="shape"):
         perturbation_snr_db(wav, adv[:, :10])
+
+
+def test_subset_save_and_load_round_trip(tmp_path):
+    wav = 0.1 * torch.randn(4, 4000, generator=torch.Generator().manual_seed(3))
+    every = generate_adversarial(
+        tiny_model(), wav, ["a", "a", "b", "b"], threshold=float("inf"), iters=1
+    )
+    kept = every.subset(torch.tensor([1, 3]))
+    assert len(kept) == 2 and kept.n_tried == every.n_tried == 4
+    torch.testing.assert_close(kept.waveforms, every.waveforms[[1, 3]])
+    assert kept.source_index.tolist() == [1, 3]
+    path = tmp_path / "sets" / "kept.pt"
+    save_adversarial(kept, path)
+    assert [p.name for p in path.parent.iterdir()] == ["kept.pt"]  # no temporary file left
+    back = load_adversarial(path)
+    for name in ("waveforms", "labels", "cos_sim", "source_index", "reference_index"):
+        torch.testing.assert_close(getattr(back, name), getattr(kept, name))
+    assert back.n_tried == 4
+
+
+class _Base(torch.utils.data.Dataset):
+    def __init__(self):
+        self.epoch = None
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return torch.zeros(10), 0, f"u{i}"
+
+
+def test_finetune_set_passes_the_epoch_to_its_base_and_augments_by_epoch():
+    every = AdversarialSet(
+        torch.zeros(2, 10),
+        torch.full((2,), ADVERSARIAL_CLASS),
+        torch.zeros(2),
+        torch.arange(2),
+        torch.arange(2),
+        n_tried=2,
+    )
+    seen = []
+
+    def augment(w, rng):
+        seen.append(rng.integers(1 << 30))
+        return w
+
+    ds = FineTuneSet(_Base(), every, augment, seed=5)
+    ds.set_epoch(3)
+    assert ds.base.epoch == 3 and len(ds) == 4
+    x, label, uid = ds[3]
+    assert (label, uid) == (ADVERSARIAL_CLASS, "adv1") and x.shape == (10,)
+    ds[3]
+    ds.set_epoch(4)
+    ds[3]
+    assert seen[0] == seen[1] != seen[2]  # the draw depends on (seed, epoch, index) only

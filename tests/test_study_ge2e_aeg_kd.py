@@ -820,3 +820,28 @@ def test_setup_and_the_notebook_tables(corpus, tmp_path, monkeypatch, capsys):
     counts, families, text = study.data_tables(data)
     assert counts.loc["LA 2019 train", "A01"] == 3 and counts.loc["LA 2021 eval"].sum() == 12
     assert "train: 30 utterances, 12 bona fide of 3 speakers" in text
+
+
+def test_the_trainer_alone_tells_samplers_and_datasets_the_epoch(cfg, monkeypatch):
+    # one protocol: Trainer -> train.set_epoch(loader, epoch - 1), 0 for the first epoch; the draws
+    # of the book's runs were made with these 0-based values (the study's own 1-based calls were
+    # overwritten before every iteration), so they must stay 0-based
+    data = study.load_data(cfg)
+    drawn: list[tuple[str, int]] = []
+
+    class GE2E(study.GE2EBatchSampler):
+        def __iter__(self):
+            drawn.append(("ge2e", self.epoch))
+            return super().__iter__()
+
+    class Shuffle(study.EpochSampler):
+        def __iter__(self):
+            drawn.append(("shuffle", self.epoch, self.dataset.epoch, self.dataset.base.epoch))
+            return super().__iter__()
+
+    monkeypatch.setattr(study.training, "GE2EBatchSampler", GE2E)
+    monkeypatch.setattr(study.training, "EpochSampler", Shuffle)
+    study.pretrain_ge2e(cfg, data, 0, cfg.paths.out / "ge2e_epochs", progress=False)
+    ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
+    study.fine_tune(cfg, cfg.student(), ds, 0, cfg.paths.out / "ft_epochs", progress=False)
+    assert drawn == [("ge2e", 0), ("ge2e", 1), ("shuffle", 0, 0, 0), ("shuffle", 1, 1, 1)]

@@ -25,6 +25,10 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+with warnings.catch_warnings():  # thop 0.1.1 still imports distutils' LooseVersion
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import thop
+
 COUNTERS = ("thop", "torch")
 
 
@@ -50,9 +54,6 @@ def count_macs(model: nn.Module, input_shape: Sequence[int], counter: str = "tho
     try:
         with torch.no_grad():
             if counter == "thop":
-                with warnings.catch_warnings():  # thop 0.1.1 still imports distutils' LooseVersion
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    import thop  # imported here: only complexity tables need it
                 # on a copy: thop leaves total_ops/total_params buffers on container
                 # modules, which would then leak into the model's state_dict
                 macs, _ = thop.profile(copy.deepcopy(model), inputs=(x,), verbose=False)
