@@ -274,7 +274,7 @@ print("\n".join(v for v in study.aeg_summary(runs).values() if v))
 # perturbation against the clean utterance; int16: as measured on the static
 # attack). This book keeps the int16 reading (`asvnb.train.adversarial`:
 # `alpha` and the clip bound `eps`, by default alpha x iters, are in int16 units
-# and scaled by `full_scale / 32768`).
+# and scaled by `full_scale / 32768`, `INT16_FULL_SCALE`).
 
 # %%
 ra = study.table2_runs(runs)[0]
@@ -385,8 +385,8 @@ display(Markdown(study.claims(rows, cfg)))
 #   a spoof carries its target's voice; the source does not check that it does.
 # - **Left unstated:** crop length, epochs, batch size, how many utterances AEG
 #   attacks, what the student is trained on, and the selection rule of the
-#   reported epoch (each is a field of `GE2EAEGKDConfig` with the choice made
-#   here in its comment).
+#   reported epoch (each is a setting in `asvnb/configs/03_ge2e_aeg_kd/source.yaml`
+#   with the choice made here in its comment; the selection rule: the last epoch).
 # ```
 
 # %%
