@@ -42,7 +42,7 @@
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 epochs = None  # int | None: None is the profile's default (embedded: a few; full: CNN 20, ResNet50 5, the book's GPU budget); a number sets every model's
-image_size = None  # int | None: None is the profile's default (embedded: CNN 96, ResNet50 48; full: 224); a number sets both
+image_size = None  # int | None: None is the profile's default (embedded: CNN 96, ResNet50 64; full: 224); a number sets both
 seeds = [0, 1, 2]  # list[int]: one training run per seed; results are mean +- std over them
 device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
@@ -71,24 +71,18 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from asvnb import config, metrics, plots, report, results
+from asvnb import plots, report, results
 from asvnb.studies import cnn_vs_resnet50 as study
-from asvnb.studies import corpus_audit
-from asvnb.studies import spectrogram_common as common
-from asvnb.train import reset_detector_index
+from asvnb.studies.spectrogram_common import bullets, rows_frame
+from asvnb.train.classify import median_run, pooled_scores
 
-overrides = ({} if image_size is None else {"size": image_size}) | {"max_items": max_items}
-cfg = study.CnnVsResnet50Config.for_profile(profile, data_root, epochs=epochs, weights=weights, device=device,
-                                            **overrides)
-reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
-config.seed_everything(seeds[0])
-torch.set_num_threads(threads or torch.get_num_threads())
-config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device(device)))
+# settings from configs/01_cnn_vs_resnet50/<profile>.yaml with the parameters above; an empty detector index
+# (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
+cfg, fp = study.setup(profile, data_root, seed=seeds[0], threads=threads, epochs=epochs, size=image_size,
+                      weights=weights, device=device, max_items=max_items)
 
 # %% [markdown]
 # ## Countermeasure data
@@ -102,10 +96,7 @@ config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device
 # %%
 sets = study.cm_image_sets(cfg)  # per countermeasure, at its image size
 display(study.count_table(sets["CNN"]))
-train = sets["CNN"]["train"]
-shown_ids = [int(train.labels.argmin()), int(train.labels.argmax()), train.groups.index(study.CV)]
-plots.plot_spectrogram_grid([(f"{train.groups[i].split()[0]} {study.TASK.names[int(train.labels[i])]}",
-                              train.images[i]) for i in shown_ids], ncols=3)
+plots.plot_spectrogram_grid(study.sample_panels(sets["CNN"]["train"]), ncols=3)
 
 # %% [markdown]
 # ## The two countermeasures
@@ -124,24 +115,19 @@ plots.plot_spectrogram_grid([(f"{train.groups[i].split()[0]} {study.TASK.names[i
 # share would cost.
 
 # %%
-notes = {name: f"{s.epochs} epochs" + (f" of {s.samples_per_epoch} random training images" if s.samples_per_epoch
-                                        else "")
-         + f", {cfg.sizes[name]} x {cfg.sizes[name]} images, lr {s.lr:g}, batch {s.batch_size}"
-         for name, s in cfg.setups.items() if name != "ASV CNN"}
-notes["ResNet50"] += ", " + {None: "random init (no ImageNet weights offline)", "imagenet": "ImageNet weights"}.get(
-    cfg.weights, f"weights {cfg.weights}")
-display(Markdown("\n".join(f"- **{k}**: {v}" for k, v in notes.items())))
+notes = study.setup_notes(cfg)
+display(Markdown(bullets(notes)))
 runs = {name: study.train_cms(cfg, name, sets[name], seeds) for name in study.CM_MODELS}
 no_cv = study.train_cms(cfg, "CNN", sets["CNN"], seeds, with_cv=False) if cv_control else None
 
 # %%
 for name, rs in runs.items():
-    display(plots.plot_history(common.median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
+    display(plots.plot_history(median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
 for name, rs in runs.items():
-    p = common.median_run(rs, "test").predictions["test"]
+    p = median_run(rs, "test").predictions["test"]
     display(plots.plot_confusion(p.labels, p.predicted, labels=[study.GENUINE, study.SPOOFED],
                                  class_names=["genuine", "spoofed"], title=f"{name}, test"))
-display(plots.plot_det({name: common.pooled_scores(rs, "test", study.TASK.bonafide) for name, rs in runs.items()},
+display(plots.plot_det({name: pooled_scores(rs, "test", study.TASK.bonafide) for name, rs in runs.items()},
                        title="countermeasures on the test set (all seeds pooled)"))
 
 # %% [markdown]
@@ -159,36 +145,9 @@ display(plots.plot_det({name: common.pooled_scores(rs, "test", study.TASK.bonafi
 
 # %%
 attack_splits = study.add_attack_splits(runs, study.attack_groups(cfg.paths.data))
-per_attack = pd.DataFrame({name: {s.removeprefix("LA eval, "): 100 * float(np.mean(common.values(rs, s, "eer")))
-                                  for s in attack_splits} for name, rs in runs.items()})
-if profile == "embedded":  # the data chapter's audit, cached beside the corpus: the LFCC-GMM baseline per attack
-    audit = corpus_audit.run_audit(cfg.paths.data, progress=False)
-    per_attack["LFCC-GMM (data chapter)"] = pd.Series(
-        {r["data"].removeprefix("LA19 eval").strip(): 100 * r["eer"] for r in audit["baseline"]
-         if r["data"].startswith("LA19 eval A")})
-display(per_attack.round(1).rename_axis(f"EER (%), mean over {len(seeds)} seed(s)"))
-attacks = per_attack.loc[[i for i in per_attack.index if not i.startswith("family")]].sort_values("CNN")
-if len(attacks):
-    cnn = attacks["CNN"]
-    text = (f"The CNN's EER ranges from {cnn.iloc[0]:.0f} % ({cnn.index[0]}) to {cnn.iloc[-1]:.0f} % "
-            f"({cnn.index[-1]}); {int((cnn >= 35).sum())} of {len(cnn)} attacks stay at 35 % or more, "
-            f"{int((cnn <= 15).sum())} are at 15 % or less. The pooled figure averages the two kinds.")
-    if "LFCC-GMM (data chapter)" in attacks:
-        gmm = attacks["LFCC-GMM (data chapter)"]
-        found, missed = cnn[gmm <= 15], cnn[gmm >= 35]
-        # 10 points: beyond both 95 % intervals (about +-4 points per attack for the CNN and for the baseline)
-        lost = found[found - gmm[found.index] >= 10]
-        text += f" The baseline finds {len(found)} of them at 15 % or less"
-        if len(lost):
-            text += (f"; the CNN is 10 points or more above it on {', '.join(lost.index)} ("
-                     + ", ".join(f"{v:.0f} % against {gmm[a]:.0f} %" for a, v in lost.items())
-                     + f"): there the artefact is in the audio and lost in the CNN's own front end ({cfg.sizes['CNN']}"
-                     f" px images of a {cfg.clip_seconds:g} s spectrogram)")
-        if len(missed):
-            text += (f". Both miss {', '.join(missed.index)} (baseline at 35 % or more): attacks that leave little a "
-                     "short-term magnitude spectrum shows (`benchmarks/attack_generalisation.py` measures that they "
-                     "stay near chance even when seen in training)")
-        text += "."
+per_attack = study.attack_table(cfg, runs, attack_splits)  # embedded: beside the data chapter's LFCC-GMM baseline
+display(per_attack.round(1))
+if text := study.attack_text(cfg, per_attack):
     display(Markdown(text))
 
 # %% [markdown]
@@ -242,12 +201,7 @@ display(study.asv_summary(shown).round(2))
 display(study.plot_asv_scores(shown))
 
 # %%
-rates = {k: metrics.asv_error_rates(v.target, v.nontarget, v.spoof) for k, v in shown.items()}
-display(Markdown(
-    "At its EER threshold, with no countermeasure, " + "; ".join(
-        f"**{k}** accepts {100 * r.Pfa_spoof_asv:.0f} % of the spoofed trials (and {100 * r.Pfa_asv:.0f} % of "
-        f"the impostors)" for k, r in rates.items())
-    + ". Those accepted spoofs are the cost the t-DCF below charges to each countermeasure."))
+display(Markdown(study.spoofs_accepted_text(shown)))
 
 # %% [markdown]
 # A weak ASV system makes the t-DCF of even a perfect countermeasure large (its
@@ -264,66 +218,23 @@ display(Markdown(
 # speakers, as the source's test set did.
 
 # %%
-metric_names = ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "precision", "recall", "f1", "eer")
-source_numbers = {name: {("LA eval", m): v for m, v in study.SOURCE_NUMBERS[name].items()} for name in runs}
-rows = []
-for name, rs in runs.items():
-    rows += common.comparison_rows(name, rs, source_numbers[name], ("LA eval",), metric_names, note=notes[name])
-    rows.append({"model": name, "metric": "LA eval min t-DCF (ASV: the corpus's GE2E scores)", "source": None,
-                 "ours": [study.min_tdcf(r, corpus_asv) for r in rs], "note": notes[name]})
-rows.append({"model": "CNN", "metric": "LA eval min t-DCF (ASV: our CNN verifier, same seed)", "source": None,
-             "ours": [study.min_tdcf(r, asv) for r, asv in zip(runs["CNN"], la_asv)], "note": notes["CNN"]})
-table = report.comparison_table(rows, profile)
-asv_rows = [{"model": "CNN speaker verifier", "metric": f"{bed} EER", "source": None, "percent": True,
-             "ours": [metrics.eer(s.target, s.nontarget)[0] for s in scores],
-             "note": f"{cfg.setups['ASV CNN'].epochs} epochs on the LA training speakers"}
-            for bed, scores in (("LA eval", la_asv), ("Common Voice", cv_asv))]
-asv_rows.append({"model": "corpus ASV (GE2E)", "metric": "LA eval EER", "source": None, "percent": True,
-                 "ours": [metrics.eer(corpus_asv.target, corpus_asv.nontarget)[0]], "note": "shipped with the corpus"})
-asv_table = report.comparison_table(asv_rows, profile)
+table, asv_table = study.comparison_tables(cfg, runs, notes, corpus_asv, la_asv, cv_asv)
 display(Markdown(report.profile_banner(profile)))
 display(Markdown("**Countermeasures** on LA eval (weighted: the source's kind of figure; the others: the spoofed "
                  "class; min t-DCF with the corpus's ASV scores)"))
 display(table)
 display(Markdown("**Speaker verification** (the source reports no ASV figure)"))
 display(asv_table)
-print("saved", report.save_results(pd.concat([table, asv_table], ignore_index=True), "01_cnn_vs_resnet50"))
+print("saved", report.save_results(pd.concat([table, asv_table], ignore_index=True), study.STUDY))
 
 # %% [markdown]
 # The key figures with their 95 % intervals (bootstrap over trials, every
 # seed's model scored on each resample; ± is the standard deviation over seeds).
 
 # %%
-key_rows = study.result_rows(runs, corpus_asv, la_asv, no_cv, attack_splits=attack_splits)
-key_rows += study.asv_rows({("CNN speaker verifier", "LA19 eval"): la_asv, ("CNN speaker verifier", "Common Voice"): cv_asv,
-                            ("corpus ASV (GE2E)", "LA19 eval"): [corpus_asv]})
-
-
-def show(rows):
-    """The rows as a table: mean, std over seeds, 95 % interval, the source's figure."""
-    return pd.DataFrame([{"table": r.table, "system": r.system, "data": r.data, "metric": r.metric, "mean": r.value,
-                          "std": r.std, "ci95": f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]", "seeds": r.n_seeds,
-                          "trials": r.n_trials, "source": r.source} for r in rows]).round(3)
-
-
-def row(system, data, metric, table="cm"):
-    """The key row of (table, system, data, metric)."""
-    return next(r for r in key_rows if r.key() == (table, system, data, metric))
-
-
-display(show([r for r in key_rows if r.data == "LA19 eval" and r.table in ("cm", "asv")]))
-cnn_eer, cnn_f1w = row("CNN", "LA19 eval", "eer"), row("CNN", "LA19 eval", "f1_weighted")
-r50_eer, tdcf = row("ResNet50", "LA19 eval", "eer"), row("CNN", "LA19 eval", "min_tdcf")
-display(Markdown(
-    f"- **CNN**: EER {100 * cnn_eer.value:.1f} % {cnn_eer.spread(100, 1)} over {cnn_eer.n_seeds} seeds "
-    f"(95 % CI {100 * cnn_eer.ci95[0]:.1f}-{100 * cnn_eer.ci95[1]:.1f} %): "
-    + ("meets" if cnn_eer.value <= 0.15 else "misses") + " the target of 15 %. "
-    f"Weighted F1 {cnn_f1w.value:.3f} (CI {cnn_f1w.ci95[0]:.3f}-{cnn_f1w.ci95[1]:.3f}; the source: 0.708). "
-    f"min t-DCF with the corpus ASV {tdcf.value:.3f} (CI {tdcf.ci95[0]:.3f}-{tdcf.ci95[1]:.3f}).\n"
-    f"- **ResNet50**: EER {100 * r50_eer.value:.1f} % {r50_eer.spread(100, 1)} "
-    f"(CI {100 * r50_eer.ci95[0]:.1f}-{100 * r50_eer.ci95[1]:.1f} %), "
-    + ("above" if r50_eer.ci95[0] > cnn_eer.ci95[1] else "not separable from")
-    + " the CNN's by the intervals."))
+key_rows = study.key_rows(runs, corpus_asv, la_asv, cv_asv, no_cv, attack_splits=attack_splits)
+display(study.la_eval_frame(key_rows))
+display(Markdown(study.key_text(key_rows)))
 
 # %% [markdown]
 # ## Is ResNet50 given a fair chance?
@@ -337,27 +248,9 @@ display(Markdown(
 # %%
 costs = study.cost_table(cfg, sets, runs)
 display(costs.round(4))
-display(plots.plot_history(common.median_run(runs["ResNet50"], "test").history[["epoch", "train_loss", "val_loss",
-                                                                                 "val_eer"]], title="ResNet50"))
-need = costs["minutes for the CNN's passes, 1 seed"]
-r50 = runs["ResNet50"]
-best_val = min(float(r.history["val_eer"].min()) for r in r50)
-got = int(costs.loc["ResNet50", "epochs"] * costs.loc["ResNet50", "images per epoch"])
-display(Markdown(
-    f"ResNet50 here had {got:,} image passes per seed against the CNN's "
-    f"{int(costs.loc['CNN', 'epochs'] * costs.loc['CNN', 'images per epoch']):,}; its best validation EER over "
-    f"every epoch and seed was {100 * best_val:.0f} %. As many passes as the CNN had would take it about "
-    f"**{need['ResNet50']:.0f} minutes per seed** at {cfg.sizes['ResNet50']} px"
-    + (f" and **{need['ResNet50 at 224 px']:.0f} minutes per seed** at the source's 224 px"
-       if "ResNet50 at 224 px" in need else "")
-    + f" on this machine, {len(seeds)} seeds and scoring not counted, against a budget of 10 minutes for the "
-    "whole notebook on 2 cores. The embedded profile cannot train it fairly: its row measures how little this "
-    "budget gives a randomly initialised ResNet50, not the architecture. The full profile is the fair comparison: "
-    f"ImageNet weights, 224 px, and {study.FULL_EPOCHS['ResNet50']} epochs over the whole training set on a GPU, "
-    "each validated on all of LA dev (fine-tuning from ImageNet weights needs fewer passes than the CNN's "
-    f"{study.FULL_EPOCHS['CNN']} from random ones, and the validation curve shows whether they sufficed; "
-    f"{study.UNBUDGETED_EPOCHS} would cost about 0.5 GPU-hours for ResNet50 alone, half the book's budget of one "
-    "GPU-hour for all four studies)."))
+display(plots.plot_history(median_run(runs["ResNet50"], "test").history[["epoch", "train_loss", "val_loss", "val_eer"]],
+                           title="ResNet50"))
+display(Markdown(study.cost_text(cfg, costs, runs)))
 
 # %% [markdown]
 # ## The MP3 shortcut
@@ -374,21 +267,8 @@ display(Markdown(
 # %%
 recipes = {"CNN, with Common Voice": runs["CNN"]} | ({"CNN, without Common Voice": no_cv} if no_cv else {})
 display(study.shortcut_table(recipes).round(3))
-display(show([r for r in key_rows if r.table == "mp3" or r.system.endswith("without Common Voice")]))
-with_cv = row("CNN", "CV vs LA19 eval bona fide", "p_cv_above_la", "mp3")
-text = (f"With Common Voice in training, P(CV > LA) = {with_cv.value:.3f} "
-        f"(CI {with_cv.ci95[0]:.3f}-{with_cv.ci95[1]:.3f}).")
-if no_cv:
-    without = row("CNN, trained without Common Voice", "CV vs LA19 eval bona fide", "p_cv_above_la", "mp3")
-    eer_wo = row("CNN, trained without Common Voice", "LA19 eval", "eer")
-    text += (f" Without it, {without.value:.3f} (CI {without.ci95[0]:.3f}-{without.ci95[1]:.3f}), and the LA eval "
-             f"EER {100 * eer_wo.value:.1f} % (CI {100 * eer_wo.ci95[0]:.1f}-{100 * eer_wo.ci95[1]:.1f} %) against "
-             f"{100 * cnn_eer.value:.1f} % with it. ")
-    text += ("The intervals of P(CV > LA) do not overlap: training on the MP3s changes how the CM ranks MP3 bona fide "
-             "speech, the shortcut at work." if with_cv.ci95[0] > without.ci95[1] else
-             "The intervals of P(CV > LA) overlap: on this corpus the shortcut is not shown to change the CM's "
-             "ranking of MP3 bona fide speech.")
-display(Markdown(text))
+display(rows_frame(study.shortcut_rows(key_rows)))
+display(Markdown(study.shortcut_text(key_rows)))
 
 # %% [markdown]
 # The Common Voice test side holds few clips here (one held-out speaker in the
@@ -404,5 +284,4 @@ display(Markdown(text))
 # so they can be read side by side, but not as the same experiment.
 
 # %%
-print("wrote", results.write_results("01_cnn_vs_resnet50", profile, key_rows,
-                                     config.fingerprint(cfg.paths.data, config.resolve_device(device))))
+print("wrote", results.write_results(study.STUDY, profile, key_rows, fp))

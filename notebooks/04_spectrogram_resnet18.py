@@ -72,20 +72,19 @@ if "google.colab" in sys.modules:
 # %%
 # %matplotlib inline
 import pandas as pd
-import torch
+import torchvision
 from IPython.display import Markdown, display
 
-from asvnb import config, metrics, plots, report, results
-from asvnb.studies import spectrogram_common as common
+from asvnb import plots, report, results
 from asvnb.studies import spectrogram_resnet18 as study
-from asvnb.train import load_best, reset_detector_index
+from asvnb.studies.spectrogram_common import bullets
+from asvnb.train import load_best
+from asvnb.train.classify import median_run
 
-torch.set_num_threads(threads or torch.get_num_threads())
-cfg = study.SpectrogramResNet18Config.for_profile(profile, data_root, epochs=epochs, route=route, weights=weights,
-                                                  device=device, seconds=seconds)
-reset_detector_index(cfg.paths.out)  # this run's detectors, listed for asvnb score and the leaderboard
-config.seed_everything(seeds[0])
-config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device(device)))
+# settings from configs/04_spectrogram_resnet18/<profile>.yaml with the parameters above; an empty detector index
+# (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
+cfg, fp = study.setup(profile, data_root, seed=seeds[0], threads=threads, epochs=epochs, route=route,
+                      weights=weights, device=device, seconds=seconds)
 
 # %% [markdown]
 # ## Data: segments of three corpora
@@ -105,7 +104,8 @@ config.show_fingerprint(config.fingerprint(cfg.paths.data, config.resolve_device
 # matplotlib's default NFFT of 256, as the source drew its unseen set.
 
 # %%
-display(Markdown(f"Segments of **{cfg.seconds:g} s** ({profile} profile; the source: {study.SOURCE_SECONDS:g} s)."))
+display(Markdown(f"Segments of **{cfg.seconds:g} s** ({profile} profile; the source: "
+                 f"{study.source_settings()['seconds']:g} s)."))
 sets = study.load_sets(cfg)
 display(study.count_table(sets))
 
@@ -117,15 +117,7 @@ display(study.count_table(sets))
 # `benchmarks/spectrogram_routes.py` measures the difference in speed.
 
 # %%
-train = sets["train"]
-panels = []
-for corpus in (study.LA, study.DV):
-    for label in (study.REAL, study.FAKE):
-        i = next(k for k, (g, y) in enumerate(zip(train.groups, train.labels.tolist())) if g == corpus and y == label)
-        panels.append((f"{corpus.split()[0]} {study.TASK.names[label]}", train.images[i]))
-clip = study.first_la_segment(cfg)
-panels += [(f"{clip.id}, {r} route", common.render([clip], cfg.sr, r, cfg.size).images[0]) for r in common.ROUTES]
-plots.plot_spectrogram_grid(panels, ncols=3)
+plots.plot_spectrogram_grid(study.sample_panels(cfg, sets["train"]), ncols=3)
 
 # %% [markdown]
 # ## Training: SimpleCNN and the ResNet18 transfer model
@@ -150,17 +142,8 @@ plots.plot_spectrogram_grid(panels, ncols=3)
 # connected layer ties it to 224 x 224.
 
 # %%
-seg_note = "" if cfg.seconds == study.SOURCE_SECONDS else f"{cfg.seconds:g} s segments (source 30 s), "
-sides = {"SimpleCNN": cfg.size, "ResNet18 transfer": cfg.resnet_size}
-setup_note = {name: f"{seg_note}{s.epochs} epochs (source 30)"
-              + (f" of {s.samples_per_epoch} random training images" if s.samples_per_epoch else "")
-              + f", batch {s.batch_size} (source {src_bs}), {sides[name]} x {sides[name]} images"
-              + (", class-balanced loss" if s.balanced else "")
-              for (name, s), src_bs in zip(cfg.setups.items(), (64, 256))}
-backbone = {None: "random init (no ImageNet weights offline)", "imagenet": "ImageNet weights"}.get(
-    cfg.weights, f"weights {cfg.weights}")
-display(Markdown("\n".join(f"- **{k}**: {v}" + (f", {backbone}" if k != "SimpleCNN" else "")
-                           for k, v in setup_note.items())))
+notes = study.setup_notes(cfg)  # every departure from the source's settings (full.yaml), then side and backbone
+display(Markdown(bullets(notes)))
 runs = {name: study.train_models(cfg, name, sets, seeds) for name in cfg.setups}
 
 # %% [markdown]
@@ -169,7 +152,7 @@ runs = {name: study.train_models(cfg, name, sets, seeds) for name in cfg.setups}
 
 # %%
 for name, rs in runs.items():
-    display(plots.plot_history(common.median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
+    display(plots.plot_history(median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
 
 # %% [markdown]
 # ## Metrics over the whole set
@@ -182,16 +165,12 @@ for name, rs in runs.items():
 # utterances beside every other detector of the book.
 
 # %%
-frame = common.metric_frame(runs)
-display(frame.pivot_table(index=["model", "set"], columns="metric", values="value", aggfunc="mean")
-        .round(3).rename(columns=str.upper))
-share = float((sets["test"].where(study.LA).labels == study.REAL).float().mean())
-display(Markdown(f"Real segments are {100 * share:.0f} % of the LA test segments, so an F1 of 0.80 for the real "
-                 f"class at the EER point needs an EER of at most {metrics.eer_for_f1(share, 0.8):.3f}."))
+display(study.metric_summary(runs))
+display(Markdown(study.real_share_text(sets)))
 
 # %%
 for name, rs in runs.items():
-    run = common.median_run(rs, "test")
+    run = median_run(rs, "test")
     for split in ("test", "unseen"):
         p = run.predictions[split]
         display(plots.plot_confusion(p.labels, p.predicted, labels=[study.FAKE, study.REAL],
@@ -201,15 +180,10 @@ for name, rs in runs.items():
 # ## Results beside the source's
 
 # %%
-rows = []
-for name, rs in runs.items():
-    note = setup_note[name] + (f", {backbone}" if name != "SimpleCNN" else "")
-    rows += common.comparison_rows(name, rs, study.SOURCE_FIGURES[name], ("val", "test", "LA test", "unseen"),
-                                   ("f1", "accuracy", "precision", "recall", "eer"), note=note)
-table = report.comparison_table(rows, profile)
+table = study.comparison_table(cfg, runs, notes)
 display(Markdown(report.profile_banner(profile)))
 display(table)
-print("saved", report.save_results(table, "04_spectrogram_resnet18"))
+print("saved", report.save_results(table, study.STUDY))
 
 # %% [markdown]
 # The key figures with their 95 % intervals (bootstrap over the test segments,
@@ -219,27 +193,8 @@ print("saved", report.save_results(table, "04_spectrogram_resnet18"))
 
 # %%
 key_rows = study.result_rows(runs)
-key = pd.DataFrame([{"model": r.system, "data": r.data, "metric": r.metric, "mean": r.value, "std": r.std,
-                     "ci95": f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]", "seeds": r.n_seeds, "segments": r.n_trials,
-                     "source": r.source} for r in key_rows if r.table in ("test", "unseen")])
-display(key.round(3))
-verdict = []
-for name in runs:
-    f1 = next(r for r in key_rows if r.system == study.SYSTEMS[name] and r.data == study.DATA["LA test"]
-              and r.metric == "f1")
-    eer = next(r for r in key_rows if r.system == study.SYSTEMS[name] and r.data == study.DATA["LA test"]
-               and r.metric == "eer")
-    ok = f1.value >= 0.80 and eer.value <= 0.20
-    verdict.append(f"- **{study.SYSTEMS[name]}** on the LA test segments: F1 {f1.value:.3f} {f1.spread()} "
-                   f"(95 % CI {f1.ci95[0]:.3f}-{f1.ci95[1]:.3f}), EER {100 * eer.value:.1f} % {eer.spread(100, 1)} "
-                   f"(CI {100 * eer.ci95[0]:.1f}-{100 * eer.ci95[1]:.1f} %) over {f1.n_seeds} seeds: "
-                   + ("meets" if ok else "misses") + " the targets (F1 ≥ 0.80, EER ≤ 0.20).")
-passes = {name: s.epochs * min(s.samples_per_epoch or len(sets["train"]), len(sets["train"]))
-          for name, s in cfg.setups.items()}
-verdict.append("- Training images seen per run: " + ", ".join(f"{study.SYSTEMS[k]} {v:,}" for k, v in passes.items())
-               + f"; the source's: 30 epochs x 2,986 images = {30 * 2986:,}, from ImageNet weights for ResNet18. "
-               "The histories above show whether the validation EER was still falling when training stopped.")
-display(Markdown("\n".join(verdict)))
+display(study.key_frame(key_rows))
+display(Markdown(study.verdict_text(cfg, key_rows, sets["train"], list(runs))))
 
 # %% [markdown]
 # How to read the two columns: the source's figures come from 2,986 training
@@ -312,43 +267,11 @@ for new_file in study.new_audio_examples(cfg):
 # with one FFT size. Each model is tested on its own split's test segments.
 
 # %%
-from dataclasses import replace
-
-dv_fixed = study.deepvoice_images(cfg)
-by_segment = study.split_deepvoice(dv_fixed, cfg)
-by_recording = study.split_deepvoice_by_recording(dv_fixed, cfg)
-shared = {study.source_recording(dv_fixed.ids[i]) for i in by_segment["test"]} & {
-    study.source_recording(dv_fixed.ids[i]) for i in by_segment["train"]}
-apart = {study.source_recording(dv_fixed.ids[i]) for i in by_recording["test"]} & {
-    study.source_recording(dv_fixed.ids[i]) for i in by_recording["train"] + by_recording["val"]}
-print(f"segment split: {len(shared)} source recordings on both the train and the test side; "
-      f"recording split: {len(apart)} (test recordings: "
-      f"{sorted({study.source_recording(dv_fixed.ids[i]) for i in by_recording['test']})})")
-leak_cfg = replace(cfg, setups={"SimpleCNN": replace(cfg.setups["SimpleCNN"], epochs=leak_epochs,
-                                                     samples_per_epoch=None)})
-versions = {"segment": (dv_fixed, by_segment, "dv-fixed")}
-if leak_demo:
-    versions["segment, source's FFT sizes"] = (study.deepvoice_images(cfg, nfft_real=study.MPL_DEFAULT_NFFT),
-                                               by_segment, "dv-leaky")
-versions["recording"] = (dv_fixed, by_recording, "dv-recording")
-leak_runs = {}
-for label, (dv, part, tag) in versions.items():
-    dv_sets = {k: dv.subset(part[k]) for k in ("train", "val")}
-    evals = {"DV test": dv.subset(part["test"])}
-    if tag == "dv-leaky":  # the same test segments drawn with one FFT size: does the cue carry the score?
-        evals["DV test, one FFT size"] = dv_fixed.subset(part["test"])
-    leak_runs[label] = study.train_models(leak_cfg, "SimpleCNN", dv_sets, seeds, evals=evals, tag=tag)
-leak_runs_fft = leak_runs.pop("segment, source's FFT sizes", None)
-leak_rows = study.result_rows({}, leak_runs)
-if leak_runs_fft:
-    leak_rows += [common.seed_row("leak", "SimpleCNN, segment split, source's FFT sizes", data, leak_runs_fft, split,
-                                  m, study.TASK)
-                  for split, data in (("DV test", "DEEP-VOICE test, drawn as trained"),
-                                      ("DV test, one FFT size", "DEEP-VOICE test, one FFT size"))
-                  for m in ("f1", "eer")]
-display(pd.DataFrame([{"trained on": r.system, "tested on": r.data, "metric": r.metric, "mean": r.value,
-                       "std": r.std, "ci95": f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]", "segments": r.n_trials}
-                      for r in leak_rows]).round(3))
+dv_fixed, dv_splits = study.deepvoice_splits(cfg)  # the source's segment split and a split by source recording
+print(study.split_overlap_text(dv_fixed, dv_splits))
+leak = study.leak_runs(cfg, dv_fixed, dv_splits, seeds, leak_epochs, fft_demo=leak_demo)
+leak_rows = study.leak_rows(leak)
+display(study.leak_frame(leak_rows))
 
 # %% [markdown]
 # Read the rows in pairs. The segment split against the recording split is the
@@ -362,55 +285,13 @@ display(pd.DataFrame([{"trained on": r.system, "tested on": r.data, "metric": r.
 # recording and the fakes made from it.
 
 # %%
-def _row(system: str, metric: str, data: str = "DEEP-VOICE test") -> "results.ResultRow":
-    return next(r for r in leak_rows if r.system == system and r.data == data and r.metric == metric)
-
-
-def _share_real(part: dict) -> float:
-    return float(dv_fixed.labels[part["test"]].float().mean())
-
-
-lines = []
-for split, part in (("segment", by_segment), ("recording", by_recording)):
-    f1, eer_ = _row(f"SimpleCNN, {split} split", "f1"), _row(f"SimpleCNN, {split} split", "eer")
-    p = _share_real(part)
-    lines.append(f"- **{split} split**: EER {100 * eer_.value:.1f} % (95 % CI {100 * eer_.ci95[0]:.1f}-"
-                 f"{100 * eer_.ci95[1]:.1f} %), F1 {f1.value:.3f} (CI {f1.ci95[0]:.3f}-{f1.ci95[1]:.3f}); "
-                 f"a model calling every test segment real would score F1 2p / (1 + p) = {2 * p / (1 + p):.3f} "
-                 f"(p = {p:.2f} real).")
-seg, rec = _row("SimpleCNN, segment split", "eer"), _row("SimpleCNN, recording split", "eer")
-if seg.ci95[1] < rec.ci95[0]:
-    lines.append("The EER intervals do not overlap: test segments from recordings heard in training are easier, "
-                 "the leak of the source's split.")
-else:
-    lines.append("The EER intervals overlap: on this corpus SimpleCNN does not learn DEEP-VOICE well enough in "
-                 "either split for the recording leak to show, so its size is not established here; the F1 "
-                 "figures differ mainly by where each model puts its threshold (compare them with the all-real "
-                 "F1 beside them).")
-if leak_runs_fft:
-    cue, plain = (_row("SimpleCNN, segment split, source's FFT sizes", "eer", d) for d in
-                  ("DEEP-VOICE test, drawn as trained", "DEEP-VOICE test, one FFT size"))
-    lines.append(f"- **the source's FFT sizes**: EER {100 * cue.value:.1f} % (CI {100 * cue.ci95[0]:.1f}-"
-                 f"{100 * cue.ci95[1]:.1f} %) on test segments drawn as in training, {100 * plain.value:.1f} % "
-                 f"(CI {100 * plain.ci95[0]:.1f}-{100 * plain.ci95[1]:.1f} %) on the same segments drawn with one "
-                 "FFT size: " + ("the model learned the drawing, not the voices." if cue.ci95[1] < plain.ci95[0]
-                                 else "the intervals overlap, so the drawing cue is not established here."))
-display(Markdown("\n".join(lines)))
+display(Markdown(study.leak_text(leak, leak_rows)))
 
 # %% [markdown]
 # ### 4. F1 averaged over batches vs over the whole set
 
 # %%
-rows = []
-for name, rs in runs.items():
-    for split in ("val", "test"):
-        p = rs[0].predictions[split]
-        whole = rs[0].metrics[split]
-        batched = study.batch_averaged_metrics(p, batch_size=cfg.setups[name].batch_size)
-        rows.append({"model": name, "set": split, "n": len(p.labels), "batches": batched["batches"],
-                     "F1 whole set": whole["f1"], "F1 mean of batches": batched["f1"],
-                     "accuracy whole set": whole["accuracy"], "accuracy mean of batches": batched["accuracy"]})
-display(pd.DataFrame(rows).round(3))
+display(study.batch_table(cfg, runs).round(3))
 
 # %% [markdown]
 # ### 5. The source's unseen accuracy, recomputed from its two batches
@@ -422,13 +303,8 @@ display(pd.Series(study.batch_mean_vs_whole(), name="the source's unseen accurac
 # ### 6. The unseen Imitation set, drawn as trained and drawn as the source drew it
 
 # %%
-unseen_rows = [common.seed_row("unseen", study.SYSTEMS[name], data, rs, split, m, study.TASK)
-               for name, rs in runs.items()
-               for split, data in (("unseen", "Imitation"), ("unseen, NFFT 256", "Imitation, NFFT 256"))
-               for m in ("f1", "accuracy", "eer")]
-display(pd.DataFrame([{"model": r.system, "drawn": r.data, "metric": r.metric, "mean": r.value, "std": r.std,
-                       "ci95": f"[{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]", "clips": r.n_trials} for r in unseen_rows])
-        .round(3))
+unseen_rows = study.unseen_rows(runs)
+display(study.unseen_frame(unseen_rows))
 
 # %% [markdown]
 # The Imitation set holds a few dozen clips here, so its intervals are wide;
@@ -438,8 +314,6 @@ display(pd.DataFrame([{"model": r.system, "drawn": r.data, "metric": r.metric, "
 # ### 7. The weight-copy loop
 
 # %%
-import torchvision
-
 donor = torchvision.models.resnet18(weights=None)  # stands in for the ImageNet ResNet18 the loop copies from
 print(study.source_weight_copy(study.ResNet18Transfer(weights=None), donor))
 
@@ -450,7 +324,4 @@ print(study.source_weight_copy(study.ResNet18Transfer(weights=None), donor))
 # `build/results/04_spectrogram_resnet18.json`.
 
 # %%
-done = {r.key() for r in key_rows}
-all_rows = key_rows + [r for r in leak_rows + unseen_rows if r.key() not in done]
-print("wrote", results.write_results("04_spectrogram_resnet18", profile, all_rows,
-                                     config.fingerprint(cfg.paths.data, config.resolve_device(device))))
+print("wrote", results.write_results(study.STUDY, profile, study.all_rows(key_rows, leak_rows, unseen_rows), fp))

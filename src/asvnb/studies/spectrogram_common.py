@@ -61,6 +61,11 @@ def start(
     return fp
 
 
+def bullets(items: Mapping[str, str]) -> str:
+    """A markdown list: ``- **key**: value`` per item."""
+    return "\n".join(f"- **{k}**: {v}" for k, v in items.items())
+
+
 def find_row(
     rows: Sequence[ResultRow], table: str, system: str, data: str, metric: str
 ) -> ResultRow:
