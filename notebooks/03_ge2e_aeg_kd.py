@@ -257,7 +257,7 @@ display(study.speaker_table(runs))
 # Right: the cosine after BIM before every epoch of active AEG.
 
 # %%
-display(study.plot_similarities(runs, cfg))
+display(study.plot_similarities(runs))
 display(study.aeg_table(runs).round(3))
 print("\n".join(v for v in study.aeg_summary(runs).values() if v))
 

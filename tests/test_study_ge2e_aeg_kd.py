@@ -684,7 +684,7 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     assert (
         "15% target" in text and "Static AEG keeps" in text and "speaker-verification EER" in text
     )
-    assert study.plot_similarities(runs, cfg) is not None
+    assert study.plot_similarities(runs) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
     assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]
     # the notebook's tables

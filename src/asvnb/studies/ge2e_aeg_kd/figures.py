@@ -8,11 +8,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from asvnb.studies.ge2e_aeg_kd.runs import SeedRun
-from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
 from asvnb.studies.ge2e_aeg_kd.tables import table2_runs
 
 
-def plot_similarities(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig):
+def plot_similarities(runs: Sequence[SeedRun]) -> Figure:
     """Histograms: the GE2E embedding's same- and different-speaker cosines on held-out speakers (before and after
     pre-training), and the AEG pairs' cosines before and after BIM with the keep threshold (static and active)."""
     fig = Figure(figsize=(13, 3.6))
