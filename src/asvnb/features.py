@@ -24,11 +24,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
+from PIL import Image
 from torch import nn
+from torchvision import transforms
 
 from asvnb.data.images import Clip, ImageSet
 
@@ -246,6 +249,8 @@ def specgram_jpeg(
     NaN/inf samples or an empty segment are a ValueError; a segment shorter than
     ``nfft`` is zero-padded to ``nfft`` by matplotlib (one column, with its warning).
     """
+    # pyplot only here, where the source's own route needs it: importing it picks a matplotlib backend and
+    # sets up global figure state, which every importer of this module would otherwise get
     import matplotlib.pyplot as plt
 
     _image_input(np.asarray(wav), "spectrogram image")
@@ -281,9 +286,6 @@ def axes_box_pixels(size_hw: tuple[int, int]) -> tuple[int, int, int, int]:
 
 def read_image(path: str | Path, size: int = 224, crop_axes: bool = False) -> torch.Tensor:
     """A JPEG as the source read it: RGB, ``Resize((size, size))``, ``ToTensor`` -> float ``(3, size, size)`` in [0, 1]."""
-    from PIL import Image
-    from torchvision import transforms
-
     with Image.open(path) as im:
         im = im.convert("RGB")
         if crop_axes:
@@ -313,8 +315,6 @@ class SpecgramImage(nn.Module):
         precision: str = "float32",
     ):
         super().__init__()
-        import matplotlib
-
         if precision not in ("float32", "float64"):
             raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
         self.precision = precision
