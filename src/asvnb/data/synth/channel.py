@@ -23,7 +23,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from asvnb.audio import INT16_FULL_SCALE, INT16_MAX, AudioError, resample
-from asvnb.data.synth.sources import SR, trim
+from asvnb.data.synth.sources import G722_DECODE, SR, trim
 
 G722_DELAY = 22  # samples: ffmpeg's G.722 encoder + decoder QMF delay, measured with an impulse
 
@@ -76,44 +76,11 @@ def g722_round_trip(wavs: list[np.ndarray], gap_s: float = 0.1) -> list[np.ndarr
         pos += len(gap) + len(w)
     parts.append(np.zeros(len(gap) + G722_DELAY, dtype=np.float32))
     pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * INT16_MAX).astype("<i2").tobytes()
-    enc = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "s16le",
-        "-ar",
-        str(SR),
-        "-ac",
-        "1",
-        "-i",
-        "-",
-        "-c:a",
-        "g722",
-        "-f",
-        "g722",
-        "-",
-    ]
-    dec = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-f",
-        "g722",
-        "-i",
-        "-",
-        "-f",
-        "s16le",
-        "-ac",
-        "1",
-        "-ar",
-        str(SR),
-        "-",
-    ]
+    enc = f"ffmpeg -v error -f s16le -ar {SR} -ac 1 -i - -c:a g722 -f g722 -".split()
     coded = subprocess.run(enc, input=pcm, capture_output=True)
     if coded.returncode != 0:
         raise AudioError(f"ffmpeg G.722 encoding failed: {coded.stderr.decode()[-500:]}")
-    out = subprocess.run(dec, input=coded.stdout, capture_output=True)
+    out = subprocess.run(G722_DECODE, input=coded.stdout, capture_output=True)
     if out.returncode != 0:
         raise AudioError(f"ffmpeg G.722 decoding failed: {out.stderr.decode()[-500:]}")
     y = np.frombuffer(out.stdout, dtype="<i2").astype(np.float32) / INT16_FULL_SCALE

@@ -192,6 +192,10 @@ def menardi_files() -> list[Path]:
     return sorted((ASTERISK_ROOT / "it_IT_f_Menardi").rglob("*.wav"))
 
 
+# ffmpeg reading raw G.722 on stdin and writing 16 kHz mono int16 PCM on stdout (also the channel simulation's)
+G722_DECODE = f"ffmpeg -v error -f g722 -i - -f s16le -ac 1 -ar {SR} -".split()
+
+
 def decode_g722(files: list[Path]) -> list[np.ndarray]:
     """Decode many raw G.722 files with one ffmpeg process: concatenate the bytes, split the samples (2 per byte)."""
     if not files:
@@ -200,22 +204,7 @@ def decode_g722(files: list[Path]) -> list[np.ndarray]:
         raise SystemPackagesMissing(f"ffmpeg not found: run\n  {install_line(['ffmpeg'])}")
     blobs = [Path(f).read_bytes() for f in files]
     res = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "g722",
-            "-i",
-            "-",
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SR),
-            "-",
-        ],
+        G722_DECODE,
         input=b"".join(blobs),
         capture_output=True,
     )
