@@ -209,7 +209,7 @@ def test_run_folder_depends_on_training_settings_only(corpus, build_dir):
         assert replace(cfg, **same).run_key() == cfg.run_key(), same
     root = cfg.run_root(3)
     assert (
-        root == cfg.paths.out / cfg.run_key() / "seed3"
+        root == cfg.paths.out / f"ResNetSE-{cfg.run_key()}" / "seed3"
         and (root.parent / "settings.json").is_file()
     )
 

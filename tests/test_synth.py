@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from asvnb import config
 from asvnb.data.synth import (
     SCALES,
     SystemPackagesMissing,
@@ -221,6 +224,21 @@ def test_second_build_is_a_no_op(corpus):
     assert again == manifest
 
 
+def test_a_code_change_that_writes_nothing_keeps_the_data_fingerprint(corpus, monkeypatch):
+    # a refactor of the generator's code re-checks every file; when none is written, the corpus (and every
+    # study's run keys, which hash its fingerprint) stays what it was
+    root, _ = corpus
+    fingerprint = config.data_fingerprint(root)
+    made_by = json.loads((root / "MANIFEST.json").read_text())["generator"]
+    monkeypatch.setattr(build, "generator_hash", lambda: "0123456789abcdef")
+    again = build_corpus(root, "tiny", seed=0, progress=False)
+    assert again["files_written_this_run"] == 0
+    assert (again["generator"], again["checked_by"]) == (made_by, "0123456789abcdef")
+    assert config.data_fingerprint(root) == fingerprint
+    monkeypatch.undo()  # leave the module's corpus checked by the real code, as the other tests expect
+    build_corpus(root, "tiny", seed=0, progress=False)
+
+
 def test_rebuild_after_loss_gives_identical_bytes(corpus):
     """Lost files (audio of one batch, a protocol, a minute-long DEEP-VOICE file, a decoded speaker) come back byte-identical."""
     root, _ = corpus
@@ -352,12 +370,10 @@ def test_unknown_scale_is_an_error(tmp_path):
 
 
 def test_complete_corpus_short_cut_needs_same_generator_and_every_file(corpus, tmp_path):
-    """A finished build is returned without re-planning only if its generator and all its LA files are there."""
-    import json
-    import shutil
+    """A finished build is returned without re-planning only if this code checked it and all its LA files are there."""
 
     root, manifest = corpus
-    assert manifest["generator"] == build.generator_hash()
+    assert manifest["generator"] == manifest["checked_by"] == build.generator_hash()
     assert build._complete_manifest(root, "tiny", 0) == json.loads(
         (root / "MANIFEST.json").read_text()
     )
@@ -365,7 +381,7 @@ def test_complete_corpus_short_cut_needs_same_generator_and_every_file(corpus, t
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     m = json.loads((copy / "MANIFEST.json").read_text())
-    (copy / "MANIFEST.json").write_text(json.dumps(m | {"generator": "older code"}))
+    (copy / "MANIFEST.json").write_text(json.dumps(m | {"checked_by": "older code"}))
     assert build._complete_manifest(copy, "tiny", 0) is None
     (copy / "MANIFEST.json").write_text(json.dumps(m))
     utt = read_rows(copy / layouts.LA19_CM["dev"])[0][1]

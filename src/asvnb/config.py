@@ -27,6 +27,14 @@ import yaml
 from asvnb import __version__
 
 PROFILES = ("embedded", "full")
+# manifest keys that say how a corpus build went, not what the corpus holds
+BUILD_LOG_KEYS = (
+    "build_seconds",
+    "stage_seconds",
+    "files_written_this_run",
+    "packages_installed_this_run",
+    "built_at",
+)
 T = TypeVar("T")
 
 
@@ -153,13 +161,7 @@ def data_fingerprint(root: str | Path) -> str:
                 f"{manifest}: not valid JSON ({exc}); rebuild with `asvnb data synth`"
             ) from exc
         # timings and per-run counters say how a build went, not what the corpus holds
-        volatile = {
-            "build_seconds",
-            "stage_seconds",
-            "files_written_this_run",
-            "packages_installed_this_run",
-            "built_at",
-        }
+        volatile = {*BUILD_LOG_KEYS, "checked_by"}  # how a build went and which code last looked
         h.update(
             json.dumps(
                 {k: v for k, v in content.items() if k not in volatile}, sort_keys=True

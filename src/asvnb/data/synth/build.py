@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asvnb import files
+from asvnb import config, files
 from asvnb.audio import INT16_MAX, expected_conversions, load_audio, resample, save_audio
 from asvnb.data.synth import attacks, channel, layouts, noises, sources
 from asvnb.data.synth.sources import SR
@@ -829,6 +829,7 @@ def _build_corpus(out: Path, scale: str, seed: int, progress: bool) -> dict:
     sc = SCALES[scale]
     out = Path(out)
     old = out / "MANIFEST.json"
+    prev: dict = {}
     if (
         old.is_file()
     ):  # another scale or seed would leave the old files behind, mixed with the new ones
@@ -903,7 +904,11 @@ def _build_corpus(out: Path, scale: str, seed: int, progress: bool) -> dict:
     aug = write_augmentation(out, plan, Renderer(pool_files, voices, lang, texts))
     stages["augmentation"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
     manifest = make_manifest(plan, gender, la21, aug)
-    manifest["generator"] = generator_hash()
+    # "generator": the code that made the files, which a run writing none leaves as it was (a refactor of
+    # this package must not re-key every study's runs); "checked_by": the code that last checked them
+    made_by = prev.get("generator") if prev.get("corpus_version", 1) == CORPUS_VERSION else None
+    manifest["generator"] = made_by if written == 0 and made_by else generator_hash()
+    manifest["checked_by"] = generator_hash()
     manifest["corpus_version"] = CORPUS_VERSION
     manifest["build_seconds"] = round(time.time() - t0, 1)
     manifest["files_written_this_run"] = written
@@ -949,7 +954,7 @@ def generator_hash() -> str:
 
 
 def _complete_manifest(out: Path, scale: str, seed: int) -> dict | None:
-    """The manifest of a finished build of this scale, seed and generator whose LA files are all present, else None."""
+    """The manifest of a finished build of this scale and seed, checked by this code, with every LA file present."""
     path = out / "MANIFEST.json"
     if not path.is_file():
         return None
@@ -957,7 +962,8 @@ def _complete_manifest(out: Path, scale: str, seed: int) -> dict | None:
         m = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    if (m.get("scale"), m.get("seed"), m.get("generator")) != (scale, seed, generator_hash()):
+    checked_by = m.get("checked_by", m.get("generator"))
+    if (m.get("scale"), m.get("seed"), checked_by) != (scale, seed, generator_hash()):
         return None
     for split in ("train", "dev", "eval"):
         proto = out / layouts.LA19_CM[split]
@@ -1053,12 +1059,7 @@ def make_manifest(plan: Plan, gender: dict[str, str], la21: list, aug: dict) -> 
 
 def write_manifest(path: Path, manifest: dict) -> None:
     """Write MANIFEST.json unless an existing one differs only in build time/write counts (keeps the data fingerprint)."""
-    volatile = (
-        "build_seconds",
-        "stage_seconds",
-        "files_written_this_run",
-        "packages_installed_this_run",
-    )
+    volatile = config.BUILD_LOG_KEYS
     if path.is_file():
         old = json.loads(path.read_text())
         if {k: v for k, v in old.items() if k not in volatile} == json.loads(

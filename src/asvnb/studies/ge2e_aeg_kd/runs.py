@@ -67,7 +67,7 @@ def setup(
     print("\ndepartures from the source's settings:", "; ".join(cfg.reductions) or "none")
     print(
         f"seeds: {list(cfg.seeds)}; torch threads: {torch.get_num_threads()}; "
-        f"runs under {cfg.paths.out / cfg.run_key()}"
+        f"runs under {cfg.run_root(0).parent}"
     )
     display(Markdown(report.profile_banner(profile)))
     return cfg, fp

@@ -22,6 +22,7 @@ from asvnb.models.resnetse import ResNetSE
 from asvnb.train.adversarial import INT16_FULL_SCALE
 
 STUDY = "03_ge2e_aeg_kd"
+RUN_NAME = "ResNetSE"  # run folders: ResNetSE-<run_key>/seed<k> (asvnb.files.run_dir)
 # fields that do not change what is trained (evaluation, device, notes): left out of the run key
 NOT_TRAINING = (
     "profile",
@@ -212,11 +213,11 @@ class GE2EAEGKDConfig:
         return files.run_key(self.training_settings())
 
     def run_root(self, seed: int) -> Path:
-        """Output folder of one seed's models: ``paths.out / <run_key> / seed<k>`` (settings in settings.json)."""
-        root = self.paths.out / self.run_key()
-        if not (root / "settings.json").is_file():
-            files.write_json(root / "settings.json", self.training_settings())
-        return root / f"seed{seed}"
+        """Output folder of one seed's models: ``paths.out / ResNetSE-<run_key> / seed<k>`` (settings in settings.json)."""
+        seed_dir = files.run_dir(self.paths.out, RUN_NAME, self.training_settings(), seed)
+        if not (seed_dir.parent / "settings.json").is_file():
+            files.write_json(seed_dir.parent / "settings.json", self.training_settings())
+        return seed_dir
 
 
 # ----------------------------------------------------------------------------- departures in words
