@@ -39,6 +39,7 @@
 # and all of them are bona fide.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 epochs = None  # int | None: None is the profile's default (embedded: a few; full: CNN 20, ResNet50 5, the book's GPU budget); a number sets every model's
@@ -50,10 +51,12 @@ weights = "default"  # str | None: ResNet50 backbone: "default" (embedded: rando
 ge2e = False  # bool: also score with resemblyzer's pretrained GE2E speaker encoder (the corpus's ASV scores come from one)
 cv_control = True  # bool: also train the CNN without Common Voice (the control of the MP3 shortcut)
 max_items = None  # int | None: a quick run through every step: at most this many utterances per LA split and Common Voice part, both classes kept; None: all
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -62,7 +65,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive
@@ -81,8 +85,17 @@ from asvnb.train.classify import median_run, pooled_scores
 
 # settings from configs/01_cnn_vs_resnet50/<profile>.yaml with the parameters above; an empty detector index
 # (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
-cfg, fp = study.setup(profile, data_root, seed=seeds[0], threads=threads, epochs=epochs, size=image_size,
-                      weights=weights, device=device, max_items=max_items)
+cfg, fp = study.setup(
+    profile,
+    data_root,
+    seed=seeds[0],
+    threads=threads,
+    epochs=epochs,
+    size=image_size,
+    weights=weights,
+    device=device,
+    max_items=max_items,
+)
 
 # %% [markdown]
 # ## Countermeasure data
@@ -122,13 +135,28 @@ no_cv = study.train_cms(cfg, "CNN", sets["CNN"], seeds, with_cv=False) if cv_con
 
 # %%
 for name, rs in runs.items():
-    display(plots.plot_history(median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
+    display(
+        plots.plot_history(
+            median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name
+        )
+    )
 for name, rs in runs.items():
     p = median_run(rs, "test").predictions["test"]
-    display(plots.plot_confusion(p.labels, p.predicted, labels=[study.GENUINE, study.SPOOFED],
-                                 class_names=["genuine", "spoofed"], title=f"{name}, test"))
-display(plots.plot_det({name: pooled_scores(rs, "test", study.TASK.bonafide) for name, rs in runs.items()},
-                       title="countermeasures on the test set (all seeds pooled)"))
+    display(
+        plots.plot_confusion(
+            p.labels,
+            p.predicted,
+            labels=[study.GENUINE, study.SPOOFED],
+            class_names=["genuine", "spoofed"],
+            title=f"{name}, test",
+        )
+    )
+display(
+    plots.plot_det(
+        {name: pooled_scores(rs, "test", study.TASK.bonafide) for name, rs in runs.items()},
+        title="countermeasures on the test set (all seeds pooled)",
+    )
+)
 
 # %% [markdown]
 # ## Which attacks the countermeasures miss
@@ -145,7 +173,9 @@ display(plots.plot_det({name: pooled_scores(rs, "test", study.TASK.bonafide) for
 
 # %%
 attack_splits = study.add_attack_splits(runs, study.attack_groups(cfg.paths.data))
-per_attack = study.attack_table(cfg, runs, attack_splits)  # embedded: beside the data chapter's LFCC-GMM baseline
+per_attack = study.attack_table(
+    cfg, runs, attack_splits
+)  # embedded: beside the data chapter's LFCC-GMM baseline
 display(per_attack.round(1))
 if text := study.attack_text(cfg, per_attack):
     display(Markdown(text))
@@ -193,7 +223,10 @@ display(plots.plot_history(asv_models[0][1].drop(columns=["lr", "seconds"]), tit
 verifiers = [study.cnn_verifier(model, cfg) for model, _ in asv_models]
 la_asv = [study.la_asv_scores(v, cfg) for v in verifiers]
 cv_asv = [study.cv_asv_scores(v, cfg) for v in verifiers]
-shown = {"corpus ASV (GE2E), LA eval": corpus_asv, f"CNN (ours, seed {seeds[0]}), LA eval": la_asv[0]}
+shown = {
+    "corpus ASV (GE2E), LA eval": corpus_asv,
+    f"CNN (ours, seed {seeds[0]}), LA eval": la_asv[0],
+}
 if ge2e:
     reference = study.ge2e_verifier(cfg)
     shown["GE2E (resemblyzer), LA eval"] = study.la_asv_scores(reference, cfg)
@@ -220,8 +253,12 @@ display(Markdown(study.spoofs_accepted_text(shown)))
 # %%
 table, asv_table = study.comparison_tables(cfg, runs, notes, corpus_asv, la_asv, cv_asv)
 display(Markdown(report.profile_banner(profile)))
-display(Markdown("**Countermeasures** on LA eval (weighted: the source's kind of figure; the others: the spoofed "
-                 "class; min t-DCF with the corpus's ASV scores)"))
+display(
+    Markdown(
+        "**Countermeasures** on LA eval (weighted: the source's kind of figure; the others: the spoofed "
+        "class; min t-DCF with the corpus's ASV scores)"
+    )
+)
 display(table)
 display(Markdown("**Speaker verification** (the source reports no ASV figure)"))
 display(asv_table)
@@ -248,8 +285,14 @@ display(Markdown(study.key_text(key_rows)))
 # %%
 costs = study.cost_table(cfg, sets, runs)
 display(costs.round(4))
-display(plots.plot_history(median_run(runs["ResNet50"], "test").history[["epoch", "train_loss", "val_loss", "val_eer"]],
-                           title="ResNet50"))
+display(
+    plots.plot_history(
+        median_run(runs["ResNet50"], "test").history[
+            ["epoch", "train_loss", "val_loss", "val_eer"]
+        ],
+        title="ResNet50",
+    )
+)
 display(Markdown(study.cost_text(cfg, costs, runs)))
 
 # %% [markdown]
@@ -265,7 +308,9 @@ display(Markdown(study.cost_text(cfg, costs, runs)))
 # without Common Voice.
 
 # %%
-recipes = {"CNN, with Common Voice": runs["CNN"]} | ({"CNN, without Common Voice": no_cv} if no_cv else {})
+recipes = {"CNN, with Common Voice": runs["CNN"]} | (
+    {"CNN, without Common Voice": no_cv} if no_cv else {}
+)
 display(study.shortcut_table(recipes).round(3))
 display(rows_frame(study.shortcut_rows(key_rows)))
 display(Markdown(study.shortcut_text(key_rows)))

@@ -49,6 +49,7 @@
 # about 1.2).
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 n_train = None  # int | None: train mixtures for fine-tuning (None: profile default, embedded 256, full 2,500 for the book's GPU budget; the source: 15,000)
@@ -61,10 +62,12 @@ sepformer = None  # str | None: hub id or model folder; None: "speechbrain/sepfo
 detector = None  # str | None: hub id or model folder; None: "abhishtagatya/wavlm-base-960h-asv19-deepfake" (full), the stand-in (embedded)
 separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | None: None is the profile's list (embedded: all but convtasnet)
 max_items = None  # int | None: a quick run through every step: at most this many mixtures per split and LA eval utterances for the clean detector; None: all
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -73,7 +76,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive
@@ -93,12 +97,25 @@ from asvnb.models import wavlm
 from asvnb.studies import overlap_pipeline as study
 
 transformers.logging.disable_progress_bar()  # no weight-loading bars between the results
-warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")  # torch, inside WavLM's attention
+warnings.filterwarnings(
+    "ignore", message="Support for mismatched key_padding_mask"
+)  # torch, inside WavLM's attention
 
 # the parameters as settings of the profile (None: its value), an empty detector index, the seed, the fingerprint
-cfg, fp = study.setup(profile, data_root, seed=seeds[0], n_train=n_train, n_dev=n_dev, n_eval=n_eval,
-                      epochs=epochs, device=device, sepformer=sepformer, detector=detector,
-                      separators=separators, max_items=max_items)
+cfg, fp = study.setup(
+    profile,
+    data_root,
+    seed=seeds[0],
+    n_train=n_train,
+    n_dev=n_dev,
+    n_eval=n_eval,
+    epochs=epochs,
+    device=device,
+    sepformer=sepformer,
+    detector=detector,
+    separators=separators,
+    max_items=max_items,
+)
 
 # %% [markdown]
 # ## Mixtures (Appendix A.1)
@@ -175,7 +192,9 @@ for role, path in histories.items():  # the stand-ins' training curves (hub mode
 
 # %%
 clean = study.clean_eval(cfg, fe, det)
-study.describe_wavlm(cfg, det_dir, "WavLM pre-trained")  # a card (LA19 dev threshold) for asvnb score and the leaderboard
+study.describe_wavlm(
+    cfg, det_dir, "WavLM pre-trained"
+)  # a card (LA19 dev threshold) for asvnb score and the leaderboard
 display(study.clean_table(clean))
 
 # %% [markdown]
@@ -239,11 +258,21 @@ display(study.pipeline_table(pre.results, "separator"))
 if "sepformer" in pre.results:
     sep_pre = pre.results["sepformer"]
     display(sep_pre.mixture_report()["table"].round(3))
-    display(plots.plot_confusion(sep_pre.mixed_true, sep_pre.mixed_pred, labels=["SS", "SB", "BB"],
-                                 title="pre-trained pipeline (SepFormer), eval mixtures"))
+    display(
+        plots.plot_confusion(
+            sep_pre.mixed_true,
+            sep_pre.mixed_pred,
+            labels=["SS", "SB", "BB"],
+            title="pre-trained pipeline (SepFormer), eval mixtures",
+        )
+    )
 
 # %%
-display(plots.plot_det(study.det_systems(clean, pre), title="detector: clean speech vs separated streams"))
+display(
+    plots.plot_det(
+        study.det_systems(clean, pre), title="detector: clean speech vs separated streams"
+    )
+)
 
 # %% [markdown]
 # ## Fine-tuning the detector on separated streams
@@ -265,7 +294,9 @@ display(plots.plot_det(study.det_systems(clean, pre), title="detector: clean spe
 ft = {}
 for seed in seeds:
     config.seed_everything(seed)
-    ft[seed] = study.finetune(cfg, det_dir, mixes["train"], mixes["dev"], caches["sepformer"], seed=seed)
+    ft[seed] = study.finetune(
+        cfg, det_dir, mixes["train"], mixes["dev"], caches["sepformer"], seed=seed
+    )
     study.describe_wavlm(cfg, ft[seed].best_dir, "WavLM fine-tuned", seed)
 display(study.history_table(ft))
 display(plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (seed {seeds[0]})"))
@@ -277,8 +308,14 @@ display(plots.plot_history(ft[seeds[0]].history, title=f"fine-tuning history (se
 best = {seed: r.best_dir for seed, r in ft.items()}
 post = study.score_finetuned(cfg, mixes["eval"], caches["sepformer"], pre.swaps["sepformer"], best)
 display(study.pipeline_table(post, "seed"))
-display(plots.plot_confusion(post[seeds[0]].mixed_true, post[seeds[0]].mixed_pred, labels=["SS", "SB", "BB"],
-                             title=f"fine-tuned pipeline (SepFormer, seed {seeds[0]}), eval mixtures"))
+display(
+    plots.plot_confusion(
+        post[seeds[0]].mixed_true,
+        post[seeds[0]].mixed_pred,
+        labels=["SS", "SB", "BB"],
+        title=f"fine-tuned pipeline (SepFormer, seed {seeds[0]}), eval mixtures",
+    )
+)
 
 # %% [markdown]
 # ## Results beside the source
@@ -290,7 +327,9 @@ display(results_table)
 report.save_results(results_table, study.STUDY)
 
 # %%
-separated_si = {name: v for name, v in si_values.items() if name != "none"}  # none's streams are the mixture
+separated_si = {
+    name: v for name, v in si_values.items() if name != "none"
+}  # none's streams are the mixture
 key_rows = study.result_rows(clean, separated_si, pre, list(post.values()))
 results.write_results(study.STUDY, profile, key_rows, fp)
 display(Markdown(study.ordering_sentence(key_rows)))

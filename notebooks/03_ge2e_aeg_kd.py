@@ -57,6 +57,7 @@
 # departure from the source's settings.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 epochs = None  # int | None: fine-tuning and distillation epochs; None: the profile's default (embedded 6; full 10, the one-GPU-hour budget; without it 20)
@@ -70,10 +71,12 @@ threads = None  # int | None: torch CPU threads (None: torch's default, every co
 teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)
 aeg_threshold = None  # float | None: AEG keeps an attacked example whose cosine ends at or below this; None: the profile's rule (full: the source's 0.4; embedded: the attacker's speaker-verification EER threshold)
 max_items = None  # int | None: a quick run through every step: at most this many utterances per evaluation set (2021 eval, 2019 dev, speaker verification) and in the AEG pool; None: all
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -82,7 +85,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive
@@ -101,9 +105,19 @@ t_start = time.perf_counter()
 
 # %%
 cfg, fingerprint = study.setup(
-    profile, data_root, threads=threads, epochs=epochs, ge2e_epochs=ge2e_epochs, crop_s=crop_s,
-    train_per_epoch=train_per_epoch, seeds=seeds, table2_seeds=table2_seeds, device=device,
-    teacher_layout=teacher_layout, max_items=max_items, aeg_threshold=aeg_threshold,
+    profile,
+    data_root,
+    threads=threads,
+    epochs=epochs,
+    ge2e_epochs=ge2e_epochs,
+    crop_s=crop_s,
+    train_per_epoch=train_per_epoch,
+    seeds=seeds,
+    table2_seeds=table2_seeds,
+    device=device,
+    teacher_layout=teacher_layout,
+    max_items=max_items,
+    aeg_threshold=aeg_threshold,
 )
 
 # %% [markdown]
@@ -316,7 +330,9 @@ display(Markdown("**Table 2: adversarial example generation and distillation.**"
 rows = study.result_rows(runs, cfg, data, cx)
 key = study.key_figures(rows)
 display(study.breakdown_table(key))
-print("G-ResNetSE, GE2E + NLL on LA19 dev (the training attacks, held-out speakers), mean over seeds:")
+print(
+    "G-ResNetSE, GE2E + NLL on LA19 dev (the training attacks, held-out speakers), mean over seeds:"
+)
 display(study.dev_table(key))
 display(study.per_attack_table(r0))
 det = {name: res.split() for name, res in ra.results.items()}

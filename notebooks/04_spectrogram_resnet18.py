@@ -39,6 +39,7 @@
 # size than the training ones, and a weight-copy loop that copies nothing.
 
 # %% tags=["parameters"]
+# fmt: off
 profile = "embedded"  # {embedded, full}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 route = "tensor"  # {tensor, source}: spectrogram images: "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
@@ -50,10 +51,12 @@ threads = None  # int | None: torch CPU threads (None: torch's default, every co
 weights = "default"  # str | None: ResNet18 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
 leak_demo = True  # bool: also train SimpleCNN on the source's class-dependent FFT sizes (the leakage demonstration)
 leak_epochs = 6  # int: epochs of the DEEP-VOICE-only runs that measure the leaks (few images: each epoch is short)
+# fmt: on
 
 # %%
-# Colab only (a no-op anywhere else): install this package with everything the notebooks import, and mount
-# Google Drive when data_root is on it. The URL is _config.yml's repository.url (`make sync` rewrites it).
+# Colab only (a no-op anywhere else): install this package with everything the notebooks
+# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
+# repository.url (`make sync` rewrites it).
 import sys
 
 if "google.colab" in sys.modules:
@@ -62,7 +65,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if importlib.util.find_spec("asvnb") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"], check=True)
+        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
         importlib.invalidate_caches()
     if str(data_root or "").startswith("/content/drive/"):
         from google.colab import drive
@@ -83,8 +87,17 @@ from asvnb.train.classify import median_run
 
 # settings from configs/04_spectrogram_resnet18/<profile>.yaml with the parameters above; an empty detector index
 # (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
-cfg, fp = study.setup(profile, data_root, seed=seeds[0], threads=threads, epochs=epochs, route=route,
-                      weights=weights, device=device, seconds=seconds)
+cfg, fp = study.setup(
+    profile,
+    data_root,
+    seed=seeds[0],
+    threads=threads,
+    epochs=epochs,
+    route=route,
+    weights=weights,
+    device=device,
+    seconds=seconds,
+)
 
 # %% [markdown]
 # ## Data: segments of three corpora
@@ -104,8 +117,12 @@ cfg, fp = study.setup(profile, data_root, seed=seeds[0], threads=threads, epochs
 # matplotlib's default NFFT of 256, as the source drew its unseen set.
 
 # %%
-display(Markdown(f"Segments of **{cfg.seconds:g} s** ({profile} profile; the source: "
-                 f"{study.source_settings()['seconds']:g} s)."))
+display(
+    Markdown(
+        f"Segments of **{cfg.seconds:g} s** ({profile} profile; the source: "
+        f"{study.source_settings()['seconds']:g} s)."
+    )
+)
 sets = study.load_sets(cfg)
 display(study.count_table(sets))
 
@@ -142,7 +159,9 @@ plots.plot_spectrogram_grid(study.sample_panels(cfg, sets["train"]), ncols=3)
 # connected layer ties it to 224 x 224.
 
 # %%
-notes = study.setup_notes(cfg)  # every departure from the source's settings (full.yaml), then side and backbone
+notes = study.setup_notes(
+    cfg
+)  # every departure from the source's settings (full.yaml), then side and backbone
 display(Markdown(bullets(notes)))
 runs = {name: study.train_models(cfg, name, sets, seeds) for name in cfg.setups}
 
@@ -152,7 +171,11 @@ runs = {name: study.train_models(cfg, name, sets, seeds) for name in cfg.setups}
 
 # %%
 for name, rs in runs.items():
-    display(plots.plot_history(median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name))
+    display(
+        plots.plot_history(
+            median_run(rs, "test").history.drop(columns=["lr", "seconds"]), title=name
+        )
+    )
 
 # %% [markdown]
 # ## Metrics over the whole set
@@ -173,8 +196,15 @@ for name, rs in runs.items():
     run = median_run(rs, "test")
     for split in ("test", "unseen"):
         p = run.predictions[split]
-        display(plots.plot_confusion(p.labels, p.predicted, labels=[study.FAKE, study.REAL],
-                                     class_names=["fake", "real"], title=f"{name}, {split} (seed {run.seed})"))
+        display(
+            plots.plot_confusion(
+                p.labels,
+                p.predicted,
+                labels=[study.FAKE, study.REAL],
+                class_names=["fake", "real"],
+                title=f"{name}, {split} (seed {run.seed})",
+            )
+        )
 
 # %% [markdown]
 # ## Results beside the source's
@@ -267,7 +297,9 @@ for new_file in study.new_audio_examples(cfg):
 # with one FFT size. Each model is tested on its own split's test segments.
 
 # %%
-dv_fixed, dv_splits = study.deepvoice_splits(cfg)  # the source's segment split and a split by source recording
+dv_fixed, dv_splits = study.deepvoice_splits(
+    cfg
+)  # the source's segment split and a split by source recording
 print(study.split_overlap_text(dv_fixed, dv_splits))
 leak = study.leak_runs(cfg, dv_fixed, dv_splits, seeds, leak_epochs, fft_demo=leak_demo)
 leak_rows = study.leak_rows(leak)
@@ -297,7 +329,9 @@ display(study.batch_table(cfg, runs).round(3))
 # ### 5. The source's unseen accuracy, recomputed from its two batches
 
 # %%
-display(pd.Series(study.batch_mean_vs_whole(), name="the source's unseen accuracy").round(4).to_frame())
+display(
+    pd.Series(study.batch_mean_vs_whole(), name="the source's unseen accuracy").round(4).to_frame()
+)
 
 # %% [markdown]
 # ### 6. The unseen Imitation set, drawn as trained and drawn as the source drew it
@@ -314,7 +348,9 @@ display(study.unseen_frame(unseen_rows))
 # ### 7. The weight-copy loop
 
 # %%
-donor = torchvision.models.resnet18(weights=None)  # stands in for the ImageNet ResNet18 the loop copies from
+donor = torchvision.models.resnet18(
+    weights=None
+)  # stands in for the ImageNet ResNet18 the loop copies from
 print(study.source_weight_copy(study.ResNet18Transfer(weights=None), donor))
 
 # %% [markdown]
@@ -324,4 +360,9 @@ print(study.source_weight_copy(study.ResNet18Transfer(weights=None), donor))
 # `build/results/04_spectrogram_resnet18.json`.
 
 # %%
-print("wrote", results.write_results(study.STUDY, profile, study.all_rows(key_rows, leak_rows, unseen_rows), fp))
+print(
+    "wrote",
+    results.write_results(
+        study.STUDY, profile, study.all_rows(key_rows, leak_rows, unseen_rows), fp
+    ),
+)
