@@ -152,7 +152,7 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Band-limited resampling (librosa's soxr_hq)."""
     if orig_sr == target_sr:
         return wav
-    import librosa
+    import librosa  # heavy (numba), and only resampling needs it
 
     return librosa.resample(
         np.asarray(wav, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.signal import fftconvolve, resample_poly
 
 from asvnb.audio import crop_or_pad, load_audio, rms_db
@@ -181,7 +182,5 @@ class Augmenter:
         elif kind != "none":
             raise ValueError(f"unknown augmentation kind {kind!r}")
         if is_torch:
-            import torch
-
             return torch.from_numpy(x).to(wav.device)
         return x

@@ -43,11 +43,10 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from asvnb.audio import INT16_FULL_SCALE
 from asvnb.data.asvspoof import CMDataset
 from asvnb.files import atomic_path
 from asvnb.models.resnetse import ADVERSARIAL_CLASS
-
-INT16_FULL_SCALE = 32768.0
 
 
 def bim_attack(

@@ -279,7 +279,7 @@ def register_detector(
     relative to the index. An exclusive lock keeps parallel notebooks from
     losing each other's entries.
     """
-    import fcntl
+    import fcntl  # POSIX only: imported where the lock is taken, so the module loads anywhere
 
     index, folder = Path(index), Path(folder)
     if not name:

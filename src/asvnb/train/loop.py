@@ -43,7 +43,11 @@ from typing import Any
 
 import pandas as pd
 import torch
+from accelerate import Accelerator
+from accelerate.data_loader import prepare_data_loader
+from accelerate.utils import broadcast_object_list, set_seed
 from torch import nn
+from tqdm.auto import tqdm
 
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]] | torch.Tensor"]
 EvalFn = Callable[[nn.Module, Any], "dict[str, float]"]
@@ -167,10 +171,6 @@ class Trainer:
         on_epoch_start: Callable[[Trainer, int], None] | None = None,
         on_epoch_end: Callable[[Trainer, int, dict[str, float]], None] | None = None,
     ) -> None:
-        from accelerate import Accelerator
-        from accelerate.data_loader import prepare_data_loader
-        from accelerate.utils import set_seed
-
         self.cfg = config
         precision = config.mixed_precision
         if precision == "auto":
@@ -333,8 +333,6 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training loader; returns the sample-weighted mean loss and step metrics."""
-        from tqdm.auto import tqdm
-
         self.model.train()
         sums: dict[str, float] = {}
         n = 0
@@ -411,8 +409,6 @@ class Trainer:
             if (
                 self.distributed
             ):  # one history and one best-model choice on every process: the main process's
-                from accelerate.utils import broadcast_object_list
-
                 row = broadcast_object_list([row])[0]
             if self.scheduler is not None and self.cfg.scheduler_interval == "epoch":
                 self.scheduler.step()

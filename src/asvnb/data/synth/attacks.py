@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pyworld as pw
+from scipy.linalg import solve_toeplitz
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
@@ -469,8 +470,6 @@ def _frames(x: np.ndarray, n: int, hop: int) -> np.ndarray:
 
 
 def _levinson(r: np.ndarray, order: int) -> np.ndarray:
-    from scipy.linalg import solve_toeplitz
-
     return -solve_toeplitz(r[:order], r[1 : order + 1])
 
 

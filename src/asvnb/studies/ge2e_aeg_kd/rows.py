@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from asvnb import metrics
+from asvnb.audio import INT16_FULL_SCALE
 from asvnb.results import ResultRow, bootstrap_ci, over_seeds
 from asvnb.studies.ge2e_aeg_kd.complexity import complexity_rows
 from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult
@@ -16,7 +17,6 @@ from asvnb.studies.ge2e_aeg_kd.runs import AEG_MODES, SeedRun
 from asvnb.studies.ge2e_aeg_kd.sets import StudyData
 from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
 from asvnb.studies.ge2e_aeg_kd.tables import _note, table2_runs
-from asvnb.train.adversarial import INT16_FULL_SCALE
 
 
 def groups(result: CMResult, families: dict[str, str]) -> dict[str, np.ndarray]:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from asvnb import config, files
+from asvnb.audio import INT16_FULL_SCALE
 from asvnb.features import preset
 from asvnb.models.resnetse import ResNetSE
-from asvnb.train.adversarial import INT16_FULL_SCALE
 
 STUDY = "03_ge2e_aeg_kd"
 RUN_NAME = "ResNetSE"  # run folders: ResNetSE-<run_key>/seed<k> (asvnb.files.run_dir)
