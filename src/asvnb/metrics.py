@@ -170,26 +170,15 @@ class CostModel:
 
     def as_2021(self) -> dict[str, float]:
         """The cost_model dict of the 2021 ``compute_tDCF``."""
-        return dict(
-            Pspoof=self.Pspoof,
-            Ptar=self.Ptar,
-            Pnon=self.Pnon,
-            Cmiss=self.Cmiss,
-            Cfa=self.Cfa,
-            Cfa_spoof=self.Cfa_spoof,
-        )
+        return self._priors() | {"Cmiss": self.Cmiss, "Cfa": self.Cfa, "Cfa_spoof": self.Cfa_spoof}
 
     def as_2019(self) -> dict[str, float]:
         """The cost_model dict of the 2019 (legacy) ``compute_tDCF``."""
-        return dict(
-            Pspoof=self.Pspoof,
-            Ptar=self.Ptar,
-            Pnon=self.Pnon,
-            Cmiss_asv=self.Cmiss,
-            Cfa_asv=self.Cfa,
-            Cmiss_cm=self.Cmiss,
-            Cfa_cm=self.Cfa_spoof,
-        )
+        costs = {"Cmiss_asv": self.Cmiss, "Cfa_asv": self.Cfa, "Cmiss_cm": self.Cmiss}
+        return self._priors() | costs | {"Cfa_cm": self.Cfa_spoof}
+
+    def _priors(self) -> dict[str, float]:
+        return {"Pspoof": self.Pspoof, "Ptar": self.Ptar, "Pnon": self.Pnon}
 
 
 @dataclass(frozen=True)

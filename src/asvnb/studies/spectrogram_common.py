@@ -15,15 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from IPython.display import Markdown, display
 
-from asvnb import config, report
+from asvnb import config
 from asvnb.metrics import eer
 from asvnb.report import ComparisonRow
 from asvnb.results import ResultRow, bootstrap_ci, over_seeds
 from asvnb.train.classify import SeedRun, Task, values
-from asvnb.train.detector import reset_detector_index
 
 # the backbone weights as the notes say them
 BACKBONES = {None: "random init (no ImageNet weights offline)", "imagenet": "ImageNet weights"}
@@ -42,23 +39,6 @@ def load_tree(
         names = config.load_settings(study, profile)["setups"]
         overrides = {**{f"setups.{name}.epochs": epochs for name in names}, **overrides}
     return config.load_settings(study, profile, overrides)
-
-
-def start(
-    profile: str, out: Any, data: Any, seed: int, threads: int | None, device: str
-) -> dict[str, Any]:
-    """A notebook's start: empty detector index, seeds, torch threads; shows and returns the fingerprint.
-
-    The detector index lists exactly this run's detectors (for ``asvnb score``
-    and the leaderboard); ``threads`` None keeps torch's default (every core).
-    """
-    reset_detector_index(out)
-    config.seed_everything(seed)
-    torch.set_num_threads(threads or torch.get_num_threads())
-    fp = config.fingerprint(data, config.resolve_device(device))
-    config.show_fingerprint(fp)
-    display(Markdown(report.profile_banner(profile)))
-    return fp
 
 
 def bullets(items: Mapping[str, str]) -> str:

@@ -13,7 +13,8 @@ from asvnb import config
 from asvnb.config import Paths
 from asvnb.models.cnn import SpectrogramCNN
 from asvnb.models.image_resnet import resnet50_classifier
-from asvnb.studies.spectrogram_common import backbone, load_tree, start
+from asvnb.studies import chapter
+from asvnb.studies.spectrogram_common import backbone, load_tree
 from asvnb.train.classify import ClassifierSetup, Task
 
 STUDY = "01_cnn_vs_resnet50"
@@ -174,16 +175,10 @@ class CnnVsResnet50Config:
 
 
 def setup(
-    profile: str,
-    data_root: str | Path | None = None,
-    seed: int = 0,
-    threads: int | None = None,
-    **params: Any,
-) -> tuple[CnnVsResnet50Config, dict[str, Any]]:
-    """The notebook's start: the settings (:meth:`CnnVsResnet50Config.for_profile` of ``params``), an empty
-    detector index, seeds, threads, and the fingerprint and profile banner shown; returns settings and fingerprint."""
-    cfg = CnnVsResnet50Config.for_profile(profile, data_root, **params)
-    return cfg, start(profile, cfg.paths.out, cfg.paths.data, seed, threads, cfg.device)
+    profile: str, data_root: str | Path | None = None, **params: Any
+) -> tuple[CnnVsResnet50Config, dict]:
+    """The notebook's start (:func:`asvnb.studies.chapter.setup`) with study 01's settings."""
+    return chapter.setup(CnnVsResnet50Config, profile, data_root, **params)
 
 
 def setup_notes(cfg: CnnVsResnet50Config) -> dict[str, str]:

@@ -18,7 +18,13 @@ from asvnb.studies.cnn_vs_resnet50.settings import (
     CnnVsResnet50Config,
 )
 from asvnb.studies.cnn_vs_resnet50.verification import asv_rows, min_tdcf, tdcf_fn
-from asvnb.studies.spectrogram_common import comparison_rows, find_row, rows_frame, seed_row
+from asvnb.studies.spectrogram_common import (
+    RATE_METRICS,
+    comparison_rows,
+    find_row,
+    rows_frame,
+    seed_row,
+)
 from asvnb.train.classify import Predictions, SeedRun
 
 METRICS = (
@@ -229,16 +235,7 @@ def result_rows(
     rows = []
     for name, rs in runs.items():
         for data, split in (("LA19 eval", "LA eval"), ("LA19 eval + CV test", "test")):
-            for m in (
-                "eer",
-                "accuracy",
-                "precision",
-                "recall",
-                "f1",
-                "precision_weighted",
-                "recall_weighted",
-                "f1_weighted",
-            ):
+            for m in ("eer", *(m for m in RATE_METRICS if m != "eer")):
                 if split == "test" and m in ("precision", "recall", "accuracy"):
                     continue
                 source, note = SOURCE_NUMBERS[name].get(m), SOURCE_NOTES.get((name, m), "")

@@ -11,17 +11,16 @@ from typing import Any
 import pandas as pd
 import torch
 import torch.nn as nn
-from IPython.display import Markdown, display
 
-from asvnb import config, report
+from asvnb import config
 from asvnb.models.resnetse import ResNetSE
+from asvnb.studies.chapter import start
 from asvnb.studies.ge2e_aeg_kd.aeg import ActiveAEG, static_aeg
 from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult, describe_model, evaluate, evaluate_dev
 from asvnb.studies.ge2e_aeg_kd.sets import StudyData, aeg_pool, sv_set, train_dataset
 from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
 from asvnb.studies.ge2e_aeg_kd.speaker import SpeakerEER, speaker_eer
 from asvnb.studies.ge2e_aeg_kd.training import fine_tune, pretrain_ge2e
-from asvnb.train import reset_detector_index
 from asvnb.train.adversarial import AdversarialSet, FineTuneSet, load_adversarial
 
 AEG_MODES = ("none", "static", "active")
@@ -53,23 +52,16 @@ def setup(
     ``aeg_threshold`` also switches the keep rule to a fixed cosine; every other
     parameter is a key of the profile file. None keeps the profile's value.
     """
-    torch.set_num_threads(threads or torch.get_num_threads())
     rule = None if aeg_threshold is None else "fixed"
     cfg = GE2EAEGKDConfig.for_profile(
         profile, data_root, aeg_threshold=aeg_threshold, aeg_threshold_rule=rule, **overrides
     )
-    reset_detector_index(
-        cfg.paths.out
-    )  # this run's detectors, listed for asvnb score and the leaderboard
-    config.seed_everything(cfg.seeds[0])
-    fp = config.fingerprint(cfg.paths.data, cfg.device)
-    config.show_fingerprint(fp)
-    print("\ndepartures from the source's settings:", "; ".join(cfg.reductions) or "none")
-    print(
-        f"seeds: {list(cfg.seeds)}; torch threads: {torch.get_num_threads()}; "
-        f"runs under {cfg.run_root(0).parent}"
-    )
-    display(Markdown(report.profile_banner(profile)))
+    notes = [
+        "\ndepartures from the source's settings: " + ("; ".join(cfg.reductions) or "none"),
+        f"seeds: {list(cfg.seeds)}; torch threads: {threads or torch.get_num_threads()}; "
+        f"runs under {cfg.run_root(0).parent}",
+    ]
+    fp = start(profile, cfg.paths.out, cfg.paths.data, cfg.seeds[0], threads, cfg.device, notes)
     return cfg, fp
 
 

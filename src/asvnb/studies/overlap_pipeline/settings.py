@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from IPython.display import Markdown, display
-
-from asvnb import config, report
+from asvnb import config
 from asvnb.config import Paths
 from asvnb.models.separation import SepformerStandinConfig
 from asvnb.models.wavlm import WavLMStandinConfig
-from asvnb.train import reset_detector_index, standins
+from asvnb.studies.chapter import start
+from asvnb.train import standins
 
 STUDY = "02_overlap_pipeline"
 SPLITS = ("train", "dev", "eval")
@@ -117,11 +116,4 @@ def setup(
     """
     counts = {"n_mixtures.train": n_train, "n_mixtures.dev": n_dev, "n_mixtures.eval": n_eval}
     cfg = OverlapConfig.for_profile(profile, data_root, **counts, **overrides)
-    reset_detector_index(
-        cfg.paths.out
-    )  # this run's detectors, listed for asvnb score and the leaderboard
-    config.seed_everything(seed)
-    fp = config.fingerprint(cfg.paths.data, cfg.device)
-    config.show_fingerprint(fp)
-    display(Markdown(report.profile_banner(profile)))
-    return cfg, fp
+    return cfg, start(profile, cfg.paths.out, cfg.paths.data, seed, device=cfg.device)

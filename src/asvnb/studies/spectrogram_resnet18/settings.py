@@ -18,7 +18,8 @@ from asvnb import config
 from asvnb.config import Paths
 from asvnb.models.cnn import SimpleCNN
 from asvnb.models.image_resnet import ResNet18Transfer
-from asvnb.studies.spectrogram_common import backbone, load_tree, start
+from asvnb.studies import chapter
+from asvnb.studies.spectrogram_common import backbone, load_tree
 from asvnb.train.classify import ClassifierSetup, Task
 
 STUDY = "04_spectrogram_resnet18"
@@ -150,16 +151,10 @@ class SpectrogramResNet18Config:
 
 
 def setup(
-    profile: str,
-    data_root: str | Path | None = None,
-    seed: int = 0,
-    threads: int | None = None,
-    **params: Any,
-) -> tuple[SpectrogramResNet18Config, dict[str, Any]]:
-    """The notebook's start: the settings (:meth:`SpectrogramResNet18Config.for_profile` of ``params``), an empty
-    detector index, seeds, threads, and the fingerprint and profile banner shown; returns settings and fingerprint."""
-    cfg = SpectrogramResNet18Config.for_profile(profile, data_root, **params)
-    return cfg, start(profile, cfg.paths.out, cfg.paths.data, seed, threads, cfg.device)
+    profile: str, data_root: str | Path | None = None, **params: Any
+) -> tuple[SpectrogramResNet18Config, dict]:
+    """The notebook's start (:func:`asvnb.studies.chapter.setup`) with study 04's settings."""
+    return chapter.setup(SpectrogramResNet18Config, profile, data_root, **params)
 
 
 # How a note says a departure from the source's settings, by the setting's last key: (ours, the source's) ->
