@@ -75,7 +75,6 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import pandas as pd
 from IPython.display import Markdown, display
 
 from asvnb import plots, report, results
@@ -262,7 +261,7 @@ display(
 display(table)
 display(Markdown("**Speaker verification** (the source reports no ASV figure)"))
 display(asv_table)
-print("saved", report.save_results(pd.concat([table, asv_table], ignore_index=True), study.STUDY))
+print("saved", study.save_tables(table, asv_table))
 
 # %% [markdown]
 # The key figures with their 95 % intervals (bootstrap over trials, every

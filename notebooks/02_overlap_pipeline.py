@@ -88,7 +88,6 @@ if "google.colab" in sys.modules:
 import time
 import warnings
 
-import pandas as pd
 import transformers
 from IPython.display import Markdown, display
 
@@ -177,8 +176,8 @@ print(f"models ready in {time.perf_counter() - t0:.1f} s")
 fe, det = wavlm.load_detector(det_dir, device=cfg.run_device())
 models, histories = study.models_table(det_dir, det, seps)
 display(models)
-for role, path in histories.items():  # the stand-ins' training curves (hub models have none here)
-    display(plots.plot_history(pd.read_csv(path), title=f"stand-in {role}: training"))
+for figure in study.standin_curves(histories):  # the stand-ins' curves (hub models have none here)
+    display(figure)
 
 # %% [markdown]
 # ## The detector alone, on clean LA eval

@@ -75,7 +75,6 @@ if "google.colab" in sys.modules:
 
 # %%
 # %matplotlib inline
-import pandas as pd
 import torchvision
 from IPython.display import Markdown, display
 
@@ -329,9 +328,7 @@ display(study.batch_table(cfg, runs).round(3))
 # ### 5. The source's unseen accuracy, recomputed from its two batches
 
 # %%
-display(
-    pd.Series(study.batch_mean_vs_whole(), name="the source's unseen accuracy").round(4).to_frame()
-)
+display(study.batch_mean_table())
 
 # %% [markdown]
 # ### 6. The unseen Imitation set, drawn as trained and drawn as the source drew it

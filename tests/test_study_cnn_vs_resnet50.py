@@ -11,7 +11,7 @@ import torch
 from replicas import CV_HEADER, SR, write_mini_corpus
 from replicas import harmonic as tone
 
-from asvnb import metrics
+from asvnb import metrics, report
 from asvnb.audio import save_audio
 from asvnb.config import Paths
 from asvnb.studies import cnn_vs_resnet50 as study
@@ -337,3 +337,13 @@ def test_trained_cm_leaves_a_card_that_scores_audio_as_the_study_did(
     la = study.LA2019(corpus, "dev")
     got = [det.score_waveform(load_audio(la.audio_path(u), cfg.sr)) for u in dev.ids]
     np.testing.assert_allclose(got, dev.scores(study.GENUINE), rtol=0, atol=1e-3)
+
+
+def test_save_tables_writes_both_tables_as_one_csv(build_dir) -> None:
+    cm = pd.DataFrame([["CNN", "eer", "-", "0.30", "embedded", ""]], columns=report.COLUMNS)
+    asv = pd.DataFrame([["ASV CNN", "eer", "-", "0.10", "embedded", ""]], columns=report.COLUMNS)
+    path = study.save_tables(cm, asv)
+    assert path == build_dir / "results" / "01_cnn_vs_resnet50.csv"
+    back = pd.read_csv(path, keep_default_na=False, dtype=str)
+    assert back["model"].tolist() == ["CNN", "ASV CNN"]
+    assert back["this book"].tolist() == ["0.30", "0.10"]

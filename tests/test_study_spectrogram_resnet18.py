@@ -350,3 +350,14 @@ def test_join_sets_scores_the_whole_set_from_its_parts() -> None:
     assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"][
         "accuracy"
     ] == pytest.approx(0.75)
+
+
+def test_batch_mean_table_shows_the_sources_two_batches() -> None:
+    # 2 unseen batches: the source reports the mean of per-batch accuracies, not the whole set's
+    table = study.batch_mean_table()
+    got = table["the source's unseen accuracy"].to_dict()
+    (c1, n1), (c2, n2) = study.SOURCE_UNSEEN_BATCHES
+    assert got == {
+        "mean of batches": round((c1 / n1 + c2 / n2) / 2, 4),
+        "whole set": round((c1 + c2) / (n1 + n2), 4),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -14,6 +16,7 @@ from asvnb.studies.cnn_vs_resnet50.settings import (
     GENUINE,
     SOURCE_NOTES,
     SOURCE_NUMBERS,
+    STUDY,
     TASK,
     CnnVsResnet50Config,
 )
@@ -335,3 +338,8 @@ def key_text(rows: list[ResultRow]) -> str:
         + ("above" if r50_eer.ci95[0] > cnn_eer.ci95[1] else "not separable from")
         + " the CNN's by the intervals."
     )
+
+
+def save_tables(cm: pd.DataFrame, asv: pd.DataFrame) -> Path:
+    """The countermeasure and speaker-verification tables as one CSV, ``build/results/<notebook>.csv``."""
+    return report.save_results(pd.concat([cm, asv], ignore_index=True), STUDY)

@@ -43,6 +43,7 @@ from asvnb.studies.overlap_pipeline.model_sources import (
     make_separators,
     models_table,
     sepformer_source,
+    standin_curves,
     standin_info,
 )
 from asvnb.studies.overlap_pipeline.separate_and_score import (
@@ -100,6 +101,7 @@ __all__ = [
     "make_separators",
     "mixture_counts",
     "models_table",
+    "standin_curves",
     "ordering_sentence",
     "pairing_table",
     "pipeline_table",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 from torch import nn
 
+from asvnb import plots
 from asvnb.models import separation, wavlm
 from asvnb.studies.overlap_pipeline.settings import OverlapConfig
 from asvnb.train import standins
@@ -73,3 +75,11 @@ def models_table(
         if i and (Path(src) / "history.csv").is_file():
             histories[role] = Path(src) / "history.csv"
     return pd.DataFrame(rows), histories
+
+
+def standin_curves(histories: dict[str, Path]) -> list[Figure]:
+    """The stand-ins' training curves, one figure per role, from :func:`models_table`'s history files."""
+    return [
+        plots.plot_history(pd.read_csv(path), title=f"stand-in {role}: training")
+        for role, path in histories.items()
+    ]

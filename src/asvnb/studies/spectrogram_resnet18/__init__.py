@@ -51,6 +51,7 @@ from asvnb.studies.spectrogram_resnet18.settings import (
 from asvnb.studies.spectrogram_resnet18.slips import (
     SOURCE_UNSEEN_BATCHES,
     batch_averaged_metrics,
+    batch_mean_table,
     batch_mean_vs_whole,
     batch_table,
     source_weight_copy,
@@ -101,6 +102,7 @@ __all__ = [
     "all_rows",
     "assemble",
     "batch_averaged_metrics",
+    "batch_mean_table",
     "batch_mean_vs_whole",
     "batch_table",
     "comparison_table",
