@@ -77,21 +77,18 @@ max_items = None  # int | None: a quick run through every step: at most this man
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import, and mount Google Drive when data_root is on it. The URL is _config.yml's
 # repository.url (`make sync` rewrites it).
+import importlib
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import importlib
-    import importlib.util
-    import subprocess
+if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
+    spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
+    importlib.invalidate_caches()
+from asvnb.colab import mount_drive
 
-    if importlib.util.find_spec("asvnb") is None:
-        spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
-        importlib.invalidate_caches()
-    if str(data_root or "").startswith("/content/drive/"):
-        from google.colab import drive
-
-        drive.mount("/content/drive")
+mount_drive(data_root)
 
 # %%
 import time

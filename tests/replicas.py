@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
+import torch
 
 SR = 16000
 Trial = tuple[str, str, str, str]  # speaker, utterance, system ('-' for bona fide), key
@@ -346,3 +348,14 @@ def write_rirs(root: Path) -> Path:
             f"--rir-id Room001-00001 --room-id Room001 {size}/Room001/Room001-00001.wav\n"
         )
     return d
+
+
+def tiny_wavlm(seed: int) -> tuple[Any, Any]:
+    """A WavLM detector of study 02's kind, tiny and random (seeded): ``(feature extractor, model)``."""
+    from transformers import WavLMForSequenceClassification  # heavy: only the WavLM tests need it
+
+    from asvnb.models import wavlm
+
+    torch.manual_seed(seed)
+    config = wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, ffn=32))
+    return wavlm.feature_extractor(), WavLMForSequenceClassification(config)

@@ -19,21 +19,10 @@ import jupytext
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from sync_tool import sync
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "sync_project", ROOT / "tools" / "sync_project.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sync = _load_tool()
 
 
 # ----------------------------------------------------------------------------- one repository URL

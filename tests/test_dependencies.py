@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata as md
-import importlib.util
 import re
 import sys
 from functools import cache
@@ -21,6 +20,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from sync_tool import sync
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("src/**/*.py", "notebooks/*.py", "benchmarks/*.py", "tests/*.py", "tools/*.py")
@@ -30,18 +30,6 @@ NOT_FROM_PIP = {
 }
 # pip freeze leaves these out of the lock
 NOT_IN_LOCK = {"setuptools", "pip", "wheel"}
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "sync_project", ROOT / "tools" / "sync_project.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sync = _load_tool()
 
 
 @cache

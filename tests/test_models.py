@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from replicas import tiny_wavlm
 
 from asvnb.models import (
     ADVERSARIAL_CLASS,
@@ -280,21 +281,10 @@ def test_resnetse_states_its_minimum_length():
 
 def test_wavlm_detector_refuses_short_and_non_finite_waveforms():
     import numpy as np
-    from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
 
     from asvnb.models import wavlm
 
-    torch.manual_seed(0)
-    model = WavLMForSequenceClassification(
-        wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, ffn=32))
-    )
-    fe = Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=16000,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=True,
-    )
+    fe, model = tiny_wavlm(seed=0)
     assert wavlm.min_samples(model.config) == 400  # WavLM Base's kernels and strides: 25 ms
     rng = np.random.default_rng(0)
     good = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (400, 1600)]

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from replicas import tiny_wavlm
 
 from asvnb import audio, metrics, scoring
 from asvnb.cli import build_parser, main
@@ -129,21 +130,7 @@ def resnetse_run(root: Path) -> Path:
 
 def wavlm_dir(root: Path) -> Path:
     """A tiny WavLM detector (study 02's kind) saved as transformers saves the stand-in, without a card."""
-    from transformers import Wav2Vec2FeatureExtractor, WavLMForSequenceClassification
-
-    from asvnb.models import wavlm
-
-    torch.manual_seed(2)
-    model = WavLMForSequenceClassification(
-        wavlm.standin_config(wavlm.WavLMStandinConfig(conv_channels=8, hidden=16, ffn=32))
-    )
-    fe = Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=16000,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=True,
-    )
+    fe, model = tiny_wavlm(seed=2)
     model.save_pretrained(str(root))
     fe.save_pretrained(str(root))
     return root

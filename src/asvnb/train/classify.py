@@ -301,57 +301,52 @@ def score_sets(
     }
 
 
-def train_and_score(
-    factory: Callable[..., nn.Module],
-    kwargs: Mapping[str, Any],
-    train: Dataset,
-    val: Dataset,
-    evals: Mapping[str, Dataset],
-    setup: ClassifierSetup,
-    task: Task,
-    out_dir: str | Path,
-    seed: int,
-    device: str = "auto",
-) -> SeedRun:
-    """:func:`train_seed`, then reload the best epoch and score ``evals``."""
+@dataclass(frozen=True)
+class ClassifierJob:
+    """What a classifier run trains and scores, whatever its seed: the model, the sets and how to train."""
+
+    factory: Callable[..., nn.Module]
+    kwargs: Mapping[str, Any]
+    train: Dataset
+    val: Dataset
+    evals: Mapping[str, Dataset]
+    setup: ClassifierSetup
+    task: Task
+    device: str = "auto"
+
+
+def train_and_score(job: ClassifierJob, out_dir: str | Path, seed: int) -> SeedRun:
+    """:func:`train_seed`, then reload the best epoch and score ``job.evals``."""
+    task = job.task
     res = train_seed(
-        factory,
-        kwargs,
-        train,
-        val,
-        setup,
+        job.factory,
+        job.kwargs,
+        job.train,
+        job.val,
+        job.setup,
         out_dir,
         seed,
         positive=task.positive,
         bonafide=task.bonafide,
     )
-    best = load_best(res.best_dir).to(config.resolve_device(device))
-    preds, mets = score_sets(best, evals, task, setup.batch_size)
+    best = load_best(res.best_dir).to(config.resolve_device(job.device))
+    preds, mets = score_sets(best, job.evals, task, job.setup.batch_size)
     return SeedRun(seed, res.history, res.best_epoch, res.best_dir, preds, mets)
 
 
 def run_seeds(
     name: str,
-    factory: Callable[..., nn.Module],
-    kwargs: Mapping[str, Any],
-    train: Dataset,
-    val: Dataset,
-    evals: Mapping[str, Dataset],
-    setup: ClassifierSetup,
-    task: Task,
+    job: ClassifierJob,
     out: str | Path,
     seeds: Sequence[int],
     settings: Mapping[str, Any],
-    device: str = "auto",
 ) -> list[SeedRun]:
     """:func:`train_and_score` once per seed, each in its own :func:`seed_run_dir`."""
     runs = []
     for seed in seeds:
         print(f"--- {name}, seed {seed}")
-        out_dir = seed_run_dir(out, name, seed, kwargs, setup, settings)
-        runs.append(
-            train_and_score(factory, kwargs, train, val, evals, setup, task, out_dir, seed, device)
-        )
+        out_dir = seed_run_dir(out, name, seed, job.kwargs, job.setup, settings)
+        runs.append(train_and_score(job, out_dir, seed))
     return runs
 
 

@@ -36,7 +36,15 @@ from asvnb.studies.cnn_vs_resnet50.settings import (
     TASK,
     CnnVsResnet50Config,
 )
-from asvnb.train.classify import Predictions, SeedRun, binary_metrics, join_sets, run_seeds, values
+from asvnb.train.classify import (
+    ClassifierJob,
+    Predictions,
+    SeedRun,
+    binary_metrics,
+    join_sets,
+    run_seeds,
+    values,
+)
 from asvnb.train.detector import (
     INDEX_FILE,
     crop_or_pad,
@@ -163,20 +171,10 @@ def train_cms(
     train = sets["train"] if with_cv else sets["train"].where(LA)
     folder = name if with_cv else f"{name}-noCV"
     settings = cfg.settings(size=cfg.sizes[name], with_cv=with_cv)
-    runs = run_seeds(
-        folder,
-        factory,
-        kwargs,
-        train,
-        sets["val"],
-        evals,
-        cfg.setups[name],
-        TASK,
-        cfg.paths.out,
-        seeds,
-        settings,
-        cfg.device,
+    job = ClassifierJob(
+        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device
     )
+    runs = run_seeds(folder, job, cfg.paths.out, seeds, settings)
     for r in (
         runs
     ):  # a card beside the weights: `asvnb score` runs this countermeasure on anyone's audio

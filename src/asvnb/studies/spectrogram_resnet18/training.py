@@ -36,7 +36,7 @@ from asvnb.studies.spectrogram_resnet18.settings import (
     TASK,
     SpectrogramResNet18Config,
 )
-from asvnb.train.classify import Predictions, SeedRun, run_seeds
+from asvnb.train.classify import ClassifierJob, Predictions, SeedRun, run_seeds
 from asvnb.train.detector import (
     INDEX_FILE,
     describe_detector,
@@ -69,20 +69,10 @@ def train_models(
     folder = name.replace(" ", "_") + (f"-{tag}" if tag else "")
     train = sets["train"]
     settings = cfg.settings(tag=tag, train=train.ids, side=int(train.images.shape[-1]))
-    runs = run_seeds(
-        folder,
-        factory,
-        kwargs,
-        train,
-        sets["val"],
-        evals,
-        cfg.setups[name],
-        TASK,
-        cfg.paths.out,
-        seeds,
-        settings,
-        cfg.device,
+    job = ClassifierJob(
+        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device
     )
+    runs = run_seeds(folder, job, cfg.paths.out, seeds, settings)
     # a card beside the weights of the main runs (the leak runs are measurements, not detectors; the JPEG route has
     # no on-the-fly counterpart to store)
     if cfg.route == "tensor" and not tag:
