@@ -100,31 +100,17 @@ class CnnVsResnet50Config:
         image side; None keeps the profile's value, as does ``weights="default"``
         (None there means random initialisation).
         """
-        return cls._build(
-            profile,
-            config.check_profile(profile),
-            data_root,
-            epochs,
-            size,
-            weights,
-            device,
-            overrides,
-        )
+        named = {"epochs": epochs, "size": size, "weights": weights, "device": device}
+        return cls._build(profile, config.check_profile(profile), data_root, named | overrides)
 
     @classmethod
     def source_settings(
-        cls,
-        data_root: str | Path | None = None,
-        epochs: int | None = None,
-        size: int | None = None,
-        weights: str | None = "default",
-        device: str = "auto",
-        **overrides: Any,
+        cls, data_root: str | Path | None = None, **params: Any
     ) -> CnnVsResnet50Config:
         """The settings without a budget, on the real data (``source.yaml``): the source states none, so ours (the
-        full profile's) with 20 epochs for every model. Not a profile: ``benchmarks/gpu_check.py --settings
-        source`` projects their cost."""
-        return cls._build("source", "full", data_root, epochs, size, weights, device, overrides)
+        full profile's) with 20 epochs for every model; ``params`` as :meth:`for_profile` takes them. Not a
+        profile: ``benchmarks/gpu_check.py --settings source`` projects their cost."""
+        return cls._build("source", "full", data_root, params)
 
     @classmethod
     def _build(
@@ -132,12 +118,12 @@ class CnnVsResnet50Config:
         file: str,
         profile: str,
         data_root: str | Path | None,
-        epochs: int | None,
-        size: int | None,
-        weights: str | None,
-        device: str,
-        overrides: dict[str, Any],
+        params: dict[str, Any],
     ) -> CnnVsResnet50Config:
+        # the named parameters of for_profile; the rest are dotted keys of the settings file
+        overrides = dict(params)
+        epochs, size = overrides.pop("epochs", None), overrides.pop("size", None)
+        weights, device = overrides.pop("weights", "default"), overrides.pop("device", "auto")
         sizes = {f"sizes.{name}": size for name in CM_MODELS} if size else {}
         tree = load_tree(STUDY, file, {**sizes, **overrides}, epochs)
         if weights != "default":  # None is a value here (random init), not "keep the profile's"
