@@ -1,12 +1,18 @@
-"""The ``asvnb`` command: build the embedded corpus, run one notebook, build the book, score audio."""
+"""The ``asvnb`` command: build the embedded corpus, run one notebook, build the book, score audio.
+
+Reproducible voice anti-spoofing book: build the embedded corpus, execute study notebooks with
+papermill, build the Jupyter Book.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from asvnb import config
@@ -19,7 +25,12 @@ def _params(pairs: list[list[str]] | None) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """asvnb run: execute one notebook with papermill into the build tree."""
+    """asvnb run: execute one notebook with papermill into the build tree.
+
+    Execute NOTEBOOK (.ipynb or its paired .py) with papermill into build/book/<same path>.
+    Parameters are checked against the notebook's 'parameters' cell; an unchanged notebook with
+    the same parameters, package code and data is not executed again (use --force).
+    """
     from asvnb.book import execute_notebook
 
     params = _params(args.parameter)
@@ -33,7 +44,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    """asvnb book: execute every notebook that needs it and render the HTML book."""
+    """asvnb book: execute the notebooks that need it and build the HTML book.
+
+    Prepare the embedded corpus and stand-in models if missing, execute every notebook named in
+    _toc.yml that changed since its last successful execution (embedded profile), and render the
+    book with Jupyter Book into build/_build/html.
+    """
     from asvnb.book import build_book, prepare_embedded
 
     if not args.no_data:
@@ -44,7 +60,12 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def cmd_data_standins(args: argparse.Namespace) -> int:
-    """asvnb data standins: train (once) the local stand-ins of the hub models on the embedded corpus."""
+    """asvnb data standins: train the embedded profile's stand-in models once (cached in data/models).
+
+    Train the small SepFormer and WavLM detector that stand in for the hub models offline, on the
+    embedded corpus (built first with 'synth'). Cached under data/models, keyed by the corpus and
+    the configuration; an interrupted training resumes.
+    """
     from asvnb.train.standins import ensure_standins
 
     for kind, path in ensure_standins(config.embedded_root(), progress=True).items():
@@ -53,7 +74,12 @@ def cmd_data_standins(args: argparse.Namespace) -> int:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    """asvnb data synth: build the embedded corpus in the real datasets' layouts."""
+    """asvnb data synth: build the embedded corpus in the real datasets' layouts.
+
+    Build the embedded corpus deterministically from speech that Debian packages ship, in the
+    on-disk layouts of ASVspoof 2019 LA, ASVspoof 2021 LA eval, Common Voice, DEEP-VOICE, the
+    Imitation set, MUSAN and RIRS_NOISES. Files already built are kept.
+    """
     from asvnb.audio import expected_conversions
     from asvnb.data.synth import SystemPackagesMissing, build_corpus
 
@@ -83,7 +109,15 @@ def _threshold(value: str) -> str | float:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """asvnb score: score audio files or folders with a trained detector; 1 if any file could not be scored."""
+    """asvnb score: score your own audio files or folders with a detector the book trained.
+
+    Score audio files, and folders searched recursively for audio files (any format the loader
+    reads: WAV, FLAC, OGG, MP3, ...), with a trained countermeasure. Writes 'UTT SCORE DECISION'
+    lines (the ASVspoof 2021 'UTT SCORE' columns, then bonafide or spoof): higher scores are more
+    bona fide, and a score above the threshold is called bonafide. A file that cannot be scored is
+    reported with its reason and the others are still scored; the exit code is 1 if any file
+    failed, 2 if the model cannot be used.
+    """
     from asvnb.scoring import ScoringError, score_paths
 
     try:
@@ -93,23 +127,29 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 2
 
 
+def _paragraphs(doc: str) -> tuple[str, str]:
+    """A docstring's first line and the rest as one paragraph (argparse wraps it anew)."""
+    summary, _, details = doc.strip().partition("\n\n")
+    return summary, " ".join(details.split())
+
+
+def _command(
+    subparsers: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """Sub-command NAME running FUNC: help from its docstring's first line, description from the rest."""
+    # the docstrings are the one text of each command, so ``asvnb X --help`` and the code agree
+    summary, details = _paragraphs(inspect.getdoc(func))
+    p = subparsers.add_parser(name, help=summary.split(": ", 1)[1].rstrip("."), description=details)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``asvnb`` command."""
-    p = argparse.ArgumentParser(
-        prog="asvnb",
-        description="Reproducible voice anti-spoofing book: build the embedded corpus, "
-        "execute study notebooks with papermill, build the Jupyter Book.",
-    )
+    p = argparse.ArgumentParser(prog="asvnb", description=_paragraphs(__doc__)[1])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser(
-        "run",
-        help="execute one notebook with papermill into the build tree",
-        description="Execute NOTEBOOK (.ipynb or its paired .py) with papermill into "
-        "build/book/<same path>. Parameters are checked against the notebook's "
-        "'parameters' cell; an unchanged notebook with the same parameters, package "
-        "code and data is not executed again (use --force).",
-    )
+    r = _command(sub, "run", cmd_run)
     r.add_argument(
         "notebook", help="path of the notebook, e.g. notebooks/04_spectrogram_resnet18.ipynb"
     )
@@ -132,15 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--force", action="store_true", help="execute even if the cache says nothing changed"
     )
-    r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser(
-        "book",
-        help="execute the notebooks that need it and build the HTML book",
-        description="Prepare the embedded corpus and stand-in models if missing, execute every notebook named in "
-        "_toc.yml that changed since its last successful execution (embedded profile), "
-        "and render the book with Jupyter Book into build/_build/html.",
-    )
+    b = _command(sub, "book", cmd_book)
     b.add_argument(
         "-j",
         "--jobs",
@@ -162,7 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("small", "medium"),
         help="embedded corpus scale to prepare if missing (default small)",
     )
-    b.set_defaults(func=cmd_book)
 
     d = sub.add_parser(
         "data",
@@ -171,14 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "local stand-ins of the hub models (SepFormer, WavLM detector) on it.",
     )
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    s = dsub.add_parser(
-        "synth",
-        help="build the embedded corpus in the real datasets' layouts",
-        description="Build the embedded corpus deterministically from speech that Debian "
-        "packages ship, in the on-disk layouts of ASVspoof 2019 LA, ASVspoof 2021 "
-        "LA eval, Common Voice, DEEP-VOICE, the Imitation set, MUSAN and RIRS_NOISES. "
-        "Files already built are kept.",
-    )
+    s = _command(dsub, "synth", cmd_data_synth)
     s.add_argument(
         "--scale",
         default="small",
@@ -189,28 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", default=str(config.embedded_root()), help="output folder (default %(default)s)"
     )
-    s.set_defaults(func=cmd_data_synth)
-    m = dsub.add_parser(
-        "standins",
-        help="train the embedded profile's stand-in models once (cached in data/models)",
-        description="Train the small SepFormer and WavLM detector that stand in for the hub "
-        "models offline, on the embedded corpus (built first with 'synth'). Cached "
-        "under data/models, keyed by the corpus and the configuration; an "
-        "interrupted training resumes.",
-    )
-    m.set_defaults(func=cmd_data_standins)
+    _command(dsub, "standins", cmd_data_standins)
 
-    sc = sub.add_parser(
-        "score",
-        help="score your own audio files or folders with a detector the book trained",
-        description="Score audio files, and folders searched recursively for audio files (any format "
-        "the loader reads: WAV, FLAC, OGG, MP3, ...), with a trained countermeasure. "
-        "Writes 'UTT SCORE DECISION' lines (the ASVspoof 2021 'UTT SCORE' columns, then "
-        "bonafide or spoof): higher scores are more bona fide, and a score above the "
-        "threshold is called bonafide. A file that cannot be scored is reported with its "
-        "reason and the others are still scored; the exit code is 1 if any file failed, "
-        "2 if the model cannot be used.",
-    )
+    sc = _command(sub, "score", cmd_score)
     sc.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
     sc.add_argument(
         "--model",
@@ -234,7 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument(
         "--device", default="auto", help="auto (default: CUDA when present), cpu or cuda"
     )
-    sc.set_defaults(func=cmd_score)
     return p
 
 

@@ -34,7 +34,7 @@ Which official code each function follows (ASVspoof 2021 evaluation package,
 
 ASVspoof 5 Track 1 (evaluation package ``evaluation-package/calculate_modules.py``
 and ``calculate_metrics.py`` of the asvspoof5 repository; the parameters are
-:data:`ASVSPOOF5_PSPOOF`, :data:`ASVSPOOF5_CMISS`, :data:`ASVSPOOF5_CFA`):
+:class:`DcfCosts`, :data:`ASVSPOOF5`):
 
 - ``min_dcf``  = ``compute_mindcf`` over the official DET points;
 - ``act_dcf``  = ``compute_actDCF``: the DCF at the Bayes threshold ``-log(beta)``,
@@ -54,9 +54,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
 from asvnb import files
@@ -79,9 +81,8 @@ __all__ = [
     "read_scores",
     "read_cm_score_file",
     "align_scores",
-    "ASVSPOOF5_PSPOOF",
-    "ASVSPOOF5_CMISS",
-    "ASVSPOOF5_CFA",
+    "ASVSPOOF5",
+    "DcfCosts",
     "dcf_curve",
     "min_dcf",
     "bayes_threshold",
@@ -210,11 +211,11 @@ def asv_error_rates(asv_target, asv_nontarget, asv_spoof) -> AsvErrorRates:
 
 
 def tdcf_curve(
-    bonafide_cm,
-    spoof_cm,
-    asv_target,
-    asv_nontarget,
-    asv_spoof,
+    bonafide_cm: ArrayLike,
+    spoof_cm: ArrayLike,
+    asv_target: ArrayLike,
+    asv_nontarget: ArrayLike,
+    asv_spoof: ArrayLike,
     cost_model: CostModel | None = None,
     *,
     legacy: bool = False,
@@ -250,49 +251,39 @@ def tdcf_curve(
     return (c0 + c1 * pmiss_cm + c2 * pfa_cm) / (c0 + min(c1, c2)), thresholds
 
 
-def min_tdcf(
-    bonafide_cm,
-    spoof_cm,
-    asv_target,
-    asv_nontarget,
-    asv_spoof,
-    cost_model: CostModel | None = None,
-    *,
-    legacy: bool = False,
-) -> float:
-    """Normalised minimum t-DCF (ASVspoof 2021 revised form; ``legacy=True``: ASVspoof 2019)."""
-    curve, _ = tdcf_curve(
-        bonafide_cm, spoof_cm, asv_target, asv_nontarget, asv_spoof, cost_model, legacy=legacy
-    )
+def min_tdcf(*scores: ArrayLike, **options: Any) -> float:
+    """Normalised minimum t-DCF: the minimum of :func:`tdcf_curve`, which takes the same arguments."""
+    # one signature, tdcf_curve's, so the two cannot drift apart (2021 form unless legacy=True)
+    curve, _ = tdcf_curve(*scores, **options)
     return float(curve.min())
 
 
 # ------------------------------------------------------- ASVspoof 5 (Track 1)
-# The DCF parameters of ASVspoof 5, as the evaluation package sets them in calculate_metrics.py
-# (calculate_minDCF_EER_CLLR's dcf_cost_model; the evaluation plan's Eq. (3)-(4)).
-ASVSPOOF5_PSPOOF = 0.05  # prior probability of a spoofing attack
-ASVSPOOF5_CMISS = 1.0  # cost of the CM rejecting a bona fide utterance
-ASVSPOOF5_CFA = 10.0  # cost of the CM accepting a spoofed utterance
+@dataclass(frozen=True)
+class DcfCosts:
+    """The ASVspoof 5 DCF's prior and costs, as calculate_metrics.py sets them (dcf_cost_model; plan Eq. (3)-(4))."""
+
+    Pspoof: float = 0.05  # prior probability of a spoofing attack
+    Cmiss: float = 1.0  # cost of the CM rejecting a bona fide utterance
+    Cfa: float = 10.0  # cost of the CM accepting a spoofed utterance
+
+    def __post_init__(self) -> None:
+        # the normalised DCF is undefined for a prior outside (0, 1) or a non-positive cost
+        if not 0.0 < self.Pspoof < 1.0:
+            raise ValueError(f"Pspoof must be in (0, 1), got {self.Pspoof}")
+        if not (self.Cmiss > 0 and self.Cfa > 0):
+            raise ValueError(f"costs must be > 0, got Cmiss={self.Cmiss}, Cfa={self.Cfa}")
 
 
-def _dcf_params(Pspoof: float, Cmiss: float, Cfa: float) -> None:
-    """Refuse a prior outside (0, 1) or a non-positive cost: the normalised DCF is undefined there."""
-    if not 0.0 < Pspoof < 1.0:
-        raise ValueError(f"Pspoof must be in (0, 1), got {Pspoof}")
-    if not (Cmiss > 0 and Cfa > 0):
-        raise ValueError(f"costs must be > 0, got Cmiss={Cmiss}, Cfa={Cfa}")
+ASVSPOOF5 = DcfCosts()
 
 
 def dcf_curve(
-    bonafide_scores,
-    spoof_scores,
-    Pspoof: float = ASVSPOOF5_PSPOOF,
-    Cmiss: float = ASVSPOOF5_CMISS,
-    Cfa: float = ASVSPOOF5_CFA,
+    bonafide_scores: ArrayLike, spoof_scores: ArrayLike, costs: DcfCosts = ASVSPOOF5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalised DCF at every official DET point: (dcf, thresholds); see :func:`min_dcf` for the formula."""
-    _dcf_params(Pspoof, Cmiss, Cfa)
     frr, far, thresholds = det_curve(bonafide_scores, spoof_scores)
+    Pspoof, Cmiss, Cfa = costs.Pspoof, costs.Cmiss, costs.Cfa
     p_target = 1 - Pspoof
     # compute_mindcf's terms in its order of operations, so every point is bit for bit the official one
     c_det = Cmiss * frr * p_target + Cfa * far * (1 - p_target)
@@ -300,11 +291,7 @@ def dcf_curve(
 
 
 def min_dcf(
-    bonafide_scores,
-    spoof_scores,
-    Pspoof: float = ASVSPOOF5_PSPOOF,
-    Cmiss: float = ASVSPOOF5_CMISS,
-    Cfa: float = ASVSPOOF5_CFA,
+    bonafide_scores: ArrayLike, spoof_scores: ArrayLike, costs: DcfCosts = ASVSPOOF5
 ) -> float:
     """minDCF = min_t [Cmiss (1-Pspoof) Pmiss(t) + Cfa Pspoof Pfa(t)] / min(Cmiss (1-Pspoof), Cfa Pspoof) (ASVspoof 5).
 
@@ -313,24 +300,18 @@ def min_dcf(
     counts as rejected, ties with bona fide first). It depends only on the
     ranking of the scores; 1 is the cost of accepting or rejecting everything.
     """
-    curve, _ = dcf_curve(bonafide_scores, spoof_scores, Pspoof, Cmiss, Cfa)
+    curve, _ = dcf_curve(bonafide_scores, spoof_scores, costs)
     return float(curve.min())
 
 
-def bayes_threshold(
-    Pspoof: float = ASVSPOOF5_PSPOOF, Cmiss: float = ASVSPOOF5_CMISS, Cfa: float = ASVSPOOF5_CFA
-) -> float:
+def bayes_threshold(costs: DcfCosts = ASVSPOOF5) -> float:
     """Bayes threshold on LLR scores: -log(beta), beta = Cmiss (1-Pspoof) / (Cfa Pspoof); -0.642 for ASVspoof 5."""
-    _dcf_params(Pspoof, Cmiss, Cfa)
+    Pspoof, Cmiss, Cfa = costs.Pspoof, costs.Cmiss, costs.Cfa
     return float(-np.log(Cmiss * (1 - Pspoof) / (Cfa * Pspoof)))
 
 
 def act_dcf(
-    bonafide_scores,
-    spoof_scores,
-    Pspoof: float = ASVSPOOF5_PSPOOF,
-    Cmiss: float = ASVSPOOF5_CMISS,
-    Cfa: float = ASVSPOOF5_CFA,
+    bonafide_scores: ArrayLike, spoof_scores: ArrayLike, costs: DcfCosts = ASVSPOOF5
 ) -> float:
     """actDCF = [Cmiss (1-Pspoof) Pmiss(tau) + Cfa Pspoof Pfa(tau)] / min(Cfa Pspoof, Cmiss (1-Pspoof)), tau = -log beta.
 
@@ -345,7 +326,8 @@ def act_dcf(
     """
     bona = _scores(bonafide_scores, "bonafide_scores")
     spoof = _scores(spoof_scores, "spoof_scores")
-    tau = bayes_threshold(Pspoof, Cmiss, Cfa)
+    tau = bayes_threshold(costs)
+    Pspoof, Cmiss, Cfa = costs.Pspoof, costs.Cmiss, costs.Cfa
     rate_miss = np.sum(bona < tau) / bona.size
     rate_fa = np.sum(spoof >= tau) / spoof.size
     cost = Cmiss * (1 - Pspoof) * rate_miss + Cfa * Pspoof * rate_fa
