@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from asvnb import config
+from asvnb.errors import json_object
 
 
 @dataclass
@@ -89,3 +90,15 @@ def test_every_study_has_both_profiles_and_they_load() -> None:
     for study in studies:
         for profile in config.PROFILES:
             assert isinstance(config.load_settings(study, profile), dict), (study, profile)
+
+
+def test_a_broken_json_file_names_the_file_the_fault_and_the_remedy(tmp_path: Path) -> None:
+    manifest = tmp_path / "MANIFEST.json"
+    manifest.write_text('{"scale": "small",')
+    with pytest.raises(ValueError, match=r"MANIFEST.json: not valid JSON \(.*rebuild with `asvnb"):
+        config.data_fingerprint(tmp_path)
+    manifest.write_text('["scale", "small"]')
+    with pytest.raises(ValueError, match="MANIFEST.json: expected a JSON object, found list"):
+        config.data_fingerprint(tmp_path)
+    manifest.write_text('{"scale": "small"}')
+    assert json_object(manifest, "unused") == {"scale": "small"}

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from asvnb import __version__
+from asvnb.errors import json_object
 
 PROFILES = ("embedded", "full")
 # manifest keys that say how a corpus build went, not what the corpus holds
@@ -154,12 +155,7 @@ def data_fingerprint(root: str | Path) -> str:
     h = hashlib.sha256()
     manifest = root / "MANIFEST.json"
     if manifest.is_file():
-        try:
-            content = json.loads(manifest.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{manifest}: not valid JSON ({exc}); rebuild with `asvnb data synth`"
-            ) from exc
+        content = json_object(manifest, "rebuild with `asvnb data synth`")
         # timings and per-run counters say how a build went, not what the corpus holds
         volatile = {*BUILD_LOG_KEYS, "checked_by"}  # how a build went and which code last looked
         h.update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +104,15 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                     raw.decode("utf-8", "replace"),
                 ) from None
             yield i, line
+
+
+def json_object(path: str | Path, remedy: str) -> dict:
+    """The object a JSON file holds; otherwise a ValueError naming the file, what is wrong and ``remedy``."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); {remedy}") from exc
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(content).__name__}")
+    return content

@@ -14,7 +14,6 @@ interrupted build resumes, and every draw depends on a seed and the epoch.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -31,6 +30,7 @@ from asvnb.config import stable_hash
 from asvnb.data.asvspoof import LA2019, SPOOF
 from asvnb.data.commonvoice import CommonVoice
 from asvnb.data.mixtures import DynamicMixtures
+from asvnb.errors import json_object
 from asvnb.models import wavlm
 from asvnb.models.separation import SepformerNet, SepformerStandinConfig, write_sepformer
 from asvnb.models.wavlm import WavLMStandinConfig
@@ -86,15 +86,7 @@ def standin_info(path: str | Path) -> dict:
     p = Path(path) / "standin.json"
     if not p.is_file():
         return {}
-    try:
-        info = json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{p}: not valid JSON ({exc}); delete the stand-in folder to rebuild it"
-        ) from exc
-    if not isinstance(info, dict):
-        raise ValueError(f"{p}: expected a JSON object, found {type(info).__name__}")
-    return info
+    return json_object(p, "delete the stand-in folder to rebuild it")
 
 
 # ----------------------------------------------------------------------------- the SepFormer stand-in
