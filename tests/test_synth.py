@@ -15,6 +15,7 @@ import soundfile as sf
 from asvnb import config
 from asvnb.data.synth import (
     SCALES,
+    Scale,
     SystemPackagesMissing,
     attacks,
     build,
@@ -506,3 +507,20 @@ def test_a_corpus_of_an_older_version_is_removed_before_building(tmp_path, monke
     assert not (tmp_path / "LA").exists() and not (tmp_path / "KAGGLE").exists()
     assert not (tmp_path / "MANIFEST.json").exists() and (tmp_path / ".work").is_dir()
     assert "version 1 of the embedded corpus" in capsys.readouterr().out
+
+
+def test_scales_come_from_the_scales_file_and_refuse_a_misspelt_setting(tmp_path) -> None:
+    assert SCALES["small"] == Scale("small")  # the dataclass's defaults are the small scale
+    assert (TINY.la_speakers, TINY.la_bonafide, TINY.pool_s, TINY.batch) == (
+        (4, 3, 4),
+        (36, 24, 24),
+        10.0,
+        32,
+    )
+    assert SCALES["medium"].la21_trials == 4020 and SCALES["medium"].dv_s == (60.0, 75.0)
+    bad = tmp_path / "scales.yaml"
+    bad.write_text("tiny:\n  la_speaker: [4, 3, 4]\n")
+    with pytest.raises(
+        KeyError, match=r"scales.yaml: tiny: unknown setting\(s\) la_speaker for Scale"
+    ):
+        build.load_scales(bad)

@@ -19,6 +19,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from asvnb import config, files
 from asvnb.audio import INT16_MAX, expected_conversions, load_audio, resample, save_audio
@@ -28,91 +29,52 @@ from asvnb.data.synth.sources import SR
 
 @dataclass(frozen=True)
 class Scale:
-    """Every size of the corpus. Splits are (train, dev, eval)."""
+    """Every size of the corpus; the defaults are the "small" scale. Splits are (train, dev, eval)."""
 
     name: str
-    la_speakers: tuple[int, int, int] = (
-        12,
-        7,
-        9,
-    )  # 28 of the 34 usable speakers; the rest are held out
-    la_bonafide: tuple[int, int, int] = (
-        300,
-        220,
-        320,
-    )  # 20 %, 21 % and 16 % of each split, as LA's >= 10 %
-    la_spoof_per_attack: tuple[int, int, int] = (
-        200,
-        140,
-        130,
-    )  # train/dev: A01-A06, eval: A07-A19 (13 systems)
-    asv_enrol: int = (
-        3  # enrolment utterances per dev/eval speaker (not in the CM protocols, as in the real set)
-    )
-    utt_s: tuple[float, float] = (1.0, 3.0)  # speech per LA utterance, before the channel's padding
-    la21_trials: int = (
-        2010  # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
-    )
+    # 28 of the 34 usable speakers; the rest are held out
+    la_speakers: tuple[int, int, int] = (12, 7, 9)
+    # 20 %, 21 % and 16 % of each split, as LA's >= 10 %
+    la_bonafide: tuple[int, int, int] = (300, 220, 320)
+    # train/dev: A01-A06, eval: A07-A19 (13 systems)
+    la_spoof_per_attack: tuple[int, int, int] = (200, 140, 130)
+    # enrolment utterances per dev/eval speaker (not in the CM protocols, as in the real set)
+    asv_enrol: int = 3
+    # speech per LA utterance, before the channel's padding
+    utt_s: tuple[float, float] = (1.0, 3.0)
+    # 2021 eval trials: 2019-style eval utterances sent through a transmission codec
+    la21_trials: int = 2010
     cv_clips: int = 40
     cv_speakers: int = 3
     cv_s: tuple[float, float] = (2.0, 5.0)
-    dv_s: tuple[float, float] = (
-        60.0,
-        75.0,
-    )  # DEEP-VOICE file length: two or more 30 s segments per file
-    dv_fake: int = (
-        8  # of the 56 ordered pairs of the real set (WORLD VC of a minute of speech costs ~8 s)
-    )
+    # DEEP-VOICE file length: two or more 30 s segments per file
+    dv_s: tuple[float, float] = (60.0, 75.0)
+    # of the 56 ordered pairs of the real set (WORLD VC of a minute of speech costs ~8 s)
+    dv_fake: int = 8
     imitation: int = 10  # clips per class
     imitation_s: tuple[float, float] = (2.0, 5.0)
     musan_per_kind: int = 3
     musan_s: tuple[float, float] = (10.0, 20.0)
     rirs_per_room: int = 2
-    pool_s: float = (
-        60.0  # seconds of distinct prompts decoded per speaker (reused across utterances)
-    )
+    # seconds of distinct prompts decoded per speaker (reused across utterances)
+    pool_s: float = 60.0
     batch: int = 24  # files per G.722 batch: the unit of caching and of parallel work
     workers: int = 2
 
 
-SCALES = {
-    # tiny: the test suite's corpus; LA is large enough (~150 files) for the channel-fairness check
-    "tiny": Scale(
-        "tiny",
-        la_speakers=(4, 3, 4),
-        la_bonafide=(36, 24, 24),
-        la_spoof_per_attack=(3, 3, 2),
-        asv_enrol=2,
-        la21_trials=12,
-        cv_clips=4,
-        cv_speakers=2,
-        dv_s=(4.0, 6.0),
-        dv_fake=2,
-        imitation=2,
-        imitation_s=(1.5, 2.5),
-        musan_per_kind=1,
-        musan_s=(2.0, 3.0),
-        rirs_per_room=1,
-        pool_s=10.0,
-        batch=32,
-    ),
-    "small": Scale("small"),
-    "medium": Scale(
-        "medium",
-        la_speakers=(14, 8, 10),
-        la_bonafide=(600, 440, 640),
-        la_spoof_per_attack=(400, 280, 260),
-        asv_enrol=4,
-        la21_trials=4020,
-        cv_clips=160,
-        cv_speakers=2,
-        dv_fake=56,
-        imitation=25,
-        musan_per_kind=8,
-        rirs_per_room=6,
-        pool_s=200.0,
-    ),
-}
+SCALES_FILE = Path(__file__).with_name("scales.yaml")
+
+
+def load_scales(path: Path = SCALES_FILE) -> dict[str, Scale]:
+    """The corpus scales of ``scales.yaml`` beside this module: each one's departures from :class:`Scale`."""
+    tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {
+        name: config.from_dict(Scale, {"name": name, **(changes or {})}, f"{path}: {name}")
+        for name, changes in tree.items()
+    }
+
+
+SCALES = load_scales()
 
 CODECS = (
     ("none", "-"),
@@ -946,9 +908,9 @@ def _remove_generated(out: Path, version: int) -> None:
 
 
 def generator_hash() -> str:
-    """Hash of the generator's own code: a corpus built by other code is re-checked file by file."""
+    """Hash of the generator's code and scales: a corpus built by other ones is re-checked file by file."""
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
+    for p in [*sorted(Path(__file__).parent.glob("*.py")), SCALES_FILE]:
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
