@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,25 +57,34 @@ def family_pivot(fam: pd.DataFrame) -> pd.DataFrame:
     ).round(1)
 
 
-def family_rows(fam: pd.DataFrame) -> list[ResultRow]:
-    """Results rows of :func:`family_table`: data ``"LA19 eval, family VC"``, mean over seeds, mean interval."""
-    rows = []
-    for (study, system, name, f), g in fam.groupby(
+def _over_seeds(df: pd.DataFrame, value: str) -> Iterator[tuple[str, str, pd.DataFrame, dict]]:
+    """Per study, system, set and family of ``df``, in their order: the set, the family, the seeds' rows and the
+    fields their results row shares with every such row (column ``value`` as an EER, mean over seeds, with the
+    mean interval)."""
+    for (study, system, name, fam), g in df.groupby(
         ["study", "system", "set", "family"], sort=False
     ):
-        rows.append(
-            ResultRow(
-                "leaderboard",
-                f"{study[:2]} {system}",
-                f"{name}, family {f}",
-                "eer",
-                **over_seeds_with_ci(g["eer"], g["ci95"]),
-                n_trials=int(g["n_trials"].iloc[0]),
-                note="spoofs of one attack family against every bona fide trial",
-                extra={"breakdown": "family", "group": f},
-            )
+        shared = {
+            "system": f"{study[:2]} {system}",
+            "metric": "eer",
+            **over_seeds_with_ci(g[value], g["ci95"]),
+            "n_trials": int(g["n_trials"].iloc[0]),
+        }
+        yield name, fam, g, shared
+
+
+def family_rows(fam: pd.DataFrame) -> list[ResultRow]:
+    """Results rows of :func:`family_table`: data ``"LA19 eval, family VC"``, mean over seeds, mean interval."""
+    return [
+        ResultRow(
+            "leaderboard",
+            data=f"{name}, family {f}",
+            note="spoofs of one attack family against every bona fide trial",
+            extra={"breakdown": "family", "group": f},
+            **shared,
         )
-    return rows
+        for name, f, _, shared in _over_seeds(fam, "eer")
+    ]
 
 
 def family_floor(
@@ -118,23 +127,16 @@ def family_floor(
 
 def floor_rows(floor: pd.DataFrame) -> list[ResultRow]:
     """Results rows of :func:`family_floor` (table ``floor``), mean over seeds."""
-    rows = []
-    for (study, system, name, fam), g in floor.groupby(
-        ["study", "system", "set", "family"], sort=False
-    ):
-        rows.append(
-            ResultRow(
-                "floor",
-                f"{study[:2]} {system}",
-                name,
-                "eer",
-                **over_seeds_with_ci(g["floor"], g["ci95"]),
-                n_trials=int(g["n_trials"].iloc[0]),
-                note=f"pooled EER if every spoof outside the {fam} family were rejected "
-                f"({100 * g['share'].iloc[0]:.0f} % of the spoofs are {fam})",
-            )
+    return [
+        ResultRow(
+            "floor",
+            data=name,
+            note=f"pooled EER if every spoof outside the {fam} family were rejected "
+            f"({100 * g['share'].iloc[0]:.0f} % of the spoofs are {fam})",
+            **shared,
         )
-    return rows
+        for name, fam, g, shared in _over_seeds(floor, "floor")
+    ]
 
 
 def floor_sentence(floor: pd.DataFrame) -> str:
