@@ -321,60 +321,61 @@ def result_rows(
             )
         )
     n = len(next(iter(pre.values())).stream_labels) if pre else 0
+
+    def stream_row(
+        table: str, system: str, runs: list[PipelineResult], note: str, source: float | None = None
+    ) -> ResultRow:
+        """The stream EER on the mixtures: the mean over ``runs`` (seeds; the EER itself for one run)."""
+        return ResultRow(
+            table,
+            system,
+            data,
+            "stream_eer",
+            **over_seeds([r.stream_report()["eer"] for r in runs]),
+            ci95=stream_eer_ci(runs),
+            n_trials=2 * n,
+            source=source,
+            note=note,
+        )
+
+    pretrained_source = SOURCE["pretrained_stream"]["eer"]
     for name, r in pre.items():
         rows.append(
-            ResultRow(
+            stream_row(
                 "pipeline",
                 f"{name}, pre-trained",
-                data,
-                "stream_eer",
-                r.stream_report()["eer"],
-                ci95=stream_eer_ci([r]),
-                n_trials=2 * n,
-                source=SOURCE["pretrained_stream"]["eer"] if name == "sepformer" else None,
-                note="streams matched to reference sources by SI-SNR",
+                [r],
+                "streams matched to reference sources by SI-SNR",
+                pretrained_source if name == "sepformer" else None,
             )
         )
     if label_matched is not None:
         rows.append(
-            ResultRow(
+            stream_row(
                 "pipeline",
                 "sepformer, pre-trained, label matching",
-                data,
-                "stream_eer",
-                label_matched.stream_report()["eer"],
-                ci95=stream_eer_ci([label_matched]),
-                n_trials=2 * n,
-                source=SOURCE["pretrained_stream"]["eer"],
-                note="the source's matching: the permutation with the lower sum |P(spoof) - label|",
+                [label_matched],
+                "the source's matching: the permutation with the lower sum |P(spoof) - label|",
+                pretrained_source,
             )
         )
     for matching, r in controls.items():
         rows.append(
-            ResultRow(
+            stream_row(
                 "control",
                 f"random scores, {matching} matching",
-                data,
-                "stream_eer",
-                r.stream_report()["eer"],
-                ci95=stream_eer_ci([r]),
-                n_trials=2 * n,
-                note="a detector that knows nothing: a fair matching gives 0.5",
+                [r],
+                "a detector that knows nothing: a fair matching gives 0.5",
             )
         )
     if post:
-        eers = [r.stream_report()["eer"] for r in post]
         rows.append(
-            ResultRow(
+            stream_row(
                 "pipeline",
                 "sepformer, fine-tuned",
-                data,
-                "stream_eer",
-                **over_seeds(eers),
-                ci95=stream_eer_ci(post),
-                n_trials=2 * n,
-                source=SOURCE["finetuned_stream"]["eer"],
-                note="streams matched to reference sources by SI-SNR; mean over seeds",
+                post,
+                "streams matched to reference sources by SI-SNR; mean over seeds",
+                SOURCE["finetuned_stream"]["eer"],
             )
         )
     return rows
