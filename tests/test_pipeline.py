@@ -24,6 +24,7 @@ from asvnb.studies.overlap_pipeline.separate_and_score import (
     random_control,
     run_pipeline,
     source_match,
+    stream_logits,
 )
 
 
@@ -147,7 +148,8 @@ def test_run_pipeline_hand_case(tmp_path):
         do_normalize=False,
         return_attention_mask=True,
     )
-    res = run_pipeline(ms, cache, fe, MeanAbsDetector(), batch_size=2, matching="labels")
+    logits = stream_logits(ms, cache, fe, MeanAbsDetector(), batch_size=2)
+    res = run_pipeline(ms, cache, logits, matching="labels")
     assert res.mixed_true == ["SB", "BB", "SS"] and res.mixed_pred == ["SB", "SB", "SS"]
     np.testing.assert_allclose(
         res.p_spoof, [[0.9, 0.2], [0.6, 0.1], [0.7, 0.8]], atol=1e-3

@@ -16,6 +16,7 @@ from asvnb.studies.overlap_pipeline.separate_and_score import (
     StreamCache,
     ensure_streams,
     run_pipeline,
+    stream_logits,
 )
 
 
@@ -169,7 +170,8 @@ def test_cache_reused_by_finetuning_and_interrupted_run_resumes(setup, monkeypat
     assert resumed.history["lr"].iloc[0] > 0
     # the exported best model loads like the hub model and runs in the pipeline
     fe, model = wavlm.load_detector(str(resumed.best_dir))
-    res = run_pipeline(mixes["eval"], cache, fe, model, max_samples=cfg.max_samples)
+    logits = stream_logits(mixes["eval"], cache, fe, model, max_samples=cfg.max_samples)
+    res = run_pipeline(mixes["eval"], cache, logits)
     assert len(res.mixed_pred) == 6 and set(res.mixed_pred) <= {"SS", "SB", "BB"}
     rep = res.stream_report()
     assert rep["n"] == 12 and np.isfinite(rep["eer"])

@@ -244,16 +244,10 @@ def assemble(
 
 
 def run_pipeline(
-    ms: MixtureSet,
-    cache: StreamCache,
-    fe: Any,
-    model: nn.Module,
-    batch_size: int = 16,
-    max_samples: int | None = None,
-    matching: str = "sources",
+    ms: MixtureSet, cache: StreamCache, logits: np.ndarray, matching: str = "sources"
 ) -> PipelineResult:
-    """Detect spoofing in both cached streams of every mixture, match streams to sources, label the mixture."""
-    logits = stream_logits(ms, cache, fe, model, batch_size, max_samples)
+    """The pipeline's last steps on the detector's logits of both cached streams of every mixture
+    (:func:`stream_logits`): match streams to sources (by SI-SNR against ``cache``), label the mixture."""
     return assemble(
         ms, logits, matching, source_matches(ms, cache) if matching == "sources" else None
     )
