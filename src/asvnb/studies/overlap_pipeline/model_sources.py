@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -15,22 +17,26 @@ from asvnb.train import standins
 from asvnb.train.standins import standin_info
 
 
+def _source(cfg: OverlapConfig, given: str | None, hub: str, standin: Callable[[], Path]) -> str:
+    """The model to load: ``given``, the hub id (full profile), or the cached stand-in (``standin()`` trains it
+    once)."""
+    if given:
+        return given
+    if cfg.profile == "full":
+        return hub
+    return str(standin())
+
+
 def sepformer_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
     """The SepFormer to load: the given one, the hub id (full), or the cached stand-in (trained once)."""
-    if cfg.sepformer:
-        return cfg.sepformer
-    if cfg.profile == "full":
-        return separation.HUB_SEPFORMER
-    return str(standins.sepformer_standin(cfg.paths.data, cfg.sepformer_standin, progress))
+    standin = partial(standins.sepformer_standin, cfg.paths.data, cfg.sepformer_standin, progress)
+    return _source(cfg, cfg.sepformer, separation.HUB_SEPFORMER, standin)
 
 
 def detector_source(cfg: OverlapConfig, progress: bool | None = None) -> str:
     """The detector to load: the given one, the hub id (full), or the cached stand-in (trained once)."""
-    if cfg.detector:
-        return cfg.detector
-    if cfg.profile == "full":
-        return wavlm.HUB_WAVLM
-    return str(standins.wavlm_standin(cfg.paths.data, cfg.detector_standin, progress))
+    standin = partial(standins.wavlm_standin, cfg.paths.data, cfg.detector_standin, progress)
+    return _source(cfg, cfg.detector, wavlm.HUB_WAVLM, standin)
 
 
 def ensure_standins(cfg: OverlapConfig, progress: bool | None = None) -> dict[str, str]:
