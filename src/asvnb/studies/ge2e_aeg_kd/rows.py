@@ -194,36 +194,24 @@ def result_rows(
 ) -> list[ResultRow]:
     """Every key figure of the study as typed rows for ``build/results/03_ge2e_aeg_kd.json``."""
     rows: list[ResultRow] = []
+    cms = []  # table, system, the runs' result name, the runs, the published figures, breakdown
     for label, name in (("NLL", "G NLL"), ("GE2E+NLL", "G GE2E+NLL")):
         src = TABLE1["GE2E + NLL" if label == "GE2E+NLL" else label]
-        rows += cm_rows(
-            "1",
-            f"G-ResNetSE, {label}",
-            [r.results[name] for r in runs],
-            data,
-            cfg,
-            src,
-            _note(cfg, runs=runs),
-            breakdown=True,
-        )
+        cms.append(("1", f"G-ResNetSE, {label}", name, runs, src, True))
     t2 = table2_runs(runs)
     for arch, prefix in (("G-ResNetSE", "G"), ("L-ResNetSE", "L")):
         for mode in AEG_MODES:
             name = "G GE2E+NLL" if (prefix, mode) == ("G", "none") else f"{prefix} {mode}"
             runs_of = runs if name == "G GE2E+NLL" else t2
-            if not runs_of:
-                continue
-            label = "no AEG" if mode == "none" else f"{mode} AEG"
-            rows += cm_rows(
-                "2",
-                f"{arch}, {label}",
-                [r.results[name] for r in runs_of],
-                data,
-                cfg,
-                TABLE2[(arch, mode)],
-                _note(cfg, runs=runs_of),
-                breakdown=prefix == "L",
-            )
+            if runs_of:
+                label = "no AEG" if mode == "none" else f"{mode} AEG"
+                cms.append(
+                    ("2", f"{arch}, {label}", name, runs_of, TABLE2[(arch, mode)], prefix == "L")
+                )
+    for table, system, name, runs_of, src, breakdown in cms:
+        results = [r.results[name] for r in runs_of]
+        note = _note(cfg, runs=runs_of)
+        rows += cm_rows(table, system, results, data, cfg, src, note, breakdown=breakdown)
     rows += speaker_rows(runs, cfg)
     with_dev = [r.dev["G GE2E+NLL"] for r in runs if "G GE2E+NLL" in r.dev]
     if with_dev:
