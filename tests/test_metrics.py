@@ -267,29 +267,49 @@ def test_cm_score_file_2019_format(tmp_path):
     assert M.per_attack_eer(df["score"], df["key"], df["system"])["eer"].tolist() == [0.0, 0.0]
 
 
+# what the two readers of score files say of a bad file (read_scores of x.txt, read_decisions of the
+# ``UTT SCORE DECISION`` files of test_metrics_decisions, s.txt): the file, the line and what is wrong
+SCORES_FILE_ERRORS = [
+    (
+        "a 1.0\nb 2.0 3.0\n",
+        r"x\.txt:2: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', got 3 fields",
+    ),
+    ("a 1.0\nb high\n", r"x\.txt:2: score 'high' is not a number"),
+    ("a 1.0\n\nb nan\n", r"x\.txt:3: score 'nan' is not finite"),
+    ("a 1.0\nb 2.0\na 3.0\n", r"x\.txt:3: utterance a already scored on line 1"),
+    ("a - bonafide 1.0\nb 2.0\n", r"x\.txt:2: 2 fields, but earlier lines have 4"),
+    ("\n\n", r"x\.txt: no scores in file"),
+]
+DECISIONS_FILE_ERRORS = [
+    ("a 1.0\n", r"s.txt:1: expected 'UTT SCORE DECISION', got 2 fields"),
+    ("a 1.0 spoof\nb x spoof\n", r"s.txt:2: score 'x' is not a number"),
+    ("a inf spoof\n", r"s.txt:1: score 'inf' is not finite"),
+    ("a 1.0 fake\n", r"s.txt:1: decision must be bonafide or spoof, got 'fake'"),
+    ("a 1.0 spoof\na 2.0 spoof\n", r"s.txt:2: utterance a already scored on line 1"),
+    ("\n\n", r"s.txt: no scores in file"),
+]
+
+
 @pytest.mark.parametrize(
-    "text,msg",
-    [
-        (
-            "a 1.0\nb 2.0 3.0\n",
-            r"x\.txt:2: expected 'UTT SCORE' or 'UTT SYSTEM KEY SCORE', got 3 fields",
-        ),
-        ("a 1.0\nb high\n", r"x\.txt:2: score 'high' is not a number"),
-        ("a 1.0\n\nb nan\n", r"x\.txt:3: score 'nan' is not finite"),
-        ("a 1.0\nb 2.0\na 3.0\n", r"x\.txt:3: utterance a already scored on line 1"),
-        ("a - bonafide 1.0\nb 2.0\n", r"x\.txt:2: 2 fields, but earlier lines have 4"),
-        ("\n\n", r"x\.txt: no scores in file"),
-    ],
+    "read,name,text,msg",
+    [(M.read_scores, "x.txt", *case) for case in SCORES_FILE_ERRORS]
+    + [(M.read_decisions, "s.txt", *case) for case in DECISIONS_FILE_ERRORS],
 )
-def test_read_scores_errors_name_file_and_line(tmp_path, text, msg):
-    (tmp_path / "x.txt").write_text(text)
+def test_score_file_readers_name_file_and_line(tmp_path, read, name, text, msg):
+    (tmp_path / name).write_text(text)
     with pytest.raises(M.ScoreFileError, match=msg):
-        M.read_scores(tmp_path / "x.txt")
+        read(tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    "read,name", [(M.read_scores, "missing.txt"), (M.read_decisions, "none.txt")]
+)
+def test_score_file_readers_refuse_a_missing_file(tmp_path, read, name):
+    with pytest.raises(M.ScoreFileError, match="no such score file"):
+        read(tmp_path / name)
 
 
 def test_score_file_writer_and_reader_refuse_bad_input(tmp_path):
-    with pytest.raises(M.ScoreFileError, match="no such score file"):
-        M.read_scores(tmp_path / "missing.txt")
     with pytest.raises(ValueError, match="duplicated utterance IDs"):
         M.write_scores(tmp_path / "d.txt", ["a", "a"], [1.0, 2.0])
     with pytest.raises(ValueError, match="whitespace"):

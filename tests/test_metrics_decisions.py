@@ -39,26 +39,8 @@ def test_writing_refuses_bad_columns(tmp_path, ids, scores, decisions, msg):
     assert not (tmp_path / "s.txt").exists()
 
 
-@pytest.mark.parametrize(
-    "text,msg",
-    [
-        ("a 1.0\n", r"s.txt:1: expected 'UTT SCORE DECISION', got 2 fields"),
-        ("a 1.0 spoof\nb x spoof\n", r"s.txt:2: score 'x' is not a number"),
-        ("a inf spoof\n", r"s.txt:1: score 'inf' is not finite"),
-        ("a 1.0 fake\n", r"s.txt:1: decision must be bonafide or spoof, got 'fake'"),
-        ("a 1.0 spoof\na 2.0 spoof\n", r"s.txt:2: utterance a already scored on line 1"),
-        ("\n\n", r"s.txt: no scores in file"),
-    ],
-)
-def test_reading_names_the_line(tmp_path, text, msg):
-    (tmp_path / "s.txt").write_text(text)
-    with pytest.raises(M.ScoreFileError, match=msg):
-        M.read_decisions(tmp_path / "s.txt")
-
-
-def test_reading_a_missing_file(tmp_path):
-    with pytest.raises(M.ScoreFileError, match="no such score file"):
-        M.read_decisions(tmp_path / "none.txt")
+# reading a bad or missing file: test_metrics.test_score_file_readers_name_file_and_line and
+# test_score_file_readers_refuse_a_missing_file, with read_scores' cases
 
 
 def test_write_scores_unchanged_by_the_shared_checks(tmp_path):
