@@ -332,51 +332,43 @@ def test_failure_names_notebook_cell_and_error(tiny: Path, tmp_path: Path) -> No
         run(tiny, {"fail": True, "n": 2}, build)
 
 
+def asvnb_cli(*args: str, build: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m asvnb.cli ARGS`` in a process of its own, its output captured as text; ``build``: its
+    ``ASVNB_BUILD`` (None: this process's environment as it is)."""
+    env = None if build is None else {**_env(), "ASVNB_BUILD": str(build)}
+    return subprocess.run(
+        [sys.executable, "-m", "asvnb.cli", *args], capture_output=True, text=True, env=env
+    )
+
+
 def test_cli_run_with_overrides(tmp_path: Path) -> None:
     out = tmp_path / "tiny-out.ipynb"
     env_build = tmp_path / "build"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "asvnb.cli",
-            "run",
-            str(TINY.with_suffix(".py")),
-            "-p",
-            "n",
-            "6",
-            "-p",
-            "label",
-            "cli",
-            "--profile",
-            "embedded",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env={**_env(), "ASVNB_BUILD": str(env_build)},
+    proc = asvnb_cli(
+        "run",
+        str(TINY.with_suffix(".py")),
+        "-p",
+        "n",
+        "6",
+        "-p",
+        "label",
+        "cli",
+        "--profile",
+        "embedded",
+        "-o",
+        str(out),
+        build=env_build,
     )
     assert proc.returncode == 0, proc.stderr
     assert "cli: sum of squares below 6 times 1.0 = 55.0" in outputs_text(out)
-    bad = subprocess.run(
-        [sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "epochs", "2"],
-        capture_output=True,
-        text=True,
-        env={**_env(), "ASVNB_BUILD": str(env_build)},
-    )
+    bad = asvnb_cli("run", str(TINY), "-p", "epochs", "2", build=env_build)
     assert (
         bad.returncode == 2
         and "unknown parameter(s) epochs" in bad.stderr
         and "valid parameters" in bad.stderr
     )
     # a wrongly typed value is refused before any cell runs: no kernel starts, nothing is recorded
-    typed = subprocess.run(
-        [sys.executable, "-m", "asvnb.cli", "run", str(TINY), "-p", "n", "abc"],
-        capture_output=True,
-        text=True,
-        env={**_env(), "ASVNB_BUILD": str(env_build)},
-    )
+    typed = asvnb_cli("run", str(TINY), "-p", "n", "abc", build=env_build)
     assert (
         typed.returncode == 2 and "parameter n expects int (default 3), got 'abc'" in typed.stderr
     )
@@ -387,12 +379,7 @@ def test_cli_run_with_overrides(tmp_path: Path) -> None:
         "profile": "embedded",
     }  # still the first run's
     # a file that is not a notebook: one line, no traceback
-    readme = subprocess.run(
-        [sys.executable, "-m", "asvnb.cli", "run", str(ROOT / "README.md")],
-        capture_output=True,
-        text=True,
-        env={**_env(), "ASVNB_BUILD": str(env_build)},
-    )
+    readme = asvnb_cli("run", str(ROOT / "README.md"), build=env_build)
     assert readme.returncode == 2 and len(readme.stderr.strip().splitlines()) == 1
     assert readme.stderr.startswith("asvnb: error: ") and "not a notebook" in readme.stderr
     assert "Traceback" not in readme.stderr and "NotJSONError" not in readme.stderr
@@ -434,9 +421,7 @@ def _env() -> dict:
     ],
 )
 def test_help_texts(argv: list[str], fragment: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "asvnb.cli", *argv], capture_output=True, text=True
-    )
+    proc = asvnb_cli(*argv)
     assert proc.returncode == 0
     assert fragment in " ".join(proc.stdout.split())
 

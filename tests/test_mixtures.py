@@ -144,13 +144,13 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(AudioError, match="sampling rates do not match"):
         generate(ts, tmp_path / "src", tmp_path / "mix", n=5, seed=0)
     bad = tmp_path / "meta.txt"
-    bad.write_text(
-        "a_b.flac a.flac spoof b.flac bonafide SB\na_c.flac a.flac spoof c.flac spoof SB\n"
-    )
-    with pytest.raises(
-        ProtocolError, match=r"meta.txt:2: mixed label 'SB' does not match spoof \+ spoof"
+    for text, msg in (
+        (
+            "a_b.flac a.flac spoof b.flac bonafide SB\na_c.flac a.flac spoof c.flac spoof SB\n",
+            r"meta.txt:2: mixed label 'SB' does not match spoof \+ spoof",
+        ),
+        ("a_b.flac a.flac fake b.flac bonafide SB\n", r"meta.txt:1"),
     ):
-        read_metadata(bad)
-    bad.write_text("a_b.flac a.flac fake b.flac bonafide SB\n")
-    with pytest.raises(ProtocolError, match=r"meta.txt:1"):
-        read_metadata(bad)
+        bad.write_text(text)
+        with pytest.raises(ProtocolError, match=msg):
+            read_metadata(bad)

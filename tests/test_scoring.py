@@ -73,6 +73,17 @@ def speech() -> list[Path]:
 CNN_KW = {"n_classes": 2, "in_channels": 3, "channels": (4, 8, 8), "hidden": 16, "emb_dim": 8}
 
 
+def save_detector(best: Path, cls: type[torch.nn.Module], kw: dict, seed: int, **card) -> None:
+    """``cls(**kw)`` built after ``torch.manual_seed(seed)``, its weights saved in a new folder ``best`` (as the
+    trainer exports them) and its card beside them: 16 kHz, class 0 bona fide, the rest of the card as given."""
+    best.mkdir(parents=True)
+    torch.manual_seed(seed)
+    torch.save(cls(**kw).state_dict(), best / "model.pt")
+    describe_detector(
+        best, model=model_config(cls, **kw), sample_rate=16000, bonafide_class=0, **card
+    )
+
+
 def image_run(
     root: Path,
     threshold: float | None = 0.0,
@@ -83,17 +94,13 @@ def image_run(
     """A run folder ``root/seed0`` holding a tiny spectrogram CNN (study 01's kind) and its card."""
     from asvnb.models.cnn import SpectrogramCNN
 
-    best = root / "seed0" / "best"
-    best.mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.save(SpectrogramCNN(**CNN_KW).state_dict(), best / "model.pt")
-    describe_detector(
-        best,
-        model=model_config(SpectrogramCNN, **CNN_KW),
-        sample_rate=16000,
+    save_detector(
+        root / "seed0" / "best",
+        SpectrogramCNN,
+        CNN_KW,
+        seed=0,
         frontend=image_frontend(512, size=size, model_size=model_size),
         clip=clip or crop_or_pad(2.0),
-        bonafide_class=0,
         threshold=None if threshold is None else dev_threshold(threshold, 0.25, "test dev"),
         name="tiny CNN",
         study="test",
@@ -112,17 +119,13 @@ def resnetse_run(root: Path) -> Path:
         "emb_dim": 8,
         "frontend": preset("logmel40_resnetse", sr=16000),
     }
-    best = root / "best"
-    best.mkdir(parents=True)
-    torch.manual_seed(1)
-    torch.save(ResNetSE(**kw).state_dict(), best / "model.pt")
-    describe_detector(
-        best,
-        model=model_config(ResNetSE, **kw),
-        sample_rate=16000,
+    save_detector(
+        root / "best",
+        ResNetSE,
+        kw,
+        seed=1,
         frontend=waveform_frontend(),
         clip=crop_or_pad(1.5),
-        bonafide_class=0,
         threshold=dev_threshold(-2.0, 0.3, "test dev"),
     )
     return root

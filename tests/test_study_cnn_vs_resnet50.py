@@ -143,16 +143,24 @@ def test_speaker_cnn_trains_and_embeds(corpus: Path, tmp_path: Path) -> None:
         )  # one speaker's clips
 
 
-def test_min_tdcf_ranks_countermeasures_and_reports_hard_decisions() -> None:
-    rng = np.random.default_rng(0)
-    asv = study.ASVScores.from_frame(
+def asv_scores(
+    rng: np.random.Generator, n: int, means: tuple[float, float, float]
+) -> study.ASVScores:
+    """``n`` target, ``n`` non-target and ``n`` spoof ASV scores ~ N(mean, 1), drawn from ``rng`` in that order."""
+    keys = ("target", "nontarget", "spoof")
+    return study.ASVScores.from_frame(
         pd.DataFrame(
             {
-                "key": ["target"] * 50 + ["nontarget"] * 50 + ["spoof"] * 50,
-                "score": np.r_[rng.normal(2, 1, 50), rng.normal(-2, 1, 50), rng.normal(1.5, 1, 50)],
+                "key": [k for k in keys for _ in range(n)],
+                "score": np.concatenate([rng.normal(mean, 1, n) for mean in means]),
             }
         )
     )
+
+
+def test_min_tdcf_ranks_countermeasures_and_reports_hard_decisions() -> None:
+    rng = np.random.default_rng(0)
+    asv = asv_scores(rng, 50, (2, -2, 1.5))
     labels = np.r_[np.zeros(40, int), np.ones(40, int)]
     good = np.c_[
         np.r_[rng.normal(3, 1, 40), rng.normal(-3, 1, 40)], np.zeros(80)
@@ -220,24 +228,8 @@ def test_mp3_shortcut_probability_that_cv_scores_above_la() -> None:
 
 def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
     rng = np.random.default_rng(1)
-    asv = study.ASVScores.from_frame(
-        pd.DataFrame(
-            {
-                "key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
-                "score": np.r_[rng.normal(2, 1, 40), rng.normal(-2, 1, 40), rng.normal(1.5, 1, 40)],
-            }
-        )
-    )
-    weak = study.ASVScores.from_frame(
-        pd.DataFrame(
-            {
-                "key": ["target"] * 40 + ["nontarget"] * 40 + ["spoof"] * 40,
-                "score": np.r_[
-                    rng.normal(0.5, 1, 40), rng.normal(-0.5, 1, 40), rng.normal(0.5, 1, 40)
-                ],
-            }
-        )
-    )
+    asv = asv_scores(rng, 40, (2, -2, 1.5))
+    weak = asv_scores(rng, 40, (0.5, -0.5, 0.5))
     labels = np.r_[np.zeros(30, int), np.ones(30, int)]
 
     def runs(shift: float) -> list[SeedRun]:

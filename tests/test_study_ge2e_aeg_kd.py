@@ -86,23 +86,19 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def cfg(corpus, build_dir) -> study.GE2EAEGKDConfig:
+    """The embedded settings cut to seconds on the tiny corpus, on the CPU, with a fixed AEG threshold."""
+    crops = {"sample_rate": SR, "crop_s": 0.25, "eval_crop_s": 0.25}  # the corpus's rate
+    ge2e = {"ge2e_speakers": 3, "ge2e_utts": 4, "ge2e_epochs": 2}  # all 3 speakers in every batch
+    training = {"emb_dim": 32, "epochs": 2, "batch_size": 8, "train_per_epoch": 8, "aeg_pool": 6}
     return study.GE2EAEGKDConfig.for_profile(
         "embedded",
         data_root=corpus,
-        sample_rate=SR,
-        crop_s=0.25,
-        eval_crop_s=0.25,
-        emb_dim=32,
-        ge2e_speakers=3,
-        ge2e_utts=4,
-        ge2e_epochs=2,
-        epochs=2,
-        batch_size=8,
-        train_per_epoch=8,
-        aeg_pool=6,
         device="cpu",
         aeg_threshold_rule="fixed",
         bootstrap=50,
+        **crops,
+        **ge2e,
+        **training,
     )
 
 

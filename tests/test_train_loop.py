@@ -60,6 +60,11 @@ def evaluate(model: nn.Module, loader) -> dict[str, float]:
     return {"val_loss": loss / n, "val_acc": correct / n}
 
 
+def quiet_config(out: Path, epochs: int, seed: int = 0, **settings) -> TrainConfig:
+    """The trainer's settings for a test: no progress bar, the rest as given."""
+    return TrainConfig(out_dir=out, epochs=epochs, seed=seed, progress=False, **settings)
+
+
 def make_trainer(out: Path, epochs: int = 4, seed: int = 0) -> Trainer:
     torch.manual_seed(seed)
     model = TinyNet()
@@ -68,15 +73,7 @@ def make_trainer(out: Path, epochs: int = 4, seed: int = 0) -> Trainer:
     data = make_data()
     train = DataLoader(data, batch_size=16, shuffle=True)
     val = DataLoader(make_data(1), batch_size=32)
-    cfg = TrainConfig(
-        out_dir=out,
-        epochs=epochs,
-        seed=seed,
-        monitor="val_acc",
-        mode="max",
-        progress=False,
-        max_grad_norm=1.0,
-    )
+    cfg = quiet_config(out, epochs, seed, monitor="val_acc", mode="max", max_grad_norm=1.0)
     return Trainer(
         model,
         opt,
@@ -212,7 +209,7 @@ def epoch_aware_trainer(out: Path, data: EpochAware) -> Trainer:
     torch.manual_seed(0)
     model = TinyNet()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    cfg = TrainConfig(out_dir=out, epochs=4, seed=0, monitor="train_loss", progress=False)
+    cfg = quiet_config(out, 4, monitor="train_loss")
     return Trainer(model, opt, DataLoader(data, batch_size=16, shuffle=True), loss_fn, cfg)
 
 
@@ -253,7 +250,7 @@ def test_the_trainer_alone_tells_sampler_and_dataset_the_epoch(tmp_path: Path) -
     data, sampler = EpochAware(), EpochSampler(96)
     torch.manual_seed(0)
     model = TinyNet()
-    cfg = TrainConfig(out_dir=tmp_path, epochs=3, seed=0, monitor="train_loss", progress=False)
+    cfg = quiet_config(tmp_path, 3, monitor="train_loss")
     loader = DataLoader(data, batch_size=16, sampler=sampler)
     Trainer(model, torch.optim.Adam(model.parameters(), lr=0.05), loader, loss_fn, cfg).fit()
     # each epoch's number reaches both, 0-based, and no call gives any other number
