@@ -200,8 +200,9 @@ def measure_units(
     torch.manual_seed(0)
     units: dict[str, Unit] = {}
 
-    def add(u: Unit) -> None:
-        units[u.name] = u
+    def add(name: str, what: str, fn: Callable[[], None], per: float) -> None:
+        """Measure ``fn`` on the device, ``per`` units a call (best of ``reps``), and keep it as ``name``."""
+        units[name] = measure(name, what, fn, per, device, reps)
 
     print(
         f"per-unit costs ({'0.5 s inputs, ' if tiny else ''}batch sizes of the full profile"
@@ -215,28 +216,20 @@ def measure_units(
     b = batch(c02.sep_batch)
     mix8 = torch.randn(b, int(seconds * 8000), device=device) * 0.1
     add(
-        measure(
-            "sepformer",
-            "s of 8 kHz audio separated (SepFormer, wsj02mix size)",
-            torch.no_grad()(lambda m=sep: m(mix8)),
-            b * seconds,
-            device,
-            reps,
-        )
+        "sepformer",
+        "s of 8 kHz audio separated (SepFormer, wsj02mix size)",
+        torch.no_grad()(lambda m=sep: m(mix8)),
+        b * seconds,
     )
     del sep
     tasnet = (
         torchaudio.models.conv_tasnet_base(num_sources=2).to(device).eval()
     )  # CONVTASNET_BASE_LIBRI2MIX's
     add(
-        measure(
-            "convtasnet",
-            "s of 8 kHz audio separated (ConvTasNet base)",
-            torch.no_grad()(lambda m=tasnet: m(mix8.unsqueeze(1))),
-            b * seconds,
-            device,
-            reps,
-        )
+        "convtasnet",
+        "s of 8 kHz audio separated (ConvTasNet base)",
+        torch.no_grad()(lambda m=tasnet: m(mix8.unsqueeze(1))),
+        b * seconds,
     )
     del tasnet
 
@@ -244,14 +237,10 @@ def measure_units(
     n = batch(c02.det_batch)
     wav = torch.randn(n, int(seconds * 16000), device=device)
     add(
-        measure(
-            "wavlm_fwd",
-            "s of 16 kHz audio scored (WavLM Base)",
-            forward(det, lambda: wav, device),
-            n * seconds,
-            device,
-            reps,
-        )
+        "wavlm_fwd",
+        "s of 16 kHz audio scored (WavLM Base)",
+        forward(det, lambda: wav, device),
+        n * seconds,
     )
     n = batch(
         2 * c02.batch_size
@@ -259,87 +248,55 @@ def measure_units(
     wav_t = torch.randn(n, int(seconds * 16000), device=device)
     labels = torch.zeros(n, dtype=torch.long, device=device)
     add(
-        measure(
-            "wavlm_train",
-            "s of 16 kHz audio trained on (WavLM Base, AdamW)",
-            train_step(det, lambda m: m(input_values=wav_t, labels=labels).loss, device, "adamw"),
-            n * seconds,
-            device,
-            reps,
-        )
+        "wavlm_train",
+        "s of 16 kHz audio trained on (WavLM Base, AdamW)",
+        train_step(det, lambda m: m(input_values=wav_t, labels=labels).loss, device, "adamw"),
+        n * seconds,
     )
     del det
 
-    # --- study 03: ResNetSE teacher and student at 22.05 kHz
+    # --- study 03: ResNetSE teacher and student at 22.05 kHz (units of one c03.crop_s utterance)
     crop = 0.5 if tiny else c03.crop_s
     n = batch(c03.batch_size)
+    per_crop = n * crop / c03.crop_s
     x = torch.randn(n, int(crop * c03.sample_rate), device=device) * 0.1
     y = torch.randint(0, 7, (n,), device=device)
     teacher, student = c03.teacher(), c03.student()
-    add(
-        measure(
-            "g_resnetse_train",
-            f"{c03.crop_s:g} s utterance, training step (G-ResNetSE)",
-            train_step(teacher, lambda m: F.nll_loss(m(x), y), device),
-            n * crop / c03.crop_s,
-            device,
-            reps,
+    resnetse = {"g": (teacher, "G-ResNetSE"), "l": (student, "L-ResNetSE")}
+    for tag, (model, label) in resnetse.items():
+        add(
+            f"{tag}_resnetse_train",
+            f"{c03.crop_s:g} s utterance, training step ({label})",
+            train_step(model, lambda m: F.nll_loss(m(x), y), device),
+            per_crop,
         )
-    )
-    add(
-        measure(
-            "l_resnetse_train",
-            f"{c03.crop_s:g} s utterance, training step (L-ResNetSE)",
-            train_step(student, lambda m: F.nll_loss(m(x), y), device),
-            n * crop / c03.crop_s,
-            device,
-            reps,
+    for tag, (model, label) in resnetse.items():
+        add(
+            f"{tag}_resnetse_fwd",
+            f"{c03.crop_s:g} s utterance scored ({label})",
+            forward(model, lambda: x, device),
+            per_crop,
         )
-    )
-    add(
-        measure(
-            "g_resnetse_fwd",
-            f"{c03.crop_s:g} s utterance scored (G-ResNetSE)",
-            forward(teacher, lambda: x, device),
-            n * crop / c03.crop_s,
-            device,
-            reps,
-        )
-    )
-    add(
-        measure(
-            "l_resnetse_fwd",
-            f"{c03.crop_s:g} s utterance scored (L-ResNetSE)",
-            forward(student, lambda: x, device),
-            n * crop / c03.crop_s,
-            device,
-            reps,
-        )
-    )
     from asvnb.train.adversarial import generate_adversarial
 
     speakers = [
         f"s{i // 2}" for i in range(n)
     ]  # pairs of one speaker: BIM needs a same-speaker partner
     add(
-        measure(
-            "g_resnetse_bim",
-            f"{c03.crop_s:g} s utterance attacked ({c03.aeg_iters} BIM steps, G-ResNetSE)",
-            lambda m=teacher: generate_adversarial(
-                m,
-                x,
-                speakers,
-                alpha=c03.aeg_alpha,
-                iters=c03.aeg_iters,
-                threshold=math.inf,
-                batch_size=n,
-            ),
-            n * crop / c03.crop_s,
-            device,
-            reps,
-        )
+        "g_resnetse_bim",
+        f"{c03.crop_s:g} s utterance attacked ({c03.aeg_iters} BIM steps, G-ResNetSE)",
+        lambda m=teacher: generate_adversarial(
+            m,
+            x,
+            speakers,
+            alpha=c03.aeg_alpha,
+            iters=c03.aeg_iters,
+            threshold=math.inf,
+            batch_size=n,
+        ),
+        per_crop,
     )
-    del teacher, student
+    del teacher, student, model, resnetse
 
     # --- studies 01 and 04: image classifiers on 224 px spectrogram images
     from asvnb.models.cnn import SimpleCNN, SpectrogramCNN
@@ -368,24 +325,13 @@ def measure_units(
         img = torch.rand(n, 3, side, side, device=device)
         lab = torch.zeros(n, dtype=torch.long, device=device)
         add(
-            measure(
-                f"{name}_train",
-                f"{side} px image, training step (batch {n})",
-                train_step(model, lambda m, img=img, lab=lab: F.cross_entropy(m(img), lab), device),
-                n,
-                device,
-                reps,
-            )
+            f"{name}_train",
+            f"{side} px image, training step (batch {n})",
+            train_step(model, lambda m, img=img, lab=lab: F.cross_entropy(m(img), lab), device),
+            n,
         )
         add(
-            measure(
-                f"{name}_fwd",
-                f"{side} px image scored",
-                forward(model, lambda img=img: img, device),
-                n,
-                device,
-                reps,
-            )
+            f"{name}_fwd", f"{side} px image scored", forward(model, lambda img=img: img, device), n
         )
         del model
     return units
