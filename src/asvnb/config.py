@@ -19,7 +19,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 import yaml
@@ -296,6 +296,46 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[key] = v
     return flat
+
+
+class StudySettings:
+    """What every study's settings dataclass shares: it is read from the study's YAML files.
+
+    A subclass sets ``STUDY`` (its folder under ``asvnb/configs``) and may
+    override :meth:`_tree` (parameters that are not keys of the file, such as
+    "every model's epochs") and :meth:`_finish` (settings computed from others).
+    """
+
+    STUDY: ClassVar[str]
+
+    @classmethod
+    def for_profile(cls, profile: str, data_root: str | Path | None = None, **params: Any) -> Self:
+        """The profile's YAML settings with ``params``: keys of the file, dotted for nested ones, or the study's
+        named parameters (see its ``_tree``); None keeps the file's value."""
+        return cls._build(
+            profile, profile, Paths.for_profile(profile, cls.STUDY, data_root), params
+        )
+
+    @classmethod
+    def source_settings(cls, data_root: str | Path | None = None, **params: Any) -> Self:
+        """The source's own settings on the real data (``source.yaml``), what every departure is measured
+        from; not a profile (``benchmarks/gpu_check.py --settings source`` projects their cost)."""
+        return cls._build("source", "full", Paths.for_profile("full", cls.STUDY, data_root), params)
+
+    @classmethod
+    def _build(cls, file: str, profile: str, paths: Paths, params: Mapping[str, Any]) -> Self:
+        tree, extra = cls._tree(file, dict(params))
+        where = str(settings_file(cls.STUDY, file))
+        return from_dict(cls, tree, where, profile=profile, paths=paths, **extra)._finish()
+
+    @classmethod
+    def _tree(cls, file: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The settings tree of ``file`` with ``params``, and the fields given as objects, not file keys."""
+        return load_settings(cls.STUDY, file, params), {}
+
+    def _finish(self) -> Self:
+        """The settings with those computed from the others filled in (none here)."""
+        return self
 
 
 def departures(reference: Mapping[str, Any], ours: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:

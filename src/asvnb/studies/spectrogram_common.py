@@ -41,6 +41,19 @@ def load_tree(
     return config.load_settings(study, profile, overrides)
 
 
+def image_tree(
+    study: str, file: str, params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Studies 01 and 04's settings tree and device: ``epochs`` sets every model's epochs, ``weights`` the
+    ImageNet backbone (None there means random initialisation); None and "default" keep the file's value."""
+    epochs, weights = params.pop("epochs", None), params.pop("weights", "default")
+    device = params.pop("device", "auto")
+    tree = load_tree(study, file, params, epochs)
+    if weights != "default":  # None is a value here (random init), not "keep the profile's"
+        tree["weights"] = weights
+    return tree, {"device": device}
+
+
 def bullets(items: Mapping[str, str]) -> str:
     """A markdown list: ``- **key**: value`` per item."""
     return "\n".join(f"- **{k}**: {v}" for k, v in items.items())

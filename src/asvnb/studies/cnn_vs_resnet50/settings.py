@@ -14,7 +14,7 @@ from asvnb.config import Paths
 from asvnb.models.cnn import SpectrogramCNN
 from asvnb.models.image_resnet import resnet50_classifier
 from asvnb.studies import chapter
-from asvnb.studies.spectrogram_common import backbone, load_tree
+from asvnb.studies.spectrogram_common import backbone, image_tree
 from asvnb.train.classify import ClassifierSetup, Task
 
 STUDY = "01_cnn_vs_resnet50"
@@ -64,7 +64,7 @@ SOURCE_NOTES = {
 
 
 @dataclass
-class CnnVsResnet50Config:
+class CnnVsResnet50Config(config.StudySettings):
     """Everything study 01 depends on; the values are in the profile's YAML file (the source states none)."""
 
     profile: str
@@ -83,60 +83,15 @@ class CnnVsResnet50Config:
     setups: dict[str, ClassifierSetup]
     device: str = "auto"
 
-    @classmethod
-    def for_profile(
-        cls,
-        profile: str,
-        data_root: str | Path | None = None,
-        epochs: int | None = None,
-        size: int | None = None,
-        weights: str | None = "default",
-        device: str = "auto",
-        **overrides: Any,
-    ) -> CnnVsResnet50Config:
-        """The profile's YAML settings with ``overrides`` (keys of the file, dotted for nested ones).
-
-        ``epochs`` sets every model's epochs, ``size`` both countermeasures'
-        image side; None keeps the profile's value, as does ``weights="default"``
-        (None there means random initialisation).
-        """
-        named = {"epochs": epochs, "size": size, "weights": weights, "device": device}
-        return cls._build(profile, config.check_profile(profile), data_root, named | overrides)
+    STUDY = STUDY
 
     @classmethod
-    def source_settings(
-        cls, data_root: str | Path | None = None, **params: Any
-    ) -> CnnVsResnet50Config:
-        """The settings without a budget, on the real data (``source.yaml``): the source states none, so ours (the
-        full profile's) with 20 epochs for every model; ``params`` as :meth:`for_profile` takes them. Not a
-        profile: ``benchmarks/gpu_check.py --settings source`` projects their cost."""
-        return cls._build("source", "full", data_root, params)
-
-    @classmethod
-    def _build(
-        cls,
-        file: str,
-        profile: str,
-        data_root: str | Path | None,
-        params: dict[str, Any],
-    ) -> CnnVsResnet50Config:
-        # the named parameters of for_profile; the rest are dotted keys of the settings file
-        overrides = dict(params)
-        epochs, size = overrides.pop("epochs", None), overrides.pop("size", None)
-        weights, device = overrides.pop("weights", "default"), overrides.pop("device", "auto")
+    def _tree(cls, file: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``epochs`` sets every model's epochs, ``size`` both countermeasures' image side; None keeps the
+        profile's value, as does ``weights="default"`` (None there means random initialisation)."""
+        size = params.pop("size", None)
         sizes = {f"sizes.{name}": size for name in CM_MODELS} if size else {}
-        tree = load_tree(STUDY, file, {**sizes, **overrides}, epochs)
-        if weights != "default":  # None is a value here (random init), not "keep the profile's"
-            tree["weights"] = weights
-        where = str(config.settings_file(STUDY, file))
-        return config.from_dict(
-            cls,
-            tree,
-            where,
-            profile=profile,
-            paths=Paths.for_profile(profile, STUDY, data_root),
-            device=device,
-        )
+        return image_tree(STUDY, file, {**sizes, **params})
 
     def model(self, name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]]:
         """Factory and keyword arguments of a countermeasure."""

@@ -38,7 +38,7 @@ def complexity_table(cfg: GE2EAEGKDConfig, seconds: float = 4.0) -> pd.DataFrame
     """Params/MACs of the source's architectures at ``seconds`` of input, and of the models trained here."""
     frames = int(round(seconds * 100)) + 1  # 10 ms hop, centred frames
     # the source's architectures, at its 512-d embedding
-    src = GE2EAEGKDConfig.source_settings(paths=cfg.paths)
+    src = GE2EAEGKDConfig.source_settings(cfg.paths.data)
     rows = [
         complexity(src.teacher(), "G-ResNetSE, layout L (the text's description)", frames),
         complexity(replace(src, teacher_layout="V2").teacher(), "G-ResNetSE, layout V2", frames),

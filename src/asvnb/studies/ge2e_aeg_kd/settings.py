@@ -42,7 +42,7 @@ NOT_TRAINING = (
 
 
 @dataclass
-class GE2EAEGKDConfig:
+class GE2EAEGKDConfig(config.StudySettings):
     """Everything study 03 needs; the YAML files give every value and say why (:meth:`for_profile`)."""
 
     profile: str
@@ -90,33 +90,11 @@ class GE2EAEGKDConfig:
     device: str
     reductions: tuple[str, ...] = ()  # departures from the source's settings, for the tables' notes
 
-    @classmethod
-    def source_settings(
-        cls,
-        data_root: str | Path | None = None,
-        paths: config.Paths | None = None,
-        **overrides: Any,
-    ) -> GE2EAEGKDConfig:
-        """The source's settings on the real data (``source.yaml``): what every departure is measured from.
+    STUDY = STUDY
 
-        Not a profile: on one GPU they cost about twice the whole book's one-hour
-        budget for this study alone (``benchmarks/gpu_check.py --settings source``).
-        """
-        paths = paths or config.Paths.for_profile("full", STUDY, data_root)
-        tree = config.load_settings(STUDY, "source", overrides)
-        where = str(config.settings_file(STUDY, "source"))
-        return config.from_dict(cls, tree, where, profile="full", paths=paths)
-
-    @classmethod
-    def for_profile(
-        cls, profile: str, data_root: str | Path | None = None, **overrides: Any
-    ) -> GE2EAEGKDConfig:
-        """The settings of ``embedded`` or ``full`` from their YAML file; ``overrides`` (None: the file's value)
-        replace settings by name."""
-        paths = config.Paths.for_profile(profile, STUDY, data_root)
-        tree = config.load_settings(STUDY, profile, overrides)
-        where = str(config.settings_file(STUDY, profile))
-        cfg = config.from_dict(cls, tree, where, profile=profile, paths=paths)
+    def _finish(self) -> GE2EAEGKDConfig:
+        """The AEG pool capped by ``max_items``, integer seeds and the departures in words."""
+        cfg = self
         if cfg.max_items is not None and cfg.aeg_pool is None:
             cfg = replace(cfg, aeg_pool=cfg.max_items)
         cfg = replace(cfg, seeds=tuple(int(k) for k in cfg.seeds))

@@ -21,7 +21,7 @@ STANDIN_FIELDS = ("sepformer_standin", "detector_standin")
 
 
 @dataclass
-class OverlapConfig:
+class OverlapConfig(config.StudySettings):
     """Everything study 02 depends on, per profile (the values: ``configs/02_overlap_pipeline/<profile>.yaml``)."""
 
     profile: str
@@ -49,39 +49,18 @@ class OverlapConfig:
     sepformer_standin: SepformerStandinConfig = field(default_factory=SepformerStandinConfig)
     detector_standin: WavLMStandinConfig = field(default_factory=WavLMStandinConfig)
 
-    @classmethod
-    def for_profile(
-        cls,
-        profile: str,
-        data_root: str | Path | None = None,
-        epochs: int | None = None,
-        **overrides: Any,
-    ) -> OverlapConfig:
-        """A profile's settings from its YAML file, with ``overrides`` (dotted keys; None keeps the profile's)."""
-        paths = Paths.for_profile(profile, STUDY, data_root)
-        return cls._load(profile, profile, paths, {"epochs": epochs, **overrides})
+    STUDY = STUDY
 
     @classmethod
-    def source_settings(
-        cls, data_root: str | Path | None = None, epochs: int | None = None, **overrides: Any
-    ) -> OverlapConfig:
-        """The source's settings on the real data (``source.yaml``: the full profile with the source's mixture
-        counts). Not a profile: ``benchmarks/gpu_check.py --settings source`` projects their cost."""
-        paths = Paths.for_profile("full", STUDY, data_root)
-        return cls._load("source", "full", paths, {"epochs": epochs, **overrides})
-
-    @classmethod
-    def _load(
-        cls, settings: str, profile: str, paths: Paths, overrides: dict[str, Any]
-    ) -> OverlapConfig:
-        extra = {k: overrides.pop(k) for k in STANDIN_FIELDS if k in overrides}
-        data = config.load_settings(STUDY, settings, overrides)
+    def _tree(cls, file: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The stand-ins' settings come as objects (not keys of the file); ``max_items`` caps every split's mixtures."""
+        extra = {k: params.pop(k) for k in STANDIN_FIELDS if k in params}
+        data = config.load_settings(STUDY, file, params)
         if data.get("max_items") is not None:
             data["n_mixtures"] = {
                 k: min(n, data["max_items"]) for k, n in data["n_mixtures"].items()
             }
-        where = str(config.settings_file(STUDY, settings))
-        return config.from_dict(cls, data, where, profile=profile, paths=paths, **extra)
+        return data, extra
 
     @property
     def models_dir(self) -> Path:

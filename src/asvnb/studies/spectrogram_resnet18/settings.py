@@ -19,7 +19,7 @@ from asvnb.config import Paths
 from asvnb.models.cnn import SimpleCNN
 from asvnb.models.image_resnet import ResNet18Transfer
 from asvnb.studies import chapter
-from asvnb.studies.spectrogram_common import backbone, load_tree
+from asvnb.studies.spectrogram_common import backbone, image_tree
 from asvnb.train.classify import ClassifierSetup, Task
 
 STUDY = "04_spectrogram_resnet18"
@@ -56,7 +56,7 @@ def source_settings() -> dict[str, Any]:
 
 
 @dataclass
-class SpectrogramResNet18Config:
+class SpectrogramResNet18Config(config.StudySettings):
     """Everything study 04 depends on; the values are in the profile's YAML file."""
 
     profile: str
@@ -74,34 +74,23 @@ class SpectrogramResNet18Config:
     setups: dict[str, ClassifierSetup]
     device: str = "auto"
 
-    @classmethod
-    def for_profile(
-        cls,
-        profile: str,
-        data_root: str | Path | None = None,
-        epochs: int | None = None,
-        weights: str | None = "default",
-        device: str = "auto",
-        **overrides: Any,
-    ) -> SpectrogramResNet18Config:
-        """The profile's YAML settings with ``overrides`` (keys of the file, dotted for nested ones).
+    STUDY = STUDY
 
-        ``epochs`` sets every model's epochs; None keeps the profile's value, as
-        does ``weights="default"`` (None there means random initialisation).
-        """
-        tree = load_tree(STUDY, config.check_profile(profile), overrides, epochs)
-        if weights != "default":  # None is a value here (random init), not "keep the profile's"
-            tree["weights"] = weights
+    @classmethod
+    def source_settings(
+        cls, data_root: str | Path | None = None, **params: Any
+    ) -> SpectrogramResNet18Config:
+        """The source's settings on the real data: the full profile (study 04 has no ``source.yaml``)."""
+        return cls.for_profile("full", data_root, **params)
+
+    @classmethod
+    def _tree(cls, file: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``epochs`` sets every model's epochs; None keeps the profile's value, as does ``weights="default"``
+        (None there means random initialisation)."""
+        tree, extra = image_tree(STUDY, file, params)
         if tree["seconds"] <= 0:
             raise ValueError(f"segment length must be positive, got {tree['seconds']} s")
-        return config.from_dict(
-            cls,
-            tree,
-            str(config.settings_file(STUDY, profile)),
-            profile=profile,
-            paths=Paths.for_profile(profile, STUDY, data_root),
-            device=device,
-        )
+        return tree, extra
 
     def as_settings(self) -> dict[str, Any]:
         """The settings as the YAML files hold them (without profile, paths and device)."""
