@@ -23,6 +23,7 @@ from asvnb.features import render
 from asvnb.metrics import eer
 from asvnb.studies import spectrogram_common as common
 from asvnb.studies import spectrogram_resnet18 as study
+from asvnb.studies.spectrogram_resnet18.settings import DV, LA, MPL_DEFAULT_NFFT, TASK
 from asvnb.train import load_best
 from asvnb.train.classify import Predictions, SeedRun, binary_metrics, join_sets
 
@@ -51,12 +52,12 @@ def test_sets_follow_the_source_preparation(corpus: Path, tmp_path: Path) -> Non
     cfg = mini_cfg(corpus, tmp_path)
     sets = study.load_sets(cfg)
     # LA: per split 2 speakers x 2 labels, each 2.1 s joined -> pieces of 1, 1 and 0.1 s = 12 segments
-    la_train = sets["train"].where(study.LA)
+    la_train = sets["train"].where(LA)
     assert len(la_train) == 12 and sorted(la_train.labels.tolist()) == [0] * 6 + [1] * 6
     assert "LA_00t1_real_3" in la_train.ids and "LA_00t1_fake_1" in la_train.ids
-    assert len(sets["test"].where(study.LA)) == 12 and len(sets["val"].where(study.LA)) == 12
+    assert len(sets["test"].where(LA)) == 12 and len(sets["val"].where(LA)) == 12
     # DEEP-VOICE: 6 files of 3 s -> 18 one-second segments, split 20% test then 20% of the rest validation
-    dv = [sets[k].where(study.DV) for k in ("train", "val", "test")]
+    dv = [sets[k].where(DV) for k in ("train", "val", "test")]
     assert [len(d) for d in dv] == [11, 3, 4]
     ids = [i for d in dv for i in d.ids]
     assert len(set(ids)) == 18 and "ann-original_3" in ids and "cat-to-ann_1" in ids
@@ -80,7 +81,7 @@ def test_leaky_fft_changes_only_the_real_images(corpus: Path, tmp_path: Path) ->
     cfg = mini_cfg(corpus, tmp_path)
     fixed, leaky = (
         study.deepvoice_images(cfg),
-        study.deepvoice_images(cfg, nfft_real=study.MPL_DEFAULT_NFFT),
+        study.deepvoice_images(cfg, nfft_real=MPL_DEFAULT_NFFT),
     )
     assert fixed.ids == leaky.ids
     real = fixed.labels == study.REAL
@@ -273,7 +274,7 @@ def test_fast_metrics_agree_with_sklearn() -> None:
 
     rng = np.random.default_rng(0)
     y, yhat, s = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.normal(size=200)
-    task = study.TASK
+    task = TASK
     p, r, f, _ = precision_recall_fscore_support(y, yhat, pos_label=task.positive, average="binary")
     pw, rw, fw, _ = precision_recall_fscore_support(y, yhat, average="weighted")
     want = {
@@ -302,7 +303,7 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
         SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels)})
         for k, lg in enumerate((l0, l1))
     ]
-    row = common.seed_row("test", "toy", "six", runs, "test", "f1", study.TASK, reps=200)
+    row = common.seed_row("test", "toy", "six", runs, "test", "f1", TASK, reps=200)
     assert row.value == pytest.approx((2 / 3 + 1) / 2) and row.std == pytest.approx(
         np.std([2 / 3, 1], ddof=1)
     )
@@ -315,14 +316,14 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
         runs,
         "test",
         "custom",
-        study.TASK,
+        TASK,
         reps=50,
         fn=[lambda y, p, s: 0.25, lambda y, p, s: 0.75],
     )
     assert row.value == 0.5 and row.ci95 == (0.5, 0.5)
     other = SeedRun(2, None, 1, Path("."), {"test": Predictions(l1, labels[::-1])})
     with pytest.raises(ValueError, match="different trials"):
-        common.seed_row("test", "toy", "six", runs + [other], "test", "f1", study.TASK)
+        common.seed_row("test", "toy", "six", runs + [other], "test", "f1", TASK)
 
 
 def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
@@ -344,7 +345,7 @@ def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
 def test_join_sets_scores_the_whole_set_from_its_parts() -> None:
     a = Predictions(np.array([[0.0, 2.0], [1.0, 0.0]]), np.array([1, 0]), ["a1", "a2"])
     b = Predictions(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([0, 1]), ["b1", "b2"])
-    run = join_sets(SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), study.TASK)
+    run = join_sets(SeedRun(0, None, 1, Path("."), {"A": a, "B": b}), "AB", ("A", "B"), TASK)
     assert run.predictions["AB"].ids == ["a1", "a2", "b1", "b2"]
     # predicted 1,0,1,1 against 1,0,0,1 (real 1 positive): TP 2, FP 1, FN 0 -> F1 0.8, accuracy 3/4
     assert run.metrics["AB"]["f1"] == pytest.approx(0.8) and run.metrics["AB"][

@@ -60,6 +60,7 @@ normalisation itself (``asvnb.features.instance_norm``), once, on either input.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -262,38 +263,32 @@ class ResNetSE(nn.Module):
         return self.classify(self.embed(x))
 
 
-def _resnetse(
+def resnetse(
     channels: tuple[int, int, int, int],
-    layout: str,
-    emb_dim: int,
-    n_classes: int,
-    sample_rate: int | None,
+    layout: str = "L",
+    emb_dim: int = 512,
+    n_classes: int = len(CLASSES),
+    sample_rate: int | None = 22050,
 ) -> ResNetSE:
+    """A ResNetSE countermeasure with the source's defaults (512-d embedding, three classes, 22,050 Hz).
+
+    ``sample_rate`` sets the log-mel front-end (waveform input); ``None`` takes
+    40-band log-mel features instead. Plain arguments, so a JSON model config rebuilds it.
+    """
     frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
     return ResNetSE(
         channels, emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
     )
 
 
-def g_resnetse(
-    layout: str = "L",
-    emb_dim: int = 512,
-    n_classes: int = len(CLASSES),
-    sample_rate: int | None = 22050,
-) -> ResNetSE:
+def g_resnetse(**options: Any) -> ResNetSE:
     """Teacher G-ResNetSE, channels :data:`TEACHER_CHANNELS`; ``layout="V2"`` matches Table 3 (6.39 M).
 
-    ``sample_rate`` sets the log-mel front-end (waveform input); ``None`` takes
-    40-band log-mel features instead. Plain arguments, so a JSON model config rebuilds it.
+    ``options`` as :func:`resnetse` takes them.
     """
-    return _resnetse(TEACHER_CHANNELS, layout, emb_dim, n_classes, sample_rate)
+    return resnetse(TEACHER_CHANNELS, **options)
 
 
-def l_resnetse(
-    layout: str = "L",
-    emb_dim: int = 512,
-    n_classes: int = len(CLASSES),
-    sample_rate: int | None = 22050,
-) -> ResNetSE:
-    """Student L-ResNetSE, channels :data:`STUDENT_CHANNELS` (Table 3: 1.44 M); arguments as ``g_resnetse``."""
-    return _resnetse(STUDENT_CHANNELS, layout, emb_dim, n_classes, sample_rate)
+def l_resnetse(**options: Any) -> ResNetSE:
+    """Student L-ResNetSE, channels :data:`STUDENT_CHANNELS` (Table 3: 1.44 M); ``options`` as :func:`resnetse`."""
+    return resnetse(STUDENT_CHANNELS, **options)

@@ -32,13 +32,9 @@ from asvnb.studies.spectrogram_resnet18.sets import (
     split_deepvoice_by_recording,
 )
 from asvnb.studies.spectrogram_resnet18.settings import (
-    DV,
     FAKE,
-    LA,
-    MPL_DEFAULT_NFFT,
     REAL,
     STUDY,
-    TASK,
     SpectrogramResNet18Config,
     setup,
     setup_notes,
@@ -79,19 +75,15 @@ from asvnb.studies.spectrogram_resnet18.training import (
 )
 
 __all__ = [
-    "DV",
     "FAKE",
-    "LA",
     "REAL",
     "DATA",
     "LeakRuns",
-    "MPL_DEFAULT_NFFT",
     "ResNet18Transfer",
     "SOURCE_UNSEEN_BATCHES",
     "STUDY",
     "SYSTEMS",
     "SpectrogramResNet18Config",
-    "TASK",
     "all_rows",
     "assemble",
     "batch_averaged_metrics",

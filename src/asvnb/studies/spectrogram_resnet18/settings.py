@@ -127,16 +127,7 @@ class SpectrogramResNet18Config(config.StudySettings):
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """What a run depends on besides the model and optimiser: its folder hash (train.classify.seed_run_dir)."""
-        return {
-            "profile": self.profile,
-            "route": self.route,
-            "seconds": self.seconds,
-            "sr": self.sr,
-            "size": self.size,
-            "nfft": self.nfft,
-            "data": config.data_fingerprint(self.paths.data),
-            **extra,
-        }
+        return {"profile": self.profile, **self.drawing(**extra)}  # the profile and its images
 
 
 def setup(
