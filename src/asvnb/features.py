@@ -93,16 +93,16 @@ def instance_norm(x: torch.Tensor, dim: int = -1, eps: float = 1e-5) -> torch.Te
 class SpecConfig:
     """STFT settings in milliseconds (so one preset serves any rate) and the mel/normalisation options."""
 
-    sr: int = 16000
-    n_fft: int = 512
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_mels: int = 40
-    f_min: float = 0.0
-    f_max: float | None = None
+    sr: int = 16000  # Hz of the waveform
+    n_fft: int = 512  # FFT points, raised to the next power of two that holds the window (frames())
+    win_ms: float = 25.0  # analysis window
+    hop_ms: float = 10.0  # frame shift
+    n_mels: int = 40  # mel bands of LogMel (0 in the presets for LinearSpectrogram, which has none)
+    f_min: float = 0.0  # Hz, lowest mel band edge
+    f_max: float | None = None  # Hz, highest mel band edge (None: sr / 2)
     window: str = "hamming"
-    instance_norm: bool = True
-    log_eps: float = 1e-6
+    instance_norm: bool = True  # each band normalised over the utterance's frames
+    log_eps: float = 1e-6  # added to the mel energies before the log
 
     def frames(self) -> tuple[int, int, int]:
         """``(n_fft, win_length, hop_length)`` in samples at ``sr``.

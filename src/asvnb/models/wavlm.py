@@ -137,15 +137,15 @@ class WavLMStandinConfig:
     name its cached folder, so none may be renamed or dropped.
     """
 
-    conv_channels: int = 32
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 2
-    ffn: int = 128
+    conv_channels: int = 32  # each of the 7 convolutions of the feature encoder (Base: 512)
+    hidden: int = 64  # transformer width (Base: 768)
+    layers: int = 2  # transformer layers (Base: 12)
+    heads: int = 2  # attention heads (Base: 12)
+    ffn: int = 128  # feed-forward width (Base: 3072)
     epochs: int = 10
-    batch: int = 16
-    seconds: float = 3.0
-    lr: float = 1e-3
+    batch: int = 16  # utterances per step
+    seconds: float = 3.0  # training crop
+    lr: float = 1e-3  # AdamW
     weight_decay: float = 0.01
     seed: int = 0
 

@@ -50,17 +50,16 @@ SR = 16000
 class BaselineConfig:
     """The ASVspoof 2019 LFCC-GMM baseline (its defaults, but 64 instead of 512 components on this corpus size)."""
 
-    n_filter: int = 20
-    n_lfcc: int = 20
-    win_ms: float = 20.0
-    hop_ms: float = 10.0
+    n_filter: int = 20  # linear-frequency triangular filters
+    n_lfcc: int = 20  # static coefficients, then deltas and delta-deltas: 60 per frame
+    win_ms: float = 20.0  # analysis window
+    hop_ms: float = 10.0  # frame shift
     n_fft: int = 512
-    components: int = 64
-    max_frames: int = (
-        120_000  # per class, drawn at random: EM on every frame changes nothing but the time
-    )
-    max_iter: int = 60
-    seed: int = 0
+    components: int = 64  # diagonal-covariance Gaussians per class
+    # frames per class, drawn at random: EM on every frame changes nothing but the time
+    max_frames: int = 120_000
+    max_iter: int = 60  # EM iterations
+    seed: int = 0  # the frame draw and the GMMs' initialisation
 
 
 # -- features -------------------------------------------------------------------------------------------
