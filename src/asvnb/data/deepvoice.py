@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,12 +97,12 @@ class DeepVoiceSegments(WaveformDataset):
     def __init__(
         self,
         files: list[DeepVoiceFile],
-        seconds: float = 30.0,
-        sr: int = 16000,
-        real_label: int = 1,
-        min_seconds: float = 0.0,
-        **kwargs,
-    ):
+        seconds: float = 30.0,  # segment length: the source's 30 s
+        sr: int = 16000,  # every segment is read at this rate
+        real_label: int = 1,  # fake files get 1 - real_label
+        min_seconds: float = 0.0,  # a shorter last piece is dropped, with a log note
+        **kwargs: Any,  # WaveformDataset's (crop, augmentation, seed)
+    ) -> None:
         items, self.spans = [], []
         for f in files:
             info = audio_info(f.path)
