@@ -55,8 +55,8 @@ max_items = None  # int | None: a quick run through every step: at most this man
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
-# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
-# repository.url (`make sync` rewrites it).
+# import; the set-up call below mounts Google Drive when data_root is on it. The URL is
+# _config.yml's repository.url (`make sync` rewrites it).
 import importlib
 import importlib.util
 import subprocess
@@ -66,9 +66,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
-from asvnb.colab import mount_drive
-
-mount_drive(data_root)
 
 # %%
 # %matplotlib inline
@@ -81,17 +78,12 @@ from asvnb.train.classify import median_run, pooled_scores
 
 # settings from configs/01_cnn_vs_resnet50/<profile>.yaml with the parameters above; an empty detector index
 # (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
+# fmt: off
 cfg, fp = study.setup(
-    profile,
-    data_root,
-    seed=seeds[0],
-    threads=threads,
-    epochs=epochs,
-    size=image_size,
-    weights=weights,
-    device=device,
-    max_items=max_items,
+    profile, data_root, seed=seeds[0], threads=threads, device=device, max_items=max_items,
+    epochs=epochs, size=image_size, weights=weights,  # the models' budget, images and backbone
 )
+# fmt: on
 
 # %% [markdown]
 # ## Countermeasure data
@@ -138,15 +130,7 @@ for name, rs in runs.items():
     )
 for name, rs in runs.items():
     p = median_run(rs, "test").predictions["test"]
-    display(
-        plots.plot_confusion(
-            p.labels,
-            p.predicted,
-            labels=[study.GENUINE, study.SPOOFED],
-            class_names=["genuine", "spoofed"],
-            title=f"{name}, test",
-        )
-    )
+    display(plots.plot_confusion(p.labels, p.predicted, study.TASK.names, title=f"{name}, test"))
 display(
     plots.plot_det(
         {name: pooled_scores(rs, "test", study.TASK.bonafide) for name, rs in runs.items()},

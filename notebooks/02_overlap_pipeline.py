@@ -66,8 +66,8 @@ max_items = None  # int | None: a quick run through every step: at most this man
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
-# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
-# repository.url (`make sync` rewrites it).
+# import; the set-up call below mounts Google Drive when data_root is on it. The URL is
+# _config.yml's repository.url (`make sync` rewrites it).
 import importlib
 import importlib.util
 import subprocess
@@ -77,9 +77,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
-from asvnb.colab import mount_drive
-
-mount_drive(data_root)
 
 # %%
 import time
@@ -98,20 +95,13 @@ warnings.filterwarnings(
 )  # torch, inside WavLM's attention
 
 # the parameters as settings of the profile (None: its value), an empty detector index, the seed, the fingerprint
+# fmt: off
 cfg, fp = study.setup(
-    profile,
-    data_root,
-    seed=seeds[0],
-    n_train=n_train,
-    n_dev=n_dev,
-    n_eval=n_eval,
-    epochs=epochs,
-    device=device,
-    sepformer=sepformer,
-    detector=detector,
-    separators=separators,
-    max_items=max_items,
+    profile, data_root, seed=seeds[0], epochs=epochs, device=device, max_items=max_items,
+    n_train=n_train, n_dev=n_dev, n_eval=n_eval,  # mixtures per split
+    sepformer=sepformer, detector=detector, separators=separators,  # the models
 )
+# fmt: on
 
 # %% [markdown]
 # ## Mixtures (Appendix A.1)

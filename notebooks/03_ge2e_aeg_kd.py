@@ -75,8 +75,8 @@ max_items = None  # int | None: a quick run through every step: at most this man
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
-# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
-# repository.url (`make sync` rewrites it).
+# import; the set-up call below mounts Google Drive when data_root is on it. The URL is
+# _config.yml's repository.url (`make sync` rewrites it).
 import importlib
 import importlib.util
 import subprocess
@@ -86,9 +86,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
-from asvnb.colab import mount_drive
-
-mount_drive(data_root)
 
 # %%
 import time
@@ -101,21 +98,13 @@ from asvnb.studies import ge2e_aeg_kd as study
 t_start = time.perf_counter()
 
 # %%
+# fmt: off
 cfg, fingerprint = study.setup(
-    profile,
-    data_root,
-    threads=threads,
-    epochs=epochs,
-    ge2e_epochs=ge2e_epochs,
-    crop_s=crop_s,
-    train_per_epoch=train_per_epoch,
-    seeds=seeds,
-    table2_seeds=table2_seeds,
-    device=device,
-    teacher_layout=teacher_layout,
-    max_items=max_items,
-    aeg_threshold=aeg_threshold,
+    profile, data_root, seeds=seeds, threads=threads, device=device, max_items=max_items,
+    epochs=epochs, ge2e_epochs=ge2e_epochs, train_per_epoch=train_per_epoch, crop_s=crop_s,
+    table2_seeds=table2_seeds, teacher_layout=teacher_layout, aeg_threshold=aeg_threshold,
 )
+# fmt: on
 
 # %% [markdown]
 # ## Data

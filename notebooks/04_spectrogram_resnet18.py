@@ -55,8 +55,8 @@ leak_epochs = 6  # int: epochs of the DEEP-VOICE-only runs that measure the leak
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
-# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
-# repository.url (`make sync` rewrites it).
+# import; the set-up call below mounts Google Drive when data_root is on it. The URL is
+# _config.yml's repository.url (`make sync` rewrites it).
 import importlib
 import importlib.util
 import subprocess
@@ -66,9 +66,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
-from asvnb.colab import mount_drive
-
-mount_drive(data_root)
 
 # %%
 # %matplotlib inline
@@ -83,17 +80,12 @@ from asvnb.train.classify import median_run
 
 # settings from configs/04_spectrogram_resnet18/<profile>.yaml with the parameters above; an empty detector index
 # (this run's detectors, for asvnb score and the leaderboard), seeds, threads, fingerprint and profile banner
+# fmt: off
 cfg, fp = study.setup(
-    profile,
-    data_root,
-    seed=seeds[0],
-    threads=threads,
-    epochs=epochs,
-    route=route,
-    weights=weights,
-    device=device,
-    seconds=seconds,
+    profile, data_root, seed=seeds[0], threads=threads, device=device,
+    epochs=epochs, weights=weights, route=route, seconds=seconds,  # models, images, segments
 )
+# fmt: on
 
 # %% [markdown]
 # ## Data: segments of three corpora
@@ -194,11 +186,7 @@ for name, rs in runs.items():
         p = run.predictions[split]
         display(
             plots.plot_confusion(
-                p.labels,
-                p.predicted,
-                labels=[study.FAKE, study.REAL],
-                class_names=["fake", "real"],
-                title=f"{name}, {split} (seed {run.seed})",
+                p.labels, p.predicted, study.TASK.names, title=f"{name}, {split} (seed {run.seed})"
             )
         )
 

@@ -81,8 +81,8 @@ max_trials = None  # int | None: a quick run on at most this many trials per set
 
 # %%
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
-# import, and mount Google Drive when data_root is on it. The URL is _config.yml's
-# repository.url (`make sync` rewrites it).
+# import; the set-up call below mounts Google Drive when data_root is on it. The URL is
+# _config.yml's repository.url (`make sync` rewrites it).
 import importlib
 import importlib.util
 import subprocess
@@ -92,9 +92,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     spec = "asvnb[colab] @ git+https://github.com/asvnb/asvnb@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
-from asvnb.colab import mount_drive
-
-mount_drive(data_root)
 
 # %%
 # %matplotlib inline

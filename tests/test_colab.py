@@ -154,10 +154,8 @@ def test_the_formatter_leaves_the_generated_cells_unchanged() -> None:
     assert text.count(sync.colab_cell(ROOT)) == 1 and text.endswith("\n# %%\nx = 1\n")
 
 
-def run_cell(
-    monkeypatch, *, colab: bool, installed: bool, data_root: str | None
-) -> dict[str, list]:
-    """Execute the Colab cell with Colab's modules faked; return the pip and mount calls it made."""
+def fake_colab(monkeypatch, *, colab: bool, installed: bool) -> dict[str, list]:
+    """Colab's modules faked (or absent) and pip stubbed; returns the pip and Drive-mount calls made."""
     calls: dict[str, list] = {"run": [], "mount": []}
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls["run"].append((cmd, kw)))
     real_find_spec = importlib.util.find_spec
@@ -175,33 +173,61 @@ def run_cell(
         monkeypatch.setattr(google, "colab", colab_mod, raising=False)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(sync.colab_cell(ROOT), "colab cell", "exec"), {"data_root": data_root})
+    return calls
+
+
+def run_cell(monkeypatch, *, colab: bool, installed: bool) -> dict[str, list]:
+    """Execute the Colab cell with Colab's modules faked; return the pip and mount calls it made."""
+    calls = fake_colab(monkeypatch, colab=colab, installed=installed)
+    exec(compile(sync.colab_cell(ROOT), "colab cell", "exec"), {"data_root": "/content/drive/x"})
     return calls
 
 
 def test_the_colab_cell_does_nothing_outside_colab(monkeypatch) -> None:
-    assert run_cell(
-        monkeypatch, colab=False, installed=False, data_root="/content/drive/MyDrive/d"
-    ) == {"run": [], "mount": []}
+    assert run_cell(monkeypatch, colab=False, installed=False) == {"run": [], "mount": []}
 
 
-def test_the_colab_cell_installs_the_package_and_mounts_drive_on_colab(monkeypatch) -> None:
-    calls = run_cell(
-        monkeypatch, colab=True, installed=False, data_root="/content/drive/MyDrive/asvnb-data"
-    )
+def test_the_colab_cell_installs_the_package_on_colab(monkeypatch) -> None:
+    calls = run_cell(monkeypatch, colab=True, installed=False)
     assert calls["run"] == [
         ([sys.executable, "-m", "pip", "install", "-q", sync.install_spec(ROOT)], {"check": True})
     ]
-    assert calls["mount"] == ["/content/drive"]
+    assert calls["mount"] == []  # the chapter's set-up call mounts Drive (see below)
 
 
-def test_the_colab_cell_skips_what_is_not_needed(monkeypatch) -> None:
-    # installed already (a rerun of the cell), data on the runtime's own disk: no pip, no mount
-    assert run_cell(monkeypatch, colab=True, installed=True, data_root="/content/data") == {
-        "run": [],
-        "mount": [],
-    }
-    assert run_cell(monkeypatch, colab=True, installed=True, data_root=None)["mount"] == []
+def test_the_colab_cell_skips_the_install_when_the_package_is_there(monkeypatch) -> None:
+    assert run_cell(monkeypatch, colab=True, installed=True) == {"run": [], "mount": []}
+
+
+class _Stop(Exception):
+    """Raised by the stub settings, to end a set-up call right after the mount."""
+
+
+class _StubSettings:
+    @classmethod
+    def for_profile(cls, *args: object, **kwargs: object) -> None:
+        raise _Stop
+
+
+@pytest.mark.parametrize(
+    "data_root,mounted",
+    [("/content/drive/MyDrive/asvnb-data", ["/content/drive"]), ("/content/data", []), (None, [])],
+)
+def test_every_chapter_set_up_mounts_drive_on_colab_when_the_data_are_on_it(
+    monkeypatch, data_root: str | None, mounted: list[str]
+) -> None:
+    from asvnb import leaderboard
+    from asvnb.studies import chapter, embedded_corpus
+
+    calls = fake_colab(monkeypatch, colab=True, installed=True)
+    with pytest.raises(_Stop):  # studies 01-04
+        chapter.setup(_StubSettings, "full", data_root)
+    with pytest.raises(ValueError, match="describes the embedded corpus"):  # chapter 00
+        embedded_corpus.setup("full", data_root, "tiny", 0)
+    monkeypatch.setattr(leaderboard.config.Paths, "for_profile", _StubSettings.for_profile)
+    with pytest.raises(_Stop):  # chapter 05
+        leaderboard.setup("full", data_root, "cpu", 1)
+    assert calls["mount"] == mounted * 3
 
 
 # ----------------------------------------------------------------------------- the Colab chapter's datasets
@@ -286,3 +312,11 @@ def test_the_chapter_estimates_time_and_gpu_memory_per_notebook() -> None:
         (row,) = [r for r in section.splitlines() if r.startswith(f"| {nb.stem[:2]} ")]
         if not nb.stem.startswith("00"):
             assert re.search(r"\d+(\.\d+)?(-\d+(\.\d+)?)? h", row) and "GB" in row, row
+
+
+def test_mount_drive_is_a_no_op_off_colab(monkeypatch) -> None:
+    from asvnb import colab
+
+    calls = fake_colab(monkeypatch, colab=False, installed=True)
+    assert colab.mount_drive("/content/drive/MyDrive/asvnb-data") is False
+    assert calls["mount"] == []

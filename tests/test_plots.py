@@ -42,6 +42,14 @@ def test_confusion_counts_and_row_normalised(tmp_path):
     )  # empty row
 
 
+def test_confusion_class_names_as_a_mapping_give_the_labels_in_label_order():
+    y_true, y_pred = [1, 1, 0, 0, 0], [1, 0, 0, 0, 1]
+    fig = plots.plot_confusion(y_true, y_pred, {1: "real", 0: "fake"}, normalize="counts")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fake", "real"]
+    assert [t.get_text() for t in ax.texts] == ["2", "1", "1", "1"]  # rows: true fake, true real
+
+
 def test_det_curves_on_normal_deviate_axes(tmp_path):
     rng = np.random.default_rng(0)
     systems = {

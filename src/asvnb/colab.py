@@ -1,8 +1,9 @@
 """What a notebook needs on Colab once the package is installed: Google Drive mounted for the data.
 
 The notebooks' first cell (written by ``tools/sync_project.py``) installs the
-package on Colab and then calls :func:`mount_drive`; anywhere else both are
-no-ops, so the same notebook runs unchanged on a laptop, in CI and on Colab.
+package on Colab, and every chapter's set-up call starts with :func:`mount_drive`;
+anywhere else both are no-ops, so the same notebook runs unchanged on a laptop,
+in CI and on Colab.
 """
 
 from __future__ import annotations

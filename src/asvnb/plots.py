@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ _register_notebook_display()
 def plot_confusion(
     y_true: Sequence,
     y_pred: Sequence,
-    class_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | Mapping[Any, str] | None = None,
     labels: Sequence | None = None,
     normalize: str = "both",
     title: str | None = None,
@@ -60,9 +61,14 @@ def plot_confusion(
     """Confusion matrix heatmap(s): ``normalize`` is ``counts``, ``true`` (row-normalised) or ``both`` (two panels).
 
     Rows are true classes, columns predicted ones; an empty row normalises to zeros.
+    ``class_names`` as a mapping label -> name (a study's ``TASK.names``) gives the
+    labels too, in label order.
     """
     if normalize not in ("counts", "true", "both"):
         raise ValueError(f"normalize must be counts, true or both, got {normalize!r}")
+    if isinstance(class_names, Mapping):
+        labels = list(labels) if labels is not None else sorted(class_names)
+        class_names = [class_names[c] for c in labels]
     labels = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
     names = list(class_names) if class_names is not None else [str(c) for c in labels]
     if len(names) != len(labels):

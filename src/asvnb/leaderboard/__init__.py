@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from asvnb import config
+from asvnb import colab, config
 from asvnb.leaderboard.families import (
     family_floor,
     family_pivot,
@@ -102,7 +102,8 @@ NOTEBOOK = "05_leaderboard"
 def setup(
     profile: str, data_root: str | Path | None, device: str, threads: int | None
 ) -> config.Paths:
-    """The chapter's set-up: torch's CPU threads, the profile's paths, the fingerprint shown; returns the paths."""
+    """The chapter's set-up: Drive mounted on Colab, torch's CPU threads, the paths, the fingerprint shown."""
+    colab.mount_drive(data_root)  # on Colab, when the data are on Google Drive; else a no-op
     torch.set_num_threads(threads or torch.get_num_threads())
     paths = config.Paths.for_profile(profile, NOTEBOOK, data_root)
     config.show_fingerprint(config.fingerprint(paths.data, config.resolve_device(device)))

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from IPython.display import Markdown, display
 
-from asvnb import config, report
+from asvnb import colab, config, report
 from asvnb.train.detector import reset_detector_index
 
 
@@ -47,9 +47,10 @@ def setup(
     threads: int | None = None,
     **params: Any,
 ) -> tuple[Any, dict]:
-    """A chapter's first step: ``settings.for_profile`` of its parameters, then :func:`start`.
+    """A chapter's first step: Drive mounted on Colab, ``settings.for_profile`` of its parameters, :func:`start`.
 
     Returns the settings and the fingerprint.
     """
+    colab.mount_drive(data_root)  # on Colab, when the data are on Google Drive; else a no-op
     cfg = settings.for_profile(profile, data_root, **params)
     return cfg, start(profile, cfg.paths.out, cfg.paths.data, seed, threads, cfg.device)

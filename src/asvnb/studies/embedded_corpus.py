@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from asvnb import config, features, results
+from asvnb import colab, config, features, results
 from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
 from asvnb.data.synth import build_corpus
@@ -25,10 +25,11 @@ SPLITS = ("train", "dev", "eval")
 
 
 def setup(profile: str, data_root: str | Path | None, scale: str, seed: int) -> tuple[Path, dict]:
-    """The chapter's set-up: seeds, the corpus (built if incomplete; a no-op when complete), the fingerprint.
+    """The chapter's set-up: Drive mounted on Colab, seeds, the corpus (built if incomplete), the fingerprint.
 
     Returns the corpus root and its manifest.
     """
+    colab.mount_drive(data_root)  # on Colab, when the corpus is on Google Drive; else a no-op
     config.seed_everything(seed)
     root = Path(data_root) if data_root else config.embedded_root()
     if profile != "embedded":
