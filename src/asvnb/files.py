@@ -1,14 +1,16 @@
-"""Files that are whole or absent, and the one naming scheme of run and cache folders.
+"""Files and folders that are whole or absent, and the one naming scheme of run and cache folders.
 
 Every writer of a result, cache, checkpoint or corpus file goes through
-:func:`atomic_path`: an interrupted run never leaves a truncated file that a
-later run would take for a finished one.
+:func:`atomic_path`, and of a model or checkpoint folder through
+:func:`staged_dir` or :func:`replace_dir`: an interrupted run never leaves a
+truncated file or half a folder that a later run would take for a finished one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)  # atomic on one file system
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_dir(src: str | Path, dst: str | Path) -> Path:
+    """Rename folder ``src`` to ``dst``, replacing it; a crash on the way leaves one finished folder.
+
+    A folder cannot replace another in one rename, as a file can: the old one steps
+    aside to ``<dst>.old`` first and is removed last (a reader may fall back on it).
+    """
+    src, dst = Path(src), Path(dst)
+    old = dst.with_name(dst.name + ".old")
+    if dst.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        dst.rename(old)
+    src.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return dst
+
+
+@contextmanager
+def staged_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty ``<path>.tmp`` folder to fill; on success it replaces ``path`` (:func:`replace_dir`).
+
+    On error the partial folder is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by a process that was killed
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, path)
 
 
 def write_text(path: str | Path, text: str) -> Path:

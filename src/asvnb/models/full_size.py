@@ -37,12 +37,11 @@ end to end, the loading from the library's cache included, with no network.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import torch
 
-from asvnb.files import write_json
+from asvnb.files import atomic_path, staged_dir, write_json
 from asvnb.models import separation
 from asvnb.models.separation import HUB_SEPFORMER, SepformerNet, SepformerStandinConfig
 from asvnb.models.wavlm import BONAFIDE, HUB_WAVLM, SPOOF, feature_extractor
@@ -112,6 +111,9 @@ def write_wavlm(folder: Path, seed: int = 0) -> Path:
     wavlm_base().save_pretrained(str(folder))
     feature_extractor().save_pretrained(str(folder))
     return folder
+
+
+FOLDERS = {"sepformer": write_sepformer, "wavlm": write_wavlm}  # the models written as folders
 
 
 def write_state_dict(kind: str, path: Path, seed: int = 0) -> Path:
@@ -194,15 +196,12 @@ def build_full_size(root: str | Path, models: tuple[str, ...] = MODELS) -> dict[
     for kind in models:
         dst = root / FILES[kind]
         if not dst.exists():
-            tmp = dst.with_name(dst.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-            if kind == "sepformer":
-                write_sepformer(tmp)
-            elif kind == "wavlm":
-                write_wavlm(tmp)
+            if kind in FOLDERS:  # the hub models are folders, the others one state_dict file each
+                with staged_dir(dst) as tmp:
+                    FOLDERS[kind](tmp)
             else:
-                write_state_dict(kind, tmp)
-            tmp.rename(dst)
+                with atomic_path(dst) as tmp:
+                    write_state_dict(kind, tmp)
         out[kind] = dst
     write_json(
         root / "MODELS.json",

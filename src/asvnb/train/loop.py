@@ -49,6 +49,8 @@ from accelerate.utils import broadcast_object_list, set_seed
 from torch import nn
 from tqdm.auto import tqdm
 
+from asvnb import files
+
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]] | torch.Tensor"]
 EvalFn = Callable[[nn.Module, Any], "dict[str, float]"]
 
@@ -252,12 +254,8 @@ class Trainer:
         and each process's RNG state from that process; the main process alone renames the folder into place.
         """
         acc = self.accelerator
-        out = self.cfg.out_dir
-        final, tmp, old = (
-            out / self.CHECKPOINT,
-            out / (self.CHECKPOINT + ".tmp"),
-            out / (self.CHECKPOINT + ".old"),
-        )
+        final = self.cfg.out_dir / self.CHECKPOINT
+        tmp = final.with_name(final.name + ".tmp")
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()  # (a no-op in a single process, as are the two below)
@@ -267,11 +265,7 @@ class Trainer:
             (tmp / "trainer_state.json").write_text(
                 json.dumps(self._state(), indent=2, default=str)
             )
-            if final.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
+            files.replace_dir(tmp, final)  # load_checkpoint falls back on the .old it may leave
         acc.wait_for_everyone()
         return final
 
@@ -300,14 +294,6 @@ class Trainer:
         return dst
 
     def _write_best(self, dst: Path, metrics: dict[str, float]) -> None:
-        tmp = self.cfg.out_dir / (self.BEST + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        model = self.accelerator.unwrap_model(self.model)
-        if hasattr(model, "save_pretrained"):  # transformers models keep their own format
-            model.save_pretrained(str(tmp))
-        else:
-            torch.save(model.state_dict(), tmp / "model.pt")
         meta = {
             "model_config": self.model_config,
             "epoch": self.epoch,
@@ -315,9 +301,13 @@ class Trainer:
             "monitor": self.cfg.monitor,
             "seed": self.cfg.seed,
         }
-        (tmp / "asvnb_model.json").write_text(json.dumps(meta, indent=2, default=str))
-        shutil.rmtree(dst, ignore_errors=True)
-        tmp.rename(dst)
+        model = self.accelerator.unwrap_model(self.model)
+        with files.staged_dir(dst) as tmp:
+            if hasattr(model, "save_pretrained"):  # transformers models keep their own format
+                model.save_pretrained(str(tmp))
+            else:
+                torch.save(model.state_dict(), tmp / "model.pt")
+            (tmp / "asvnb_model.json").write_text(json.dumps(meta, indent=2, default=str))
 
     # ------------------------------------------------------------------ training
     def _progress(self) -> bool:
@@ -489,24 +479,16 @@ def publish_trained(
     parameter count; ``history.csv`` and ``standin.json`` (``info`` plus parameters, training seconds over resumed
     runs too, best epoch) are added; the trainer's ``work`` folder is removed once ``out`` is in place."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    n_params = write(tmp)
-    res.history.to_csv(tmp / "history.csv", index=False)
-    (tmp / "standin.json").write_text(
-        json.dumps(
-            {
-                **info,
-                "parameters": n_params,
-                "train_seconds": round(float(res.history["seconds"].sum()), 1),
-                "best_epoch": res.best_epoch,
-            },
-            indent=1,
-        )
-    )
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with files.staged_dir(out) as tmp:
+        n_params = write(tmp)
+        res.history.to_csv(tmp / "history.csv", index=False)
+        card = {
+            **info,
+            "parameters": n_params,
+            "train_seconds": round(float(res.history["seconds"].sum()), 1),
+            "best_epoch": res.best_epoch,
+        }
+        (tmp / "standin.json").write_text(json.dumps(card, indent=1))
     if work is not None:
         shutil.rmtree(work, ignore_errors=True)
     return out
