@@ -524,3 +524,9 @@ def test_scales_come_from_the_scales_file_and_refuse_a_misspelt_setting(tmp_path
         KeyError, match=r"scales.yaml: tiny: unknown setting\(s\) la_speaker for Scale"
     ):
         build.load_scales(bad)
+    bad.write_text("tiny: [unclosed\n")
+    with pytest.raises(ValueError, match=r"scales.yaml: not valid YAML"):
+        build.load_scales(bad)
+    bad.write_text("tiny: 3\n")
+    with pytest.raises(ValueError, match=r"scales.yaml: expected scale names, .*\['tiny'\]"):
+        build.load_scales(bad)

@@ -67,7 +67,15 @@ SCALES_FILE = Path(__file__).with_name("scales.yaml")
 
 def load_scales(path: Path = SCALES_FILE) -> dict[str, Scale]:
     """The corpus scales of ``scales.yaml`` beside this module: each one's departures from :class:`Scale`."""
-    tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    bad = [n for n, c in (tree or {}).items() if c is not None and not isinstance(c, dict)]
+    if not isinstance(tree, dict) or bad:
+        raise ValueError(
+            f"{path}: expected scale names, each with a mapping of settings (bad: {bad})"
+        )
     return {
         name: config.from_dict(Scale, {"name": name, **(changes or {})}, f"{path}: {name}")
         for name, changes in tree.items()
