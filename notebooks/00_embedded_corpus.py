@@ -16,7 +16,7 @@
 # %% [markdown]
 # # The embedded corpus
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/00_embedded_corpus.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/00_embedded_corpus.ipynb)
 #
 # None of the datasets the four studies use can be downloaded on the machines
 # this book is built and tested on, yet every study must run for real. So the
@@ -65,7 +65,7 @@ scale = "small"  # {tiny, small, medium}: corpus scale to build if missing (the 
 seed = 0  # int: corpus seed
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -79,7 +79,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from asvnb import plots, report

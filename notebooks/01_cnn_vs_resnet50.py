@@ -16,7 +16,7 @@
 # %% [markdown]
 # # A spectrogram CNN vs an ImageNet ResNet50, and what spoofing does to a CNN speaker verifier
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/01_cnn_vs_resnet50.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/01_cnn_vs_resnet50.ipynb)
 #
 # **The source** (a course report {cite}`asimoglou2023`) trains two countermeasures on spectrograms
 # of ASVspoof 2019 LA {cite}`asvspoof2019` (bona fide and spoofed) and Common Voice {cite}`commonvoice` (bona fide)
@@ -53,7 +53,7 @@ cv_control = True  # bool: also train the CNN without Common Voice (the control 
 max_items = None  # int | None: a quick run through every step: at most this many utterances per LA split and Common Voice part, both classes kept; None: all
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -67,7 +67,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 from IPython.display import Markdown, display
 

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Spoofed speech in two-speaker overlap: SepFormer separation + WavLM detector
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/02_overlap_pipeline.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/02_overlap_pipeline.ipynb)
 #
 # **The source** (an MSc thesis {cite}`anandhamurugan2025`) asks what happens to a spoofing detector when two
 # people speak at once. It mixes ASVspoof 2019 LA {cite}`asvspoof2019` utterances in pairs (spoof +
@@ -64,7 +64,7 @@ separators = None  # list[{sepformer, convtasnet, oracle, oracle@8k, none}] | No
 max_items = None  # int | None: a quick run through every step: at most this many mixtures per split and LA eval utterances for the clean detector; None: all
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -78,7 +78,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 import time
 import warnings
 

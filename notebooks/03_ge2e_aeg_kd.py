@@ -19,7 +19,7 @@
 # %% [markdown]
 # # A lightweight countermeasure: GE2E pre-training, adversarial examples, distillation
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/03_ge2e_aeg_kd.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/03_ge2e_aeg_kd.ipynb)
 #
 # **The source** (Liao, Chen, Wang and Jang, *Training strategies for a
 # lightweight countermeasure model for automatic speaker verification*, ASVspoof
@@ -73,7 +73,7 @@ aeg_threshold = None  # float | None: AEG keeps an attacked example whose cosine
 max_items = None  # int | None: a quick run through every step: at most this many utterances per evaluation set (2021 eval, 2019 dev, speaker verification) and in the AEG pool; None: all
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -87,7 +87,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 from IPython.display import Markdown, display
@@ -97,7 +97,7 @@ from asvnb.studies import ge2e_aeg_kd as study
 
 t_start = time.perf_counter()
 
-# %%
+# %% tags=["hide-input"]
 # fmt: off
 cfg, fingerprint = study.setup(
     profile, data_root, seeds=seeds, threads=threads, device=device, max_items=max_items,

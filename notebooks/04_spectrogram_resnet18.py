@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Spectrogram images of 30 s segments: SimpleCNN vs an ImageNet ResNet18
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/04_spectrogram_resnet18.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/04_spectrogram_resnet18.ipynb)
 #
 # **The source** ("ProtectYourVoice", a Colab notebook {cite}`liang2023`) cuts long recordings of
 # the Kaggle DEEP-VOICE set {cite}`deepvoice` (real speeches of eight public figures and their
@@ -53,7 +53,7 @@ leak_demo = True  # bool: also train SimpleCNN on the source's class-dependent F
 leak_epochs = 6  # int: epochs of the DEEP-VOICE-only runs that measure the leaks (few images: each epoch is short)
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -67,7 +67,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import torchvision
 from IPython.display import Markdown, display

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Leaderboard: every countermeasure of studies 01-04 on the same trials
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/05_leaderboard.ipynb)
+# [![Open in Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/asvnb/asvnb/blob/main/notebooks/05_leaderboard.ipynb)
 #
 # Each study chapter scores its detectors on its own terms: study 01 on LA 2019
 # eval images, study 02 on two-speaker mixtures, study 03 on LA 2021 eval, study
@@ -79,7 +79,7 @@ bootstrap = 1000  # int: bootstrap resamples behind each EER interval
 max_trials = None  # int | None: a quick run on at most this many trials per set (balanced over bona fide and attacks); None: all
 # fmt: on
 
-# %%
+# %% tags=["remove-cell"]
 # Colab only (a no-op anywhere else): install this package with everything the notebooks
 # import; the set-up call below mounts Google Drive when data_root is on it. The URL is
 # _config.yml's repository.url (`make sync` rewrites it).
@@ -93,7 +93,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)
     importlib.invalidate_caches()
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 from IPython.display import Markdown, display
 

@@ -83,9 +83,30 @@ def test_the_sync_rewrites_a_changed_url_everywhere(tmp_path: Path) -> None:
 def test_each_notebook_has_one_badge_that_opens_itself(notebook: Path) -> None:
     links = sync.COLAB_RE.findall(notebook.with_suffix(".py").read_text())
     assert links == [f"notebooks/{notebook.name}"], links
+    for suffix in (".py", ".ipynb"):
+        text = notebook.with_suffix(suffix).read_text()
+        assert sync.colab_badge(f"notebooks/{notebook.name}", ROOT) in text, suffix
+        assert "colab.research.google.com/assets" not in text  # no remote image: broken offline
+
+
+def test_the_badge_image_is_a_local_svg_beside_the_book() -> None:
+    image = (ROOT / "notebooks" / sync.BADGE_IMAGE).resolve()
+    assert image == ROOT / "book" / "_static" / "colab-badge.svg"
+    svg = image.read_text()
     assert (
-        sync.colab_link(f"notebooks/{notebook.name}", ROOT)
-        in notebook.with_suffix(".py").read_text()
+        svg.startswith("<svg")
+        and "Open in Colab" in svg
+        and "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )  # nothing it draws is fetched
+
+
+def test_the_sync_replaces_a_remote_badge_by_the_local_one() -> None:
+    old = (
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        "(https://colab.research.google.com/github/someone/old/blob/dev/notebooks/07_x.ipynb)"
+    )
+    assert sync.rewrite_urls(f"# {old}\n", ROOT) == (
+        f"# {sync.colab_badge('notebooks/07_x.ipynb', ROOT)}\n"
     )
 
 
@@ -115,6 +136,42 @@ def test_each_notebook_has_the_colab_cell_right_after_its_parameters(notebook: P
         and cells[i + 1].source.strip() == sync.colab_cell(ROOT).strip()
     )
     assert "data_root" in cells[i].source  # the cell reads it
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_plumbing_cells_are_tagged_for_the_book_in_both_files(notebook: Path) -> None:
+    """The Colab cell is removed from the rendered page, the imports and set-up cells folded; both stay."""
+    for nb in (jupytext.read(str(notebook.with_suffix(".py"))), jupytext.read(str(notebook))):
+        cells = nb.cells
+        i = next(k for k, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+        assert cells[i + 1].metadata.get("tags") == [sync.REMOVE]
+        assert "google.colab" in cells[i + 1].source  # still there for Colab
+        first_md = next(k for k in range(i + 1, len(cells)) if cells[k].cell_type == "markdown")
+        setup = cells[i + 2 : first_md]
+        assert setup and all(sync.FOLD in c.metadata.get("tags", []) for c in setup)
+        assert any("import " in c.source for c in setup) and any(
+            "setup(" in c.source for c in setup
+        )
+        # nothing else is hidden: the chapter's results keep their code in view
+        later = [
+            c
+            for c in cells[first_md:]
+            if {sync.REMOVE, sync.FOLD} & set(c.metadata.get("tags", []))
+        ]
+        assert not later
+
+
+def test_the_sync_tags_the_cells_and_keeps_other_tags() -> None:
+    text = (
+        '# %% tags=["parameters"]\nprofile = "embedded"  # {embedded, full}\n\n'
+        '# %%\nimport os\n\n# %% tags=["x"]\nsetup()\n\n# %% [markdown]\n# Text\n\n# %%\ny = 1\n'
+    )
+    out = sync.with_generated_cells(text, ROOT)
+    assert sync.COLAB_MARK + "\n# Colab only" in out
+    assert '# %% tags=["hide-input"]\nimport os' in out
+    assert '# %% tags=["x", "hide-input"]\nsetup()' in out
+    assert out.endswith("# %% [markdown]\n# Text\n\n# %%\ny = 1\n")  # after the text: untouched
+    assert sync.with_generated_cells(out, ROOT) == out
 
 
 @pytest.mark.parametrize(
@@ -151,7 +208,10 @@ def test_the_formatter_leaves_the_generated_cells_unchanged() -> None:
     text = sync.with_generated_cells(text + "\n# %%\nx = 1\n", ROOT)
     assert ruff_format(text, "notebook.py") == text
     assert sync.with_generated_cells(text, ROOT) == text  # generating again changes nothing
-    assert text.count(sync.colab_cell(ROOT)) == 1 and text.endswith("\n# %%\nx = 1\n")
+    # the code cell after the Colab cell is the set-up: folded in the book
+    assert text.count(sync.colab_cell(ROOT)) == 1 and text.endswith(
+        '\n# %% tags=["hide-input"]\nx = 1\n'
+    )
 
 
 def fake_colab(monkeypatch, *, colab: bool, installed: bool) -> dict[str, list]:

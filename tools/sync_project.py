@@ -14,8 +14,12 @@ Two single sources:
   Colab cells and of the documentation, and pyproject's ``[project.urls]`` are rewritten from it.
 
 And each notebook's (``notebooks/*.py``) Colab cell, :func:`colab_cell`, right after its parameters cell, which
-is kept from ``ruff format`` between ``# fmt: off`` and ``# fmt: on`` (docs/NOTEBOOKS.md). Only the ``.py`` of a
-notebook is written: ``jupytext --sync`` carries it to the ``.ipynb``.
+is kept from ``ruff format`` between ``# fmt: off`` and ``# fmt: on`` (docs/NOTEBOOKS.md). The cell tags that keep
+this plumbing out of the rendered book (and only there: Colab and papermill run every cell as before) are
+written with them: the Colab cell is tagged ``remove-cell``, the code cells between it and the first markdown
+cell (the imports and the set-up call) ``hide-input`` (:func:`with_generated_cells`). Each notebook's Colab
+badge is the book's local image (:data:`BADGE_IMAGE`, so it shows without a network) linking to Colab. Only the
+``.py`` of a notebook is written for the cells: ``jupytext --sync`` carries it to the ``.ipynb``.
 
 tests/test_dependencies.py and tests/test_colab.py run the check.
 """
@@ -217,6 +221,10 @@ if "google.colab" in sys.modules and importlib.util.find_spec("asvnb") is None:
 # asvnb.book's declarations) no longer reads.
 PARAMETERS_MARK = '# %% tags=["parameters"]'
 FMT_OFF, FMT_ON = "# fmt: off", "# fmt: on"
+# Jupyter Book's cell tags: the Colab cell is left out of the rendered page, the imports and the set-up call
+# are folded behind a "show code" toggle (their output, if any, still shows).
+REMOVE, FOLD = "remove-cell", "hide-input"
+COLAB_MARK = f'# %% tags=["{REMOVE}"]'
 
 
 def _cells(lines: list[str]) -> list[int]:
@@ -226,7 +234,8 @@ def _cells(lines: list[str]) -> list[int]:
 
 def with_generated_cells(text: str, root: Path = ROOT) -> str:
     """A percent-format notebook with its parameters cell between ``# fmt: off`` / ``# fmt: on`` and, right
-    after it, :func:`colab_cell` (replacing the Colab cell there, or inserted). Without a parameters cell, the
+    after it, :func:`colab_cell` (replacing the Colab cell there, or inserted) tagged ``remove-cell``; the code
+    cells after it up to the first markdown cell are tagged ``hide-input``. Without a parameters cell, the
     text is returned unchanged."""
     lines = text.split("\n")
     if PARAMETERS_MARK not in lines:
@@ -238,16 +247,49 @@ def with_generated_cells(text: str, root: Path = ROOT) -> str:
     while body and not body[-1].strip():
         body.pop()
     params = [PARAMETERS_MARK, FMT_OFF, *body, FMT_ON, ""]
-    cell = ["# %%", *colab_cell(root).rstrip("\n").split("\n"), ""]
+    cell = [COLAB_MARK, *colab_cell(root).rstrip("\n").split("\n"), ""]
     after = next(i for i in starts if i > nxt)
     if nxt < len(lines) and "google.colab" in "\n".join(lines[nxt:after]):
         nxt = after  # the Colab cell there is replaced
-    return "\n".join(lines[:p] + params + cell + lines[nxt:])
+    return "\n".join(lines[:p] + params + cell + _fold_setup(lines[nxt:]))
+
+
+def _fold_setup(lines: list[str]) -> list[str]:
+    """The cells after the Colab cell, its code cells up to the first markdown cell tagged ``hide-input``."""
+    out = list(lines)
+    for i in _cells(out):
+        if out[i].startswith("# %% [markdown]"):
+            break
+        out[i] = _with_tag(out[i], FOLD)
+    return out
+
+
+def _with_tag(header: str, tag: str) -> str:
+    """A cell's ``# %%`` line with ``tag`` among its tags (jupytext writes them as ``tags=[...]``)."""
+    m = re.fullmatch(r"# %%(?: tags=\[(.*?)\])?(.*)", header)
+    if m is None:
+        return header
+    tags = [t.strip().strip('"') for t in (m.group(1) or "").split(",") if t.strip()]
+    if tag in tags:
+        return header
+    return "# %% tags=[" + ", ".join(f'"{t}"' for t in [*tags, tag]) + "]" + m.group(2)
 
 
 def colab_link(path: str, root: Path = ROOT) -> str:
+    """The Colab URL that opens the repository's file ``path`` (e.g. ``notebooks/NN_name.ipynb``)."""
     url, branch, colab = repository(root)
     return f"{colab}/github/{url.removeprefix('https://github.com/')}/blob/{branch}/{path}"
+
+
+# The badge's image is the book's own copy, relative to notebooks/: Colab's remote badge is a broken image in a
+# book read without a network. (Jupyter Book copies the image into the built book; Jupyter resolves it beside
+# the notebook.)
+BADGE_IMAGE = "../book/_static/colab-badge.svg"
+
+
+def colab_badge(path: str, root: Path = ROOT) -> str:
+    """The markdown of a notebook's *Open in Colab* badge: the local image, linking to :func:`colab_link`."""
+    return f"[![Open in Colab]({BADGE_IMAGE})]({colab_link(path, root)})"
 
 
 # Files that may name the repository (README, the book's pages, docs, notebooks, pyproject): every
@@ -266,6 +308,8 @@ COLAB_RE = re.compile(
 )
 GIT_RE = re.compile(rf"asvnb(\[[\w,]+\])? @ git\+https://github\.com/{NAME}/{NAME}(?:@{NAME})?")
 GITHUB_RE = re.compile(rf"(?<![/\w+])https://github\.com/{NAME}/{NAME}(?![\w.-]*/blob/)")
+# a badge as written before (Colab's remote image) or now: the image is replaced, the link rewritten
+BADGE_RE = re.compile(rf"\[!\[Open [Ii]n Colab\]\([^)\s]+\)\]\({COLAB_RE.pattern}\)")
 
 
 def url_files(root: Path = ROOT) -> list[Path]:
@@ -274,6 +318,7 @@ def url_files(root: Path = ROOT) -> list[Path]:
 
 def rewrite_urls(text: str, root: Path = ROOT) -> str:
     url, _, _ = repository(root)
+    text = BADGE_RE.sub(lambda m: colab_badge(m.group(1), root), text)
     text = COLAB_RE.sub(lambda m: colab_link(m.group(1), root), text)
     text = GIT_RE.sub(lambda m: install_spec(root).replace("[colab]", m.group(1) or ""), text)
     return GITHUB_RE.sub(url, text)
