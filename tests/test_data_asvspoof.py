@@ -105,6 +105,18 @@ def test_malformed_cm_line_names_file_and_line(tmp_path, bad, message):
     assert f"{p}:4:" in str(e.value) and e.value.line_no == 4  # the blank line 2 still counts
 
 
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_empty_cm_protocol_is_an_error_naming_the_file(tmp_path, la2019_root, text):
+    p = tmp_path / "proto.txt"
+    p.write_text(text)
+    with pytest.raises(ProtocolError, match=rf"{p}: no trial: the file is empty"):
+        read_cm_protocol(p)
+    dev = LA2019(la2019_root, "dev").protocol_path
+    dev.write_text(text)  # the split itself: no longer a dataset of 0 trials
+    with pytest.raises(ProtocolError, match=rf"{dev}: no trial"):
+        LA2019(la2019_root, "dev")
+
+
 def test_bad_asv_score_and_wrong_split_protocol(tmp_path, la2019_root):
     p = tmp_path / "scores.txt"
     p.write_text("bonafide target 1.0\nA07 spoof abc\n")

@@ -673,10 +673,53 @@ def results_overview(results_dir: Path, root: Path | None = None) -> str:
     return overview.overview_markdown(results_dir, chapters)
 
 
+# The formatter's markers of a parameters cell (tools/sync_project.py): the notebook keeps them for ruff, the
+# reader of the book does not need them.
+FMT_MARKERS = ("# fmt: off", "# fmt: on")
+
+
+def tidy_staged_notebook(executed: Path, source: Path) -> bool:
+    """Make an executed notebook of the staging tree read as the book shows it; True if it changed.
+
+    Its cells take the tags of the committed notebook's cells (matched by cell id), so the book's
+    ``remove-cell`` / ``hide-input`` follow the repository even when the execution is an older cached one
+    (tags are not part of the cache key); papermill's own tags stay. The parameters cell loses its
+    ``# fmt: off`` / ``# fmt: on`` lines. Only the staged copy changes: the notebook in the repository,
+    which Colab and papermill read, keeps every line.
+    """
+    nb = nbformat.read(str(executed), as_version=4)
+    tags = {
+        c.get("id"): list(c.metadata.get("tags", [])) for c in nbformat.read(str(source), 4).cells
+    }
+    for cell in nb.cells:
+        own = [
+            t for t in cell.metadata.get("tags", []) if t in ("injected-parameters", "parameters")
+        ]
+        new = tags.get(cell.get("id"), own)
+        new = new + [t for t in own if t not in new]
+        if new != cell.metadata.get("tags", []):
+            if new:
+                cell.metadata["tags"] = new
+            else:
+                cell.metadata.pop("tags", None)
+        if "parameters" in new and cell.cell_type == "code":
+            cell.source = "\n".join(
+                line for line in cell.source.split("\n") if line.strip() not in FMT_MARKERS
+            )
+    text = nbformat.writes(nb) + "\n"
+    if executed.read_text() == text:
+        return False  # unchanged: keep the mtime, so Sphinx does not rebuild the page
+    _atomic_write_text(executed, text)
+    return True
+
+
 def stage_book(build: Path, records: list[ExecutionRecord], root: Path | None = None) -> Path:
     """Copy the book's pages and configuration into the staging tree and generate the report pages."""
     root = root or config.project_root()
     stage = build / STAGING
+    for r in records:  # the executed notebooks, already in the staging tree
+        if r.status == "ok" and Path(r.output).is_file() and (root / r.notebook).is_file():
+            tidy_staged_notebook(Path(r.output), root / r.notebook)
     for name in ("_config.yml", "_toc.yml"):
         _copy_if_changed(root / name, stage / name)
     for src in sorted((root / "book").rglob("*")):

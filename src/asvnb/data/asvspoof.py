@@ -144,7 +144,14 @@ def read_cm_protocol(path: str | Path) -> list[CMTrial]:
             raise ProtocolError(path, i, f"third field should be '-', found {dash!r}", line)
         key = _key(path, i, key, CM_KEYS, line)
         out.append(CMTrial(spk, utt, _system(path, i, system, key, line), key))
+    _not_empty(path, seen)
     return out
+
+
+def _not_empty(path: Path, seen: dict[str, int]) -> None:
+    """A protocol with no trial (empty, or blank lines only) is an error, not a split of 0 trials."""
+    if not seen:
+        raise ProtocolError(path, None, "no trial: the file is empty or holds only blank lines")
 
 
 def read_la2021_cm_metadata(path: str | Path, phase: str | None = None) -> list[LA2021Trial]:
@@ -160,6 +167,7 @@ def read_la2021_cm_metadata(path: str | Path, phase: str | None = None) -> list[
                     spk, utt, _system(path, i, system, key, line), key, codec, trans, trim, ph
                 )
             )
+    _not_empty(path, seen)
     return out
 
 
