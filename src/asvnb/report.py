@@ -109,6 +109,44 @@ def comparison_table(
     return pd.DataFrame(out, columns=COLUMNS)
 
 
+def shows_row_numbers(df: pd.DataFrame) -> bool:
+    """Whether a table's index is pandas' row numbers (unnamed integers), which say nothing to a reader.
+
+    A named index (``set_index("system")``) holds the table's first column and is kept.
+    """
+    return all(n is None for n in df.index.names) and pd.api.types.is_integer_dtype(df.index)
+
+
+def table_html(df: pd.DataFrame) -> str:
+    """A table as the book shows it: HTML without the row-number column (see :func:`shows_row_numbers`)."""
+    return df.to_html(
+        index=not shows_row_numbers(df),
+        max_rows=pd.get_option("display.max_rows"),
+        max_cols=pd.get_option("display.max_columns"),
+        show_dimensions=False,
+        border=0,
+    )
+
+
+def _register_table_display() -> None:
+    """Show every DataFrame of a notebook with :func:`table_html`, so no results table prints its row numbers.
+
+    One formatter for all chapters (IPython's, for the DataFrame type): a cell that displays a table, or ends
+    with one, goes through it; outside IPython nothing changes.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+_register_table_display()
+
+
 def results_dir() -> Path:
     """Where notebooks save their results tables (``build/results``)."""
     return Path(os.environ.get("ASVNB_BUILD", config.build_root())) / "results"
