@@ -22,6 +22,18 @@ def _png(fig, path) -> tuple[int, int]:
         return im.size
 
 
+def assert_outside(fig, legend) -> None:
+    """The legend, as drawn, overlaps no axes: it cannot cover a curve."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # a figure built without pyplot has no drawing canvas of its own
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), (box, ax.get_title())
+
+
 def test_confusion_counts_and_row_normalised(tmp_path):
     y_true = [1, 1, 1, 0, 0, 2]
     y_pred = [1, 1, 0, 0, 0, 2]
@@ -60,7 +72,9 @@ def test_det_curves_on_normal_deviate_axes(tmp_path):
     _png(fig, tmp_path / "det.png")
     ax = fig.axes[0]
     assert len(ax.lines) == 3  # two systems and the miss = false-alarm diagonal
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["good", "weak"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["good", "weak"]
+    assert_outside(fig, legend)
     assert ax.get_xlabel() == "False alarm rate (%)" and ax.get_ylabel() == "Miss rate (%)"
     assert [t.get_text() for t in ax.get_xticklabels()] == [
         "0.1",
@@ -101,6 +115,10 @@ def test_training_curves(tmp_path):
     assert [ln.get_label() for ln in loss.lines] == ["train", "val"]
     np.testing.assert_array_equal(loss.lines[1].get_ydata(), [1.0, 0.8, 0.7])
     assert len(fig.axes[2].lines) == 1
+    (legend,) = fig.legends  # one legend for all panels, each split one colour everywhere
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "val", "lr"]
+    assert fig.axes[0].lines[0].get_color() == fig.axes[1].lines[0].get_color()
+    assert_outside(fig, legend)
     with pytest.raises(ValueError, match="no 'epoch' column"):
         plots.plot_history(hist.drop(columns="epoch"))
 

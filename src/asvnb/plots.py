@@ -141,8 +141,18 @@ def plot_det(
         norm.ppf([lo, hi]), norm.ppf([lo, hi]), ls=":", color="grey", lw=0.8
     )  # EER line: miss = false alarm
     ax.grid(True, alpha=0.4)
-    ax.legend(loc="upper right")
+    legend_below(fig, ax.get_legend_handles_labels())
     return fig
+
+
+def legend_below(fig: Figure, handles_labels: tuple[list, list], ncols: int | None = None) -> None:
+    """One legend for the figure, under its axes: it never covers a curve (a legend inside the axes does
+    wherever the data happen to be). Needs the figure's constrained layout, which makes room for it."""
+    handles, labels = handles_labels
+    if not handles:
+        return
+    ncols = ncols or min(len(labels), 3 if max(map(len, labels)) < 24 else 2)
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
 
 
 def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = None) -> Figure:
@@ -160,13 +170,18 @@ def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = No
         metrics.setdefault(m, []).append((split or c, c))
     if not metrics:
         raise ValueError("history has no numeric metric columns")
-    fig = Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
+    fig = Figure(figsize=(4.2 * len(metrics), 3.6), layout="constrained")
+    colours: dict[
+        str, str
+    ] = {}  # one colour per split in every panel, named once in the legend below them
     for ax, (m, cols) in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics.items()):
         for split, c in cols:
-            ax.plot(history[x], history[c], marker="o", ms=3, label=split)
+            colour = colours.setdefault(split, f"C{len(colours)}")
+            ax.plot(history[x], history[c], marker="o", ms=3, label=split, color=colour)
         ax.set(xlabel=x, ylabel=m, title=m)
         ax.grid(True, alpha=0.4)
-        ax.legend()
+    handles = {h.get_label(): h for ax in fig.axes for h in ax.get_lines()}
+    legend_below(fig, (list(handles.values()), list(handles)))
     if title:
         fig.suptitle(title)
     return fig
