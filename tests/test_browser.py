@@ -1,0 +1,288 @@
+"""The book as its readers see it: every chapter opened in a real browser, offline.
+
+Headless Chromium (Debian's ``chromium``, installed as the corpus installs its Debian packages) opens each
+page of the built book with the network cut off (every host name resolves to nothing, every request goes to
+a closed local port), and the test reads what the page shows once its scripts have run: no raw TeX delimiter
+in the visible text, no broken image, every formula typeset by MathJax. A book that loads MathJax from a CDN
+fails here, as it fails its readers without a network. Screenshots of two chapters are kept in
+``<build>/browser/`` for a person to look at.
+
+The browser is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: fd 3 to the browser,
+fd 4 from it, NUL-separated JSON), with the standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from asvnb import config
+
+ROOT = Path(__file__).resolve().parents[1]
+# the chapters whose screenshots are kept: the leaderboard's metrics and study 02's equations
+SCREENSHOTS = ("notebooks/05_leaderboard", "notebooks/02_overlap_pipeline")
+WIDTH, HEIGHT = 1280, 2000
+# what a reader would see instead of a formula if MathJax did not run
+RAW_TEX = ("\\(", "\\[", "$$")
+
+# Run in the page once it has loaded: wait for MathJax's first typesetting (when MathJax is there at all),
+# load every image now (lazy ones too), then report what the reader sees.
+INSPECT = r"""
+(async () => {
+  if (document.readyState !== "complete") {
+    await new Promise(r => window.addEventListener("load", r, {once: true}));
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const images = [...document.images];
+  for (const img of images) { img.loading = "eager"; }
+  await Promise.all(images.map(img => img.decode().catch(() => null)));
+  // visible text outside code: hidden nodes (a folded cell, a closed menu) are not read
+  const parts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest("pre, code, script, style, noscript, mjx-container, mjx-assistive-mml")) continue;
+    if (!el.getClientRects().length || getComputedStyle(el).visibility === "hidden") continue;
+    parts.push(node.textContent);
+  }
+  const math = [...document.querySelectorAll(".math")];
+  return JSON.stringify({
+    title: document.title,
+    text: parts.join(" "),
+    images: images.map(img => ({src: img.getAttribute("src"), width: img.naturalWidth,
+                                complete: img.complete})),
+    math: math.length,
+    typeset: math.filter(m => m.querySelector("mjx-container")).length,
+    mjx: document.querySelectorAll("mjx-container").length,
+    mathjax: !!(window.MathJax && MathJax.version),
+  });
+})()
+"""
+
+
+class Browser:
+    """Headless Chromium without a network, spoken to over its DevTools pipe."""
+
+    def __init__(self, exe: str, profile_dir: Path) -> None:
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+
+        def fds() -> None:
+            """In the child: the pipe ends on fd 3 (commands in) and fd 4 (replies out)."""
+            # moved above 4 first: a pipe end may itself be fd 3 or 4, which the other dup2 would clobber
+            ends = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w)]
+            for target, fd in zip((3, 4), ends):
+                os.dup2(fd, target)  # inheritable, unlike os.pipe()'s ends
+                os.close(fd)
+
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",  # the tests run as root
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile_dir}",
+                f"--window-size={WIDTH},{HEIGHT}",
+                "--hide-scrollbars",
+                # the network off: no proxy answers on port 9, no name resolves
+                "--proxy-server=127.0.0.1:9",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "about:blank",
+            ],
+            # dup2 leaves fds 3 and 4 inheritable; closing the others would close them too
+            close_fds=False,
+            preexec_fn=fds,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._id = 0
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        """One DevTools command; its result (events that arrive before it are dropped)."""
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_browser, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def _read(self) -> dict:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._from_browser, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed its DevTools pipe")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def open(self, url: str, timeout_s: float = 60.0) -> tuple[str, str]:
+        """A new tab that has loaded ``url`` (its load event fired); (target id, session id)."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        self.send("Page.enable", {}, session)
+        self.send("Page.navigate", {"url": url}, session)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            event = self._read()
+            if event.get("method") == "Page.loadEventFired" and event.get("sessionId") == session:
+                return target, session
+        raise TimeoutError(f"{url} did not load in {timeout_s:.0f} s")
+
+    def evaluate(self, session: str, script: str) -> Any:
+        """The value of a script (awaited if it is a promise) in the tab."""
+        res = self.send(
+            "Runtime.evaluate",
+            {"expression": script, "awaitPromise": True, "returnByValue": True},
+            session,
+        )
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"script failed: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def screenshot(self, session: str, path: Path) -> None:
+        """The tab's viewport (what a reader sees first) as a PNG."""
+        data = self.send("Page.captureScreenshot", {"format": "png"}, session)["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        """Stop the browser (it is ours: started above)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+
+
+def chapters(root: Path = ROOT) -> list[str]:
+    """Every page of ``_toc.yml`` (the root page first), as paths without suffix."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    out = [toc["root"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                out.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return [f.removesuffix(".ipynb").removesuffix(".md") for f in out]
+
+
+def chromium() -> str:
+    """Debian's chromium, installed with apt as the corpus's packages are (as root; else the install line)."""
+    from asvnb.data.synth.sources import ensure_packages
+
+    ensure_packages(("chromium",))
+    exe = shutil.which("chromium")
+    assert exe, "the chromium package is installed but no chromium command is on PATH"
+    return exe
+
+
+def html_root() -> Path:
+    """The built book's HTML folder; built first (``asvnb.book.build_book``) when it is missing."""
+    html = config.build_root() / "_build" / "html"
+    if not (html / "index.html").is_file():
+        from asvnb import book
+
+        html = book.build_book()
+    return html
+
+
+def inspect_book(html: Path, shots: Path) -> dict[str, dict]:
+    """Open every chapter of the book at ``html`` offline; what each shows (see INSPECT), screenshots in ``shots``."""
+    exe = chromium()
+    shots.mkdir(parents=True, exist_ok=True)
+    seen = {}
+    with tempfile.TemporaryDirectory() as profile:
+        browser = Browser(exe, Path(profile))
+        try:
+            for chapter in chapters():
+                page = html / f"{chapter}.html"
+                assert page.is_file(), f"{chapter}: no page {page} in the built book"
+                target, session = browser.open(page.as_uri())
+                seen[chapter] = json.loads(browser.evaluate(session, INSPECT))
+                if chapter in SCREENSHOTS:
+                    browser.screenshot(session, shots / f"{Path(chapter).name}.png")
+                browser.send("Target.closeTarget", {"targetId": target})
+        finally:
+            browser.close()
+    return seen
+
+
+def problems(seen: dict[str, dict]) -> list[str]:
+    """What a reader would see wrong, chapter by chapter: raw TeX, broken images, untypeset formulas."""
+    out = []
+    for chapter, page in seen.items():
+        for delim in RAW_TEX:
+            if delim in page["text"]:
+                i = page["text"].index(delim)
+                out.append(
+                    f"{chapter}: raw TeX {delim!r} shown: ...{page['text'][i - 40 : i + 60]}..."
+                )
+        for img in page["images"]:
+            if not img["complete"] or img["width"] == 0:
+                out.append(f"{chapter}: broken image {img['src']}")
+        if page["typeset"] < page["math"]:
+            out.append(
+                f"{chapter}: {page['math'] - page['typeset']} of {page['math']} formulas not typeset "
+                f"(MathJax loaded: {page['mathjax']})"
+            )
+    return out
+
+
+@pytest.mark.slow
+def test_every_chapter_reads_right_in_a_browser_without_network() -> None:
+    html = html_root()
+    shots = config.build_root() / "browser"
+    seen = inspect_book(html, shots)
+    assert set(seen) == set(chapters())
+    bad = problems(seen)
+    assert not bad, "\n".join(bad)
+    # a known formula typeset: the leaderboard's DCF and study 02's SI-SNR equations are MathJax's output
+    for chapter in SCREENSHOTS:
+        assert seen[chapter]["mathjax"] and seen[chapter]["mjx"] >= 3, (chapter, seen[chapter])
+        assert (shots / f"{Path(chapter).name}.png").stat().st_size > 10_000
+    # the Colab badge is the book's own image, and it loaded
+    badges = [
+        img
+        for chapter, page in seen.items()
+        if chapter.startswith("notebooks/")
+        for img in page["images"]
+        if img["src"].endswith("colab-badge.svg")
+    ]
+    assert len(badges) == sum(c.startswith("notebooks/") for c in seen)
+    assert all(b["width"] > 0 for b in badges)
