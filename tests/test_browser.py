@@ -286,3 +286,81 @@ def test_every_chapter_reads_right_in_a_browser_without_network() -> None:
     ]
     assert len(badges) == sum(c.startswith("notebooks/") for c in seen)
     assert all(b["width"] > 0 for b in badges)
+
+
+# ----------------------------------------------------------------------------- what feeds the pages (fast)
+
+
+def test_what_a_reader_would_see_wrong_is_reported_per_chapter() -> None:
+    good = {"text": "the EER", "images": [{"src": "a.svg", "width": 117, "complete": True}]}
+    seen = {
+        "ok": good | {"math": 2, "typeset": 2},
+        "tex": good | {"text": "rate \\(P_\\mathrm{miss}\\) and $$x$$", "math": 1, "typeset": 0},
+        "img": good | {"images": [{"src": "b.png", "width": 0, "complete": True}]},
+    }
+    seen["img"] |= {"math": 0, "typeset": 0, "mathjax": True}
+    seen["tex"]["mathjax"] = False
+    out = problems(seen)
+    assert [p.split(":")[0] for p in out] == ["tex", "tex", "tex", "img"], out
+    assert "1 of 1 formulas not typeset (MathJax loaded: False)" in out[2]
+    assert out[3] == "img: broken image b.png"
+
+
+def test_every_chapter_of_the_toc_is_opened() -> None:
+    pages = chapters()
+    assert pages[0] == "book/intro" and set(SCREENSHOTS) <= set(pages)
+    assert {f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("0*.ipynb")} <= set(pages)
+
+
+def test_the_staged_notebook_reads_as_the_book_shows_it(tmp_path: Path) -> None:
+    """An executed copy (tags lost, papermill's injected cell) takes the repository's tags, loses the
+    formatter's markers; the repository's notebook keeps them."""
+    import nbformat
+
+    from asvnb import book
+
+    source = ROOT / "notebooks" / "02_overlap_pipeline.ipynb"
+    nb = nbformat.read(str(source), as_version=4)
+    i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    for cell in nb.cells:  # an execution cached before the tags existed
+        cell.metadata.pop("tags", None)
+    nb.cells[i].metadata["tags"] = ["parameters"]
+    injected = nbformat.v4.new_code_cell('# Parameters\nprofile = "ci"\n')
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(i + 1, injected)
+    executed = tmp_path / "02_overlap_pipeline.ipynb"
+    nbformat.write(nb, str(executed))
+
+    assert book.tidy_staged_notebook(executed, source) is True
+    mtime = executed.stat().st_mtime_ns
+    assert (
+        book.tidy_staged_notebook(executed, source) is False
+    )  # again: nothing to do, file untouched
+    assert executed.stat().st_mtime_ns == mtime
+    cells = nbformat.read(str(executed), as_version=4).cells
+    params, injected, colab, setup = cells[i : i + 4]
+    assert params.metadata["tags"] == ["parameters"] and "# fmt:" not in params.source
+    assert params.source.startswith('profile = "embedded"')
+    assert injected.metadata["tags"] == ["injected-parameters"]
+    assert colab.metadata["tags"] == ["remove-cell"] and "google.colab" in colab.source
+    assert setup.metadata["tags"] == ["hide-input"]
+    assert "# fmt: off" in source.read_text()  # the repository's notebook is not touched
+
+
+def test_results_tables_show_no_row_numbers_in_a_notebook() -> None:
+    """Every DataFrame a chapter displays goes through one formatter: no pandas index column."""
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from asvnb import report
+
+    shell = InteractiveShell.instance()
+    report._register_table_display()
+    table = report.comparison_table(
+        [{"model": "CNN", "metric": "EER", "ours": [0.31, 0.29], "percent": True}], "embedded"
+    )
+    html = shell.display_formatter.format(table)[0]["text/html"]
+    assert "<th>model</th>" in html and "<th></th>" not in html and "<th>0</th>" not in html
+    named = pd.DataFrame({"system": ["a", "b"], "eer": [0.1, 0.2]}).set_index("system")
+    html = shell.display_formatter.format(named)[0]["text/html"]
+    assert "<th>a</th>" in html  # a named index is the table's first column: kept
