@@ -251,7 +251,7 @@ print("saved", study.save_tables(table, asv_table))
 # %%
 key_rows = study.key_rows(runs, corpus_asv, la_asv, cv_asv, no_cv, attack_splits=attack_splits)
 display(study.la_eval_frame(key_rows))
-display(Markdown(study.key_text(key_rows)))
+display(Markdown(study.key_text(key_rows, profile)))
 
 # %% [markdown]
 # ## Is ResNet50 given a fair chance?

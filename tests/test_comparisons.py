@@ -1,0 +1,67 @@
+"""A result is weighed against what a reader can weigh it by: the source's figure, the challenge baseline on the
+same trials (the data chapter's LFCC-GMM), and chance; never a target of the project's plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asvnb import comparisons, results
+from asvnb.results import ResultRow
+
+
+def eer_row(value: float, ci: tuple[float, float], n: int = 2010, source: float | None = None):
+    return ResultRow("cm", "CNN", "LA19 eval", "eer", value, ci95=ci, n_trials=n, source=source)
+
+
+def write_baseline(build: Path, profile: str, eer: float, ci: tuple[float, float], n: int = 2010):
+    """The data chapter's results file with its LA19 eval baseline row."""
+    row = ResultRow("baseline", "lfcc_gmm", "LA19 eval", "eer", eer, ci95=ci, n_trials=n)
+    results.write_results(comparisons.DATA_CHAPTER, profile, [row], {"git_commit": "x"})
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+    return tmp_path
+
+
+def test_the_sentence_weighs_ours_against_source_baseline_and_chance(build) -> None:
+    write_baseline(build, "embedded", 0.198, (0.177, 0.220))
+    text = comparisons.weigh_eer(eer_row(0.31, (0.29, 0.33), source=0.12), "LA19 eval", "embedded")
+    assert text == (
+        "The source: 12.0 %, on the real data; ours is higher. "
+        "The challenge baseline LFCC-GMM (the data chapter, on the same trials): 19.8 % [17.7, 22.0]; "
+        "ours is higher. Chance: 50.0 %; ours is lower."
+    )
+    assert "target" not in text
+
+
+def test_the_intervals_decide(build) -> None:
+    write_baseline(build, "embedded", 0.198, (0.177, 0.220))
+    text = comparisons.weigh_eer(eer_row(0.21, (0.15, 0.52)), "LA19 eval", "embedded")
+    assert text.count("the intervals cannot tell them apart") == 2  # the baseline's and chance
+    assert text.startswith("The source reports no EER for it.")
+
+
+def test_no_baseline_from_another_profile_or_other_trials(build) -> None:
+    write_baseline(build, "ci", 0.3, (0.2, 0.4))
+    assert comparisons.baseline_eer("LA19 eval", "embedded") is None  # another profile's corpus
+    assert (
+        comparisons.baseline_eer("LA19 eval", "ci", n_trials=100) is None
+    )  # a subset of the trials
+    assert comparisons.baseline_eer("LA21 eval", "ci") is None  # a row it does not have
+    assert comparisons.baseline_eer("LA19 eval", "ci", n_trials=2010).ci95 == (0.2, 0.4)
+    text = comparisons.weigh_eer(eer_row(0.2, (0.1, 0.3)), "LA19 eval", "embedded")
+    assert "LFCC-GMM on these trials is not in this build" in text
+
+
+def test_the_full_profile_takes_the_published_baseline(build) -> None:
+    write_baseline(build, "embedded", 0.198, (0.177, 0.220))
+    base = comparisons.baseline_eer("LA21 eval", "full")
+    assert (base.eer, base.ci95) == (0.193, None) and "published" in base.origin
+    text = comparisons.weigh_eer(
+        eer_row(0.10, (0.09, 0.11), n=181566, source=0.0938), "LA21 eval", "full"
+    )
+    assert "19.3 %; ours is lower" in text and "on the real data" not in text
