@@ -65,3 +65,24 @@ def test_the_full_profile_takes_the_published_baseline(build) -> None:
         eer_row(0.10, (0.09, 0.11), n=181566, source=0.0938), "LA21 eval", "full"
     )
     assert "19.3 %; ours is lower" in text and "on the real data" not in text
+
+
+def test_study_01_key_text_names_no_target(build) -> None:
+    from asvnb.studies import cnn_vs_resnet50 as study
+
+    write_baseline(build, "embedded", 0.198, (0.177, 0.220))
+
+    def row(system: str, metric: str, value: float, ci: tuple[float, float]) -> ResultRow:
+        return ResultRow("cm", system, "LA19 eval", metric, value, 0.017, 3, ci, 2010, None, "")
+
+    rows = [
+        row("CNN", "eer", 0.31, (0.29, 0.33)),
+        row("CNN", "f1_weighted", 0.69, (0.67, 0.71)),
+        row("CNN", "min_tdcf", 0.8, (0.75, 0.85)),
+        row("ResNet50", "eer", 0.45, (0.43, 0.47)),
+    ]
+    text = study.key_text(rows, "embedded")
+    assert "target" not in text
+    assert "EER 31.0 % ± 1.7 over 3 seeds (95 % CI 29.0-33.0 %) on LA19 eval." in text
+    assert "19.8 % [17.7, 22.0]; ours is higher. Chance: 50.0 %; ours is lower." in text
+    assert "**ResNet50**: EER 45.0 %" in text and "above the CNN's" in text
