@@ -153,3 +153,25 @@ def test_figures_display_as_png_in_ipython() -> None:
     fig.subplots().plot([0, 1], [1, 0])
     data, _ = shell.display_formatter.format(fig)
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "text/html" not in data  # no caption: the PNG alone
+    plots.with_caption(fig, "Look at the <falling> line.")
+    data, _ = shell.display_formatter.format(fig)
+    html = data["text/html"]
+    assert html.startswith('<figure class="asvnb-figure"><img src="data:image/png;base64,')
+    assert html.endswith("<figcaption>Look at the &lt;falling&gt; line.</figcaption></figure>")
+
+
+def test_every_figure_says_what_to_look_at() -> None:
+    rng = np.random.default_rng(0)
+    hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.8]})
+    figures = {
+        plots.plot_confusion([0, 1], [0, 0]): plots.CONFUSION_CAPTION,
+        plots.plot_det({"x": (rng.normal(1, 1, 50), rng.normal(-1, 1, 50))}): plots.DET_CAPTION,
+        plots.plot_history(hist): plots.HISTORY_CAPTION,
+        plots.plot_spectrogram_grid([("a", rng.random((4, 5)))]): plots.GRID_CAPTION,
+    }
+    for fig, caption in figures.items():
+        assert plots.caption_of(fig) == caption
+    assert "EER" in plots.DET_CAPTION and "diagonal" in plots.CONFUSION_CAPTION
+    own = plots.plot_history(hist, caption="The loss halves in one epoch.")
+    assert plots.caption_of(own) == "The loss halves in one epoch."

@@ -3,10 +3,17 @@
 Every function returns the matplotlib Figure (nothing is shown or saved
 here), built without pyplot so it works under any backend. Scores follow the
 ASVspoof convention: higher = more bona fide.
+
+Every figure carries a caption that tells the reader what to look at
+(:func:`with_caption`; each function here has a default and takes ``caption=``).
+In a notebook, a captioned figure is shown as an HTML figure with its caption
+under the image (:func:`figure_html`), which the book renders as it is.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,13 +30,33 @@ from asvnb.metrics import det_curve
 # DET ticks of the official ASVspoof / NIST plots, in percent
 DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
 
+# What each kind of figure shows and where to look; a caller may give a caption of its own
+CONFUSION_CAPTION = (
+    "Rows are the true classes, columns the predicted ones, so the diagonal holds the correct decisions: look "
+    "for the largest cell off it, the commonest confusion (row-normalised, the diagonal is each class's recall)."
+)
+DET_CAPTION = (
+    "Each curve is one system: the share of bona fide trials rejected (miss) against the share of spoofs "
+    "accepted (false alarm), on normal-deviate axes. Lower and further left is better; a curve crosses the "
+    "dotted diagonal at its EER."
+)
+HISTORY_CAPTION = (
+    "Each panel is one metric per epoch, training against validation: look for the validation curve "
+    "levelling off (more epochs would not help) or turning away from the training curve (overfitting)."
+)
+GRID_CAPTION = (
+    "One spectrogram per panel, time left to right and low frequencies at the bottom: compare the panels "
+    "for the bands, harmonics and textures that tell one kind of speech from another."
+)
+
 
 def _register_notebook_display() -> None:
-    """Show a returned Figure as a PNG in Jupyter, whatever the matplotlib backend.
+    """Show a returned Figure as a PNG in Jupyter, whatever the matplotlib backend, with its caption.
 
     The figures here are built without pyplot (no global figure state, nothing
     leaks across a long notebook), so the inline backend's automatic display of
-    pyplot figures does not apply; IPython's formatter for the Figure type does.
+    pyplot figures does not apply; IPython's formatters for the Figure type do:
+    the PNG, and the HTML figure with its caption (:func:`figure_html`).
     """
     try:
         from IPython import get_ipython
@@ -38,13 +65,44 @@ def _register_notebook_display() -> None:
     ip = get_ipython()
     if ip is None:
         return
+    ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+    # preferred to the bare PNG by Jupyter and by the book: the image with its caption under it
+    ip.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
 
-    def png(fig: Figure) -> bytes:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        return buf.getvalue()
 
-    ip.display_formatter.formatters["image/png"].for_type(Figure, png)
+CAPTION = "_asvnb_caption"  # the Figure attribute that holds its caption
+
+
+def with_caption(fig: Figure, caption: str) -> Figure:
+    """Attach the caption shown under the figure (what the reader should look at); returns the figure."""
+    setattr(fig, CAPTION, caption)
+    return fig
+
+
+def caption_of(fig: Figure) -> str | None:
+    """The figure's caption, or None."""
+    return getattr(fig, CAPTION, None)
+
+
+def figure_png(fig: Figure) -> bytes:
+    """The figure as PNG bytes, as a notebook shows it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def figure_html(fig: Figure) -> str | None:
+    """The figure as an HTML ``<figure>``: the PNG inline and its caption as ``<figcaption>``; None (the PNG
+    alone) for a figure without a caption."""
+    caption = caption_of(fig)
+    if not caption:
+        return None
+    data = base64.b64encode(figure_png(fig)).decode("ascii")
+    text = html.escape(caption)
+    return (
+        f'<figure class="asvnb-figure"><img src="data:image/png;base64,{data}" alt="{text}" '
+        f'style="max-width: 100%"/><figcaption>{text}</figcaption></figure>'
+    )
 
 
 _register_notebook_display()
@@ -57,6 +115,7 @@ def plot_confusion(
     labels: Sequence | None = None,
     normalize: str = "both",
     title: str | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Confusion matrix heatmap(s): ``normalize`` is ``counts``, ``true`` (row-normalised) or ``both`` (two panels).
 
@@ -99,13 +158,14 @@ def plot_confusion(
         ax.set(xlabel="predicted", ylabel="true", title=name)
     if title:
         fig.suptitle(title)
-    return fig
+    return with_caption(fig, caption or CONFUSION_CAPTION)
 
 
 def plot_det(
     systems: Mapping[str, tuple[np.ndarray, np.ndarray]],
     title: str | None = None,
     limits: tuple[float, float] = (0.05, 60.0),
+    caption: str | None = None,
 ) -> Figure:
     """DET curves of several systems on normal-deviate axes; ``systems`` maps name -> (bona fide, spoof) scores.
 
@@ -142,7 +202,7 @@ def plot_det(
     )  # EER line: miss = false alarm
     ax.grid(True, alpha=0.4)
     legend_below(fig, ax.get_legend_handles_labels())
-    return fig
+    return with_caption(fig, caption or DET_CAPTION)
 
 
 def legend_below(fig: Figure, handles_labels: tuple[list, list], ncols: int | None = None) -> None:
@@ -155,7 +215,12 @@ def legend_below(fig: Figure, handles_labels: tuple[list, list], ncols: int | No
     fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
 
 
-def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = None) -> Figure:
+def plot_history(
+    history: pd.DataFrame,
+    x: str = "epoch",
+    title: str | None = None,
+    caption: str | None = None,
+) -> Figure:
     """Training curves: one panel per metric, train vs val lines from ``train_<m>`` / ``val_<m>`` columns.
 
     Columns without a ``train_``/``val_`` prefix (other than ``x``) get a panel of their own.
@@ -184,7 +249,7 @@ def plot_history(history: pd.DataFrame, x: str = "epoch", title: str | None = No
     legend_below(fig, (list(handles.values()), list(handles)))
     if title:
         fig.suptitle(title)
-    return fig
+    return with_caption(fig, caption or HISTORY_CAPTION)
 
 
 def plot_spectrogram_grid(
@@ -192,6 +257,7 @@ def plot_spectrogram_grid(
     ncols: int = 4,
     title: str | None = None,
     cmap: str = "viridis",
+    caption: str | None = None,
 ) -> Figure:
     """A grid of spectrograms (e.g. one per attack): 2-D ``(freq, time)`` arrays drawn low frequency at the
     bottom, or ``(3, H, W)`` / ``(H, W, 3)`` images drawn as they are; each panel titled."""
@@ -219,4 +285,4 @@ def plot_spectrogram_grid(
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    return fig
+    return with_caption(fig, caption or GRID_CAPTION)
