@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from asvnb import audio, features, metrics
+from asvnb import audio, features, metrics, plots
 from asvnb.data.asvspoof import LA2019, ASVScores
 from asvnb.features import single_thread
 from asvnb.models.cnn import SpectrogramCNN
@@ -171,7 +171,12 @@ def plot_asv_scores(scores: dict[str, ASVScores]) -> Figure:
         thr = metrics.asv_error_rates(s.target, s.nontarget, s.spoof).threshold
         ax.axvline(thr, color="k", ls="--", lw=1)
         ax.set(title=f"{name} (EER threshold dashed)", xlabel="cosine score")
-    return fig
+    return plots.with_caption(
+        fig,
+        "Verifier scores of the three kinds of trial: target (the claimed speaker), non-target (another "
+        "speaker) and spoof. Look at the spoof scores against the dashed EER threshold: those right of it "
+        "are accepted as the claimed speaker.",
+    )
 
 
 def asv_summary(scores: dict[str, ASVScores]) -> pd.DataFrame:
