@@ -3,7 +3,7 @@
 Headless Chromium (Debian's ``chromium``, installed as the corpus installs its Debian packages) opens each
 page of the built book with the network cut off (every host name resolves to nothing, every request goes to
 a closed local port), and the test reads what the page shows once its scripts have run: no raw TeX delimiter
-in the visible text, no broken image, every formula typeset by MathJax. A book that loads MathJax from a CDN
+in the visible text, no broken image, every formula typeset by MathJax, every figure with a caption. A book that loads MathJax from a CDN
 fails here, as it fails its readers without a network. Screenshots of two chapters are kept in
 ``<build>/browser/`` for a person to look at.
 
@@ -59,6 +59,11 @@ INSPECT = r"""
     parts.push(node.textContent);
   }
   const math = [...document.querySelectorAll(".math")];
+  // a figure a cell shows must say what to look at: an image in a <figure> with a caption
+  const uncaptioned = [...document.querySelectorAll(".cell_output img")].filter(img => {
+    const caption = img.closest("figure")?.querySelector("figcaption");
+    return !caption || !caption.textContent.trim();
+  });
   return JSON.stringify({
     title: document.title,
     text: parts.join(" "),
@@ -68,6 +73,7 @@ INSPECT = r"""
     typeset: math.filter(m => m.querySelector("mjx-container")).length,
     mjx: document.querySelectorAll("mjx-container").length,
     mathjax: !!(window.MathJax && MathJax.version),
+    uncaptioned: uncaptioned.length,
   });
 })()
 """
@@ -256,6 +262,8 @@ def problems(seen: dict[str, dict]) -> list[str]:
         for img in page["images"]:
             if not img["complete"] or img["width"] == 0:
                 out.append(f"{chapter}: broken image {img['src']}")
+        if page.get("uncaptioned"):
+            out.append(f"{chapter}: {page['uncaptioned']} figure(s) without a caption")
         if page["typeset"] < page["math"]:
             out.append(
                 f"{chapter}: {page['math'] - page['typeset']} of {page['math']} formulas not typeset "
@@ -298,12 +306,12 @@ def test_what_a_reader_would_see_wrong_is_reported_per_chapter() -> None:
         "tex": good | {"text": "rate \\(P_\\mathrm{miss}\\) and $$x$$", "math": 1, "typeset": 0},
         "img": good | {"images": [{"src": "b.png", "width": 0, "complete": True}]},
     }
-    seen["img"] |= {"math": 0, "typeset": 0, "mathjax": True}
+    seen["img"] |= {"math": 0, "typeset": 0, "mathjax": True, "uncaptioned": 2}
     seen["tex"]["mathjax"] = False
     out = problems(seen)
-    assert [p.split(":")[0] for p in out] == ["tex", "tex", "tex", "img"], out
+    assert [p.split(":")[0] for p in out] == ["tex", "tex", "tex", "img", "img"], out
     assert "1 of 1 formulas not typeset (MathJax loaded: False)" in out[2]
-    assert out[3] == "img: broken image b.png"
+    assert out[3:] == ["img: broken image b.png", "img: 2 figure(s) without a caption"]
 
 
 def test_every_chapter_of_the_toc_is_opened() -> None:
