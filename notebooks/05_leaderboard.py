@@ -48,10 +48,10 @@
 # $$
 # \mathrm{DCF}(\tau) = \frac{C_\mathrm{miss}(1-\pi_\mathrm{spf})\,P_\mathrm{miss}(\tau)
 #   + C_\mathrm{fa}\,\pi_\mathrm{spf}\,P_\mathrm{fa}(\tau)}{\min\{C_\mathrm{miss}(1-\pi_\mathrm{spf}),\;
-#   C_\mathrm{fa}\,\pi_\mathrm{spf}\}},
-# \qquad \pi_\mathrm{spf} = 0.05,\; C_\mathrm{miss} = 1,\; C_\mathrm{fa} = 10 .
+#   C_\mathrm{fa}\,\pi_\mathrm{spf}\}} ,
 # $$
 #
+# with $\pi_\mathrm{spf} = 0.05$, $C_\mathrm{miss} = 1$ and $C_\mathrm{fa} = 10$.
 # minDCF is its minimum over $\tau$; actDCF is its value at the Bayes threshold
 # $\tau^* = \ln\frac{C_\mathrm{fa}\,\pi_\mathrm{spf}}{C_\mathrm{miss}(1-\pi_\mathrm{spf})} \approx -0.64$,
 # which is right only if the scores are calibrated; and the cost of the
