@@ -86,3 +86,29 @@ def test_study_01_key_text_names_no_target(build) -> None:
     assert "EER 31.0 % ± 1.7 over 3 seeds (95 % CI 29.0-33.0 %) on LA19 eval." in text
     assert "19.8 % [17.7, 22.0]; ours is higher. Chance: 50.0 %; ours is lower." in text
     assert "**ResNet50**: EER 45.0 %" in text and "above the CNN's" in text
+
+
+def test_trials_the_baseline_does_not_score_are_said_so(build) -> None:
+    write_baseline(build, "embedded", 0.198, (0.177, 0.220))
+    row = ResultRow("test", "SimpleCNN", "LA19 test segments", "eer", 0.2, ci95=(0.15, 0.25))
+    text = comparisons.weigh_eer(row, "LA19 test segments", "embedded")
+    assert "LFCC-GMM scores whole LA eval utterances, not these trials" in text
+    assert "19.8" not in text and "Chance: 50.0 %; ours is lower." in text
+
+
+def test_study_04_verdict_names_no_target(build) -> None:
+    from types import SimpleNamespace
+
+    from asvnb.studies.spectrogram_resnet18 import tables
+
+    def row(metric: str, value: float, ci: tuple[float, float], source: float | None) -> ResultRow:
+        data = tables.DATA["LA test"]
+        return ResultRow("test", "SimpleCNN", data, metric, value, 0.01, 3, ci, 400, source)
+
+    rows = [row("f1", 0.7, (0.65, 0.75), 0.9), row("eer", 0.3, (0.25, 0.35), None)]
+    setup = SimpleNamespace(epochs=2, samples_per_epoch=None)
+    cfg = SimpleNamespace(profile="embedded", setups={"SimpleCNN": setup})
+    text = tables.verdict_text(cfg, rows, list(range(100)), ["SimpleCNN"])
+    assert "target" not in text and "meets" not in text and "misses" not in text
+    assert "F1 0.700 ± 0.010 (95 % CI 0.650-0.750; the source: 0.900)" in text
+    assert "The source reports no EER for it." in text and "Chance: 50.0 %; ours is lower." in text

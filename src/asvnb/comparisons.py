@@ -100,7 +100,12 @@ def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = N
     else:
         out.append("The source reports no EER for it.")
     base = baseline_eer(data, profile, ours.n_trials)
-    if base is not None:
+    if data not in PUBLISHED_BASELINE:
+        out.append(
+            f"The challenge baseline {BASELINE} scores whole LA eval utterances, not these trials (the "
+            "leaderboard scores every detector on those)."
+        )
+    elif base is not None:
         out.append(
             f"The challenge baseline {BASELINE} ({base.origin}): {pct(base.eer, base.ci95)}; "
             f"{_verdict(ours, base.eer, base.ci95)}."
