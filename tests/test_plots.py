@@ -111,6 +111,9 @@ def test_training_curves(tmp_path):
     fig = plots.plot_history(hist)
     _png(fig, tmp_path / "hist.png")
     assert [ax.get_title() for ax in fig.axes] == ["loss", "acc", "lr"]
+    wide = plots.plot_history(hist.assign(seconds=[1.0, 2.0, 3.0], auc=[0.5, 0.6, 0.7]))
+    shown = [ax for ax in wide.axes if ax.get_visible()]
+    assert len(shown) == 5 and len({round(ax.get_position().y0, 2) for ax in shown}) == 2  # 3 + 2
     loss = fig.axes[0]
     assert [ln.get_label() for ln in loss.lines] == ["train", "val"]
     np.testing.assert_array_equal(loss.lines[1].get_ydata(), [1.0, 0.8, 0.7])

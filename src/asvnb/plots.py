@@ -235,17 +235,22 @@ def plot_history(
         metrics.setdefault(m, []).append((split or c, c))
     if not metrics:
         raise ValueError("history has no numeric metric columns")
-    fig = Figure(figsize=(4.2 * len(metrics), 3.6), layout="constrained")
-    colours: dict[
-        str, str
-    ] = {}  # one colour per split in every panel, named once in the legend below them
-    for ax, (m, cols) in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics.items()):
+    # at most three panels a row: a row of five shrinks each to an unreadable strip on the book's page
+    ncols = min(3, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    # one colour per split in every panel, named once in the legend below them
+    colours: dict[str, str] = {}
+    for ax, (m, cols) in zip(axes, metrics.items()):
         for split, c in cols:
             colour = colours.setdefault(split, f"C{len(colours)}")
             ax.plot(history[x], history[c], marker="o", ms=3, label=split, color=colour)
         ax.set(xlabel=x, ylabel=m, title=m)
         ax.grid(True, alpha=0.4)
-    handles = {h.get_label(): h for ax in fig.axes for h in ax.get_lines()}
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
     legend_below(fig, (list(handles.values()), list(handles)))
     if title:
         fig.suptitle(title)
