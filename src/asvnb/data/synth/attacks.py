@@ -18,6 +18,15 @@ No system filters, warps or equalises a human recording and calls it an attack:
 equalisation is only ever applied to an already generated waveform. A01-A06
 are the training systems; the evaluation set reuses A04 and A06 as A16 and A19
 (as the real one does) and adds systems never seen in training.
+
+As in the real set, the unseen evaluation systems are built from the training
+systems' parts in combinations training never shows: A02's smoothed parameter
+trajectories, A03's pulse/noise vocoder, A05's conversion, A06's LPC vocoder,
+with new front ends (formant synthesis, copy-synthesis, a phase vocoder, MFCC
+inversion) or new vocoders (Griffin-Lim). Version 3 of the corpus chose them so
+that each leaves artefacts below 4 kHz too (over-smoothed envelopes and F0,
+buzzy or noise-like excitation), which narrowband codecs keep: version 2's
+copy-synthesis and phase-vocoder systems left traces only the top band showed.
 """
 
 from __future__ import annotations
@@ -156,18 +165,21 @@ ATTACKS = {
         ),
         Attack(
             "A07",
-            "espeak_formant",
+            "espeak_lpc",
             "TTS",
-            "formant-synthesis TTS: espeak-ng in the target's language near the "
-            "target's pitch, moved toward the target as A01 (resampling, long-term spectrum)",
-            "formant synthesiser source and resonators",
+            "formant-synthesis TTS: espeak-ng in the target's language near the target's pitch, "
+            "F0 and envelope mapped to the target as A05, re-synthesised by A06's LPC vocoder "
+            "(envelope averaged over 9 frames)",
+            "formant synthesiser's spectra and prosody; over-smoothed all-pole envelope; "
+            "synthetic pulse/noise excitation",
         ),
         Attack(
             "A08",
             "piper_world",
             "TTS",
-            "neural TTS (Piper, target language) converted to the target through the WORLD vocoder",
-            "neural vocoder then WORLD re-synthesis",
+            "neural TTS (Piper, target language) converted to the target as A05 with A02's "
+            "trajectory smoothing (75 ms averages), WORLD vocoder",
+            "neural vocoder then over-smoothed WORLD re-synthesis",
         ),
         Attack(
             "A09",
@@ -182,16 +194,18 @@ ATTACKS = {
             "piper_mel_gl",
             "TTS",
             "neural TTS (Piper, target language) moved toward the target as A01, then "
-            "an 80-band mel spectrogram (a Tacotron's output) inverted with Griffin-Lim phase",
-            "mel smoothing of harmonics; Griffin-Lim phase",
+            "an 80-band mel spectrogram averaged over 5 frames (a Tacotron's over-smoothed output) "
+            "inverted with Griffin-Lim phase",
+            "mel smoothing of harmonics and over time; Griffin-Lim phase",
         ),
         Attack(
             "A11",
-            "copy_world",
+            "copy_pulse",
             "vocoder",
-            "WORLD copy-synthesis of the target's speech at a TTS system's "
-            "parameterisation (40-coefficient mel-cepstrum, band aperiodicity)",
-            "WORLD vocoder, coded envelope",
+            "copy-synthesis of the target's speech at a statistical-parametric TTS system's "
+            "parameterisation: A02's smoothed trajectories (75 ms averages of log-F0 and envelope), "
+            "24-coefficient mel-cepstrum, A03's pulse/noise vocoder",
+            "over-smoothed envelope and F0; buzzy pulse-train excitation",
         ),
         Attack(
             "A12",
@@ -203,25 +217,27 @@ ATTACKS = {
         ),
         Attack(
             "A13",
-            "vc_world_gl",
+            "vc_world_pulse",
             "VC",
-            "voice conversion as A05, magnitude from the converted envelope and phase "
-            "from Griffin-Lim",
-            "Griffin-Lim phase; WORLD envelope",
+            "voice conversion as A05 with A02's trajectory smoothing (45 ms averages), "
+            "re-synthesised by A03's pulse/noise vocoder",
+            "over-smoothed converted envelope and F0; buzzy pulse-train excitation",
         ),
         Attack(
             "A14",
             "copy_lpc",
             "vocoder",
-            "LPC-vocoder copy-synthesis: pulse/noise excitation through the target's LPC envelope",
-            "synthetic excitation through an all-pole filter",
+            "LPC-vocoder copy-synthesis: pulse/noise excitation through the target's LPC "
+            "envelope averaged over 9 frames (A06's vocoder and over-smoothing)",
+            "over-smoothed all-pole envelope; synthetic pulse/noise excitation",
         ),
         Attack(
             "A15",
             "vc_mfcc",
             "VC",
-            "voice conversion by MFCC mean shift toward the target, MFCC inversion and Griffin-Lim",
-            "40-coefficient MFCC smoothing; Griffin-Lim phase",
+            "voice conversion by MFCC mean shift toward the target, averaged over 9 frames "
+            "(a conversion function's over-smoothing), MFCC inversion and Griffin-Lim",
+            "40-coefficient MFCC smoothing over time and frequency; noise-like Griffin-Lim phase",
         ),
         Attack(
             "A16",
@@ -232,18 +248,17 @@ ATTACKS = {
         ),
         Attack(
             "A17",
-            "vc_phase_vocoder",
+            "vc_pv_lpc",
             "VC",
-            "voice conversion with a phase vocoder: another speaker's speech "
-            "pitch-shifted toward the target (librosa), long-term spectrum equalised to the target",
-            "phase-vocoder smearing (transient phasiness)",
+            "voice conversion: another speaker's speech pitch-shifted toward the target with a "
+            "phase vocoder (librosa), re-synthesised by A06's LPC vocoder (envelope averaged over 5 frames)",
+            "phase-vocoder smearing; over-smoothed all-pole envelope; synthetic pulse/noise excitation",
         ),
         Attack(
             "A18",
             "vc_mfcc24",
             "VC",
-            "voice conversion as A15 at 24 MFCCs with the conversion's temporal "
-            "smoothing, MFCC inversion",
+            "voice conversion as A15 at 24 MFCCs, averaged over 5 frames, MFCC inversion",
             "24-coefficient MFCC smoothing over time and frequency; Griffin-Lim phase",
         ),
         Attack(
@@ -265,16 +280,16 @@ _INPUT = {
     "unit_concat": "target",
     "vc_world": "source",
     "vc_lpc": "source",
-    "espeak_formant": "text",
+    "espeak_lpc": "text",
     "piper_world": "text",
     "param_gl": "text",
     "piper_mel_gl": "text",
-    "copy_world": "target",
+    "copy_pulse": "target",
     "espeak_world": "text",
-    "vc_world_gl": "source",
+    "vc_world_pulse": "source",
     "copy_lpc": "target",
     "vc_mfcc": "source",
-    "vc_phase_vocoder": "source",
+    "vc_pv_lpc": "source",
     "vc_mfcc24": "source",
 }
 
@@ -420,14 +435,18 @@ def griffin_lim_from_mag(
     ).astype(np.float32)
 
 
-def mel_griffin_lim(x: np.ndarray, n_mels: int = 80, n_fft: int = 1024) -> np.ndarray:
-    """An 80-band log-mel spectrogram (a Tacotron's output) back to a waveform: pseudo-inverse mel, Griffin-Lim phase."""
+def mel_griffin_lim(
+    x: np.ndarray, n_mels: int = 80, n_fft: int = 1024, smooth: int = 1
+) -> np.ndarray:
+    """An 80-band log-mel spectrogram (a Tacotron's output, its log averaged over ``smooth`` frames) back to a waveform: pseudo-inverse mel, Griffin-Lim phase."""
     import librosa
 
     hop = n_fft // 4
     mel = librosa.feature.melspectrogram(
         y=x.astype(np.float32), sr=SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=1.0
     )
+    if smooth > 1:  # an acoustic model's over-smoothed output
+        mel = np.exp(uniform_filter1d(np.log(mel + 1e-6), smooth, axis=1))
     mag = np.maximum(
         np.linalg.pinv(librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels)) @ mel, 0.0
     )
@@ -684,40 +703,37 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
         )  # a diphone synthesiser's flat prosody: 200 ms F0 averages
         return synthesize(f0, code_envelope(sp), code_aperiodicity(ap))
     if method == "vc_mfcc":
-        return mfcc_vocoder(x, shift=_mfcc_shift(x, tgt))
+        return mfcc_vocoder(x, shift=_mfcc_shift(x, tgt), smooth=9)
     if method == "vc_mfcc24":
-        return mfcc_vocoder(x, n_mfcc=24, shift=_mfcc_shift(x, tgt)[:24], smooth=3)
-    if method == "vc_phase_vocoder":
+        return mfcc_vocoder(x, n_mfcc=24, shift=_mfcc_shift(x, tgt)[:24], smooth=5)
+    if method == "vc_pv_lpc":  # phase-vocoder pitch shift, then A06's LPC vocoder on the result
         import librosa
 
         src = inp.source or voice_stats(x)
         steps = float(np.clip(12 * np.log2(tgt.f0 / src.f0), -12, 12))
         y = librosa.effects.pitch_shift(
             x.astype(np.float32), sr=SR, n_steps=steps, n_fft=1024, hop_length=256
-        )
-        return equalise_to(y, tgt)
-    if (
-        method == "espeak_formant"
-    ):  # moved toward the target as A01 is: no re-synthesis, the synthesiser's own waveform
-        src = inp.source or voice_stats(x)
-        return equalise_to(
-            shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
-        )
+        ).astype(np.float64)
+        f0, _, _ = world(y)
+        return lpc_vocoder(y, per_sample(f0, len(y)), seed=inp.seed % 2**31, smooth=5)
     if method in ("piper_filter", "piper_mel_gl"):
         src = inp.source or voice_stats(x)
         y = equalise_to(
             shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
         )
-        return y if method == "piper_filter" else mel_griffin_lim(y)
+        return y if method == "piper_filter" else mel_griffin_lim(y, smooth=5)
     f0, sp, ap = world(x)
-    if method == "copy_world":
-        return synthesize(f0, code_envelope(sp, 40), code_aperiodicity(ap))
+    if method == "copy_pulse":  # A02's trajectories (over 75 ms), A03's vocoder
+        f0, sp = smooth_trajectories(f0, sp, 15)
+        return synthesize(f0, code_envelope(sp), binary_aperiodicity(f0, ap))
     if method == "copy_lpc":
-        return lpc_vocoder(x, per_sample(f0, len(x)), seed=inp.seed % 2**31)
+        return lpc_vocoder(x, per_sample(f0, len(x)), seed=inp.seed % 2**31, smooth=9)
     src = inp.source or stats_of(f0, sp)
-    if method in ("param_world", "param_pulse", "param_gl"):
+    if method in ("param_world", "param_pulse", "param_gl", "vc_world_pulse", "espeak_lpc"):
         f0, sp = smooth_trajectories(f0, sp)  # a statistical model's mean trajectories
-    elif method in ("vc_world", "vc_world_gl", "vc_lpc", "piper_world", "espeak_world"):
+    elif method == "piper_world":
+        f0, sp = smooth_trajectories(f0, sp, 15)
+    elif method in ("vc_world", "vc_lpc", "espeak_world"):
         f0, sp = smooth_trajectories(
             f0, sp, 3
         )  # a conversion function averages over its training frames
@@ -725,17 +741,17 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     spc, apc = code_envelope(spc), code_aperiodicity(ap)  # the parameters such systems model
     if method in ("vc_world", "param_world", "piper_world", "espeak_world"):
         return synthesize(f0c, spc, apc)
-    if method == "param_pulse":
+    if method in ("param_pulse", "vc_world_pulse"):
         return synthesize(f0c, spc, binary_aperiodicity(f0c, ap))
-    if method in ("param_gl", "vc_world_gl"):
+    if method == "param_gl":
         return world_magnitude_gl(f0c, spc, apc, len(x))
-    if method == "vc_lpc":
+    if method in ("vc_lpc", "espeak_lpc"):
         return lpc_vocoder(
             x,
             per_sample(f0c, len(x)),
             alpha=vtl_ratio(src.f0, tgt.f0),
             seed=inp.seed % 2**31,
-            smooth=5,
+            smooth=5 if method == "vc_lpc" else 9,
         )
     raise ValueError(f"unknown spoofing method {method!r} of system {system_id}")
 

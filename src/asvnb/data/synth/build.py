@@ -342,9 +342,9 @@ def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str
 
 # -- prompt pools ----------------------------------------------------------------------------------
 
-CORPUS_VERSION = (
-    2  # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py)
-)
+# 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py);
+# 3: the eval systems recombine the training systems' parts and leave artefacts below 4 kHz too
+CORPUS_VERSION = 3
 POOL_VERSION = (
     2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
 )
