@@ -171,6 +171,7 @@ def plot_asv_scores(scores: dict[str, ASVScores]) -> Figure:
         thr = metrics.asv_error_rates(s.target, s.nontarget, s.spoof).threshold
         ax.axvline(thr, color="k", ls="--", lw=1)
         ax.set(title=f"{name} (EER threshold dashed)", xlabel="cosine score")
+        sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, frameon=False)
     return plots.with_caption(
         fig,
         "Verifier scores of the three kinds of trial: target (the claimed speaker), non-target (another "

@@ -11,6 +11,9 @@ from asvnb import plots
 from asvnb.studies.ge2e_aeg_kd.runs import SeedRun
 from asvnb.studies.ge2e_aeg_kd.tables import table2_runs
 
+# each panel's legend under its axes, where it covers no bar (tight_layout makes room for it)
+BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.18), "ncols": 2, "frameon": False}
+
 
 def plot_similarities(runs: Sequence[SeedRun]) -> Figure:
     """Histograms: the GE2E embedding's same- and different-speaker cosines on held-out speakers (before and after
@@ -36,7 +39,7 @@ def plot_similarities(runs: Sequence[SeedRun]) -> Figure:
                     label=f"{label}, {when}",
                 )
         axes[0].set_title(f"GE2E, held-out speakers (seed {r0.seed})")
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=7, **BELOW)
     t2 = table2_runs(runs)
     if t2:
         sims = t2[0].aeg["static_similarity"]
@@ -44,7 +47,7 @@ def plot_similarities(runs: Sequence[SeedRun]) -> Figure:
         axes[1].hist(sims["after"], bins=bins, alpha=0.5, label="after BIM")
         axes[1].axvline(sims["threshold"].iloc[0], color="k", ls="--", label="keep threshold")
         axes[1].set_title(f"static AEG: kept {int(sims['kept'].sum())} of {len(sims)}")
-        axes[1].legend(fontsize=7)
+        axes[1].legend(fontsize=7, **BELOW)
         act = t2[0].aeg["active"]
         for e in act:
             axes[2].hist(
@@ -58,7 +61,7 @@ def plot_similarities(runs: Sequence[SeedRun]) -> Figure:
                 np.mean([e["threshold"] for e in act]), color="k", ls="--", label="mean threshold"
             )
         axes[2].set_title("active AEG: cosine after BIM, per epoch")
-        axes[2].legend(fontsize=6, ncol=2)
+        axes[2].legend(fontsize=6, **BELOW)
     for ax in axes:
         ax.set_xlabel("cosine similarity")
     fig.tight_layout()
