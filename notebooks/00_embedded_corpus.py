@@ -122,7 +122,17 @@ ec.speakers_table(manifest)  # refuses splits that share a speaker's recordings
 #
 # As in the real set, the training and development parts hold attacks
 # A01-A06, and the evaluation part holds A07-A19: A16 and A19 are the methods
-# of A04 and A06 again, the others are methods never seen in training.
+# of A04 and A06 again, the others are systems never seen in training. As in
+# the real set, those are built from the training systems' parts in new
+# combinations: A02's smoothed parameter trajectories, A03's pulse/noise
+# vocoder, A05's conversion and A06's LPC vocoder meet new front ends (formant
+# synthesis, copy-synthesis of the target's own speech, a phase vocoder, MFCC
+# inversion) and a new waveform generator (Griffin-Lim), so what training
+# teaches carries over. The third version of the corpus chose them so that
+# most also leave artefacts below 4 kHz (over-smoothed envelopes and F0, buzzy or
+# noise-like excitation), which the 2021 set's narrowband codecs keep: in the
+# second version, copy-synthesis and the phase vocoder left traces that only
+# the top band showed, and the baseline was at chance under A-law and mu-law.
 
 # %%
 counts = ec.la_counts(root)

@@ -24,7 +24,7 @@ systems' parts in combinations training never shows: A02's smoothed parameter
 trajectories, A03's pulse/noise vocoder, A05's conversion, A06's LPC vocoder,
 with new front ends (formant synthesis, copy-synthesis, a phase vocoder, MFCC
 inversion) or new vocoders (Griffin-Lim). Version 3 of the corpus chose them so
-that each leaves artefacts below 4 kHz too (over-smoothed envelopes and F0,
+that most leave artefacts below 4 kHz too (over-smoothed envelopes and F0,
 buzzy or noise-like excitation), which narrowband codecs keep: version 2's
 copy-synthesis and phase-vocoder systems left traces only the top band showed.
 """
