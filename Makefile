@@ -1,13 +1,19 @@
 # Two commands do all set-up on a fresh machine:
 #   make book   create .venv if missing, build the embedded corpus if missing,
 #               execute every notebook (embedded profile) and render the HTML book
-#   make test   create .venv if missing, lint and format-check with ruff, run the test suite
+#   make test   create .venv if missing, lint and format-check with ruff, run the test suite: the unit tests,
+#               every notebook at the `ci` profile and the book built from them, the full-profile rehearsal,
+#               the accelerate and gpu_check tests; all of it in build/ci/, which nothing else touches
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.asvnb-installed
 LOCK   := requirements-lock.txt
+
+# make test's own folder: its corpus, stand-ins, runs, executed notebooks and book (the `ci` profile)
+CI_DIR := $(CURDIR)/build/ci
+CI_ENV := ASVNB_BUILD=$(CI_DIR) ASVNB_DATA=$(CI_DIR)/data
 
 .PHONY: book test env data benchmarks sync clean
 
@@ -17,7 +23,9 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python tools/build_digest.py $(CI_DIR)/embedded-digest.json
+	$(CI_ENV) $(BIN)/python -m pytest
+	$(BIN)/python tools/build_digest.py --check $(CI_DIR)/embedded-digest.json
 
 env: $(STAMP)
 

@@ -59,7 +59,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}: embedded builds/reads the generated corpus; full points at the real data
+profile = "embedded"  # {embedded, full, ci}: embedded builds/reads the generated corpus, ci its tiny scale (make test); full points at the real data
 data_root = None  # str | None: None is data/embedded (the corpus `asvnb data synth` builds)
 scale = "small"  # {tiny, small, medium}: corpus scale to build if missing (the book and CI use small)
 seed = 0  # int: corpus seed

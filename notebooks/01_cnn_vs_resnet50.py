@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}
+profile = "embedded"  # {embedded, full, ci}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 epochs = None  # int | None: None is the profile's default (embedded: a few; full: CNN 20, ResNet50 5, the book's GPU budget); a number sets every model's
 image_size = None  # int | None: None is the profile's default (embedded: CNN 96, ResNet50 64; full: 224); a number sets both

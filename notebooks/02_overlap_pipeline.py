@@ -50,7 +50,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}
+profile = "embedded"  # {embedded, full, ci}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 n_train = None  # int | None: train mixtures for fine-tuning (None: profile default, embedded 256, full 2,500 for the book's GPU budget; the source: 15,000)
 n_dev = None  # int | None: dev mixtures for validation (None: profile default, embedded 64, full 1,000; the source: 10,000)

@@ -58,7 +58,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}
+profile = "embedded"  # {embedded, full, ci}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 epochs = None  # int | None: fine-tuning and distillation epochs; None: the profile's default (embedded 6; full 10, the one-GPU-hour budget; without it 20)
 ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the profile's default (embedded 15, full 300)

@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}
+profile = "embedded"  # {embedded, full, ci}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 route = "tensor"  # {tensor, source}: spectrogram images: "tensor" (STFT on the fly) or "source" (specgram -> JPEG -> read back)
 seconds = None  # float | None: segment length; None: the profile's default (full: the source's 30 s; embedded: 5 s)

@@ -69,7 +69,7 @@
 
 # %% tags=["parameters"]
 # fmt: off
-profile = "embedded"  # {embedded, full}
+profile = "embedded"  # {embedded, full, ci}
 data_root = None  # str | None: None is the profile's default (the embedded corpus); required for full
 seeds = [0]  # list[int]: the training seeds scored (each study trained several; the chapters give their spread)
 la21_phase = "eval"  # {progress, eval, hidden_track}: the LA 2021 eval phase scored

@@ -13,7 +13,7 @@ import jupytext
 import nbformat
 import pytest
 
-from asvnb import book, config
+from asvnb import book, config, results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "notebooks" / "tiny.ipynb"
@@ -202,7 +202,7 @@ def test_every_study_parameter_is_declared(nb: Path) -> None:
     assert all(d["declared"] for d in params.values()), [
         n for n, d in params.items() if not d["declared"]
     ]
-    assert params["profile"]["type"] == "{embedded, full}"
+    assert params["profile"]["type"] == "{" + ", ".join(config.PROFILES) + "}"
     if "device" in params:  # the data chapter trains nothing
         assert params["device"]["type"] == "{auto, cpu, cuda, mps}"
     for name, d in params.items():
@@ -442,7 +442,7 @@ def test_fingerprint_contents(tmp_path: Path) -> None:
         "data_fingerprint",
     ):
         assert key in fp
-    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", fp["git_commit"])
+    assert re.fullmatch(r"[0-9a-f]{40}", fp["git_commit"]) and isinstance(fp["git_dirty"], bool)
     assert fp["python"] == ".".join(map(str, sys.version_info[:3]))
     assert fp["device"] == "cpu"
 
@@ -543,3 +543,27 @@ def test_pairing_check_detects_a_difference(tmp_path: Path) -> None:
     shutil.copy(TINY, tmp_path / "tiny.ipynb")
     with pytest.raises(AssertionError, match="differ"):
         test_py_and_ipynb_are_in_sync(py)
+
+
+def test_the_ci_profile_works_in_a_folder_of_its_own(monkeypatch) -> None:
+    from asvnb import cli
+
+    monkeypatch.delenv("ASVNB_BUILD", raising=False)
+    monkeypatch.delenv("ASVNB_DATA", raising=False)
+    cli._ci_folders()
+    ci = config.project_root() / "build" / "ci"
+    assert config.build_root() == ci and config.corpus_root("ci") == ci / "data" / "ci"
+    assert results.results_path("01_cnn_vs_resnet50") == ci / "results" / "01_cnn_vs_resnet50.json"
+    monkeypatch.setenv("ASVNB_BUILD", "/elsewhere")  # what the caller set is kept
+    cli._ci_folders()
+    assert config.build_root() == Path("/elsewhere")
+
+
+def test_profile_parameters() -> None:
+    nb = config.project_root() / "notebooks" / "01_cnn_vs_resnet50.ipynb"
+    assert book.profile_parameters(nb, "embedded") == {}  # the default: the same cache entry as `asvnb run`
+    assert book.profile_parameters(nb, "ci") == {"profile": "ci", "seeds": [0, 1]}
+    board = config.project_root() / "notebooks" / "05_leaderboard.ipynb"  # one seed by default: kept
+    assert book.profile_parameters(board, "ci") == {"profile": "ci"}
+    with pytest.raises(ValueError, match="unknown profile"):
+        book.profile_parameters(nb, "colab")

@@ -140,13 +140,14 @@ def hub_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def corpus() -> Path:
-    """The small embedded corpus (built if missing, as `asvnb book` does first); no stand-in model is needed."""
+    """The CI profile's tiny generated corpus (built if missing), in the real layouts; no stand-in is needed."""
     from asvnb.audio import expected_conversions
     from asvnb.data.synth import build_corpus
 
+    root = config.corpus_root("ci")
     with expected_conversions():
-        build_corpus(config.embedded_root(), scale="small", seed=0)
-    return config.embedded_root().resolve()
+        build_corpus(root, scale=config.GENERATED_SCALES["ci"], seed=0)
+    return root.resolve()
 
 
 @pytest.fixture(scope="module")

@@ -97,9 +97,10 @@ def test_work_is_read_from_the_configs_and_counted_from_a_data_root(tmp_path: Pa
     assert teachers == {"full": 4 * 3 * 10 * 5000, "source": 4 * 3 * 20 * gc.REAL["la_train"]}
     with pytest.raises(ValueError, match="unknown settings"):
         gc.book_work(gc.REAL, "paper")
+    root = config.corpus_root("ci")  # the tests' tiny corpus, in the real layouts
     with expected_conversions():
-        build_corpus(config.embedded_root(), scale="small", seed=0)
-    real = gc.count_real(config.embedded_root())
+        build_corpus(root, scale=config.GENERATED_SCALES["ci"], seed=0)
+    real = gc.count_real(root)
     assert (
         set(gc.REAL) <= set(real)
         and 0 < real["la_train_bona"] < real["la_train"]

@@ -23,7 +23,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # lowest first; a module belongs to the first layer with a prefix matching its name
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("asvnb.colab", "asvnb.config", "asvnb.errors", "asvnb.files")),
+    ("base", ("asvnb.colab", "asvnb.config", "asvnb.errors", "asvnb.files", "asvnb.provenance")),
     ("audio", ("asvnb.audio",)),
     ("data", ("asvnb.data",)),
     ("features", ("asvnb.features",)),

@@ -1,9 +1,10 @@
-"""The run folders and image caches of studies 01 and 04 keep the names of the published embedded runs.
+"""The run folders and image caches of studies 01 and 04 hash exactly the settings listed here.
 
-A change here invalidates every cached run and image set under build/runs/ and
-the published numbers that came from them: the names below are those of the
-embedded profile's runs in build/runs/01_cnn_vs_resnet50/embedded/ and
-build/runs/04_spectrogram_resnet18/embedded/ (corpus fingerprint EMBEDDED_DATA).
+A run's key is its settings, its data and the code that trains it
+(:mod:`asvnb.provenance`; tested in ``test_provenance.py``). With the code key
+held fixed (``CODE``), the names below pin the hashed settings: a setting
+added, removed or retyped by accident shows here, rather than as a silent
+retraining of every run.
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ EMBEDDED_DATA = (
 LA_TRAIN_SPEAKERS = [f"LA_{k:04d}" for k in range(1, 13)]
 
 
+CODE = "c0de"  # the code key every name below is computed with
+
+
 @pytest.fixture(autouse=True)
 def published_corpus(monkeypatch):
-    """Every key as if computed on the published embedded corpus."""
+    """Every key as if computed on the published embedded corpus, with the code key held fixed."""
+    from asvnb import files
+    from asvnb.data import images
+
+    monkeypatch.setattr(files, "code_key", lambda *modules: CODE)
+    monkeypatch.setattr(images, "code_key", lambda *modules: CODE)
     monkeypatch.setattr(config, "data_fingerprint", lambda root: EMBEDDED_DATA)
 
 
@@ -45,14 +54,14 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-ba27630c9e",
-        "ResNet50": "ResNet50-a29150f51d",
-        "CNN-noCV": "CNN-noCV-b946c29e30",
-        "ASV_CNN": "ASV_CNN-1c3278c568",
+        "CNN": "CNN-a3629beaee",
+        "ResNet50": "ResNet50-fdd4a139aa",
+        "CNN-noCV": "CNN-noCV-4ecfa0c5ba",
+        "ASV_CNN": "ASV_CNN-5daff35148",
     }
     assert all(v.name == "seed0" for v in folders.values())
     caches = {cache_name(f"la-train-{size}", image_key(cfg, size)) for size in (96, 64)}
-    assert caches == {"la-train-96-6abad6b7b979.pt", "la-train-64-7553d222d76e.pt"}
+    assert caches == {"la-train-96-795445d02b28.pt", "la-train-64-4aa6033e4525.pt"}
 
 
 def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
@@ -85,11 +94,11 @@ def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
         *(cache_name(f"la-{s}", cfg.drawing(split=s)) for s in ("train", "dev", "eval")),
     }
     assert names == {
-        "deepvoice-1024-125c6df50311.pt",
-        "deepvoice-256-a4b87673acae.pt",
-        "imitation-1024-af5d85b2bfab.pt",
-        "imitation-256-093bff34708d.pt",
-        "la-dev-7f8ee157b3ea.pt",
-        "la-eval-73fedfb0c79c.pt",
-        "la-train-b883a9cae91d.pt",
+        "deepvoice-1024-a6a5d477fbaa.pt",
+        "deepvoice-256-c74d06cc6ca8.pt",
+        "imitation-1024-ee5e782b95e6.pt",
+        "imitation-256-297a5c2b12c2.pt",
+        "la-dev-ad3b82de907d.pt",
+        "la-eval-6d0d08733f91.pt",
+        "la-train-0df08f930058.pt",
     }

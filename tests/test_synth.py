@@ -462,7 +462,7 @@ def test_transcripts_come_from_the_packages_file_names():
     assert "42" in sources.transcripts(speakers["ktuberling/de"])  # no transcripts ship: numbers
 
 
-@pytest.mark.slow
+@pytest.mark.embedded
 def test_corpus_audit_of_the_books_corpus():
     """The small corpus (what the book uses): shortcut probes at chance, the LFCC-GMM finds every attack."""
     from asvnb import config

@@ -10,6 +10,7 @@ import argparse
 import inspect
 import logging
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,6 +25,14 @@ def _params(pairs: list[list[str]] | None) -> dict:
     return {name: parse_value(value) for name, value in (pairs or [])}
 
 
+def _ci_folders() -> None:
+    """The CI profile works in build/ci/ (unless ASVNB_BUILD / ASVNB_DATA say otherwise): the embedded book's
+    results, runs and corpus stay untouched."""
+    ci = config.project_root() / "build" / "ci"
+    os.environ.setdefault("ASVNB_BUILD", str(ci))
+    os.environ.setdefault("ASVNB_DATA", str(ci / "data"))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """asvnb run: execute one notebook with papermill into the build tree.
 
@@ -36,6 +45,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args.parameter)
     if args.profile:
         params["profile"] = args.profile
+    if params.get("profile") == "ci":
+        _ci_folders()
     rec = execute_notebook(args.notebook, params, output=args.output, use_cache=not args.force)
     print(
         f"{rec.notebook}: {rec.status}, {rec.duration_s:.0f} s, peak {rec.peak_memory_mb:.0f} MB -> {rec.output}"
@@ -48,13 +59,16 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     Prepare the embedded corpus and stand-in models if missing, execute every notebook named in
     _toc.yml that changed since its last successful execution (embedded profile), and render the
-    book with Jupyter Book into build/_build/html.
+    book with Jupyter Book into build/_build/html. With --profile ci, everything goes to build/ci/
+    (corpus included) unless ASVNB_BUILD and ASVNB_DATA say otherwise.
     """
     from asvnb.book import build_book, prepare_embedded
 
+    if args.profile == "ci":
+        _ci_folders()
     if not args.no_data:
-        prepare_embedded(args.scale, progress=True)
-    html = build_book(jobs=args.jobs, use_cache=not args.force)
+        prepare_embedded(args.scale, progress=True, profile=args.profile)
+    html = build_book(jobs=args.jobs, use_cache=not args.force, profile=args.profile)
     print(f"book: {html / 'index.html'}")
     return 0
 
@@ -164,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--profile",
         choices=config.PROFILES,
-        help="embedded: generated corpus, local models, CPU; full: real datasets and hub models (GPU)",
+        help="embedded: generated corpus, local models, CPU; full: real datasets and hub models (GPU); "
+        "ci: the tiny corpus and a few steps, every code path (numbers mean nothing)",
     )
     r.add_argument(
         "-o", "--output", help="where to write the executed notebook (default: build tree)"
@@ -191,9 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--scale",
-        default="small",
+        default=None,
         choices=("small", "medium"),
         help="embedded corpus scale to prepare if missing (default small)",
+    )
+    b.add_argument(
+        "--profile",
+        default="embedded",
+        choices=[p for p in config.PROFILES if p in config.GENERATED_SCALES],
+        help="embedded (default): the book; ci: every notebook on the tiny corpus with a few steps, in "
+        "build/ci/ unless ASVNB_BUILD is set (what `make test` builds; its numbers mean nothing)",
     )
 
     d = sub.add_parser(

@@ -1,8 +1,10 @@
 """Profiles, paths, seeding and the environment fingerprint.
 
-Two profiles run the same code: ``embedded`` (the generated corpus and locally
-built models, 2 CPU cores, no network) and ``full`` (the real datasets and hub
-models, a GPU on Colab). Only data paths, sizes and weights differ.
+Three profiles run the same code: ``embedded`` (the generated corpus and locally
+built models, 2 CPU cores, no network: the book), ``full`` (the real datasets and
+hub models, a GPU on Colab) and ``ci`` (the generated corpus at its smallest
+scale and the smallest sizes that still run every code path: the tests'; its
+numbers mean nothing). Only data paths, sizes and weights differ.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import os
 import platform
 import random
-import subprocess
 import types
 import typing
 from collections.abc import Mapping
@@ -26,8 +27,11 @@ import yaml
 
 from asvnb import __version__
 from asvnb.errors import json_object
+from asvnb.provenance import git_state
 
-PROFILES = ("embedded", "full")
+PROFILES = ("embedded", "full", "ci")
+# the profiles that read the generated corpus, and the scale each builds (data/synth/scales.yaml)
+GENERATED_SCALES = {"embedded": "small", "ci": "tiny"}
 # manifest keys that say how a corpus build went, not what the corpus holds
 BUILD_LOG_KEYS = (
     "build_seconds",
@@ -55,6 +59,18 @@ def data_root() -> Path:
 def embedded_root() -> Path:
     """Where ``asvnb data synth`` writes the embedded corpus."""
     return data_root() / "embedded"
+
+
+def generated(profile: str) -> bool:
+    """Whether a profile reads the generated corpus (``embedded``, ``ci``) rather than the real datasets."""
+    return check_profile(profile) in GENERATED_SCALES
+
+
+def corpus_root(profile: str) -> Path:
+    """Where a generated profile's corpus lives: ``data/embedded``, or ``data/ci`` for the CI profile's tiny one."""
+    if not generated(profile):
+        raise ValueError(f"profile {profile!r} reads the real datasets, not a generated corpus")
+    return embedded_root() if profile == "embedded" else data_root() / profile
 
 
 def build_root() -> Path:
@@ -89,8 +105,8 @@ class Paths:
         check_profile(profile)
         if data_root_override:
             data = Path(data_root_override).expanduser()
-        elif profile == "embedded":
-            data = embedded_root()
+        elif generated(profile):
+            data = corpus_root(profile)
         else:
             raise ValueError(
                 "profile 'full' needs data_root: the folder that holds the real datasets "
@@ -117,30 +133,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def git_commit(root: Path | None = None) -> str:
-    """Commit of the checkout, with ``+dirty`` when it has uncommitted changes; ``unknown`` outside git."""
-    root = root or project_root()
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def data_fingerprint(root: str | Path) -> str:
@@ -179,7 +171,7 @@ def fingerprint(data: str | Path | None = None, device: str | None = None) -> di
     )  # "auto" would otherwise be recorded as the device, not the GPU's name
     fp = {
         "asvnb": __version__,
-        "git_commit": git_commit(),
+        **git_state(),  # git_commit and git_dirty
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "torch": torch.__version__,

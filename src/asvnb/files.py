@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from asvnb.config import stable_hash
+from asvnb.provenance import code_key
 
 KEY_CHARS = 10  # hex digits of a run key: 40 bits, no collision among a study's few dozen runs
 TEMP_GLOB = "*.part*"  # what an interrupted atomic write can leave behind (see atomic_path)
@@ -86,12 +87,15 @@ def write_json(path: str | Path, obj: Any, indent: int | None = 1, allow_nan: bo
     return write_text(path, json.dumps(obj, indent=indent, allow_nan=allow_nan) + "\n")
 
 
-def run_key(settings: Any) -> str:
-    """The short hash naming a run or cache folder: everything the run depends on, JSON-serialisable."""
-    return stable_hash(settings)[:KEY_CHARS]
+def run_key(settings: Any, code: Sequence[str]) -> str:
+    """The short hash naming a run or cache folder: everything the run depends on, JSON-serialisable, and the
+    code that makes it (``code``: the package modules it runs, keyed with every module they import)."""
+    return stable_hash({"settings": settings, "code": code_key(*code)})[:KEY_CHARS]
 
 
-def run_dir(root: str | Path, name: str, settings: Any, seed: int | None = None) -> Path:
-    """``<root>/<name>-<run_key(settings)>[/seed<seed>]``: the one folder scheme of every trained run."""
-    folder = Path(root) / f"{name}-{run_key(settings)}"
+def run_dir(
+    root: str | Path, name: str, settings: Any, seed: int | None = None, *, code: Sequence[str]
+) -> Path:
+    """``<root>/<name>-<run_key(settings, code)>[/seed<seed>]``: the one folder scheme of every trained run."""
+    folder = Path(root) / f"{name}-{run_key(settings, code)}"
     return folder if seed is None else folder / f"seed{seed}"

@@ -28,6 +28,8 @@ COLUMNS = ["model", "metric", "source", "this book", "profile", "note"]
 PROFILE_NOTES = {
     "embedded": "embedded corpus (generated, synthetic attacks) and locally trained models, 2 CPU cores",
     "full": "real datasets and hub models, GPU; less training than the sources' (the book's one-GPU-hour budget)",
+    "ci": "CI profile: the tiny generated corpus and a few training steps, run only to prove that every code "
+    "path executes. **These numbers come from the CI profile and mean nothing**",
 }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from asvnb import config, files
 from asvnb.metrics import eer
+from asvnb.provenance import git_state, loaded_code_key
 
 SCHEMA_VERSION = 1  # written as "schema_version"; a file without it is read as version 1
 
@@ -158,7 +159,8 @@ def write_results(
         "notebook": notebook,
         "profile": profile,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "fingerprint": fingerprint or {},
+        # which commit, whether the tree was dirty, and the key of the code this process ran (issue 25)
+        "fingerprint": (fingerprint or {}) | git_state() | {"code_key": loaded_code_key()},
         "rows": [r.as_json() for r in rows],
     }
     path = results_path(notebook)

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from asvnb.config import stable_hash
 from asvnb.files import atomic_path
+from asvnb.provenance import code_key, module_of
 
 # hex digits naming an image cache: 12, not the run folders' 10, because the caches of the published runs
 # (thousands of drawn images each) carry 12-digit names; a change would redraw every one of them
@@ -124,9 +125,10 @@ def count_table(sets: Mapping[str, ImageSet], names: Mapping[int, str]) -> pd.Da
     return pd.DataFrame({k: s.counts(names) for k, s in sets.items()}).fillna(0).astype(int)
 
 
-def cache_name(name: str, key: Mapping[str, Any]) -> str:
-    """The file name of a cached image set: ``<name>-<12 hex digits of key>.pt``."""
-    return f"{name}-{stable_hash(dict(key))[:IMAGE_KEY_CHARS]}.pt"
+def cache_name(name: str, key: Mapping[str, Any], code: Sequence[str] = ()) -> str:
+    """The file name of a cached image set: ``<name>-<12 hex digits of key and of the drawing code>.pt``."""
+    keyed = {**key, "code": code_key(*code, __name__)}  # this module and the modules that draw
+    return f"{name}-{stable_hash(keyed)[:IMAGE_KEY_CHARS]}.pt"
 
 
 def cached_images(
@@ -137,7 +139,7 @@ def cached_images(
     Drawing thousands of clips costs more than a few training epochs on 2
     cores; a rerun with the same data and drawing settings reads them back.
     """
-    path = Path(folder) / cache_name(name, key)
+    path = Path(folder) / cache_name(name, key, [module_of(draw)])
     if path.is_file():
         d = torch.load(path, weights_only=True)
         return ImageSet(d["images"], d["labels"], d["ids"], d["groups"])

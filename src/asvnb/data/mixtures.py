@@ -43,6 +43,7 @@ from asvnb.config import stable_hash
 from asvnb.data import ProtocolError, read_fields
 from asvnb.data.asvspoof import BONAFIDE, SPOOF, CMTrial
 from asvnb.files import write_json, write_text
+from asvnb.provenance import code_key
 
 LABELS = ("SS", "SB", "BB")
 METADATA, PARAMS, INFO = "metadata.txt", "params.tsv", "mixtures.json"
@@ -292,7 +293,8 @@ def generate(
     """Plan and write ``n`` mixtures into ``out`` (resumable: existing flac files of the same plan are kept)."""
     out, source_dir = Path(out), Path(source_dir)
     mixtures = plan_mixtures(trials, n, seed)
-    plan_id = stable_hash([asdict(m) for m in mixtures])
+    # the recipes and the code that renders them: a change to the mixing code is a new plan
+    plan_id = stable_hash({"plan": [asdict(m) for m in mixtures], "code": code_key(__name__)})
     info_path = out / INFO
     (out / "flac").mkdir(parents=True, exist_ok=True)
     if info_path.is_file() and json.loads(info_path.read_text()).get("plan") != plan_id:

@@ -17,6 +17,7 @@ from asvnb import audio, config, files
 from asvnb.data import balanced_subset
 from asvnb.data.asvspoof import LA2019, ASVScores, LA2021Eval
 from asvnb.models.complexity import count_macs, count_params
+from asvnb.provenance import code_key
 from asvnb.scoring import Detector, load_detector
 from asvnb.train.detector import DETECTOR_FILE, INDEX_FILE, read_detector_index
 
@@ -257,10 +258,12 @@ def score_all(
     device: str = "cpu",
     progress: bool = True,
 ) -> list[Scored]:
-    """Every entry scored on every set; scores are cached under ``cache_dir`` by weights and trial list."""
+    """Every entry scored on every set; scores are cached under ``cache_dir`` by weights, trial list and the
+    scoring code (this module and what it imports: the detectors' loaders and front ends)."""
     dets = [load_detector(e.folder, device) for e in entries]
+    code = code_key(__name__)
     keys = [
-        f"{e.study}-{e.name}-seed{e.seed}-{_weights_hash(e.folder)}".replace(" ", "_")
+        f"{e.study}-{e.name}-seed{e.seed}-{_weights_hash(e.folder)}-{code}".replace(" ", "_")
         for e in entries
     ]
     got: dict[tuple[int, str], SetScores] = {}

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from asvnb import metrics
+from asvnb import config, metrics
 from asvnb.leaderboard.scores import INPUT_RULE, Scored, TrialSet
 from asvnb.results import ResultRow, bootstrap_ci, eer_ci, over_seeds
 
@@ -282,7 +282,7 @@ def sentence(summary_df: pd.DataFrame, sets: dict[str, TrialSet], profile: str) 
         f"that always answers 'do not know'), and actDCF exceeds minDCF by {gap.median():.2f} in the median: "
         "the raw log-odds are not calibrated likelihood ratios."
     )
-    if profile == "embedded":
+    if config.generated(profile):
         parts.append(
             "These are embedded-profile numbers: small generated data, stand-in models and short training; "
             "the literature's figures below come from the real data."

@@ -39,6 +39,7 @@ from asvnb.audio import load_audio
 from asvnb.data.asvspoof import LA2019, LA2021Eval
 from asvnb.data.synth.build import embed  # the GE2E encoder the corpus's ASV scores come from
 from asvnb.metrics import eer
+from asvnb.provenance import code_key
 from asvnb.results import ResultRow, bootstrap_ci, eer_ci
 
 PROBES = ("duration", "level", "silence", "band_energy", "speaker", "language")
@@ -231,7 +232,7 @@ def language_features(train_lang: list[str], test_lang: list[str]) -> tuple[np.n
 
 def _cache_key(root: Path, cfg: BaselineConfig) -> str:
     manifest = json.loads((root / "MANIFEST.json").read_text())
-    h = hashlib.sha256(Path(__file__).read_bytes())
+    h = hashlib.sha256(code_key(__name__).encode())  # the audit's code and what it imports
     h.update(
         json.dumps(
             [manifest.get("generator"), manifest.get("scale"), manifest.get("seed"), repr(cfg)]

@@ -32,12 +32,16 @@ def setup(profile: str, data_root: str | Path | None, scale: str, seed: int) -> 
     """
     colab.mount_drive(data_root)  # on Colab, when the corpus is on Google Drive; else a no-op
     config.seed_everything(seed)
-    root = Path(data_root) if data_root else config.embedded_root()
-    if profile != "embedded":
+    if not config.generated(profile):
         raise ValueError(
             "this chapter describes the embedded corpus; with the real datasets, "
             "see 'Rerun a study on Colab'"
         )
+    root = Path(data_root) if data_root else config.corpus_root(profile)
+    if (
+        profile == "ci"
+    ):  # the CI profile's corpus is the smallest scale, whatever the parameter says
+        scale = config.GENERATED_SCALES["ci"]
     manifest = build_corpus(root, scale=scale, seed=seed, progress=False)
     config.show_fingerprint(config.fingerprint(root, device="cpu"))
     return root, manifest

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from asvnb import config, metrics
 from asvnb.files import run_dir
+from asvnb.provenance import module_of
 from asvnb.train.loop import EvalFn, TrainConfig, Trainer, TrainResult, load_best, model_config
 
 
@@ -252,13 +253,17 @@ def seed_run_dir(
     kwargs: Mapping[str, Any],
     setup: ClassifierSetup,
     settings: Mapping[str, Any],
+    code: Sequence[str] = (),
 ) -> Path:
-    """A run's folder: its name, a hash of the model, the setup and everything else it depends on, its seed.
+    """A run's folder: its name, a hash of the model, the setup, everything else it depends on and the code that
+    trains it (this module, and ``code``: the model's and the sets' modules), its seed.
 
-    A rerun with the same settings resumes (or reuses) the checkpoint there; a
-    change of data, route or optimiser settings starts a new folder instead.
+    A rerun with the same settings and code resumes (or reuses) the checkpoint
+    there; a change of data, route, optimiser settings or training code starts a
+    new folder instead.
     """
-    return run_dir(out, name, {"model": kwargs, "setup": vars(setup), **settings}, seed)
+    settings = {"model": kwargs, "setup": vars(setup), **settings}
+    return run_dir(out, name, settings, seed, code=(__name__, *code))
 
 
 def train_seed(
@@ -313,6 +318,8 @@ class ClassifierJob:
     setup: ClassifierSetup
     task: Task
     device: str = "auto"
+    # the modules that made the sets (the study's): their code keys the run, with this module's and the model's
+    code: tuple[str, ...] = ()
 
 
 def train_and_score(job: ClassifierJob, out_dir: str | Path, seed: int) -> SeedRun:
@@ -345,7 +352,8 @@ def run_seeds(
     runs = []
     for seed in seeds:
         print(f"--- {name}, seed {seed}")
-        out_dir = seed_run_dir(out, name, seed, job.kwargs, job.setup, settings)
+        code = (module_of(job.factory), *job.code)
+        out_dir = seed_run_dir(out, name, seed, job.kwargs, job.setup, settings, code)
         runs.append(train_and_score(job, out_dir, seed))
     return runs
 

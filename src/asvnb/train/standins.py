@@ -34,6 +34,7 @@ from asvnb.errors import json_object
 from asvnb.models import wavlm
 from asvnb.models.separation import SepformerNet, SepformerStandinConfig, write_sepformer
 from asvnb.models.wavlm import WavLMStandinConfig
+from asvnb.provenance import code_key
 from asvnb.train.loop import TrainConfig, Trainer, publish_trained
 
 CV_FOLDER = "cv-corpus-14.0-delta-2023-06-23"  # the embedded corpus's Common Voice release
@@ -46,6 +47,15 @@ Clips = tuple[Sequence[np.ndarray], Sequence[int]]
 # the stand-ins `asvnb data standins` trains (frozen dataclasses: safe as defaults)
 SEPFORMER = SepformerStandinConfig()
 WAVLM = WavLMStandinConfig()
+# the CI profile's: the same code paths (training, validation, export, the hub loaders), a few steps each
+CI_SEPFORMER = SepformerStandinConfig(steps_per_epoch=4, epochs=2)
+CI_WAVLM = WavLMStandinConfig(epochs=2)
+
+
+def for_profile(profile: str) -> tuple[SepformerStandinConfig, WavLMStandinConfig]:
+    """The stand-ins a generated profile trains: the book's, or the CI profile's few steps."""
+    return (CI_SEPFORMER, CI_WAVLM) if profile == "ci" else (SEPFORMER, WAVLM)
+
 
 # ----------------------------------------------------------------------------- where and on what
 
@@ -57,7 +67,13 @@ def models_dir(data_root: str | Path) -> Path:
 
 def standin_dir(data_root: str | Path, kind: str, conf: Any) -> Path:
     """The cache folder of stand-in ``kind`` (``sepformer``, ``wavlm``) of configuration ``conf`` on a corpus."""
-    key = stable_hash({"data": config.data_fingerprint(data_root), "config": asdict(conf)})
+    key = stable_hash(
+        {
+            "data": config.data_fingerprint(data_root),
+            "config": asdict(conf),
+            "code": code_key(__name__),  # the training code and the models' (it imports both)
+        }
+    )
     return models_dir(data_root) / f"{kind}-standin-{key[:KEY_CHARS]}"
 
 

@@ -172,7 +172,7 @@ def train_cms(
     folder = name if with_cv else f"{name}-noCV"
     settings = cfg.settings(size=cfg.sizes[name], with_cv=with_cv)
     job = ClassifierJob(
-        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device
+        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device, (__name__,)
     )
     runs = run_seeds(folder, job, cfg.paths.out, seeds, settings)
     for r in (
@@ -252,7 +252,7 @@ def attack_table(
             for name, rs in runs.items()
         }
     )
-    if cfg.profile == "embedded":
+    if config.generated(cfg.profile):
         audit = corpus_audit.run_audit(cfg.paths.data, progress=False)
         table[BASELINE] = pd.Series(
             {

@@ -24,6 +24,7 @@ from asvnb import audio, features, metrics, plots
 from asvnb.data.asvspoof import LA2019, ASVScores
 from asvnb.features import single_thread
 from asvnb.models.cnn import SpectrogramCNN
+from asvnb.provenance import module_of
 from asvnb.results import ResultRow, bootstrap_ci, over_seeds
 from asvnb.studies.cnn_vs_resnet50.countermeasures import cv_split, fixed_clip
 from asvnb.studies.cnn_vs_resnet50.settings import GENUINE, SPOOFED, TASK, CnnVsResnet50Config
@@ -62,7 +63,13 @@ def train_speaker_cnn(
     setup = cfg.setups["ASV CNN"]
     kwargs = {"n_classes": len(speakers), "in_channels": 1}
     out = seed_run_dir(
-        cfg.paths.out, "ASV_CNN", seed, kwargs, setup, cfg.settings(speakers=speakers)
+        cfg.paths.out,
+        "ASV_CNN",
+        seed,
+        kwargs,
+        setup,
+        cfg.settings(speakers=speakers),
+        (__name__, module_of(SpectrogramCNN)),
     )
     res = train_seed(
         SpectrogramCNN, kwargs, train, val, setup, out, seed, evaluate_fn=loss_accuracy_eval

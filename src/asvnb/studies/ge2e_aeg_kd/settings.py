@@ -22,6 +22,8 @@ from asvnb.features import preset
 from asvnb.models.resnetse import ResNetSE
 
 STUDY = "03_ge2e_aeg_kd"
+# the modules a seed's runs execute (GE2E, AEG, fine-tuning, distillation, evaluation): their code keys the runs
+TRAINING_CODE = ("asvnb.studies.ge2e_aeg_kd.runs",)
 RUN_NAME = "ResNetSE"  # run folders: ResNetSE-<run_key>/seed<k> (asvnb.files.run_dir)
 # fields that do not change what is trained (evaluation, device, notes): left out of the run key
 NOT_TRAINING = (
@@ -188,11 +190,13 @@ class GE2EAEGKDConfig(config.StudySettings):
         Checkpoints resume whatever settings made them, so a run folder shared by
         two configurations would hand one's models to the other.
         """
-        return files.run_key(self.training_settings())
+        return files.run_key(self.training_settings(), TRAINING_CODE)
 
     def run_root(self, seed: int) -> Path:
         """Output folder of one seed's models: ``paths.out / ResNetSE-<run_key> / seed<k>`` (settings in settings.json)."""
-        seed_dir = files.run_dir(self.paths.out, RUN_NAME, self.training_settings(), seed)
+        seed_dir = files.run_dir(
+            self.paths.out, RUN_NAME, self.training_settings(), seed, code=TRAINING_CODE
+        )
         if not (seed_dir.parent / "settings.json").is_file():
             files.write_json(seed_dir.parent / "settings.json", self.training_settings())
         return seed_dir

@@ -86,7 +86,9 @@ def finetune_settings(cfg: OverlapConfig) -> dict:
 
 def finetune_dir(cfg: OverlapConfig, cache: StreamCache, seed: int) -> Path:
     """``out/finetune/<stream cache>-<run key>/seed<seed>``: the run folder of one seed's fine-tuning."""
-    return run_dir(cfg.paths.out / "finetune", cache.dir.name, finetune_settings(cfg), seed)
+    return run_dir(
+        cfg.paths.out / "finetune", cache.dir.name, finetune_settings(cfg), seed, code=(__name__,)
+    )
 
 
 def finetune(

@@ -39,6 +39,7 @@ from asvnb.data.mixtures import LABELS, Mixture, MixtureSet
 from asvnb.files import atomic_path
 from asvnb.models import wavlm
 from asvnb.models.separation import SR, Separator, si_snr
+from asvnb.provenance import code_key, module_of
 
 # --------------------------------------------------------------------------- stream cache
 
@@ -46,17 +47,16 @@ from asvnb.models.separation import SR, Separator, si_snr
 class StreamCache:
     """Streams of one separator: ``root/<separator>-<hash>/<mixture stem>-<recipe hash>.npy``, (2, T) float16.
 
-    A cache, not a run: its folder keeps the 12-hex-digit key of the first
-    builds (not :func:`asvnb.files.run_key`'s 10), so streams already separated
-    are found again.
+    A cache, not a run: its folder keeps the 12 hex digits of the first builds
+    (not :func:`asvnb.files.run_key`'s 10). The key covers the separator's
+    description and the code that mixes and separates (this module, which imports
+    the mixture generator, and the separator's module).
     """
 
     def __init__(self, root: str | Path, separator: Separator):
         self.separator = separator
-        self.dir = (
-            Path(root)
-            / f"{separator.name.replace('@', '_')}-{stable_hash(separator.describe())[:12]}"
-        )
+        key = {"separator": separator.describe(), "code": code_key(__name__, module_of(separator))}
+        self.dir = Path(root) / f"{separator.name.replace('@', '_')}-{stable_hash(key)[:12]}"
 
     def path(self, m: Mixture) -> Path:
         """Cache file of one mixture (its name and recipe: the same name with another delay or gain is another file)."""

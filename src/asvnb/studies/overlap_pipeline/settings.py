@@ -54,7 +54,10 @@ class OverlapConfig(config.StudySettings):
     @classmethod
     def _tree(cls, file: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The stand-ins' settings come as objects (not keys of the file); ``max_items`` caps every split's mixtures."""
-        extra = {k: params.pop(k) for k in STANDIN_FIELDS if k in params}
+        given = {k: params.pop(k) for k in STANDIN_FIELDS if k in params}
+        # the profile's stand-ins (the CI profile trains its own, in a few steps), unless given
+        sep, det = standins.for_profile(file)
+        extra = {"sepformer_standin": sep, "detector_standin": det} | given
         data = config.load_settings(STUDY, file, params)
         if data.get("max_items") is not None:
             data["n_mixtures"] = {

@@ -70,7 +70,7 @@ def train_models(
     train = sets["train"]
     settings = cfg.settings(tag=tag, train=train.ids, side=int(train.images.shape[-1]))
     job = ClassifierJob(
-        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device
+        factory, kwargs, train, sets["val"], evals, cfg.setups[name], TASK, cfg.device, (__name__,)
     )
     runs = run_seeds(folder, job, cfg.paths.out, seeds, settings)
     # a card beside the weights of the main runs (the leak runs are measurements, not detectors; the JPEG route has
