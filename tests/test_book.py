@@ -561,9 +561,11 @@ def test_the_ci_profile_works_in_a_folder_of_its_own(monkeypatch) -> None:
 
 def test_profile_parameters() -> None:
     nb = config.project_root() / "notebooks" / "01_cnn_vs_resnet50.ipynb"
-    assert book.profile_parameters(nb, "embedded") == {}  # the default: the same cache entry as `asvnb run`
+    # the default: the same cache entry as `asvnb run`
+    assert book.profile_parameters(nb, "embedded") == {}
     assert book.profile_parameters(nb, "ci") == {"profile": "ci", "seeds": [0, 1]}
-    board = config.project_root() / "notebooks" / "05_leaderboard.ipynb"  # one seed by default: kept
+    # the leaderboard scores one seed by default: kept
+    board = config.project_root() / "notebooks" / "05_leaderboard.ipynb"
     assert book.profile_parameters(board, "ci") == {"profile": "ci"}
     with pytest.raises(ValueError, match="unknown profile"):
         book.profile_parameters(nb, "colab")
