@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
-import yaml
 
-from asvnb import config
+from asvnb import book, config
 
 ROOT = Path(__file__).resolve().parents[1]
 # the chapters whose screenshots are kept: the leaderboard's metrics and study 02's equations
@@ -191,21 +191,7 @@ class Browser:
 
 def chapters(root: Path = ROOT) -> list[str]:
     """Every page of ``_toc.yml`` (the root page first), as paths without suffix."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                out.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return [f.removesuffix(".ipynb").removesuffix(".md") for f in out]
+    return [f.removesuffix(".ipynb").removesuffix(".md") for f in book.toc_files(root)]
 
 
 def chromium() -> str:
@@ -219,13 +205,10 @@ def chromium() -> str:
 
 
 def html_root() -> Path:
-    """The built book's HTML folder; built first (``asvnb.book.build_book``) when it is missing."""
-    html = config.build_root() / "_build" / "html"
-    if not (html / "index.html").is_file():
-        from asvnb import book
-
-        html = book.build_book()
-    return html
+    """The CI profile's book, built (or brought up to date) first: `make test` runs this in build/ci, where the
+    notebooks' executions are cached, so only what changed is executed and rendered again."""
+    book.prepare_embedded(profile="ci", progress=False)
+    return book.build_book(profile="ci")
 
 
 def inspect_book(html: Path, shots: Path) -> dict[str, dict]:
@@ -323,10 +306,6 @@ def test_every_chapter_of_the_toc_is_opened() -> None:
 def test_the_staged_notebook_reads_as_the_book_shows_it(tmp_path: Path) -> None:
     """An executed copy (tags lost, papermill's injected cell) takes the repository's tags, loses the
     formatter's markers; the repository's notebook keeps them."""
-    import nbformat
-
-    from asvnb import book
-
     source = ROOT / "notebooks" / "02_overlap_pipeline.ipynb"
     nb = nbformat.read(str(source), as_version=4)
     i = next(k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
@@ -363,7 +342,7 @@ def test_results_tables_show_no_row_numbers_in_a_notebook() -> None:
     from asvnb import report
 
     shell = InteractiveShell.instance()
-    report._register_table_display()
+    report.register_display(pd.DataFrame, {"text/html": report.table_html})  # as on import, in IPython
     table = report.comparison_table(
         [{"model": "CNN", "metric": "EER", "ours": [0.31, 0.29], "percent": True}], "embedded"
     )

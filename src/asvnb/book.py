@@ -577,11 +577,11 @@ def _worker(job: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- the book
 
 
-def toc_notebooks(root: Path | None = None) -> list[Path]:
-    """The notebooks the book shows: every ``notebooks/...`` entry of ``_toc.yml``, in order."""
+def toc_files(root: Path | None = None) -> list[str]:
+    """Every page of ``_toc.yml`` in order, the root page first, as written there (usually without suffix)."""
     root = root or config.project_root()
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files: list[str] = []
+    files: list[str] = [toc["root"]] if "root" in toc else []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -593,9 +593,15 @@ def toc_notebooks(root: Path | None = None) -> list[Path]:
             for v in node:
                 walk(v)
 
-    walk(toc)
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def toc_notebooks(root: Path | None = None) -> list[Path]:
+    """The notebooks the book shows: every ``notebooks/...`` entry of ``_toc.yml``, in order."""
+    root = root or config.project_root()
     out = []
-    for f in files:
+    for f in toc_files(root):
         if f.startswith("notebooks/"):
             p = root / (f if f.endswith(".ipynb") else f + ".ipynb")
             if not p.is_file():

@@ -26,6 +26,7 @@ from scipy.stats import norm
 from sklearn.metrics import confusion_matrix
 
 from asvnb.metrics import det_curve
+from asvnb.report import register_display
 
 # DET ticks of the official ASVspoof / NIST plots, in percent
 DET_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40)
@@ -56,18 +57,10 @@ def _register_notebook_display() -> None:
     The figures here are built without pyplot (no global figure state, nothing
     leaks across a long notebook), so the inline backend's automatic display of
     pyplot figures does not apply; IPython's formatters for the Figure type do:
-    the PNG, and the HTML figure with its caption (:func:`figure_html`).
+    the PNG, and, preferred to the bare PNG by Jupyter and by the book, the HTML
+    figure with its caption under it (:func:`figure_html`).
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    ip = get_ipython()
-    if ip is None:
-        return
-    ip.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
-    # preferred to the bare PNG by Jupyter and by the book: the image with its caption under it
-    ip.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    register_display(Figure, {"image/png": figure_png, "text/html": figure_html})
 
 
 CAPTION = "_asvnb_caption"  # the Figure attribute that holds its caption

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -130,12 +130,9 @@ def table_html(df: pd.DataFrame) -> str:
     )
 
 
-def _register_table_display() -> None:
-    """Show every DataFrame of a notebook with :func:`table_html`, so no results table prints its row numbers.
-
-    One formatter for all chapters (IPython's, for the DataFrame type): a cell that displays a table, or ends
-    with one, goes through it; outside IPython nothing changes.
-    """
+def register_display(kind: type, formatters: dict[str, Callable[[Any], Any]]) -> None:
+    """In a running IPython (a notebook), show every object of ``kind`` through ``formatters`` (MIME type ->
+    function); outside IPython nothing changes."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -143,10 +140,13 @@ def _register_table_display() -> None:
     ip = get_ipython()
     if ip is None:
         return
-    ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+    for mime, fn in formatters.items():
+        ip.display_formatter.formatters[mime].for_type(kind, fn)
 
 
-_register_table_display()
+# Every DataFrame of a notebook goes through table_html, so no results table prints its row numbers: one
+# formatter for all chapters, whether a cell displays a table or ends with one.
+register_display(pd.DataFrame, {"text/html": table_html})
 
 
 def results_dir() -> Path:
