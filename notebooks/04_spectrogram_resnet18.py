@@ -50,7 +50,7 @@ device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 weights = "default"  # str | None: ResNet18 backbone: "default" (embedded: random init; full: "imagenet"), None, "imagenet" or a state_dict path
 leak_demo = True  # bool: also train SimpleCNN on the source's class-dependent FFT sizes (the leakage demonstration)
-leak_epochs = 6  # int: epochs of the DEEP-VOICE-only runs that measure the leaks (few images: each epoch is short)
+leak_epochs = None  # int | None: epochs of the DEEP-VOICE-only runs that measure the leaks; None: the profile's (6; ci 1)
 # fmt: on
 
 # %% tags=["remove-cell"]
@@ -84,6 +84,7 @@ from asvnb.train.classify import median_run
 cfg, fp = study.setup(
     profile, data_root, seed=seeds[0], threads=threads, device=device,
     epochs=epochs, weights=weights, route=route, seconds=seconds,  # models, images, segments
+    leak_epochs=leak_epochs,  # the leak runs
 )
 # fmt: on
 
@@ -285,7 +286,7 @@ dv_fixed, dv_splits = study.deepvoice_splits(
     cfg
 )  # the source's segment split and a split by source recording
 print(study.split_overlap_text(dv_fixed, dv_splits))
-leak = study.leak_runs(cfg, dv_fixed, dv_splits, seeds, leak_epochs, fft_demo=leak_demo)
+leak = study.leak_runs(cfg, dv_fixed, dv_splits, seeds, cfg.leak_epochs, fft_demo=leak_demo)
 leak_rows = study.leak_rows(leak)
 display(study.leak_frame(leak_rows))
 

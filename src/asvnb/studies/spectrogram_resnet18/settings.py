@@ -72,6 +72,7 @@ class SpectrogramResNet18Config(config.StudySettings):
     val_fraction: float
     weights: str | None  # ResNet18 backbone: "imagenet", None (random init) or a state_dict path
     setups: dict[str, ClassifierSetup]
+    leak_epochs: int  # epochs of the DEEP-VOICE-only SimpleCNN runs that measure the leaks
     device: str = "auto"
 
     STUDY = STUDY
