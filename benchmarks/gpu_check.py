@@ -563,9 +563,9 @@ def book_work(real: dict[str, float], settings: str = "full") -> list[tuple[str,
     add(
         "04",
         f"leak runs: SimpleCNN on DEEP-VOICE alone, {versions} versions x {seeds} seeds x "
-        f"{d04['leak_epochs']} epochs",
+        f"{c04.leak_epochs} epochs",
         "simplecnn_train",
-        versions * seeds * d04["leak_epochs"] * dv_train,
+        versions * seeds * c04.leak_epochs * dv_train,
     )
     return rows
 

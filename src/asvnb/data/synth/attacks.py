@@ -175,11 +175,11 @@ ATTACKS = {
         ),
         Attack(
             "A08",
-            "piper_world",
+            "piper_mfcc",
             "TTS",
-            "neural TTS (Piper, target language) converted to the target as A05 with A02's "
-            "trajectory smoothing (75 ms averages), WORLD vocoder",
-            "neural vocoder then over-smoothed WORLD re-synthesis",
+            "neural TTS (Piper, target language) moved toward the target as A01, then 40 MFCCs "
+            "averaged over 9 frames (an acoustic model's over-smoothed output) inverted with Griffin-Lim",
+            "neural vocoder, then MFCC smoothing over time and frequency; noise-like Griffin-Lim phase",
         ),
         Attack(
             "A09",
@@ -281,7 +281,7 @@ _INPUT = {
     "vc_world": "source",
     "vc_lpc": "source",
     "espeak_lpc": "text",
-    "piper_world": "text",
+    "piper_mfcc": "text",
     "param_gl": "text",
     "piper_mel_gl": "text",
     "copy_pulse": "target",
@@ -716,11 +716,13 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
         ).astype(np.float64)
         f0, _, _ = world(y)
         return lpc_vocoder(y, per_sample(f0, len(y)), seed=inp.seed % 2**31, smooth=5)
-    if method in ("piper_filter", "piper_mel_gl"):
+    if method in ("piper_filter", "piper_mel_gl", "piper_mfcc"):
         src = inp.source or voice_stats(x)
         y = equalise_to(
             shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
         )
+        if method == "piper_mfcc":
+            return mfcc_vocoder(y, smooth=9)
         return y if method == "piper_filter" else mel_griffin_lim(y, smooth=5)
     f0, sp, ap = world(x)
     if method == "copy_pulse":  # A02's trajectories (over 75 ms), A03's vocoder
@@ -731,15 +733,13 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     src = inp.source or stats_of(f0, sp)
     if method in ("param_world", "param_pulse", "param_gl", "vc_world_pulse", "espeak_lpc"):
         f0, sp = smooth_trajectories(f0, sp)  # a statistical model's mean trajectories
-    elif method == "piper_world":
-        f0, sp = smooth_trajectories(f0, sp, 15)
     elif method in ("vc_world", "vc_lpc", "espeak_world"):
         f0, sp = smooth_trajectories(
             f0, sp, 3
         )  # a conversion function averages over its training frames
     f0c, spc = convert(f0, sp, src, tgt)
     spc, apc = code_envelope(spc), code_aperiodicity(ap)  # the parameters such systems model
-    if method in ("vc_world", "param_world", "piper_world", "espeak_world"):
+    if method in ("vc_world", "param_world", "espeak_world"):
         return synthesize(f0c, spc, apc)
     if method in ("param_pulse", "vc_world_pulse"):
         return synthesize(f0c, spc, binary_aperiodicity(f0c, ap))
