@@ -175,11 +175,11 @@ ATTACKS = {
         ),
         Attack(
             "A08",
-            "piper_mfcc",
+            "piper_lpc",
             "TTS",
-            "neural TTS (Piper, target language) moved toward the target as A01, then 40 MFCCs "
-            "averaged over 9 frames (an acoustic model's over-smoothed output) inverted with Griffin-Lim",
-            "neural vocoder, then MFCC smoothing over time and frequency; noise-like Griffin-Lim phase",
+            "neural TTS (Piper, target language) converted to the target by A06's system: "
+            "F0 mapped as A05, LPC envelope averaged over 5 frames and warped, LPC vocoder",
+            "over-smoothed all-pole envelope; synthetic pulse/noise excitation",
         ),
         Attack(
             "A09",
@@ -281,7 +281,7 @@ _INPUT = {
     "vc_world": "source",
     "vc_lpc": "source",
     "espeak_lpc": "text",
-    "piper_mfcc": "text",
+    "piper_lpc": "text",
     "param_gl": "text",
     "piper_mel_gl": "text",
     "copy_pulse": "target",
@@ -716,13 +716,11 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
         ).astype(np.float64)
         f0, _, _ = world(y)
         return lpc_vocoder(y, per_sample(f0, len(y)), seed=inp.seed % 2**31, smooth=5)
-    if method in ("piper_filter", "piper_mel_gl", "piper_mfcc"):
+    if method in ("piper_filter", "piper_mel_gl"):
         src = inp.source or voice_stats(x)
         y = equalise_to(
             shift_by_resampling(x.astype(np.float32), vtl_ratio(src.f0, tgt.f0) ** 1.5), tgt
         )
-        if method == "piper_mfcc":
-            return mfcc_vocoder(y, smooth=9)
         return y if method == "piper_filter" else mel_griffin_lim(y, smooth=5)
     f0, sp, ap = world(x)
     if method == "copy_pulse":  # A02's trajectories (over 75 ms), A03's vocoder
@@ -733,7 +731,7 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
     src = inp.source or stats_of(f0, sp)
     if method in ("param_world", "param_pulse", "param_gl", "vc_world_pulse", "espeak_lpc"):
         f0, sp = smooth_trajectories(f0, sp)  # a statistical model's mean trajectories
-    elif method in ("vc_world", "vc_lpc", "espeak_world"):
+    elif method in ("vc_world", "vc_lpc", "piper_lpc", "espeak_world"):
         f0, sp = smooth_trajectories(
             f0, sp, 3
         )  # a conversion function averages over its training frames
@@ -745,13 +743,13 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
         return synthesize(f0c, spc, binary_aperiodicity(f0c, ap))
     if method == "param_gl":
         return world_magnitude_gl(f0c, spc, apc, len(x))
-    if method in ("vc_lpc", "espeak_lpc"):
+    if method in ("vc_lpc", "piper_lpc", "espeak_lpc"):
         return lpc_vocoder(
             x,
             per_sample(f0c, len(x)),
             alpha=vtl_ratio(src.f0, tgt.f0),
             seed=inp.seed % 2**31,
-            smooth=5 if method == "vc_lpc" else 9,
+            smooth=9 if method == "espeak_lpc" else 5,
         )
     raise ValueError(f"unknown spoofing method {method!r} of system {system_id}")
 
