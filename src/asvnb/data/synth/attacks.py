@@ -177,8 +177,8 @@ ATTACKS = {
             "A08",
             "piper_lpc",
             "TTS",
-            "neural TTS (Piper, target language) converted to the target by A06's system: "
-            "F0 mapped as A05, LPC envelope averaged over 5 frames and warped, LPC vocoder",
+            "neural TTS (Piper, target language) converted to the target by A06's system with "
+            "A02's smoothing: F0 mapped as A05, LPC envelope averaged over 9 frames and warped, LPC vocoder",
             "over-smoothed all-pole envelope; synthetic pulse/noise excitation",
         ),
         Attack(
@@ -749,7 +749,7 @@ def make_spoof(system_id: str, inp: SpoofInput, dur: float | None = None) -> np.
             per_sample(f0c, len(x)),
             alpha=vtl_ratio(src.f0, tgt.f0),
             seed=inp.seed % 2**31,
-            smooth=9 if method == "espeak_lpc" else 5,
+            smooth=5 if method == "vc_lpc" else 9,
         )
     raise ValueError(f"unknown spoofing method {method!r} of system {system_id}")
 
