@@ -342,7 +342,9 @@ def test_results_tables_show_no_row_numbers_in_a_notebook() -> None:
     from asvnb import report
 
     shell = InteractiveShell.instance()
-    report.register_display(pd.DataFrame, {"text/html": report.table_html})  # as on import, in IPython
+    report.register_display(
+        pd.DataFrame, {"text/html": report.table_html}
+    )  # as on import, in IPython
     table = report.comparison_table(
         [{"model": "CNN", "metric": "EER", "ours": [0.31, 0.29], "percent": True}], "embedded"
     )

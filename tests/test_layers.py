@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("asvnb.models",)),
     ("train", ("asvnb.train",)),
     ("scoring", ("asvnb.scoring",)),
-    ("report", ("asvnb.results", "asvnb.report", "asvnb.plots")),
+    ("report", ("asvnb.results", "asvnb.report", "asvnb.plots", "asvnb.comparisons")),
     ("studies", ("asvnb.studies",)),
     ("readers of every study", ("asvnb.leaderboard", "asvnb.overview")),
     ("drivers", ("asvnb.book", "asvnb.cli")),

@@ -93,8 +93,10 @@ def test_a_study_packages_init_is_not_run_by_its_training_module() -> None:
 def test_bad_module_names_are_errors() -> None:
     with pytest.raises(ValueError, match="needs the modules"):
         provenance.code_key()
-    with pytest.raises(ValueError, match="not a module of the asvnb package"):
-        provenance.code_key("numpy")
+    with pytest.raises(ValueError, match="not a module of the asvnb package nor a loaded module"):
+        provenance.code_key("no_such_package.module")
+    # a caller's own module (here this test file) counts by its source file
+    assert provenance.code_key(__name__) != provenance.code_key("asvnb.plots")
     with pytest.raises(ModuleNotFoundError, match="asvnb.no_such_module"):
         provenance.code_key("asvnb.no_such_module")
 

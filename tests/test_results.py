@@ -28,11 +28,13 @@ def test_rows_round_trip_through_the_results_file(build_dir):
         ),
         ResultRow("detector", "clean", "LA19 eval", "eer", 0.05, extra={"threshold": 1.5}),
     ]
-    path = results.write_results("02_overlap_pipeline", "embedded", rows, {"git_commit": "abc"})
+    path = results.write_results("02_overlap_pipeline", "embedded", rows, {"torch": "2.9.1"})
     assert path == build_dir / "results" / "02_overlap_pipeline.json"
     doc = json.loads(path.read_text())
     assert doc["notebook"] == "02_overlap_pipeline" and doc["profile"] == "embedded"
-    assert doc["fingerprint"] == {"git_commit": "abc"} and doc["created"].endswith("Z")
+    # the given fingerprint, and which commit (dirty or not) and code made the file (test_provenance)
+    assert set(doc["fingerprint"]) == {"torch", "git_commit", "git_dirty", "code_key"}
+    assert doc["fingerprint"]["torch"] == "2.9.1" and doc["created"].endswith("Z")
     first = doc["rows"][0]
     assert (
         first["std"] == pytest.approx(0.05)

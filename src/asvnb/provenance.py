@@ -22,6 +22,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from asvnb import __version__
+
 PACKAGE = "asvnb"
 PACKAGE_DIR = Path(__file__).resolve().parent
 KEY_CHARS = 16
@@ -96,19 +98,34 @@ def _lock_text() -> bytes:
     lock = PACKAGE_DIR.parents[1] / "requirements-lock.txt"
     if lock.is_file():
         return lock.read_bytes()
-    from asvnb import __version__  # a wheel install: no lock file beside the package
+    return f"{PACKAGE} {__version__}".encode()  # a wheel install: no lock file beside the package
 
-    return f"{PACKAGE} {__version__}".encode()
+
+def _foreign_file(name: str) -> Path:
+    """The source file of a loaded module outside the package (a user's or a test's function that draws data)."""
+    path = getattr(sys.modules.get(name), "__file__", None)
+    if not path or not Path(path).is_file():
+        raise ValueError(
+            f"{name!r} is not a module of the {PACKAGE} package nor a loaded module with a source file"
+        )
+    return Path(path)
 
 
 def code_key(*modules: str) -> str:
-    """Hash of the source of ``modules`` and every package module they import, and of the locked dependencies."""
+    """Hash of the source of ``modules`` and every package module they import, and of the locked dependencies.
+
+    A module outside the package (a caller's own drawing function) counts by its own file, not its imports.
+    """
     if not modules:
         raise ValueError("code_key needs the modules that produce the cached result")
+    ours = [m for m in modules if m == PACKAGE or m.startswith(PACKAGE + ".")]
     h = hashlib.sha256(_lock_text())
-    for m in closure(modules):
+    for m in closure(ours):
         h.update(m.encode() + b"\0")
         h.update(module_file(m).read_bytes())
+    for m in sorted(set(modules) - set(ours)):
+        h.update(m.encode() + b"\0")
+        h.update(_foreign_file(m).read_bytes())
     return h.hexdigest()[:KEY_CHARS]
 
 
