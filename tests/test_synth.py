@@ -512,8 +512,8 @@ def test_a_corpus_of_an_older_version_is_removed_before_building(tmp_path, monke
 def test_scales_come_from_the_scales_file_and_refuse_a_misspelt_setting(tmp_path) -> None:
     assert SCALES["small"] == Scale("small")  # the dataclass's defaults are the small scale
     assert (TINY.la_speakers, TINY.la_bonafide, TINY.pool_s, TINY.batch) == (
-        (4, 3, 4),
-        (36, 24, 24),
+        (7, 3, 4),
+        (84, 24, 24),
         10.0,
         32,
     )
