@@ -104,3 +104,48 @@ def test_bootstrap_skips_undefined_resamples_only_when_asked() -> None:
     assert np.isnan(bootstrap_ci(stat, 4, reps=300)[0])  # without it, NaN stays NaN
     with pytest.raises(ValueError, match="undefined on all 50 resamples"):
         bootstrap_ci(lambda idx: float("nan"), 4, reps=50, skip_nan=True)
+
+
+def test_paired_difference_of_means_matches_the_normal_interval_of_the_differences() -> None:
+    # two systems scored on the same 500 trials that share most of their variance: paired, the interval is
+    # that of the per-trial differences (sd 0.1), far narrower than either system's own (sd 1)
+    rng = np.random.default_rng(1)
+    shared = rng.normal(0.0, 1.0, 500)
+    a, b = shared + 0.3 + rng.normal(0, 0.1, 500), shared
+    out = results.paired_difference(
+        [lambda i: float(a[i].mean())], [lambda i: float(b[i].mean())], 500, reps=2000
+    )
+    d = a - b
+    se = d.std() / np.sqrt(len(d))
+    assert out["value"] == pytest.approx(d.mean())
+    assert out["ci95"][0] == pytest.approx(d.mean() - 1.96 * se, abs=0.003)
+    assert out["ci95"][1] == pytest.approx(d.mean() + 1.96 * se, abs=0.003)
+    assert out["n_seeds"] == 1 and out["std"] is None
+
+
+def test_paired_difference_over_seeds_averages_each_side_and_describes_the_seed_differences() -> (
+    None
+):
+    x = np.arange(6.0)
+    a = [lambda i, k=k: float(x[i].mean() + k) for k in (1.0, 3.0)]  # two seeds: mean+1, mean+3
+    b = [lambda i, k=k: float(x[i].mean() + k) for k in (0.0, 0.0)]
+    out = results.paired_difference(a, b, 6, reps=100)
+    assert out["value"] == pytest.approx(2.0)
+    assert out["ci95"] == pytest.approx((2.0, 2.0))  # the trials cancel exactly
+    assert out["n_seeds"] == 2 and out["std"] == pytest.approx(np.std([1.0, 3.0], ddof=1))
+    # one pre-trained run against three fine-tuned ones: the seeds are the fine-tuned side's
+    one = results.paired_difference(a + a[:1], b[:1], 6, reps=50)
+    assert one["value"] == pytest.approx((1 + 3 + 1) / 3) and one["n_seeds"] == 3
+
+
+def test_eer_stat_and_bad_input_of_paired_difference() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.75, 0.1])
+    bona = np.array([True, True, True, False, False, False])
+    # bona fide 0.7-0.9, spoof 0.1/0.2/0.75: one spoof above one bona fide -> EER 1/3
+    assert results.eer_stat(scores, bona)(np.arange(6)) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="5 scores but 6 labels"):
+        results.eer_stat(scores[:5], bona)
+    with pytest.raises(ValueError, match="at least one run"):
+        results.paired_difference([], [lambda i: 0.0], 6)
+    with pytest.raises(ValueError, match="1 trial"):
+        results.paired_difference([lambda i: 0.0], [lambda i: 0.0], 1)

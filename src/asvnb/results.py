@@ -137,6 +137,53 @@ def eer_ci(
     return bootstrap_ci(stat, len(scores), reps, seed, strata=labels)
 
 
+Stat = Callable[[np.ndarray], float]  # a statistic of a resample, given as indices of trials
+
+
+def paired_difference(
+    a: Sequence[Stat],
+    b: Sequence[Stat],
+    n: int,
+    strata: np.ndarray | None = None,
+    reps: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Mean over ``a``'s seeds minus mean over ``b``'s, with its paired 95 % bootstrap interval over ``n`` trials.
+
+    ``a`` and ``b`` hold one statistic per seed (or one, for a single run); each maps indices of the shared
+    trials to a figure (an EER, an F1). Every bootstrap replicate draws one resample of the trials (per
+    stratum, as :func:`bootstrap_ci`) and scores *both* systems on it, so what the trials share cancels: the
+    interval is that of the difference, never two intervals compared. ``std`` and ``n_seeds`` describe the
+    per-seed differences when both sides have the same seeds, else ``a``'s seeds.
+    """
+    if not a or not b:
+        raise ValueError("paired_difference: each side needs at least one run")
+    if n < 2:
+        raise ValueError(f"paired_difference: {n} trial(s) cannot be resampled")
+
+    def diff(idx: np.ndarray) -> float:
+        return float(np.mean([s(idx) for s in a]) - np.mean([s(idx) for s in b]))
+
+    every = np.arange(n)
+    per_seed = (
+        [sa(every) - sb(every) for sa, sb in zip(a, b, strict=True)]
+        if len(a) == len(b)
+        else [sa(every) for sa in a]
+    )
+    out = {"value": diff(every), "ci95": bootstrap_ci(diff, n, reps, seed, strata=strata)}
+    seeds = over_seeds(per_seed)
+    out |= {"std": seeds["std"], "n_seeds": seeds["n_seeds"]}
+    return out
+
+
+def eer_stat(scores: np.ndarray, bonafide: np.ndarray) -> Stat:
+    """The EER of ``scores`` (higher: more bona fide) on a resample of trials; ``bonafide`` marks the class."""
+    s, y = np.asarray(scores, float), np.asarray(bonafide, bool)
+    if s.shape != y.shape:
+        raise ValueError(f"eer_stat: {s.shape[0]} scores but {y.shape[0]} labels")
+    return lambda idx: eer(s[idx][y[idx]], s[idx][~y[idx]])[0]
+
+
 def results_path(notebook: str) -> Path:
     """``build/results/<notebook>.json`` (under ``ASVNB_BUILD`` when set)."""
     return Path(os.environ.get("ASVNB_BUILD", config.build_root())) / "results" / f"{notebook}.json"
