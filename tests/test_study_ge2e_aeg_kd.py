@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def corpus(tmp_path_factory) -> Path:
     MUSAN and RIR, in the real layouts."""
     root = tmp_path_factory.mktemp("corpus")
     rng = np.random.default_rng(0)
-    trials, audio, k = {"train": [], "dev": []}, {}, 0
+    trials, audio, k = {"train": [], "dev": [], "eval": []}, {}, 0
     for s, spk in enumerate(SPEAKERS):
         for i in range(4 + len(ATTACKS)):
             k += 1
@@ -57,6 +58,12 @@ def corpus(tmp_path_factory) -> Path:
                 (spk, utt, "-" if i < 3 else "A01", "bonafide" if i < 3 else "spoof")
             )
             audio[utt] = tone(rng, 120 + 90 * s, SR // 2)
+    # LA 2019 eval: 2 bona fide and 4 spoofs of unseen attacks
+    for i in range(6):
+        utt, system = f"LA_E_{3000000 + i}", "-" if i < 2 else f"A{7 + i:02d}"
+        trials["eval"].append((DEV_SPEAKERS[i % 3], utt, system, "bonafide" if i < 2 else "spoof"))
+        wav = tone(rng, 130 + 40 * i, SR // 2)
+        audio[utt] = wav if i < 2 else np.sign(wav).astype(np.float32) * 0.2
     write_la2019_cm(root, trials, audio, SR)
     cm, asv, scores, audio = [], [], [], {}
     for i in range(12):
@@ -671,6 +678,25 @@ def test_results_rows_name_the_issue_key_figures(cfg):
         ("1", "G-ResNetSE, GE2E+NLL", "LA19 dev, A01", "eer")
     ]  # 9 bona fide + 3 A01 spoofs, 2 seeds
     assert dev.n_trials == 12 and dev.n_seeds == 2 and dev.ci95 is not None
+    # the issue's names: table "dev", "LA19 dev A01"; LA19 eval beside the corpus's LFCC-GMM
+    assert keys[("dev", "G-ResNetSE, GE2E+NLL", "LA19 dev A01", "eer")].value == dev.value
+    la19 = keys[("1", "G-ResNetSE, GE2E+NLL", "LA19 eval", "eer")]
+    assert la19.n_trials == 6 and la19.value == pytest.approx(
+        np.mean([r.eval19["G GE2E+NLL"].eer for r in runs])
+    )
+    # Tables 1 and 2 as differences: mean over the seeds of each side, a paired interval around it
+    diff = {r.system: r for r in rows if r.table == "difference"}
+    assert set(diff) == {s for s, *_ in study.DIFFERENCES}
+    d = diff["G-ResNetSE, GE2E+NLL minus NLL"]
+    assert (d.data, d.metric, d.n_seeds, d.n_trials) == ("LA21 eval", "eer", 2, 12)
+    assert d.value == pytest.approx(
+        np.mean([r.results["G GE2E+NLL"].eer - r.results["G NLL"].eer for r in runs])
+    )
+    assert d.ci95[0] <= d.value <= d.ci95[1] and d.source == pytest.approx(-0.0068)
+    s = diff["static AEG, student L-ResNetSE minus teacher G-ResNetSE"]
+    assert s.n_seeds == 1 and s.value == pytest.approx(
+        runs[0].results["L static"].eer - runs[0].results["G static"].eer
+    )
     sims = runs[0].aeg["static_similarity"]
     assert keys[("aeg", "static", "LA19 train", "kept_fraction")].value == pytest.approx(
         sims["kept"].mean()
@@ -681,6 +707,7 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     # weighed against what a reader knows, not a target of the plan
     assert "target" not in text.replace("non-target", "") and "Chance: 50.0 %" in text
     assert "The challenge baseline LFCC-GMM" in text
+    assert "GE2E pre-training lowers the teacher's EER (source: -0.68 points)" in text
     assert study.plot_similarities(runs) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12
     assert "1 seed" in study.table2_rows(runs, cfg)[-1]["note"]
@@ -704,6 +731,59 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     }
     saved = study.save_tables(tables)
     assert saved.name == "03_ge2e_aeg_kd.csv" and saved.read_text().startswith("table,model,")
+
+
+def test_difference_verdicts_by_hand() -> None:
+    from asvnb.results import ResultRow
+    from asvnb.studies.ge2e_aeg_kd.conclusions import verdict
+
+    def row(system: str, lo: float, hi: float, source: float) -> ResultRow:
+        return ResultRow(
+            "difference", system, "LA21 eval", "eer", (lo + hi) / 2, None, 3, (lo, hi), 100, source
+        )
+
+    ge2e = "G-ResNetSE, GE2E+NLL minus NLL"  # the source: -0.68 points
+    assert verdict(row(ge2e, -0.03, -0.01, -0.0068)) == "reproduces"
+    assert verdict(row(ge2e, 0.01, 0.03, -0.0068)) == "contradicts"
+    assert verdict(row(ge2e, -0.01, 0.01, -0.0068)) == "cannot tell"
+    active = "L-ResNetSE, active AEG minus none"  # the source: +0.32 points, a loss
+    assert verdict(row(active, 0.01, 0.03, 0.0032)) == "reproduces"
+    assert verdict(row(active, -0.03, -0.01, 0.0032)) == "contradicts"
+    student = "static AEG, student L-ResNetSE minus teacher G-ResNetSE"  # "equals or beats"
+    assert verdict(row(student, -0.03, -0.01, -0.0151)) == "reproduces"
+    assert verdict(row(student, -0.01, 0.01, -0.0151)) == "cannot tell"
+    assert verdict(row(student, 0.01, 0.03, -0.0151)) == "contradicts"
+
+
+def test_the_evaluated_network_is_the_one_of_best(cfg):
+    # one network per run: every epoch is scored on LA19 dev, best/ holds the epoch of lowest dev EER, and
+    # fine_tune returns that network (the one the detector card describes), not the last epoch's
+    from asvnb.studies.ge2e_aeg_kd.training import dev_loader
+
+    cfg = replace(cfg, epochs=4, lr=3e-3)
+    data = study.load_data(cfg)
+    val = dev_loader(cfg, data)
+    assert len(val.dataset) == len(data.dev.trials)  # fewer than 350: all of LA19 dev
+    torch.manual_seed(0)
+    ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
+    out = cfg.paths.out / "best_rule"
+    model, hist = study.fine_tune(cfg, cfg.teacher(), ds, 0, out, progress=False, val=val)
+    assert list(hist["epoch"]) == [1, 2, 3, 4] and hist["val_eer"].between(0, 1).all()
+    meta = json.loads((out / "best" / "asvnb_model.json").read_text())
+    assert meta["monitor"] == "val_eer"
+    assert meta["epoch"] == int(
+        hist["epoch"][hist["val_eer"].idxmin()]
+    )  # the first epoch of the lowest
+    best = torch.load(out / "best" / "model.pt", weights_only=True)
+    state = model.state_dict()
+    assert set(state) == set(best) and all(torch.equal(state[k], best[k]) for k in best)
+    # the EER it was chosen by is the EER of the network returned
+    assert study.training.dev_eer(model, val)["val_eer"] == pytest.approx(hist["val_eer"].min())
+    # the last epoch's network is another one whenever the best epoch is not the last
+    last_file = out / "checkpoint" / "pytorch_model.bin"
+    if meta["epoch"] != 4 and last_file.is_file():
+        last = torch.load(last_file, weights_only=True)
+        assert any(not torch.equal(last[k], best[k]) for k in best)
 
 
 def test_audio_cache_keeps_what_fits_the_budget() -> None:

@@ -75,7 +75,9 @@ from asvnb.studies.ge2e_aeg_kd.evaluation import (
 )
 from asvnb.studies.ge2e_aeg_kd.figures import plot_similarities
 from asvnb.studies.ge2e_aeg_kd.rows import (
+    DIFFERENCES,
     cm_rows,
+    difference_rows,
     groups,
     kept_row,
     result_rows,
@@ -187,6 +189,8 @@ __all__ = [
     "published",
     "ratios_text",
     "result_rows",
+    "DIFFERENCES",
+    "difference_rows",
     "rows",
     "run_all",
     "run_seed",

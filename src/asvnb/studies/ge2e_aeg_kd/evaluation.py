@@ -86,6 +86,15 @@ def evaluate_dev(
     )
 
 
+def evaluate_la19_eval(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
+    """Scores on LA 2019 eval (unseen attacks A07-A19 without codecs; the set of the corpus's LFCC-GMM figure),
+    pooled EER; no t-DCF (the keys' ASV scores are read for LA 2021 only)."""
+    trials = balanced_subset(data.eval19.trials, cfg.max_items, lambda t: t.system)
+    scores, keys, systems = _scores(cfg, model, data, trials, data.eval19.audio_dir)
+    bona, spoof = scores[keys == "bonafide"], scores[keys == "spoof"]
+    return CMResult(scores, keys, systems, float("nan"), metrics.eer(bona, spoof)[0])
+
+
 def evaluate(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
     """CM scores (log-odds of bona fide against the 7 other classes) on the eval trials, min t-DCF and EER."""
     scores, keys, systems = _scores(cfg, model, data, data.eval_trials, data.eval.audio_dir)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from asvnb import metrics
 from asvnb.audio import INT16_FULL_SCALE
-from asvnb.results import ResultRow, bootstrap_ci, over_seeds
+from asvnb.results import ResultRow, bootstrap_ci, eer_stat, over_seeds, paired_difference
 from asvnb.studies.ge2e_aeg_kd.complexity import complexity_rows
 from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult
 from asvnb.studies.ge2e_aeg_kd.published import TABLE1, TABLE2
@@ -134,6 +135,91 @@ def cm_rows(
     return rows
 
 
+# the source's claims as differences of LA21 eval EER, (system, minuend, subtrahend, published figures, table 2):
+# system names "A minus B"; the minuend and subtrahend are run names of a seed (runs.MODELS)
+DIFFERENCES = (
+    (
+        "G-ResNetSE, GE2E+NLL minus NLL",
+        "G GE2E+NLL",
+        "G NLL",
+        (TABLE1["GE2E + NLL"], TABLE1["NLL"]),
+        False,
+    ),
+    (
+        "G-ResNetSE, static AEG minus none",
+        "G static",
+        "G GE2E+NLL",
+        (TABLE2[("G-ResNetSE", "static")], TABLE2[("G-ResNetSE", "none")]),
+        True,
+    ),
+    (
+        "G-ResNetSE, active AEG minus none",
+        "G active",
+        "G GE2E+NLL",
+        (TABLE2[("G-ResNetSE", "active")], TABLE2[("G-ResNetSE", "none")]),
+        True,
+    ),
+    (
+        "L-ResNetSE, static AEG minus none",
+        "L static",
+        "L none",
+        (TABLE2[("L-ResNetSE", "static")], TABLE2[("L-ResNetSE", "none")]),
+        True,
+    ),
+    (
+        "L-ResNetSE, active AEG minus none",
+        "L active",
+        "L none",
+        (TABLE2[("L-ResNetSE", "active")], TABLE2[("L-ResNetSE", "none")]),
+        True,
+    ),
+    (
+        "static AEG, student L-ResNetSE minus teacher G-ResNetSE",
+        "L static",
+        "G static",
+        (TABLE2[("L-ResNetSE", "static")], TABLE2[("G-ResNetSE", "static")]),
+        True,
+    ),
+)
+
+
+def difference_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[ResultRow]:
+    """LA21 eval EER differences of :data:`DIFFERENCES`, mean over seeds, with the paired 95 % bootstrap
+    interval over trials (:func:`asvnb.results.paired_difference`: both systems scored on every resample;
+    bona fide and spoof trials resampled apart); ``source`` is the published difference."""
+    t2 = table2_runs(runs)
+    rows = []
+    for system, a, b, (src_a, src_b), needs_t2 in DIFFERENCES:
+        runs_of = t2 if needs_t2 else list(runs)
+        if not runs_of:
+            continue
+        first = runs_of[0].results[a]
+        bona = first.keys == "bonafide"
+        d = paired_difference(
+            [eer_stat(r.results[a].scores, bona) for r in runs_of],
+            [eer_stat(r.results[b].scores, bona) for r in runs_of],
+            len(bona),
+            strata=bona.astype(int),
+            reps=cfg.bootstrap,
+        )
+        rows.append(
+            ResultRow(
+                "difference",
+                system,
+                "LA21 eval",
+                "eer",
+                d["value"],
+                d["std"],
+                d["n_seeds"],
+                d["ci95"],
+                len(bona),
+                (src_a[1] - src_b[1]) / 100,
+                f"{a} minus {b} on the same trials; paired bootstrap over trials, {cfg.bootstrap} resamples",
+            )
+        )
+    return rows
+
+
 def kept_row(
     system: str, kept: np.ndarray, per_seed: Sequence[float], note: str, reps: int
 ) -> ResultRow:
@@ -235,6 +321,29 @@ def result_rows(
                     "the training attacks A01-A06 on held-out speakers",
                 )
             )
+            if system:  # the issue's names of the same figures
+                rows.append(replace(rows[-1], table="dev", data=f"LA19 dev {system}"))
+    with_eval19 = [r.eval19["G GE2E+NLL"] for r in runs if "G GE2E+NLL" in r.eval19]
+    if with_eval19:
+        bona = with_eval19[0].keys == "bonafide"
+        _, ci, n = seed_mean_ci(with_eval19, np.ones(len(bona), bool), _eer, cfg.bootstrap)
+        st = over_seeds([r.eer for r in with_eval19])
+        rows.append(
+            ResultRow(
+                "1",
+                "G-ResNetSE, GE2E+NLL",
+                "LA19 eval",
+                "eer",
+                st["value"],
+                st["std"],
+                st["n_seeds"],
+                ci,
+                n,
+                None,
+                "LA 2019 eval (attacks A07-A19, no codecs): the set of the corpus's LFCC-GMM figure",
+            )
+        )
+    rows += difference_rows(runs, cfg)
     if t2:
         sims = [r.aeg["static_similarity"] for r in t2]
         thr = float(np.mean([s["threshold"].mean() for s in sims]))

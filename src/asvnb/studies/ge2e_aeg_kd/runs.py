@@ -16,11 +16,17 @@ from asvnb import config
 from asvnb.models.resnetse import ResNetSE
 from asvnb.studies.chapter import start
 from asvnb.studies.ge2e_aeg_kd.aeg import ActiveAEG, static_aeg
-from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult, describe_model, evaluate, evaluate_dev
+from asvnb.studies.ge2e_aeg_kd.evaluation import (
+    CMResult,
+    describe_model,
+    evaluate,
+    evaluate_dev,
+    evaluate_la19_eval,
+)
 from asvnb.studies.ge2e_aeg_kd.sets import StudyData, aeg_pool, sv_set, train_dataset
 from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
 from asvnb.studies.ge2e_aeg_kd.speaker import SpeakerEER, speaker_eer
-from asvnb.studies.ge2e_aeg_kd.training import fine_tune, pretrain_ge2e
+from asvnb.studies.ge2e_aeg_kd.training import dev_loader, fine_tune, pretrain_ge2e
 from asvnb.train.adversarial import AdversarialSet, FineTuneSet, load_adversarial
 
 AEG_MODES = ("none", "static", "active")
@@ -75,6 +81,7 @@ class SeedRun:
     aeg: dict[str, Any] = field(default_factory=dict)
     speaker: dict[str, SpeakerEER] = field(default_factory=dict)  # "before" / "after" GE2E
     dev: dict[str, CMResult] = field(default_factory=dict)  # LA19 dev scores of G GE2E+NLL
+    eval19: dict[str, CMResult] = field(default_factory=dict)  # LA19 eval scores of G GE2E+NLL
 
 
 def run_seed(
@@ -106,6 +113,7 @@ def run_seed(
     def same_as(name: str, other: str) -> None:
         run.results[name], run.histories[name] = run.results[other], run.histories[other]
 
+    val = dev_loader(cfg, data)  # every run's best epoch: lowest EER on these LA19 dev trials
     config.seed_everything(seed)
     sv = sv_set(cfg, data) if data.dev is not None else None
     if sv is not None:
@@ -131,14 +139,20 @@ def run_seed(
     config.seed_everything(seed)
     finish(
         "G NLL",
-        *fine_tune(cfg, cfg.teacher(), ft_set(None), seed, root / "G NLL", progress=progress),
+        *fine_tune(
+            cfg, cfg.teacher(), ft_set(None), seed, root / "G NLL", progress=progress, val=val
+        ),
     )
     teachers["none"] = finish(
         "G GE2E+NLL",
-        *fine_tune(cfg, from_ge2e(), ft_set(None), seed, root / "G GE2E+NLL", progress=progress),
+        *fine_tune(
+            cfg, from_ge2e(), ft_set(None), seed, root / "G GE2E+NLL", progress=progress, val=val
+        ),
     )
     if data.dev is not None:
         run.dev["G GE2E+NLL"] = evaluate_dev(cfg, teachers["none"], data)
+    if data.eval19 is not None:
+        run.eval19["G GE2E+NLL"] = evaluate_la19_eval(cfg, teachers["none"], data)
     if not table2:
         return run
     pool = aeg_pool(cfg, data, seed)
@@ -148,7 +162,13 @@ def run_seed(
         teachers["static"] = finish(
             "G static",
             *fine_tune(
-                cfg, from_ge2e(), ft_set(static), seed, root / "G static", progress=progress
+                cfg,
+                from_ge2e(),
+                ft_set(static),
+                seed,
+                root / "G static",
+                progress=progress,
+                val=val,
             ),
         )
     else:
@@ -162,7 +182,9 @@ def run_seed(
     active = ActiveAEG(cfg, ds, pool, seed, last, root / "active_aeg_log.json")
     teachers["active"] = finish(
         "G active",
-        *fine_tune(cfg, from_ge2e(), ds, seed, root / "G active", active=active, progress=progress),
+        *fine_tune(
+            cfg, from_ge2e(), ds, seed, root / "G active", active=active, progress=progress, val=val
+        ),
     )
     run.aeg["active"] = active.log
     # the student learns from the data its teacher was fine-tuned on (the source does not say)
@@ -186,6 +208,7 @@ def run_seed(
                 root / f"L {mode}",
                 teacher=teachers[mode],
                 progress=progress,
+                val=val,
             ),
         )
     return run

@@ -40,6 +40,7 @@ class StudyData:
     asv: ASVScores
     augmenter: Augmenter | None
     dev: LA2019 | None = None
+    eval19: LA2019 | None = None  # LA 2019 eval: the teacher's figure beside the corpus's LFCC-GMM
     families: dict[str, str] = field(default_factory=dict)
     # decoded waveforms, shared by every dataset of the study
     audio: dict = field(default_factory=AudioCache)
@@ -90,6 +91,10 @@ def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
         dev = LA2019(cfg.paths.data, "dev")
     except DatasetMissing:  # no dev split: the speaker-verification EER is then not measured
         dev = None
+    try:
+        eval19 = LA2019(cfg.paths.data, "eval")
+    except DatasetMissing:
+        eval19 = None
     budget = None if cfg.audio_cache_gb is None else int(cfg.audio_cache_gb * 2**30)
     return StudyData(
         train,
@@ -98,6 +103,7 @@ def load_data(cfg: GE2EAEGKDConfig, seed: int = 0) -> StudyData:
         ev.asv_scores(phase=cfg.eval_phase),
         make_augmenter(cfg, seed),
         dev,
+        eval19,
         attack_families(cfg.paths.data),
         AudioCache(budget),
     )
