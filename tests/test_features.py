@@ -229,3 +229,47 @@ def test_spectrogram_images_zero_pad_short_input_and_refuse_empty():
             ValueError, match=r"empty waveform \(0 samples\); at least 1 sample is needed"
         ):
             fe.spectrogram_image(np.zeros(0, np.float32), SR, route=route)
+
+
+def reference_clips() -> list:
+    """Six clips of a harmonic chirp in noise: 4 s at FFT 1024 and 256, 30 s (the route benchmark's length),
+    30 ms (shorter than one window), 1.3 s at FFT 512, 2 s whose first half is digital silence."""
+    from asvnb.data.images import Clip
+
+    rng = np.random.default_rng(2026)
+    out = []
+    for i, (sec, nfft) in enumerate(
+        [(4.0, 1024), (4.0, 256), (30.0, 1024), (0.03, 1024), (1.3, 512), (2.0, 1024)]
+    ):
+        n = int(sec * SR)
+        t = np.arange(n) / SR
+        phase = 2 * np.pi * np.cumsum(120 + 60 * np.sin(2 * np.pi * 0.3 * t + i)) / SR
+        w = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.1 + 0.01 * rng.standard_normal(n)
+        if i == 5:
+            w[: n // 2] = 0.0
+        out.append(Clip(f"c{i}", i % 2, "g", w.astype(np.float32), nfft))
+    return out
+
+
+def test_tensor_route_images_equal_the_reference():
+    # tests/fixtures/spectrogram_images_reference.npz holds the tensor route's images of reference_clips() as
+    # drawn by the code of commit 4e547be, before the route was made faster (issue 28, item 6): 96 px for all
+    # six clips, 224 px for the 30 s, 30 ms and half-silent ones. Speed-ups must leave every pixel as it was.
+    from pathlib import Path
+
+    ref = np.load(Path(__file__).parent / "fixtures" / "spectrogram_images_reference.npz")
+    for size, want, which in ((96, ref["images96"], range(6)), (224, ref["images224"], [2, 3, 5])):
+        got = fe.render([reference_clips()[i] for i in which], SR, "tensor", size).images.numpy()
+        assert got.shape == want.shape
+        differ = [
+            (i, int((g != w).sum()))
+            for i, g, w in zip(which, got, want)
+            if not np.array_equal(g, w)
+        ]
+        assert not differ, f"{size} px: (clip, pixels that differ from the reference): {differ}"
+    # a batch draws the same images as one clip at a time
+    clips = reference_clips()[:1]
+    batch = fe.SpecgramImage(SR, size=96)(
+        torch.from_numpy(np.stack([clips[0].wav, clips[0].wav[::-1].copy()])), torch.uint8
+    )
+    assert np.array_equal(batch[0].numpy(), ref["images96"][0])

@@ -42,6 +42,10 @@ def check_finite(x: torch.Tensor | np.ndarray, what: str) -> None:
     """Raise ValueError if ``x`` holds NaN or inf: no feature or model turns them into a number."""
     t = torch.as_tensor(x)
     if t.is_floating_point() or t.is_complex():
+        # a sum is finite only if every term is (NaN and inf propagate): one pass of a fast reduction instead of
+        # an elementwise mask; huge finite values that overflow the sum fall through to the exact search
+        if bool(torch.isfinite(t.detach().sum())):
+            return
         bad = ~torch.isfinite(t.detach())
         if bool(bad.any()):
             first = tuple(int(i) for i in bad.nonzero()[0].tolist())
@@ -350,10 +354,22 @@ class SpecgramImage(nn.Module):
 
     def psd_db(self, wav: torch.Tensor) -> torch.Tensor:
         """``(B, nfft//2+1, frames)`` one-sided power spectral density in dB, scaled as ``matplotlib.mlab``."""
-        return self._db_by_frame(wav).transpose(1, 2)
+        return self._db_range(wav)[0].transpose(1, 2)
+
+    def _db_range(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # (B, frames, bins) dB, the layout rfft writes (the image is resized in it and transposed when small),
+        # and each image's lowest and highest dB, (B, 1, 1)
+        db = self._db_by_frame(wav)
+        if self.precision == "float64":
+            return db, db.amin(dim=(1, 2), keepdim=True), db.amax(dim=(1, 2), keepdim=True)
+        # float32: the extremes of the unclipped dB; clipping at hi - FLOOR_DB leaves the maximum and raises the
+        # minimum to max(min, hi - FLOOR_DB), exactly what a pass over the clipped values gives
+        lo, hi = db.amin(dim=(1, 2), keepdim=True), db.amax(dim=(1, 2), keepdim=True)
+        floor = hi - self.FLOOR_DB
+        return db.clamp_min_(floor), torch.maximum(lo, floor), hi
 
     def _db_by_frame(self, wav: torch.Tensor) -> torch.Tensor:
-        # (B, frames, bins): the layout rfft writes; the image is resized in it and transposed when small
+        # float64: clipped at neither end; float32: not yet clipped at hi - FLOOR_DB (_db_range clips it)
         _image_input(wav, "spectrogram image")
         if wav.shape[-1] < self.nfft:  # mlab zero-pads a signal shorter than one window
             wav = F.pad(wav, (0, self.nfft - wav.shape[-1]))
@@ -366,17 +382,31 @@ class SpecgramImage(nn.Module):
             )
             power = spec.real.square() + spec.imag.square()
             return (10 * torch.log10(power.clamp_min(1e-300)) + offset.double()).float()
-        # Four times faster than matplotlib's float64: framing by unfold + rfft, |X|^2 as re^2 + im^2
-        # (complex abs is slow; squared in place), the log taken in place, the density scaling added as a dB offset per bin.
-        # float32 rounding leaves a floor FLOOR_DB under the peak, so the PSD is clipped there and the
-        # min-max scaling never depends on rounding noise. Recorded speech (noise floor far above -140 dB)
-        # draws the same image as in float64; only digitally clean synthetic signals differ.
-        reim = torch.view_as_real(
-            torch.fft.rfft(wav.float().unfold(-1, self.nfft, self.hop) * self.window)
-        )
-        reim.mul_(reim)
-        db = torch.add(reim[..., 0], reim[..., 1]).clamp_min_(1e-30).log10_().mul_(10).add_(offset)
-        return db.clamp_min_(db.amax(dim=(1, 2), keepdim=True) - self.FLOOR_DB)
+        # Framing by unfold + rfft, |X|^2 as re^2 + im^2 (complex abs is slow; squared in place), the log taken in
+        # place, the density scaling added as a dB offset per bin. float32 rounding leaves a floor FLOOR_DB under
+        # the peak, so the PSD is clipped there and the min-max scaling never depends on rounding noise. Recorded
+        # speech (noise floor far above -140 dB) draws the same image as in float64; only digitally clean
+        # synthetic signals differ.
+        frames = wav.float().unfold(
+            -1, self.nfft, self.hop
+        )  # a view: no copy of the overlapping frames
+        db = torch.empty(frames.shape[:2] + (self.nfft // 2 + 1,), device=frames.device)
+        # BLOCK frames at a time, so each block's frames, spectrum and dB stay in the core's cache through the
+        # whole chain (a 30 s clip's full spectrogram is 4 MB of complex values, and every step went to memory);
+        # every step is elementwise per frame and the FFT of a block equals that of the whole, so the values are
+        # bit for bit those of the whole-clip chain (tests/test_features.py holds the images to a reference)
+        for b in range(frames.shape[0]):
+            for s in range(0, frames.shape[1], self.BLOCK):
+                reim = torch.view_as_real(
+                    torch.fft.rfft(frames[b, s : s + self.BLOCK] * self.window)
+                )
+                reim.mul_(reim)
+                out = db[b, s : s + self.BLOCK]
+                torch.add(reim[..., 0], reim[..., 1], out=out)
+                out.clamp_min_(1e-30).log10_().mul_(10).add_(offset)
+        return db
+
+    BLOCK = 192  # frames per block of the float32 chain: 192 x 1024 samples (0.75 MB), within a core's L2 cache
 
     FLOOR_DB = 140.0
 
@@ -390,8 +420,12 @@ class SpecgramImage(nn.Module):
             raise ValueError(f"dtype must be torch.float32 or torch.uint8, got {dtype}")
         if wav.dim() == 1:
             wav = wav.unsqueeze(0)
-        z = self._db_by_frame(wav).unsqueeze(1)  # (B, 1, frames, bins)
-        lo, hi = z.amin(dim=(2, 3), keepdim=True), z.amax(dim=(2, 3), keepdim=True)
+        z, lo, hi = self._db_range(wav)
+        z, lo, hi = (
+            z.unsqueeze(1),
+            lo.unsqueeze(1),
+            hi.unsqueeze(1),
+        )  # (B, 1, frames, bins), (B, 1, 1, 1)
         _check_overflow(
             torch.cat([lo, hi]), wav, "spectrogram image"
         )  # the colour lookup must never see inf/NaN
@@ -423,18 +457,29 @@ class SpecgramImage(nn.Module):
         z = F.interpolate(
             z, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
         )
+        # scaled in place (the same operations as (z - lo) / span), transposed and flipped as colour indices
         return self._colour(
-            ((z - lo) / span).transpose(2, 3).flip(2),
-            self.lut if dtype == torch.float32 else self.lut_uint8,
+            z.sub_(lo).div_(span), self.lut if dtype == torch.float32 else self.lut_uint8, True
         )
 
     @staticmethod
-    def _colour(z: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-        # colour-map lookup after resizing the data, as imshow resamples data before colouring; a (3, 256) table
-        # gathered along its columns writes channel-first images with no permute
-        idx = (z.squeeze(1).clamp(0, 1) * 256).long().clamp_max(255)
-        b, h, w = idx.shape
-        return lut.index_select(1, idx.reshape(-1)).reshape(3, b, h, w).transpose(0, 1).contiguous()
+    def _colour(z: torch.Tensor, lut: torch.Tensor, by_frame: bool = False) -> torch.Tensor:
+        # colour-map lookup after resizing the data, as imshow resamples data before colouring: the index is
+        # floor(256 z) of z clipped to [0, 1], at most 255 (clipping the float at 255 before the truncation
+        # gives the same integer); by_frame: z is (B, 1, frames, bins), and the uint8 indices (not the floats)
+        # are transposed and flipped to the image's layout, high frequencies at the top
+        idx = z.squeeze(1).clamp(0, 1).mul_(256).clamp_max_(255).to(torch.uint8)
+        if by_frame:
+            idx = idx.transpose(1, 2).flip(1)
+        # a gather from each channel's 256 entries (numpy's take on a small table is several times faster than
+        # torch's index_select on CPU); a GPU tensor is looked up by torch
+        if idx.device.type != "cpu":
+            return lut[:, idx.long()].transpose(0, 1).contiguous()
+        table, index = lut.numpy(), idx.numpy()
+        out = np.empty((index.shape[0], 3) + index.shape[1:], dtype=table.dtype)
+        for c in range(3):
+            np.take(table[c], index, out=out[:, c])
+        return torch.from_numpy(out)
 
 
 def spectrogram_image(
