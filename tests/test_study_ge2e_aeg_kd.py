@@ -716,6 +716,8 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     assert len(key) == len(rows) and key["95% CI"].notna().any()
     assert "G-ResNetSE, NLL" in study.breakdown_table(key).columns
     assert set(study.dev_table(key)["data"]) >= {"LA19 dev", "LA19 dev, A01"}
+    dt = study.difference_table(key)
+    assert len(dt) == 6 and dt["ours (points)"].iloc[0] == round(100 * d.value, 2)
     assert list(study.per_attack_table(runs[0]).columns) == list(runs[0].results)
     assert len(study.speaker_table(runs)) == 4  # 2 seeds, before and after GE2E
     aeg = study.aeg_table(runs)

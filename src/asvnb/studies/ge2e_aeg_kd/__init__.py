@@ -64,7 +64,7 @@ from asvnb.studies.ge2e_aeg_kd.complexity import (
     complexity_table,
     ratios_text,
 )
-from asvnb.studies.ge2e_aeg_kd.conclusions import claims, compare
+from asvnb.studies.ge2e_aeg_kd.conclusions import claims, compare, difference_claims
 from asvnb.studies.ge2e_aeg_kd.evaluation import (
     CARD_DEV_TRIALS,
     CMResult,
@@ -117,6 +117,7 @@ from asvnb.studies.ge2e_aeg_kd.tables import (
     breakdown_table,
     data_tables,
     dev_table,
+    difference_table,
     ge2e_losses_text,
     key_figures,
     per_attack_table,
@@ -148,6 +149,8 @@ __all__ = [
     "CachedCMDataset",
     "CARD_DEV_TRIALS",
     "claims",
+    "difference_claims",
+    "difference_table",
     "CLASS_OF",
     "clean_similarity",
     "cm_rows",

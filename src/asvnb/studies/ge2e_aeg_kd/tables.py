@@ -270,6 +270,25 @@ def dev_table(key: pd.DataFrame) -> pd.DataFrame:
     return dev[["data", "value", "std", "95% CI", "trials"]].round(4)
 
 
+def difference_table(key: pd.DataFrame) -> pd.DataFrame:
+    """The source's claims as LA21 eval EER differences in points: ours (mean over seeds), the paired 95 %
+    interval, the per-seed std, and the source's difference."""
+    d = key[key["table"] == "difference"]
+    return pd.DataFrame(
+        {
+            "difference": d["system"],
+            "ours (points)": (100 * d["value"]).round(2),
+            "95% CI (points)": [
+                f"[{100 * float(a):+.2f}, {100 * float(b):+.2f}]"
+                for a, b in (c.strip("[]").split(",") for c in d["95% CI"])
+            ],
+            "std over seeds": (100 * d["std"]).round(2),
+            "seeds": d["seeds"],
+            "source (points)": (100 * d["source"]).round(2),
+        }
+    ).reset_index(drop=True)
+
+
 def per_attack_table(run: SeedRun) -> pd.DataFrame:
     """EER in % per attack (rows) of every model (columns) of one seed."""
     per_attack = pd.concat(
