@@ -227,3 +227,82 @@ def test_ordering_sentence_follows_the_intervals():
     assert "sepformer, pre-trained 30.0% [27.0%, 33.0%] is below none" in text
     assert "oracle, pre-trained 29.0% [26.0%, 32.0%] is above oracle@8k" in text
     assert "fine-tuned" not in text
+
+
+def _pipeline(scores: np.ndarray, labels: np.ndarray) -> study.PipelineResult:
+    """A pipeline result whose CM scores are ``scores`` (logits [score, 0]: bona fide minus spoof)."""
+    logits = np.stack([scores, np.zeros_like(scores)], axis=-1)
+    mixed = ["SS" if a + b == 2 else "BB" if a + b == 0 else "SB" for a, b in labels]
+    return study.PipelineResult(mixed, mixed, labels, logits)
+
+
+def test_difference_rows_are_paired_differences_of_stream_eer():
+    from asvnb.metrics import eer
+
+    rng = np.random.default_rng(0)
+    n = 40
+    labels = np.stack([rng.integers(0, 2, n), rng.integers(0, 2, n)], axis=1)
+    labels[:3] = [[0, 0], [1, 1], [0, 1]]  # every mixture label is there
+    sign = 1 - 2 * labels  # bona fide (0) high
+    good = sign * 2.0 + rng.normal(0, 1, (n, 2))
+    bad = sign * 0.5 + rng.normal(0, 1, (n, 2))
+    pre = study.Pretrained(
+        {"sepformer": _pipeline(good, labels), "none": _pipeline(bad, labels)}, {}, None, {}
+    )
+    post = [_pipeline(good + 0.1 * k, labels) for k in range(3)]
+
+    def stream_eer(s: np.ndarray) -> float:
+        y, x = labels.reshape(-1), s.reshape(-1)
+        return eer(x[y == 0], x[y == 1])[0]
+
+    utts = [(f"a{i}", f"b{i}") for i in range(n)]
+    clean_scores = sign * 3.0 + rng.normal(0, 1, (n, 2))
+    clean = {
+        "utts": [u for pair in utts for u in pair][
+            :-2
+        ],  # the last mixture's sources were not scored
+        "scores": clean_scores.reshape(-1)[:-2],
+    }
+    rows = {r.system: r for r in study.difference_rows(clean, pre, post, utts, reps=200)}
+    d = rows["sepformer minus none, pre-trained"]
+    assert d.value == pytest.approx(stream_eer(good) - stream_eer(bad))
+    assert d.table == "difference" and d.n_trials == 2 * n and d.ci95[0] <= d.value <= d.ci95[1]
+    ft = rows["fine-tuned minus pre-trained, sepformer"]
+    want = np.mean([stream_eer(good + 0.1 * k) for k in range(3)]) - stream_eer(good)
+    assert ft.value == pytest.approx(want) and ft.n_seeds == 3
+    assert "oracle minus sepformer, pre-trained" not in rows  # no oracle here
+    # the best real stream result against clean speech, on the mixtures whose sources were both scored
+    best = min(
+        ("sepformer, pre-trained", stream_eer(good)),
+        ("none, pre-trained", stream_eer(bad)),
+        ("sepformer, fine-tuned", want + stream_eer(good)),
+        key=lambda t: t[1],
+    )[0]
+    c = rows[f"{best} minus clean"]
+    y, x = labels[:-1].reshape(-1), clean_scores[:-1].reshape(-1)
+    assert c.n_trials == 2 * (n - 1)
+    if best == "sepformer, pre-trained":
+        g = good[:-1].reshape(-1)
+        assert c.value == pytest.approx(eer(g[y == 0], g[y == 1])[0] - eer(x[y == 0], x[y == 1])[0])
+    with pytest.raises(ValueError, match="source pairs"):
+        study.difference_rows(clean, pre, post, utts[:-1])
+
+
+def test_difference_sentences_read_the_intervals():
+    from asvnb.results import ResultRow
+
+    def row(system: str, v: float, lo: float, hi: float) -> ResultRow:
+        return ResultRow("difference", system, "LA19 eval mixtures", "stream_eer", v, ci95=(lo, hi))
+
+    text = study.difference_sentences(
+        [
+            row("fine-tuned minus pre-trained, sepformer", -0.03, -0.05, -0.01),
+            row("sepformer minus none, pre-trained", 0.02, 0.01, 0.03),
+            row("oracle minus sepformer, pre-trained", -0.01, -0.03, 0.01),
+            row("sepformer, fine-tuned minus clean", 0.10, 0.08, 0.12),
+        ]
+    ).splitlines()
+    assert "-0.030 [-0.050, -0.010]" in text[0] and "**reproduces**" in text[0]
+    assert "**contradicts**" in text[1]
+    assert "**cannot tell**" in text[2]
+    assert "overlap costs" in text[3] and "**reproduces**" in text[3]

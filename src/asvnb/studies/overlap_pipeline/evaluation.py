@@ -80,13 +80,18 @@ def _la_scores(
 
 
 def clean_eval(cfg: OverlapConfig, fe: Any, model: nn.Module) -> dict:
-    """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof, as the source) and EER."""
+    """The detector alone on clean LA eval: accuracy, P/R/F1 (positive = spoof, as the source) and EER; also the
+    ``scores``, ``labels`` and ``utts`` of the trials scored."""
     logits, s, y = _la_scores(cfg, "eval", fe, model)
     rep = metrics.classification_report(
         y, (wavlm.spoof_probability(logits) > 0.5).astype(int), positive=1, labels=[0, 1]
     )
     rep["eer"], _ = metrics.eer(s[y == 0], s[y == 1])
     rep["scores"], rep["labels"] = s, y
+    # the utterances scored (as _la_scores chose them): they pair clean scores with the mixtures' sources
+    rep["utts"] = [
+        t.utt for t in balanced_subset(la(cfg, "eval").trials, cfg.max_items, lambda t: t.key)
+    ]
     return rep
 
 
