@@ -709,6 +709,7 @@ def test_results_rows_name_the_issue_key_figures(cfg):
     # weighed against what a reader knows, not a target of the plan
     assert "target" not in text.replace("non-target", "") and "Chance: 50.0 %" in text
     assert "The challenge baseline LFCC-GMM" in text
+    assert "On the 2019 LA eval trials (unseen attacks, no codecs) it reaches" in text
     assert "GE2E pre-training lowers the teacher's EER (source: -0.68 points)" in text
     assert study.plot_similarities(runs) is not None
     assert len(report.comparison_table(study.table2_rows(runs, cfg), cfg.profile)) == 12

@@ -85,6 +85,12 @@ def claims(rows: Sequence[ResultRow], cfg: GE2EAEGKDConfig) -> str:
             f"The teacher G-ResNetSE, GE2E + NLL reaches an EER of {_pct(ge2e)} on the 2021 LA eval trials. "
             + comparisons.weigh_eer(ge2e, "LA21 eval", cfg.profile)
         )
+    la19 = _find(rows, "1", "G-ResNetSE, GE2E+NLL", "LA19 eval", "eer")
+    if la19 is not None:
+        out.append(
+            f"On the 2019 LA eval trials (unseen attacks, no codecs) it reaches {_pct(la19)}. "
+            + comparisons.weigh_eer(la19, "LA19 eval", cfg.profile, source=None)
+        )
     before = _find(rows, "ge2e", "G-ResNetSE, initial", "LA19 dev bona fide", "speaker_eer")
     after = _find(rows, "ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer")
     if before is not None and after is not None:
