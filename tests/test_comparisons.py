@@ -111,3 +111,15 @@ def test_study_04_verdict_names_no_target(build) -> None:
     assert "target" not in text and "meets" not in text and "misses" not in text
     assert "F1 0.700 ± 0.010 (95 % CI 0.650-0.750; the source: 0.900)" in text
     assert "The source reports no EER for it." in text and "Chance: 50.0 %; ours is lower." in text
+
+
+def test_ordering_reads_only_an_interval_that_excludes_zero() -> None:
+    from asvnb.comparisons import ordering
+
+    assert ordering((-0.08, -0.02), -1) == "reproduces"  # the source: a below b; ours too
+    assert ordering((0.01, 0.05), -1) == "contradicts"
+    assert ordering((-0.03, 0.01), -1) == "cannot tell"
+    assert ordering((0.0, 0.04), 1) == "cannot tell"  # touching 0 does not exclude it
+    assert ordering(None, 1) == "cannot tell"
+    with pytest.raises(ValueError, match="source_sign"):
+        ordering((0.1, 0.2), 0)

@@ -326,6 +326,52 @@ def test_seed_row_is_the_mean_over_seeds_with_an_interval_over_trials() -> None:
         common.seed_row("test", "toy", "six", runs + [other], "test", "f1", TASK)
 
 
+def test_difference_row_pairs_two_models_on_the_same_trials() -> None:
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    right = np.array([[0, 1]] * 3 + [[1, 0]] * 3, dtype=float)  # F1 of real 1
+    half = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)  # F1 2/3
+    ids = list("abcdef")
+
+    def runs(*logits):
+        return [
+            SeedRun(k, None, 1, Path("."), {"test": Predictions(lg, labels, ids)})
+            for k, lg in enumerate(logits)
+        ]
+
+    row = common.difference_row(
+        "difference",
+        "A minus B",
+        "six",
+        runs(right, right),
+        runs(half, right),
+        "test",
+        "f1",
+        TASK,
+        reps=300,
+    )
+    # seeds: (1 - 2/3) and (1 - 1) -> mean 1/6, std of the two per-seed differences
+    assert row.value == pytest.approx(1 / 6) and row.std == pytest.approx(
+        np.std([1 / 3, 0], ddof=1)
+    )
+    assert row.n_seeds == 2 and row.n_trials == 6 and row.ci95[0] <= row.value <= row.ci95[1]
+    same = common.difference_row(
+        "d", "A minus A", "six", runs(half), runs(half), "test", "eer", TASK
+    )
+    assert same.value == 0.0 and same.ci95 == (
+        0.0,
+        0.0,
+    )  # a model against itself: every replicate 0
+    shuffled = [SeedRun(0, None, 1, Path("."), {"test": Predictions(half, labels[::-1], ids)})]
+    with pytest.raises(ValueError, match="not scored on the same trials"):
+        common.difference_row("d", "x", "six", runs(half), shuffled, "test", "f1", TASK)
+    # two test sets paired on the trials both hold, in one order
+    cut = common.on_trials(runs(half), "test", ["f", "a"])[0].predictions["test"]
+    assert cut.ids == ["f", "a"] and cut.labels.tolist() == [0, 1]
+    assert cut.logits.tolist() == [half[5].tolist(), half[0].tolist()]
+    with pytest.raises(ValueError, match="1 trial.s. not scored, e.g. 'z'"):
+        common.on_trials(runs(half), "test", ["a", "z"])
+
+
 def test_images_are_drawn_once_per_key(tmp_path: Path) -> None:
     calls = []
 

@@ -134,3 +134,32 @@ def test_balanced_weights_make_each_class_weigh_the_same() -> None:
     assert float(w[0] * 1 + w[1] * 3) == pytest.approx(4.0)  # each class's total weight is n / 2
     with pytest.raises(ValueError, match="every class needs"):
         balanced_weights([1, 1])
+
+
+def test_one_cycle_schedule_rises_to_lr_then_anneals(tmp_path) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(96, 6)
+    y = (x[:, 0] > 0).long()
+    train = TensorDataset(x, y)
+    setup = ClassifierSetup(lr=0.01, batch_size=16, epochs=6, schedule="one_cycle")
+    res = train_classifier(
+        nn.Linear(6, 2), train, train, setup, out_dir=tmp_path, seed=0, positive=1, bonafide=1
+    )
+    lr = res.history["lr"].to_numpy()
+    # 36 steps, the peak at 30 % of them (step 10.8, in epoch 2): up to near 0.01, then down to near 0
+    peak = int(lr.argmax())
+    assert peak in (1, 2) and lr[peak] == pytest.approx(0.01, rel=0.15)
+    assert np.all(np.diff(lr[peak:]) < 0) and lr[-1] < 1e-4
+    constant = train_classifier(
+        nn.Linear(6, 2),
+        train,
+        train,
+        ClassifierSetup(lr=0.01, batch_size=16, epochs=2),
+        out_dir=tmp_path / "c",
+        seed=0,
+        positive=1,
+        bonafide=1,
+    )
+    assert constant.history["lr"].tolist() == [0.01, 0.01]
+    with pytest.raises(ValueError, match="schedule must be one of constant, one_cycle"):
+        ClassifierSetup(schedule="cosine")

@@ -117,3 +117,14 @@ def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = N
         )
     out.append(f"Chance: {pct(CHANCE_EER)}; {_verdict(ours, CHANCE_EER)}.")
     return " ".join(out)
+
+
+def ordering(ci95: tuple[float, float] | None, source_sign: int) -> str:
+    """What a paired difference's interval says of a source's ordering: "reproduces", "contradicts" or "cannot
+    tell". ``source_sign`` is the sign the source's own figures give the same difference (a minus b); only an
+    interval that excludes 0 decides, never two overlapping intervals."""
+    if source_sign not in (-1, 1):
+        raise ValueError(f"source_sign must be -1 or 1, got {source_sign!r}")
+    if ci95 is None or ci95[0] <= 0 <= ci95[1]:
+        return "cannot tell"
+    return "reproduces" if (1 if ci95[0] > 0 else -1) == source_sign else "contradicts"

@@ -19,7 +19,7 @@ import pandas as pd
 from asvnb import config
 from asvnb.metrics import eer
 from asvnb.report import ComparisonRow
-from asvnb.results import ResultRow, bootstrap_ci, over_seeds
+from asvnb.results import ResultRow, bootstrap_ci, over_seeds, paired_difference
 from asvnb.train.classify import SeedRun, Task, values
 
 # the backbone weights as the notes say them
@@ -247,3 +247,54 @@ def seed_row(
         source=source,
         note=note,
     )
+
+
+def difference_row(
+    table: str,
+    system: str,
+    data: str,
+    a: Sequence[SeedRun],
+    b: Sequence[SeedRun],
+    split: str,
+    metric: str,
+    task: Task,
+    note: str = "",
+    reps: int = 1000,
+    split_b: str | None = None,
+) -> ResultRow:
+    """``a`` minus ``b`` on the same trials: mean over each side's seeds, with a paired 95 % bootstrap interval.
+
+    Both sides must have scored the same trials in the same order (``split``, or ``split_b`` for ``b``: the same
+    clips drawn another way); each replicate resamples those trials once for both (:func:`paired_difference`).
+    """
+    pa = [r.predictions[split] for r in a]
+    pb = [r.predictions[split_b or split] for r in b]
+    labels, ids = pa[0].labels, pa[0].ids
+    for p in pa + pb:
+        if not np.array_equal(p.labels, labels) or (ids and p.ids and p.ids != ids):
+            raise ValueError(
+                f"{system}: the two sides were not scored on the same trials of {split}"
+            )
+
+    def stat(p: Any) -> Callable[[np.ndarray], float]:
+        yhat, s = p.predicted, p.scores(task.bonafide)
+        return lambda idx: fast_metric(labels[idx], yhat[idx], s[idx], metric, task)
+
+    d = paired_difference([stat(p) for p in pa], [stat(p) for p in pb], len(labels), labels, reps)
+    return ResultRow(table, system, data, metric, n_trials=int(len(labels)), note=note, **d)
+
+
+def on_trials(runs: Sequence[SeedRun], split: str, ids: Sequence[str]) -> list[SeedRun]:
+    """The runs with ``split``'s predictions cut down to the trials ``ids``, in that order (two models tested on
+    different sets are paired on the trials both sets hold)."""
+    out = []
+    for r in runs:
+        p = r.predictions[split]
+        where = {i: k for k, i in enumerate(p.ids)}
+        missing = [i for i in ids if i not in where]
+        if missing:
+            raise ValueError(f"{split}: {len(missing)} trial(s) not scored, e.g. {missing[0]!r}")
+        k = np.array([where[i] for i in ids], dtype=int)
+        sub = type(p)(p.logits[k], p.labels[k], list(ids))
+        out.append(type(r)(r.seed, r.history, r.best_epoch, r.best_dir, {split: sub}))
+    return out

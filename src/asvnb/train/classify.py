@@ -163,6 +163,19 @@ class ClassifierSetup:
     # class-balanced cross entropy: with 80 % spoofs, the plain loss sits at the prior's entropy while a model
     # learns to call everything spoofed, and (measured on the embedded LA) a small CNN can stay there for epochs
     balanced: bool = False
+    # the learning rate over training: "constant" (the sources' plain Adam) or "one_cycle" (warm up to ``lr``,
+    # then anneal to near 0, stepped per batch; Smith & Topin 2019): from random weights on a few thousand
+    # images it reaches in 20 epochs what a constant rate does not reach in 60 (measured on study 01's images)
+    schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+
+
+SCHEDULES = ("constant", "one_cycle")
 
 
 def train_classifier(
@@ -198,12 +211,18 @@ def train_classifier(
     )
     val = DataLoader(val_set, batch_size=setup.batch_size, num_workers=setup.num_workers)
     opt = torch.optim.Adam(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
+    scheduler = None
+    if setup.schedule == "one_cycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=setup.lr, total_steps=setup.epochs * len(train)
+        )
     cfg = TrainConfig(
         out_dir=Path(out_dir),
         epochs=setup.epochs,
         seed=seed,
         monitor=setup.monitor,
         mode=setup.mode,
+        scheduler_interval="step",
     )
     step = ce_step
     if setup.balanced:
@@ -215,6 +234,7 @@ def train_classifier(
         train,
         step,
         cfg,
+        scheduler=scheduler,
         val_loader=val,
         evaluate_fn=evaluate_fn or make_evaluate_fn(positive=positive, bonafide=bonafide),
         model_config=model_config,

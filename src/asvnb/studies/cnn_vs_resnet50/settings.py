@@ -127,7 +127,9 @@ def setup_notes(cfg: CnnVsResnet50Config) -> dict[str, str]:
     notes = {
         name: f"{s.epochs} epochs"
         + (f" of {s.samples_per_epoch} random training images" if s.samples_per_epoch else "")
-        + f", {cfg.sizes[name]} x {cfg.sizes[name]} images, lr {s.lr:g}, batch {s.batch_size}"
+        + f", {cfg.sizes[name]} x {cfg.sizes[name]} images, lr {s.lr:g}"
+        + (" (one-cycle)" if s.schedule == "one_cycle" else "")
+        + f", batch {s.batch_size}"
         for name, s in cfg.setups.items()
         if name in CM_MODELS
     }

@@ -146,6 +146,7 @@ DEPARTURES: dict[str, Callable[[Any, Any], str]] = {
     "epochs": lambda ours, src: f"{ours} epochs (source {src})",
     "samples_per_epoch": lambda ours, src: f"{ours} random training images per epoch (source: all)",
     "lr": lambda ours, src: f"lr {ours:g} (source {src:g})",
+    "schedule": lambda ours, src: f"{ours.replace('_', '-')} learning rate (source: {src})",
     "batch_size": lambda ours, src: f"batch {ours} (source {src})",
     "balanced": lambda ours, src: "class-balanced loss" if ours else "plain loss",
     "resnet_size": lambda ours, src: f"{ours} x {ours} images (source {src})",

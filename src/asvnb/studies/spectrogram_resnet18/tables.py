@@ -9,8 +9,10 @@ from asvnb.data.images import ImageSet
 from asvnb.results import ResultRow
 from asvnb.studies.spectrogram_common import (
     comparison_rows,
+    difference_row,
     find_row,
     metric_frame,
+    on_trials,
     rows_frame,
     seed_row,
 )
@@ -34,6 +36,9 @@ DATA = {
     "DV test": "DEEP-VOICE test",
     "unseen": "Imitation",
 }
+
+
+COMPARISON = "ResNet18 minus SimpleCNN"
 
 
 def metric_summary(runs: dict[str, list[SeedRun]]) -> pd.DataFrame:
@@ -120,6 +125,22 @@ def result_rows(
                         reps=reps,
                     )
                 )
+    if {"SimpleCNN", "ResNet18 transfer"} <= runs.keys():
+        rows += [
+            difference_row(
+                "difference",
+                COMPARISON,
+                DATA["LA test"],
+                runs["ResNet18 transfer"],
+                runs["SimpleCNN"],
+                "LA test",
+                m,
+                TASK,
+                note="paired bootstrap over the same LA19 test segments; mean over each model's seeds",
+                reps=reps,
+            )
+            for m in ("f1", "eer")
+        ]
     for split_name, rs in (leak_runs or {}).items():
         for m in ("f1", "eer", "accuracy"):
             rows.append(
@@ -164,6 +185,20 @@ def verdict_text(
             f"(CI {100 * eer.ci95[0]:.1f}-{100 * eer.ci95[1]:.1f} %) over {f1.n_seeds} seeds. "
             + comparisons.weigh_eer(eer, DATA["LA test"], cfg.profile)
         )
+    if any(r.system == COMPARISON for r in rows):
+        d = find_row(rows, "difference", COMPARISON, DATA["LA test"], "f1")
+        said = {
+            "reproduces": "ResNet18's F1 is higher on the same segments: our runs reproduce the source's "
+            "ordering",
+            "contradicts": "SimpleCNN's F1 is higher on the same segments: our runs contradict the source's "
+            "ordering",
+            "cannot tell": "the interval includes 0: our runs cannot tell the two apart",
+        }[comparisons.ordering(d.ci95, 1)]
+        lines.append(
+            f"- **ResNet18 minus SimpleCNN**: F1 {d.value:+.3f} (paired 95 % CI {d.ci95[0]:+.3f} to "
+            f"{d.ci95[1]:+.3f} over the same {d.n_trials:,} LA19 test segments, mean over {d.n_seeds} seed(s)); "
+            f"{said}. The source: 0.894 against 0.785."
+        )
     passes = {
         name: s.epochs * min(s.samples_per_epoch or len(train), len(train))
         for name, s in cfg.setups.items()
@@ -188,13 +223,62 @@ FFT_DATA = {
 }
 
 
-def leak_rows(leak: LeakRuns) -> list[ResultRow]:
-    """The leak runs' rows: each split's SimpleCNN on its own test segments, and the FFT-size runs drawn both ways."""
-    rows = result_rows({}, leak.runs)
+SPLIT_LEAK = "SimpleCNN, segment split minus recording split"
+FFT_LEAK = "SimpleCNN, source's FFT sizes: drawn as trained minus one FFT size"
+SHARED = "DEEP-VOICE test, segments in both splits' test parts"
+
+
+def shared_test_ids(leak: LeakRuns) -> list[str]:
+    """Test segments of both DEEP-VOICE splits: the recording split never heard their recordings, the segment
+    split heard other segments of them (the leak), so a paired difference on them measures it."""
+    rec = set(leak.dv.ids[i] for i in leak.splits["recording"]["test"])
+    return [leak.dv.ids[i] for i in leak.splits["segment"]["test"] if leak.dv.ids[i] in rec]
+
+
+def leak_rows(leak: LeakRuns, reps: int = 1000) -> list[ResultRow]:
+    """The leak runs' rows: each split's SimpleCNN on its own test segments, the FFT-size runs drawn both ways,
+    and each leak as a paired difference on the same segments (F1 and EER)."""
+    rows = result_rows({}, leak.runs, reps=reps)
+    shared = shared_test_ids(leak)
+    label = dict(zip(leak.dv.ids, leak.dv.labels.tolist()))
+    labels = [label[i] for i in shared]
+    if min(labels.count(0), labels.count(1)) >= 1 and "recording" in leak.runs:
+        seg, rec = (on_trials(leak.runs[k], "DV test", shared) for k in ("segment", "recording"))
+        rows += [
+            difference_row(
+                "difference",
+                SPLIT_LEAK,
+                SHARED,
+                seg,
+                rec,
+                "DV test",
+                m,
+                TASK,
+                reps=reps,
+                note="paired over the segments both test parts hold; mean over each side's seeds",
+            )
+            for m in ("f1", "eer")
+        ]
     if leak.fft:
         rows += [
-            seed_row("leak", FFT_SYSTEM, data, leak.fft, split, m, TASK)
+            seed_row("leak", FFT_SYSTEM, data, leak.fft, split, m, TASK, reps=reps)
             for split, data in FFT_DATA.items()
+            for m in ("f1", "eer")
+        ]
+        rows += [
+            difference_row(
+                "difference",
+                FFT_LEAK,
+                "DEEP-VOICE test",
+                leak.fft,
+                leak.fft,
+                "DV test",
+                m,
+                TASK,
+                reps=reps,
+                split_b="DV test, one FFT size",
+                note="the same model and segments, drawn two ways; paired",
+            )
             for m in ("f1", "eer")
         ]
     return rows
@@ -209,8 +293,16 @@ def leak_frame(rows: list[ResultRow]) -> pd.DataFrame:
     )
 
 
+def _points(d: ResultRow) -> str:
+    """A paired EER difference in points with its interval."""
+    return (
+        f"{100 * d.value:+.1f} points (paired 95 % CI {100 * d.ci95[0]:+.1f} to {100 * d.ci95[1]:+.1f}, "
+        f"{d.n_seeds} seed(s))"
+    )
+
+
 def leak_text(leak: LeakRuns, rows: list[ResultRow]) -> str:
-    """Each split's EER and F1 beside an all-real model's F1, whether the splits' intervals overlap, and the FFT cue."""
+    """Each split's EER and F1 beside an all-real model's F1, then each leak read from its paired difference."""
     lines = []
     for split in ("segment", "recording"):
         f1 = find_row(rows, "leak", f"SimpleCNN, {split} split", "DEEP-VOICE test", "f1")
@@ -222,32 +314,37 @@ def leak_text(leak: LeakRuns, rows: list[ResultRow]) -> str:
             f"a model calling every test segment real would score F1 2p / (1 + p) = {2 * p / (1 + p):.3f} "
             f"(p = {p:.2f} real)."
         )
-    seg = find_row(rows, "leak", "SimpleCNN, segment split", "DEEP-VOICE test", "eer")
-    rec = find_row(rows, "leak", "SimpleCNN, recording split", "DEEP-VOICE test", "eer")
-    if seg.ci95[1] < rec.ci95[0]:
+    split_leak = [r for r in rows if r.key() == ("difference", SPLIT_LEAK, SHARED, "eer")]
+    if split_leak:
+        d = split_leak[0]
         lines.append(
-            "The EER intervals do not overlap: test segments from recordings heard in training are easier, "
-            "the leak of the source's split."
+            f"- **the segment split's leak**, paired on the {d.n_trials} test segments both splits hold (the "
+            f"recording split never heard their recordings; the segment split heard other segments of them): "
+            f"segment minus recording split, EER {_points(d)}. "
+            + {
+                "reproduces": "The segment split's model is better on the very same segments: it profits "
+                "from having heard their recordings, the leak of the source's split.",
+                "contradicts": "The recording split's model is better on the very same segments: no leak "
+                "shows here.",
+                "cannot tell": "The interval includes 0: on these segments the leak is not established.",
+            }[comparisons.ordering(d.ci95, -1)]
         )
     else:
         lines.append(
-            "The EER intervals overlap: on this corpus SimpleCNN does not learn DEEP-VOICE well enough in "
-            "either split for the recording leak to show, so its size is not established here; the F1 "
-            "figures differ mainly by where each model puts its threshold (compare them with the all-real "
-            "F1 beside them)."
+            "- **the segment split's leak**: the two splits' test parts share no segments of both classes, "
+            "so no paired difference can be formed on this corpus."
         )
     if leak.fft:
-        cue, plain = (find_row(rows, "leak", FFT_SYSTEM, d, "eer") for d in FFT_DATA.values())
+        d = find_row(rows, "difference", FFT_LEAK, "DEEP-VOICE test", "eer")
         lines.append(
-            f"- **the source's FFT sizes**: EER {100 * cue.value:.1f} % (CI {100 * cue.ci95[0]:.1f}-"
-            f"{100 * cue.ci95[1]:.1f} %) on test segments drawn as in training, {100 * plain.value:.1f} % "
-            f"(CI {100 * plain.ci95[0]:.1f}-{100 * plain.ci95[1]:.1f} %) on the same segments drawn with one "
-            "FFT size: "
-            + (
-                "the model learned the drawing, not the voices."
-                if cue.ci95[1] < plain.ci95[0]
-                else "the intervals overlap, so the drawing cue is not established here."
-            )
+            "- **the source's FFT sizes**: the same model on the same test segments, drawn as in training minus "
+            f"drawn with one FFT size, EER {_points(d)}. "
+            + {
+                "reproduces": "Drawn as in training, the segments are easier: the model learned the drawing, "
+                "not the voices.",
+                "contradicts": "Drawn with one FFT size, the segments are easier: no drawing cue shows.",
+                "cannot tell": "The interval includes 0: the drawing cue is not established here.",
+            }[comparisons.ordering(d.ci95, -1)]
         )
     return "\n".join(lines)
 
