@@ -60,8 +60,9 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
         "ASV_CNN": "ASV_CNN-5daff35148",
     }
     assert all(v.name == "seed0" for v in folders.values())
-    caches = {cache_name(f"la-train-{size}", image_key(cfg, size)) for size in (96, 64)}
-    assert caches == {"la-train-96-795445d02b28.pt", "la-train-64-4aa6033e4525.pt"}
+    # one cache folder per set, its parts (LA train, then the CV train speakers' clips) drawn into one file
+    caches = {cache_name(f"train-{size}", image_key(cfg, size)) for size in (96, 64)}
+    assert caches == {"train-96-795445d02b28", "train-64-4aa6033e4525"}
 
 
 def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
@@ -94,11 +95,11 @@ def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
         *(cache_name(f"la-{s}", cfg.drawing(split=s)) for s in ("train", "dev", "eval")),
     }
     assert names == {
-        "deepvoice-1024-a6a5d477fbaa.pt",
-        "deepvoice-256-c74d06cc6ca8.pt",
-        "imitation-1024-ee5e782b95e6.pt",
-        "imitation-256-297a5c2b12c2.pt",
-        "la-dev-ad3b82de907d.pt",
-        "la-eval-6d0d08733f91.pt",
-        "la-train-0df08f930058.pt",
+        "deepvoice-1024-a6a5d477fbaa",
+        "deepvoice-256-c74d06cc6ca8",
+        "imitation-1024-ee5e782b95e6",
+        "imitation-256-297a5c2b12c2",
+        "la-dev-ad3b82de907d",
+        "la-eval-6d0d08733f91",
+        "la-train-0df08f930058",
     }

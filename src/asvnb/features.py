@@ -552,35 +552,57 @@ def render(
     defaults 256/128 where the source left NFFT unset. ``jpeg_dir`` keeps the
     source route's JPEGs. ``threads``: torch threads while drawing (None: the
     current setting); see :func:`single_thread` for why the default is one.
+    The set is held in memory; :func:`render_rows` gives the images one at a
+    time, for a cache on disk (:func:`asvnb.data.images.cached_images`).
+    """
+    rows = list(render_rows(clips, sr, route, size, jpeg_dir, threads))
+    if not rows:
+        raise ValueError("no clips to render")
+    images, labels, ids, groups = zip(*rows)
+    return ImageSet(torch.stack(images), labels, ids, groups)
+
+
+def render_rows(
+    clips: Iterable[Clip],
+    sr: int,
+    route: str = "tensor",
+    size: int = 224,
+    jpeg_dir: str | Path | None = None,
+    threads: int | None = 1,
+) -> Iterator[tuple[torch.Tensor, int, str, str]]:
+    """:func:`render`, one ``(uint8 image, label, id, group)`` at a time as each clip is drawn.
+
+    ``threads`` holds while the rows are being drawn (the count is restored
+    when the iterator is exhausted or closed).
     """
     if route not in ROUTES:
         raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
-    with single_thread(threads):
-        return _render(clips, sr, route, size, jpeg_dir)
+    return _rows(clips, sr, route, size, jpeg_dir, threads)
 
 
-def _render(
-    clips: Iterable[Clip], sr: int, route: str, size: int, jpeg_dir: str | Path | None
-) -> ImageSet:
+def _rows(
+    clips: Iterable[Clip],
+    sr: int,
+    route: str,
+    size: int,
+    jpeg_dir: str | Path | None,
+    threads: int | None,
+) -> Iterator[tuple[torch.Tensor, int, str, str]]:
     imagers: dict[int, SpecgramImage] = {}
-    images, labels, ids, groups = [], [], [], []
-    for c in clips:
-        if route == "tensor":
-            if (
-                c.nfft not in imagers
-            ):  # one imager per FFT size: building one looks up the colour map
-                imagers[c.nfft] = SpecgramImage(sr, c.nfft, c.nfft // 2, size)
-            img = imagers[c.nfft](
-                torch.from_numpy(np.ascontiguousarray(c.wav, dtype=np.float32)), torch.uint8
-            )[0]
-        else:
-            path = Path(jpeg_dir) / f"{c.id.replace('/', '_')}.jpg" if jpeg_dir else None
-            img = spectrogram_image(c.wav, sr, "source", c.nfft, c.nfft // 2, size, jpeg_path=path)
-            img = (img * 255).round().to(torch.uint8)
-        images.append(img)
-        labels.append(c.label)
-        ids.append(c.id)
-        groups.append(c.group)
-    if not images:
-        raise ValueError("no clips to render")
-    return ImageSet(torch.stack(images), labels, ids, groups)
+    with single_thread(threads):
+        for c in clips:
+            if route == "tensor":
+                if (
+                    c.nfft not in imagers
+                ):  # one imager per FFT size: building one looks up the colour map
+                    imagers[c.nfft] = SpecgramImage(sr, c.nfft, c.nfft // 2, size)
+                img = imagers[c.nfft](
+                    torch.from_numpy(np.ascontiguousarray(c.wav, dtype=np.float32)), torch.uint8
+                )[0]
+            else:
+                path = Path(jpeg_dir) / f"{c.id.replace('/', '_')}.jpg" if jpeg_dir else None
+                img = spectrogram_image(
+                    c.wav, sr, "source", c.nfft, c.nfft // 2, size, jpeg_path=path
+                )
+                img = (img * 255).round().to(torch.uint8)
+            yield img, c.label, c.id, c.group
