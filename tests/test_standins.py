@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from asvnb.data.mixtures import DynamicMixtures
 from asvnb.models.separation import Separator, SepformerStandinConfig, sepformer_hyperparams
@@ -23,7 +26,8 @@ MODELS = Path(__file__).resolve().parents[1] / "src" / "asvnb" / "models"
 CORPUS = "feb7f6ca58730297"
 STANDIN_DIRS = {
     "sepformer": "sepformer-standin-1aad4c0870ab",
-    "wavlm": "wavlm-standin-60402c7cf5f7",
+    # changed on purpose once since: WavLMStandinConfig gained class_weighted (issue 29), a training setting
+    "wavlm": "wavlm-standin-706d16e3c800",
 }
 STREAM_DIRS = {
     "oracle": "oracle-b04d1f00726d",
@@ -75,10 +79,11 @@ def test_standin_and_stream_cache_names_are_unchanged(monkeypatch, tmp_path):
     }
     for name, d in described.items():
         assert StreamCache(tmp_path, _Named(d)).dir.name == STREAM_DIRS[name]
-    # the fine-tuning runs use files.run_dir (issue 13 renamed them from <streams>-seed<s>-<8 hex>)
+    # the fine-tuning runs use files.run_dir (issue 13 renamed them from <streams>-seed<s>-<8 hex>); their key
+    # holds the detector stand-in's configuration, which issue 29 changed on purpose (the shipped release)
     ft = study.finetune_dir(cfg, StreamCache(tmp_path, _Named(described["sepformer"])), 1)
     assert ft.relative_to(cfg.paths.out).as_posix() == (
-        "finetune/sepformer-3c59eb915f77-766738f053/seed1"
+        "finetune/sepformer-3c59eb915f77-f1bb8278a9/seed1"
     )
 
 
@@ -117,3 +122,167 @@ def test_epochs_reach_the_draws_as_before_the_one_protocol():
     np.testing.assert_array_equal([m.numpy() for m, _ in mixes], first)
     mixes.set_epoch(1)
     assert not np.array_equal([m.numpy() for m, _ in mixes][0], first[0])
+
+
+# ----------------------------------------------------------------------------- the shipped release (issue 29)
+
+
+def _release(kind: str) -> dict:
+    import json
+
+    return json.loads((standins.shipped_dir(kind) / "release.json").read_text())
+
+
+def _check_inputs(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(standins.shipped_dir(kind) / "check.npz") as f:
+        return f["x"], f["y"]
+
+
+def test_the_releases_ship_their_card_log_curve_and_command_within_10_mb():
+    total = 0
+    for kind in standins.KINDS:
+        d = standins.shipped_dir(kind)
+        assert d.name == f"{kind}-{standins.RELEASE}"
+        names = {p.name for p in d.iterdir()}
+        need = {*standins.MODEL_FILES[kind], "CARD.md", "history.csv", "curve.png", "release.json"}
+        assert need | {"check.npz", "standin.json"} <= names, need - names
+        total += sum(p.stat().st_size for p in d.iterdir())
+        rel = _release(kind)
+        assert rel["command"] == standins.RETRAIN_COMMAND
+        assert rel["key"]["config"] == asdict(standins.release_config(kind))
+        card = (d / "CARD.md").read_text()
+        assert standins.RETRAIN_COMMAND in card and rel["key"]["data"] in card
+        history = pd.read_csv(d / "history.csv")
+        assert len(history) == rel["training"]["config"]["epochs"]
+        assert rel["training"]["best_epoch"] in history["epoch"].tolist()
+    assert total <= standins.MAX_RELEASE_BYTES
+
+
+def test_shipped_sepformer_loads_strictly_and_gives_its_recorded_figure(one_thread):
+    import torch
+
+    from asvnb.models.separation import SepformerNet, si_snr
+
+    d, c = standins.shipped_dir("sepformer"), standins.SEPFORMER
+    # the code's own architecture takes the weights with nothing missing and nothing left over
+    net = SepformerNet(c)
+    for part in ("encoder", "masknet", "decoder"):
+        getattr(net, part).load_state_dict(torch.load(d / f"{part}.ckpt"), strict=True)
+    assert (d / "hyperparams.yaml").read_text() == sepformer_hyperparams(c)
+    assert _release("sepformer")["key"]["code"] == standins.architecture_key("sepformer", c)
+    # the hub loader's model on the recorded validation mixtures gives the recorded figures
+    x, y = _check_inputs("sepformer")
+    got = standins.sepformer_figure(d, x, y)
+    np.testing.assert_allclose(got, _release("sepformer")["check"]["per_item_si_snr_db"], atol=1e-3)
+    # ... which are the SI-SNRs of its streams under the better permutation, computed here by hand
+    est = net(torch.as_tensor(x[:2])).detach().numpy()
+    for i in range(2):
+        by_hand = max(
+            (si_snr(est[i, :, a], y[i, :, 0]) + si_snr(est[i, :, 1 - a], y[i, :, 1])) / 2
+            for a in (0, 1)
+        )
+        assert abs(by_hand - got[i]) < 0.05, (i, by_hand, got[i])
+
+
+def test_shipped_wavlm_loads_strictly_and_gives_its_recorded_figure(one_thread):
+    from safetensors.torch import load_file
+    from transformers import WavLMForSequenceClassification
+
+    from asvnb import metrics
+    from asvnb.models import wavlm
+
+    d, c = standins.shipped_dir("wavlm"), standins.WAVLM
+    model = WavLMForSequenceClassification(wavlm.standin_config(c))
+    model.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
+    assert _release("wavlm")["key"]["code"] == standins.architecture_key("wavlm", c)
+    x, y = _check_inputs("wavlm")
+    assert sorted(np.bincount(y).tolist()) == [standins.CHECK_ITEMS] * 2
+    scores, e = standins.wavlm_figure(d, x, y)
+    rec = _release("wavlm")["check"]
+    np.testing.assert_allclose(scores, rec["scores"], atol=1e-3)
+    assert e == pytest.approx(rec["eer"], abs=1e-9)
+    # the EER by hand: the threshold sweep over the recorded scores (bona fide = label 0, higher scores)
+    s = np.asarray(rec["scores"])
+    best = min(
+        max(np.mean(s[y == 0] < t), np.mean(s[y == 1] >= t)) for t in np.concatenate([s, [np.inf]])
+    )
+    assert best == pytest.approx(metrics.eer(s[y == 0], s[y == 1])[0], abs=1 / standins.CHECK_ITEMS)
+
+
+def test_a_stale_release_is_an_error_naming_the_command(monkeypatch, la2019_root):
+    kind = "wavlm"
+    recorded = _release(kind)["key"]
+    # another corpus's LA train/dev (the adapter tests' replica): the data the weights were trained on differ
+    with pytest.raises(standins.StaleStandinError, match="speech it was trained") as e:
+        standins.shipped_standin(kind, la2019_root)
+    assert standins.RETRAIN_COMMAND in str(e.value)
+    monkeypatch.setattr(standins, "read_fingerprint", lambda root, kind: recorded["data"])
+    assert standins.shipped_standin(kind, la2019_root) == standins.shipped_dir(kind)
+    with pytest.raises(standins.StaleStandinError, match="configuration") as e:
+        standins.shipped_standin(kind, la2019_root, replace(standins.WAVLM, epochs=1))
+    assert standins.RETRAIN_COMMAND in str(e.value)
+    # an architecture the code builds differently (here: a wider transformer) is a mismatch too
+    wider = replace(standins.WAVLM, hidden=96)
+    assert standins.architecture_key(kind, wider) != recorded["code"]
+    monkeypatch.setattr(standins, "architecture_key", lambda kind, c: "0ther")
+    with pytest.raises(standins.StaleStandinError, match="architecture") as e:
+        standins.shipped_standin(kind, la2019_root)
+    assert standins.RETRAIN_COMMAND in str(e.value)
+
+
+def test_the_book_configuration_loads_the_release_and_other_ones_train(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(
+        standins, "shipped_standin", lambda kind, root, c: calls.append(("ship", kind))
+    )
+    monkeypatch.setattr(
+        standins, "train_standin", lambda kind, root, c, p: calls.append(("train", kind))
+    )
+    standins.sepformer_standin(tmp_path, standins.SEPFORMER)
+    standins.wavlm_standin(tmp_path, standins.WAVLM)
+    standins.sepformer_standin(tmp_path, standins.CI_SEPFORMER)
+    standins.wavlm_standin(tmp_path, standins.CI_WAVLM)
+    assert calls == [
+        ("ship", "sepformer"),
+        ("ship", "wavlm"),
+        ("train", "sepformer"),
+        ("train", "wavlm"),
+    ]
+    with pytest.raises(ValueError, match="unknown stand-in"):
+        standins.shipped_dir("convtasnet")
+
+
+def test_class_weights_are_inverse_frequencies():
+    np.testing.assert_allclose(standins.class_weights([0, 1, 1, 1]), [2.0, 2 / 3])
+    with pytest.raises(ValueError, match="every class"):
+        standins.class_weights([1, 1])
+
+
+@pytest.mark.embedded
+def test_the_releases_match_the_books_corpus_and_their_dev_figures(one_thread):
+    """On the book's corpus: the releases' keys hold, and the dev figures recompute on the whole validation sets."""
+    from asvnb import config
+
+    root = config.embedded_root()
+    for kind in standins.KINDS:
+        assert standins.shipped_standin(kind, root) == standins.shipped_dir(kind)
+    c = standins.SEPFORMER
+    x, y = standins.sepformer_check_inputs(root, c)
+    dev = _release("sepformer")["dev_figure"]
+    fig = standins.sepformer_figure(standins.shipped_dir("sepformer"), x, y)
+    assert (len(fig), float(fig.mean())) == (dev["n"], pytest.approx(dev["value"], abs=1e-3))
+    x, y = standins.wavlm_check_inputs(root, standins.WAVLM)
+    dev = _release("wavlm")["dev_figure"]
+    _, e = standins.wavlm_figure(standins.shipped_dir("wavlm"), x, y)
+    assert (len(y), e) == (dev["n"], pytest.approx(dev["value"], abs=1e-3))
+
+
+def test_asvnb_data_standins_stops_with_the_retrain_command_on_another_corpus(
+    monkeypatch, la2019_root, capsys
+):
+    from asvnb import cli
+
+    monkeypatch.setattr(cli.config, "embedded_root", lambda: la2019_root)
+    assert cli.main(["data", "standins"]) == 1
+    err = capsys.readouterr().err
+    assert standins.RETRAIN_COMMAND in err and "speech it was trained" in err

@@ -106,10 +106,11 @@ def prepare_embedded(
 ) -> dict[str, str]:
     """Build what a generated profile reads, where missing: the corpus, then the stand-in models trained on it.
 
-    The stand-ins (study 02's SepFormer and WavLM) are data like the corpus: built
-    once before the notebooks, so a notebook's run time is its study's. ``scale``
-    None is the profile's (``embedded`` small, ``ci`` tiny). Returns the stand-ins'
-    directories.
+    The stand-ins (study 02's SepFormer and WavLM): the embedded profile's ship with
+    the package and are checked here against the code and the corpus (a mismatch
+    stops the build with the command that retrains them); the CI profile's few-step
+    ones are trained once on its tiny corpus. ``scale`` None is the profile's
+    (``embedded`` small, ``ci`` tiny). Returns the stand-ins' directories.
     """
     root = config.corpus_root(profile)
     with (

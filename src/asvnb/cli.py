@@ -74,15 +74,27 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def cmd_data_standins(args: argparse.Namespace) -> int:
-    """asvnb data standins: train the embedded profile's stand-in models once (cached in data/models).
+    """asvnb data standins: check the shipped stand-in models, or (--retrain) train them at length and ship them.
 
-    Train the small SepFormer and WavLM detector that stand in for the hub models offline, on the
-    embedded corpus (built first with 'synth'). Cached under data/models, keyed by the corpus and
-    the configuration; an interrupted training resumes.
+    The small SepFormer and WavLM detector that stand in for the hub models offline are shipped
+    with the package (asvnb/standins/<kind>-v1: weights, card, training log and curve), keyed by
+    their model architecture, configuration and the embedded corpus's LA 2019 train/dev speech. Without
+    options, check that they match the code and the corpus (built first with 'synth') and print
+    where they are; a mismatch names the command that retrains them. With --retrain, train both
+    at length on the embedded corpus (run it with OMP_NUM_THREADS=1: the release was trained on
+    one core) and write the release into the package; an interrupted training resumes.
     """
-    from asvnb.train.standins import ensure_standins
+    from asvnb.train.standins import StaleStandinError, ensure_standins, retrain_and_ship
 
-    for kind, path in ensure_standins(config.embedded_root(), progress=True).items():
+    try:
+        if args.retrain:
+            built = retrain_and_ship(config.embedded_root(), progress=True)
+        else:
+            built = ensure_standins(config.embedded_root(), progress=True)
+    except StaleStandinError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for kind, path in built.items():
         print(f"{kind}: {path}")
     return 0
 
@@ -221,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "data",
         help="datasets: build the embedded corpus and the stand-in models",
-        description="Data commands. 'synth' builds the embedded corpus; 'standins' trains the "
-        "local stand-ins of the hub models (SepFormer, WavLM detector) on it.",
+        description="Data commands. 'synth' builds the embedded corpus; 'standins' checks (or with "
+        "--retrain trains and ships) the local stand-ins of the hub models (SepFormer, WavLM detector).",
     )
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     s = _command(dsub, "synth", cmd_data_synth)
@@ -236,7 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", default=str(config.embedded_root()), help="output folder (default %(default)s)"
     )
-    _command(dsub, "standins", cmd_data_standins)
+    st = _command(dsub, "standins", cmd_data_standins)
+    st.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train both stand-ins at length on the embedded corpus and write their release into the package",
+    )
 
     sc = _command(sub, "score", cmd_score)
     sc.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
