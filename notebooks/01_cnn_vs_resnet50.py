@@ -93,6 +93,26 @@ cfg, fp = study.setup(
 # of the spectrogram-image chapter). Training: LA train plus the Common Voice
 # clips of half of its speakers; validation: LA dev; test: LA eval plus the other
 # Common Voice speakers' clips, so that no Common Voice speaker is on both sides.
+#
+# The images stay on disk. In the full profile there are some 125,000 of them
+# (LA19 train 25,380, dev 24,844, eval 71,237, and up to 4,000 Common Voice
+# clips) of 224 x 224 pixels, 3 x 224 x 224 = 150,528 bytes each: 18.9 GB, more
+# than a standard Colab runtime's 12.7 GB of memory. Each set is drawn one image
+# at a time into a file of the image cache (a `.npy`; the training set's LA part
+# first, then its Common Voice part) and memory-mapped from it: a corpus of a set
+# is a view of its block of the file, not a copy, and training and scoring read
+# their batches from the map, handing its pages back to the system every 1 GB
+# read. Measured with `benchmarks/image_memory.py` (drawing, one shuffled
+# training epoch and one scoring pass at 224 px), the process's own memory is
+# 0.50 GB at 2,000 and 8,000 images and 0.57 GB at 32,000, and the mapped
+# images' pages in it reach 1.1 GB at 8,000 and 1.4 GB at 32,000 (the hand-back
+# bounds them; we allow twice its 1 GB, for the pages the system maps around
+# each read). The full profile's rehearsal on the CI corpus
+# (`tests/test_full_profile.py`: full-size models, 8 images a set) peaks at
+# 2.6 GB in the notebook's kernel, 3.4 GB with papermill's worker. At the full
+# count, the process's own memory growing as from 8,000 to 32,000 images
+# (2.3 kB an image): 3.4 + 125,461 x 2.3 kB (0.3 GB) + 2.1 GB of mapped pages =
+# 5.8 GB at most, under the 12 GB that leaves a Colab runtime room.
 
 # %%
 sets = study.cm_image_sets(cfg)  # per countermeasure, at its image size
