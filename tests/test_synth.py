@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -338,6 +339,48 @@ def test_channel_g722_round_trip_is_aligned():
     assert np.corrcoef(x, y[0])[0, 1] > 0.9
 
 
+def test_channel_opus_round_trip_is_aligned():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(16000) * 0.1).astype(np.float32)
+    x = np.convolve(x, np.ones(8) / 8, mode="same").astype(np.float32)  # inside the wideband
+    y = channel.opus_round_trip([x, x[::-1].copy()])
+    assert [len(v) for v in y] == [16000, 16000]
+    lags = np.arange(-40, 41)
+    corr = [np.dot(x[400:-400], np.roll(y[0], -k)[400:-400]) for k in lags]
+    assert lags[int(np.argmax(corr))] == 0
+    assert np.corrcoef(x, y[0])[0, 1] > 0.7
+    assert not np.array_equal(x, y[0])  # coded, not passed through
+
+
+def test_a_changed_plan_re_renders_and_re_keys_the_la21_files(corpus, tmp_path, monkeypatch):
+    """Another codec plan (here: conditions in another order) rewrites the 2021 audio, CM keys and ASV keys it
+    changes; version 3 kept the old keys, protocol and audio as soon as the ASV score files existed."""
+    root, _ = corpus
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    old_keys = {k[1]: k for k in read_rows(copy / layouts.LA21_CM_KEYS)}
+    old_md5 = {u: md5(copy / layouts.LA21_DIR / f"{u}.flac") for u in old_keys}
+    codecs = build.CODECS[1:] + build.CODECS[:1]  # every trial draws the next condition
+    shift = {" ".join(a): list(b) for a, b in zip(build.CODECS, codecs)}
+    monkeypatch.setattr(build, "CODECS", codecs)
+    monkeypatch.setattr(build, "generator_hash", lambda: "0123456789abcdef")
+    again = build_corpus(copy, "tiny", seed=0, progress=False)
+    keys = {k[1]: k for k in read_rows(copy / layouts.LA21_CM_KEYS)}
+    assert keys.keys() == old_keys.keys()
+    for u, k in keys.items():
+        assert k[2:4] == shift[" ".join(old_keys[u][2:4])]
+        assert md5(copy / layouts.LA21_DIR / f"{u}.flac") != old_md5[u]
+    for a in read_rows(copy / layouts.LA21_ASV_KEYS):
+        assert a[0].endswith(f"-{a[2]}-{a[3]}") and a[2:4] == keys[a[1].split("-")[0]][2:4]
+    assert again["files_written_this_run"] == len(keys)
+    assert (
+        again["generator"] == "0123456789abcdef"
+    )  # the corpus changed: the runs on it are re-keyed
+    assert again["datasets"]["ASVspoof2021_LA_eval"]["codec"] == dict(
+        sorted(Counter(k[2] for k in keys.values()).items())
+    )
+
+
 def test_missing_packages_give_the_exact_install_line(monkeypatch):
     monkeypatch.setattr(
         sources,
@@ -478,6 +521,15 @@ def test_corpus_audit_of_the_books_corpus():
         assert eers[f"LA19 dev A0{k}"] <= 0.15, k
     assert 0.05 <= eers["LA19 eval"] <= 0.25
     assert "LA21 eval" in eers and all(f"LA19 eval A{k:02d}" in eers for k in range(7, 20))
+    # the per-trial scores it keeps (the leaderboard's LFCC-GMM row) are the ones its EERs come from
+    from asvnb.data.asvspoof import LA2019
+    from asvnb.metrics import eer
+
+    kept = audit["scores"]["LA19 eval"]
+    key = {t.utt: t.is_bonafide for t in LA2019(root, "eval").trials}
+    assert sorted(kept["utt"]) == sorted(key) and audit["n_params"] > 0
+    x, y = np.array(kept["score"]), np.array([key[u] for u in kept["utt"]])
+    assert eer(x[y], x[~y])[0] == pytest.approx(eers["LA19 eval"])
     sizes = {s: len(read_rows(root / layouts.LA19_CM[s])) for s in ("train", "dev", "eval")}
     assert sizes["train"] >= 1500 and sizes["dev"] >= 1000 and sizes["eval"] >= 2000
     assert len(read_rows(root / layouts.LA21_CM_KEYS)) >= 2000

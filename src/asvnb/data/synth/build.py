@@ -84,13 +84,21 @@ def load_scales(path: Path = SCALES_FILE) -> dict[str, Scale]:
 
 SCALES = load_scales()
 
+# The 2021 LA eval's transmission conditions (codec, transmission label), drawn with equal probability. The real
+# set has seven (LA-C1..C7: none; A-law VoIP 8 kHz; PSTN 8 kHz; G.722 VoIP 16 kHz; mu-law VoIP 8 kHz; GSM 8 kHz;
+# Opus VoIP 16 kHz); these are five of them, each once (version 3 drew A-law twice and had no Opus). GSM is left
+# out: the audit's LFCC-GMM measured 0.43-0.46 EER on it, above the per-condition bar (issue 26).
 CODECS = (
     ("none", "-"),
     ("alaw", "ita_tx"),
     ("ulaw", "sin_tx"),
     ("g722", "loc_tx"),
-    ("alaw", "mad_tx"),
+    ("opus", "mad_tx"),
 )
+BATCH_CODECS = {
+    "g722": channel.g722_round_trip,
+    "opus": channel.opus_round_trip,
+}  # coded per fixed batch
 DV_FAKE_SYSTEM = "A05"  # WORLD-vocoder voice conversion: leaves the vocoder's artefact, as the real fakes' RVC does
 DV_FAKE_METHOD = (
     "WORLD-vocoder voice conversion (system A05) of <source>'s REAL recording toward <target>: "
@@ -343,8 +351,9 @@ def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str
 # -- prompt pools ----------------------------------------------------------------------------------
 
 # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py);
-# 3: the eval systems recombine the training systems' parts and leave artefacts below 4 kHz too
-CORPUS_VERSION = 3
+# 3: the eval systems recombine the training systems' parts and leave artefacts below 4 kHz too;
+# 4: the 2021 eval's fifth condition is Opus (VoIP, 16 kHz) instead of a second A-law (LA 2019 audio unchanged)
+CORPUS_VERSION = 4
 POOL_VERSION = (
     2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
 )
@@ -572,17 +581,37 @@ def la21_plan(plan: Plan) -> list[tuple[layouts.LA21Row, str]]:
     return sorted(out, key=lambda t: t[0].utt)
 
 
-def render_la21(root: Path, rows: list[tuple[layouts.LA21Row, str]], batch: int) -> None:
-    """Send 2019-style eval utterances through their transmission codec (fixed batches for G.722)."""
+LA21_MADE = (
+    ".work/la21-made.json"  # per LA 2021 file: the 2019 utterance and the codec it was made from
+)
+
+
+def render_la21(root: Path, rows: list[tuple[layouts.LA21Row, str]], batch: int) -> int:
+    """Send 2019-style eval utterances through their transmission codec (fixed batches for G.722 and Opus).
+
+    A batch is skipped only when each of its files exists and was made from the
+    2019 utterance and codec the plan now gives it (recorded in ``LA21_MADE``):
+    a changed plan re-renders the batches it changes, never keeps stale audio.
+    Returns the number of files written.
+    """
+    made_path = root / LA21_MADE
+    made: dict[str, str] = json.loads(made_path.read_text()) if made_path.is_file() else {}
+    written = 0
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
-        if all((root / layouts.LA21_DIR / f"{r.utt}.flac").is_file() for r, _ in chunk):
+        recipe = {r.utt: f"{src} {r.codec}" for r, src in chunk}
+        if all(
+            (root / layouts.LA21_DIR / f"{u}.flac").is_file() and made.get(u) == m
+            for u, m in recipe.items()
+        ):
             continue
         wavs = [
             load_audio(root / layouts.LA19_SPLIT_DIR["eval"] / f"{src}.flac") for _, src in chunk
         ]
-        g722 = [k for k, (r, _) in enumerate(chunk) if r.codec == "g722"]
-        coded = dict(zip(g722, channel.g722_round_trip([wavs[k] for k in g722])))
+        coded = {}
+        for codec, round_trip in BATCH_CODECS.items():
+            idx = [k for k, (r, _) in enumerate(chunk) if r.codec == codec]
+            coded.update(zip(idx, round_trip([wavs[k] for k in idx]) if idx else []))
         for k, (r, _) in enumerate(chunk):
             y = (
                 coded[k]
@@ -590,6 +619,10 @@ def render_la21(root: Path, rows: list[tuple[layouts.LA21Row, str]], batch: int)
                 else (g711(wavs[k], r.codec) if r.codec in ("alaw", "ulaw") else wavs[k])
             )
             save_audio(root / layouts.LA21_DIR / f"{r.utt}.flac", y, SR)
+        made.update(recipe)
+        layouts.write_text(made_path, json.dumps(made, sort_keys=True) + "\n")
+        written += len(chunk)
+    return written
 
 
 def embed(paths: list[Path]) -> np.ndarray:
@@ -641,11 +674,27 @@ def asv_trials_19(
 def score_asv(
     root: Path, plan: Plan, gender: dict[str, str], la21: list[tuple[layouts.LA21Row, str]]
 ) -> None:
-    """ASV protocols and scores (cosine between the trial embedding and the mean enrolment embedding)."""
-    if all(
-        (root / p).is_file()
-        for p in [layouts.LA19_ASV_SCORES.format(split=s) for s in ("dev", "eval")]
-        + [layouts.LA21_ASV_SCORES]
+    """ASV protocols and scores (cosine between the trial embedding and the mean enrolment embedding), and the
+    2021 CM keys; skipped when every file exists and was written for this very plan (``ASV_MADE``)."""
+    made = root / ASV_MADE
+    plan_key = hashlib.sha256(
+        repr(
+            (
+                [(r, src) for r, src in la21],
+                {s: plan.cm[s] for s in ("dev", "eval")},
+                plan.enrol,
+                sorted(gender.items()),
+            )
+        ).encode()
+    ).hexdigest()[:16]
+    if (
+        all(
+            (root / p).is_file()
+            for p in [layouts.LA19_ASV_SCORES.format(split=s) for s in ("dev", "eval")]
+            + [layouts.LA21_ASV_SCORES, layouts.LA21_CM_KEYS, layouts.LA21_CM_LIST]
+        )
+        and made.is_file()
+        and made.read_text().strip() == plan_key
     ):
         return
     paths: dict[str, Path] = {}
@@ -689,6 +738,10 @@ def score_asv(
     layouts.write_la21(
         root, [r for r, _ in la21], trials21, [score(c, r.utt) for r, c, _ in trials21]
     )
+    layouts.write_text(made, plan_key + "\n")
+
+
+ASV_MADE = ".work/asv-made.key"  # the plan the ASV protocols, their scores and the 2021 keys were written for
 
 
 def write_augmentation(root: Path, plan: Plan, renderer: Renderer) -> dict:
@@ -865,7 +918,7 @@ def _build_corpus(out: Path, scale: str, seed: int, progress: bool) -> dict:
     for split in ("train", "dev", "eval"):
         layouts.write_la19_cm(out, split, plan.cm[split])
     la21 = la21_plan(plan)
-    render_la21(out, la21, sc.batch)
+    written += render_la21(out, la21, sc.batch)
     stages["la2021"] = round(max(0.0, time.time() - t0 - sum(stages.values())), 1)
     la_gender = {plan.la_ids[n]: gender[n] for n in plan.la_ids}
     score_asv(out, plan, la_gender, la21)
