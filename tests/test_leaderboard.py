@@ -293,6 +293,80 @@ def test_family_rows_split_the_spoofs_by_family(tmp_path: Path, speech: list[Pat
     assert breakdown(rows[1]) == ("family", "LA19 eval", "VC")
 
 
+def test_the_baseline_row_reads_the_audits_scores(
+    tmp_path: Path, speech: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LFCC-GMM joins the leaderboard with the audit's own per-trial scores, in the trial set's order, beside
+    the detectors and with the same metrics; a trial the audit did not score is an error."""
+    from asvnb import metrics
+    from asvnb.studies import corpus_audit
+
+    ts = trial_set(speech[:6], [1, 1, 1, 0, 0, 0])
+    audit_scores = {
+        u: float(k) for k, u in enumerate(reversed(ts.utts))
+    }  # 5, 4, ..., 0 in trial order
+    calls = []
+
+    def fake_audit(root, progress=False):
+        calls.append(Path(root))
+        return {
+            "scores": {
+                "LA19 eval": {
+                    "utt": sorted(audit_scores) + ["unused"],
+                    "score": [audit_scores[u] for u in sorted(audit_scores)] + [9.0],
+                    "audio_seconds": 12.0,
+                    "wall_seconds": 0.5,
+                }
+            },
+            "n_params": 2 * 64 * 121,
+        }
+
+    monkeypatch.setattr(corpus_audit, "run_audit", fake_audit)
+    assert leaderboard.baseline_scored(tmp_path, {"LA19 eval": ts}) == []  # no embedded corpus here
+    (tmp_path / "MANIFEST.json").write_text("{}")
+    (got,) = leaderboard.baseline_scored(tmp_path, {"LA19 eval": ts})
+    assert calls == [tmp_path]
+    np.testing.assert_array_equal(got.sets["LA19 eval"].scores, [5, 4, 3, 2, 1, 0])
+    assert got.sets["LA19 eval"].speed == pytest.approx(24.0)
+    assert got.entry.label == "00 LFCC-GMM" and got.params == 2 * 64 * 121
+    # 399 frames of 4 s; per frame a multiply-add for each mean and variance of both GMMs
+    assert got.macs == 399 * 2 * 64 * 120
+
+    runs = tmp_path / "runs"
+    register_detector(
+        runs / "01_a" / "embedded" / "detectors.json",
+        image_run(tmp_path / "img") / "best",
+        name="CNN",
+        seed=0,
+    )
+    scored = leaderboard.score_all(
+        leaderboard.registered("embedded", runs), {"LA19 eval": ts}, tmp_path / "c", progress=False
+    )
+    scored += [got]
+    per_run = leaderboard.table(scored, {"LA19 eval": ts}, reps=50)
+    rows = {
+        (r.system, r.data, r.metric): r for r in leaderboard.result_rows(per_run, {"LA19 eval": ts})
+    }
+    for metric in ("eer", "min_tdcf", "min_dcf", "act_dcf", "cllr", "speed_x_realtime"):
+        assert ("01 CNN", "LA19 eval", metric) in rows and (
+            "00 LFCC-GMM",
+            "LA19 eval",
+            metric,
+        ) in rows
+    x = np.array([5.0, 4, 3, 2, 1, 0])
+    assert rows[("00 LFCC-GMM", "LA19 eval", "eer")].value == pytest.approx(
+        metrics.eer(x[:3], x[3:])[0]
+    )
+    table = leaderboard.display_table(leaderboard.summary(per_run), per_run, "LA19 eval")
+    assert ("00", "LFCC-GMM") in table.index and ("01", "CNN") in table.index
+    fam = leaderboard.family_table(scored, {"LA19 eval": ts}, {"A01": "TTS"}, reps=20)
+    assert set(fam["system"]) == {"CNN", "LFCC-GMM"}
+
+    short = trial_set(speech[:7], [1, 1, 1, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match=f"trial {speech[6].stem} has no LFCC-GMM score"):
+        leaderboard.baseline_scored(tmp_path, {"LA19 eval": short})
+
+
 def test_family_floor_by_hand() -> None:
     # bona fide 3, 2, 1; TTS spoofs 2.5, 0 (the TTS spoof at 2.5 is the only other error); VC spoofs 1.5, -1
     ts = trial_set([Path(f"/x/{i}.flac") for i in range(7)], [1, 1, 1, 0, 0, 0, 0])

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from asvnb import colab, config
+from asvnb.leaderboard.baseline import baseline_scored
 from asvnb.leaderboard.families import (
     family_floor,
     family_pivot,
@@ -65,6 +66,7 @@ from asvnb.results import write_results
 __all__ = [
     "INPUT_RULE",
     "OTHER_REPS",
+    "baseline_scored",
     "Entry",
     "Scored",
     "SetScores",

@@ -1,0 +1,70 @@
+"""The challenge's 2019 baseline on the leaderboard: the corpus audit's LFCC-GMM, scored on the same trials.
+
+The data chapter's audit (:mod:`asvnb.studies.corpus_audit`) trains the
+ASVspoof 2019 LFCC-GMM on LA train and scores every LA 2019 dev and eval and
+LA 2021 eval trial with it; it caches those scores beside the corpus, keyed by
+the corpus build, the audit's configuration and its code. The leaderboard reads
+them from there rather than training the GMMs again, so its row is the very
+model whose figures the data chapter reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from asvnb.leaderboard.scores import MAC_SECONDS, Entry, Scored, SetScores, TrialSet
+
+STUDY = "00_embedded_corpus"  # the data chapter's audit trained it
+NAME = "LFCC-GMM"
+
+
+def gmm_macs(n_params: int, seconds: float = MAC_SECONDS) -> tuple[int, str]:
+    """Multiply-accumulates of the two diagonal GMMs' log-likelihoods over ``seconds`` of 16 kHz audio (two
+    per mean and variance: (x - mean)^2 * precision), and what they are counted on."""
+    from asvnb.studies.corpus_audit import SR, BaselineConfig
+
+    cfg = BaselineConfig()
+    win, hop = int(cfg.win_ms * SR / 1000), int(cfg.hop_ms * SR / 1000)
+    frames = (round(seconds * SR) - win) // hop + 1
+    per_frame = (
+        n_params - 2 * cfg.components
+    )  # means and variances (the weights add one term per component)
+    return frames * per_frame, (
+        f"{seconds:g} s at 16 kHz ({frames} LFCC frames; the GMMs' likelihoods, the LFCC not counted)"
+    )
+
+
+def baseline_scored(
+    data_root: str | Path, sets: dict[str, TrialSet], progress: bool = False
+) -> list[Scored]:
+    """The audit's LFCC-GMM as a leaderboard entry scored on ``sets``, or none on data without the embedded
+    corpus's MANIFEST.json (the real datasets: the audit, and so the baseline, runs on the embedded corpus).
+
+    Its scores are the audit's, cached by corpus build and audit code; a trial the audit did not score is an
+    error naming it. The speed is the audit's: reading, LFCC and the GMMs over each whole set.
+    """
+    from asvnb.studies.corpus_audit import run_audit
+
+    root = Path(data_root)
+    if not (root / "MANIFEST.json").is_file():
+        return []
+    audit = run_audit(root, progress=progress)
+    if "scores" not in audit:
+        raise ValueError(f"{root}: the audit's cache holds no per-trial scores; run it again")
+    got = {}
+    for name, ts in sets.items():
+        by_utt = dict(zip(audit["scores"][name]["utt"], audit["scores"][name]["score"]))
+        missing = [u for u in ts.utts if u not in by_utt]
+        if missing:
+            raise ValueError(
+                f"{name}: trial {missing[0]} has no LFCC-GMM score in the audit of {root}"
+            )
+        got[name] = SetScores(
+            np.array([by_utt[u] for u in ts.utts]),
+            float(audit["scores"][name]["audio_seconds"]),
+            float(audit["scores"][name]["wall_seconds"]),
+        )
+    macs, macs_of = gmm_macs(int(audit["n_params"]))
+    return [Scored(Entry(STUDY, NAME, None, root), got, int(audit["n_params"]), macs, macs_of)]
