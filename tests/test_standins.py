@@ -83,7 +83,7 @@ def test_standin_and_stream_cache_names_are_unchanged(monkeypatch, tmp_path):
     # holds the detector stand-in's configuration, which issue 29 changed on purpose (the shipped release)
     ft = study.finetune_dir(cfg, StreamCache(tmp_path, _Named(described["sepformer"])), 1)
     assert ft.relative_to(cfg.paths.out).as_posix() == (
-        "finetune/sepformer-3c59eb915f77-f1bb8278a9/seed1"
+        "finetune/sepformer-3c59eb915f77-d5caaaa9a1/seed1"
     )
 
 
