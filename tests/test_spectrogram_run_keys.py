@@ -54,15 +54,15 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-a3629beaee",
-        "ResNet50": "ResNet50-fdd4a139aa",
-        "CNN-noCV": "CNN-noCV-4ecfa0c5ba",
-        "ASV_CNN": "ASV_CNN-5daff35148",
+        "CNN": "CNN-82290c7d4c",
+        "ResNet50": "ResNet50-fc7b8c93a3",
+        "CNN-noCV": "CNN-noCV-6cc5039310",
+        "ASV_CNN": "ASV_CNN-b75e9125b1",
     }
     assert all(v.name == "seed0" for v in folders.values())
     # one cache folder per set, its parts (LA train, then the CV train speakers' clips) drawn into one file
-    caches = {cache_name(f"train-{size}", image_key(cfg, size)) for size in (96, 64)}
-    assert caches == {"train-96-795445d02b28", "train-64-4aa6033e4525"}
+    caches = {cache_name(f"train-{size}", image_key(cfg, size)) for size in (96, 32)}
+    assert caches == {"train-96-795445d02b28", "train-32-7e12d8adf998"}
 
 
 def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
@@ -81,9 +81,10 @@ def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
         sort_keys=True,
     )
     common = {"weight_decay": 0.0, "monitor": "val_eer", "mode": "min", "num_workers": 0}
-    common |= {"batch_size": 16, "epochs": 6, "samples_per_epoch": 400, "balanced": True}
+    common |= {"batch_size": 16, "epochs": 10, "samples_per_epoch": None, "balanced": True}
+    common |= {"schedule": "one_cycle"}
     assert json.dumps({k: vars(v) for k, v in cfg.setups.items()}, sort_keys=True) == json.dumps(
-        {"SimpleCNN": {"lr": 0.001, **common}, "ResNet18 transfer": {"lr": 0.0001, **common}},
+        {"SimpleCNN": {"lr": 0.002, **common}, "ResNet18 transfer": {"lr": 0.001, **common}},
         sort_keys=True,
     )
     assert [cfg.model(n)[1] for n in cfg.setups] == [{}, {"weights": None}]

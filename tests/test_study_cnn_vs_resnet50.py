@@ -182,7 +182,7 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
     assert "0.54 (§6.1)" in study.SOURCE_FIGURES["CNN"][("test", "precision")]
     assert study.SOURCE_FIGURES["ResNet50"][("test", "accuracy")] == 0.52
     cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
-    assert cfg.weights is None and cfg.sizes == {"CNN": 96, "ResNet50": 64}
+    assert cfg.weights is None and cfg.sizes == {"CNN": 96, "ResNet50": 32}
     assert study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", size=64).sizes == {
         "CNN": 64,
         "ResNet50": 64,
