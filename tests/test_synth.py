@@ -339,6 +339,43 @@ def test_channel_g722_round_trip_is_aligned():
     assert np.corrcoef(x, y[0])[0, 1] > 0.9
 
 
+def test_deep_voice_conversions_keep_their_length(corpus):
+    """obama-to-taylor (a 4th conversion at the tiny scale) came out 0.63 s long: A05's envelope mapping left one
+    loud prompt 30-40 dB above the rest, and the channel's trim cut the file to it. The conversion keeps its
+    source's loudness contour now, so the channel keeps every second of it."""
+    import dataclasses
+
+    root, _ = corpus
+    scale = dataclasses.replace(TINY, dv_fake=56)
+    plan = build.make_plan(sources.inventory(), scale, 0)
+    (item,) = [it for b in plan.batches for it in b if it.rel.endswith("/FAKE/obama-to-taylor.wav")]
+    names = [item.speaker, item.source]
+    pools = {n: str(build.pool_path(root / ".work", plan.speakers[n], scale, 0)) for n in names}
+    voices = dict(build.build_pool((plan.speakers[n], scale.pool_s, 0, pools[n])) for n in names)
+    renderer = build.Renderer(
+        pools,
+        voices,
+        {n: plan.speakers[n].lang for n in names},
+        {n: sources.transcripts(plan.speakers[n]) for n in names},
+    )
+    raw = renderer.render(item)
+    (out,) = channel.apply([raw], [build.SR], [np.random.default_rng([item.seed, 1])])
+    assert len(raw) == pytest.approx(item.dur * build.SR, abs=2)
+    assert len(out) / build.SR >= item.dur >= TINY.dv_s[0]
+    # the loudness contour is the source's: 50 ms frame levels within a few dB of it where it speaks
+    src = renderer.speech(item.source, item.dur, np.random.default_rng([item.source_seed, 0]))
+    hop = 800
+    k = len(raw) // hop
+
+    def level(x):
+        return 10 * np.log10(np.mean(x[: k * hop].reshape(k, hop) ** 2, axis=1) + 1e-12)
+
+    ls, lo = level(src), level(raw)
+    speech = ls > ls.max() - 30
+    rel = (lo - lo[speech].mean()) - (ls - ls[speech].mean())
+    assert np.median(np.abs(rel[speech])) < 3.0
+
+
 def test_channel_opus_round_trip_is_aligned():
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(16000) * 0.1).astype(np.float32)

@@ -102,7 +102,7 @@ BATCH_CODECS = {
 DV_FAKE_SYSTEM = "A05"  # WORLD-vocoder voice conversion: leaves the vocoder's artefact, as the real fakes' RVC does
 DV_FAKE_METHOD = (
     "WORLD-vocoder voice conversion (system A05) of <source>'s REAL recording toward <target>: "
-    "log-F0 mean/variance, formant warp and mean envelope mapped"
+    "log-F0 mean/variance, formant warp and mean envelope mapped; the source's loudness contour kept"
 )
 IMITATION_METHODS = (
     "A05",
@@ -352,7 +352,8 @@ def unique_ids_for(rng: np.random.Generator, prefix: str, n: int, taken: set[str
 
 # 2: every attack generates its waveform and targets the bona fide speakers (see attacks.py);
 # 3: the eval systems recombine the training systems' parts and leave artefacts below 4 kHz too;
-# 4: the 2021 eval's fifth condition is Opus (VoIP, 16 kHz) instead of a second A-law (LA 2019 audio unchanged)
+# 4: the 2021 eval's fifth condition is Opus (VoIP, 16 kHz) instead of a second A-law, and the DEEP-VOICE
+# conversions keep their source's loudness contour (LA 2019 audio unchanged)
 CORPUS_VERSION = 4
 POOL_VERSION = (
     2  # bump when what a pool file holds changes: old caches are then rebuilt, never misread
@@ -475,7 +476,7 @@ class Renderer:
             inp = attacks.SpoofInput(
                 src, self.voices[item.speaker], self.voices[item.source], [], item.seed
             )
-            return fit(attacks.make_spoof(DV_FAKE_SYSTEM, inp), item.dur)
+            return fit(follow_loudness(attacks.make_spoof(DV_FAKE_SYSTEM, inp), src), item.dur)
         if item.recipe == "spoof":
             kind = attacks.input_kind(item.system)
             # TTS and resampling shorten or lengthen: make 30 % more, then cut like bona fide speech
@@ -494,6 +495,29 @@ class Renderer:
             )
             return fit(sources.trim(attacks.make_spoof(item.system, inp, item.dur)), item.dur)
         raise ValueError(f"unknown recipe {item.recipe!r} for {item.rel}")
+
+
+def follow_loudness(y: np.ndarray, src: np.ndarray, frame_s: float = 0.05) -> np.ndarray:
+    """``y`` with the loudness contour of the speech it was converted from (frame RMS, 50 ms, interpolated).
+
+    A05's envelope mapping can stretch the level differences between a
+    minute's prompts: converted toward a distant voice, one loud prompt of the
+    source ends 30-40 dB above the rest (obama-to-taylor: 24 dB above the
+    file's RMS), and the channel's trim, 30 dB below the loudest frame, then cut
+    the file to that prompt (0.63 s of 5.3 s). A conversion keeps its source's
+    loudness, as the real DEEP-VOICE fakes (RVC) do; the overall level is the
+    conversion's own.
+    """
+    n, hop = min(len(y), len(src)), int(frame_s * SR)
+    if n < 2 * hop:
+        return y
+    k = n // hop
+    rms = lambda x: np.sqrt(np.mean(x[: k * hop].reshape(k, hop) ** 2, axis=1) + 1e-12)  # noqa: E731
+    gain = rms(src.astype(np.float64)) / rms(y.astype(np.float64))
+    centres = (np.arange(k) + 0.5) * hop
+    g = np.interp(np.arange(len(y)), centres, np.clip(gain, 1e-4, 1e4))
+    out = y * g
+    return (out * np.sqrt(np.mean(y**2) / (np.mean(out**2) + 1e-20))).astype(np.float32)
 
 
 def fit(wav: np.ndarray, dur: float, fade_s: float = 0.01) -> np.ndarray:
