@@ -204,7 +204,7 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
         and src.profile == "full"
         and src.sizes == full.sizes
     )
-    assert {k: s.epochs for k, s in cfg.setups.items()} == {"CNN": 8, "ResNet50": 2, "ASV CNN": 20}
+    assert {k: s.epochs for k, s in cfg.setups.items()} == {"CNN": 16, "ResNet50": 8, "ASV CNN": 20}
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")
