@@ -88,7 +88,13 @@ def cmd_data_standins(args: argparse.Namespace) -> int:
 
     try:
         if args.retrain:
-            built = retrain_and_ship(config.embedded_root(), progress=True)
+            from asvnb import plots
+
+            built = retrain_and_ship(
+                config.embedded_root(),
+                progress=True,
+                draw_curve=lambda h, title: plots.plot_history(h, title=title),
+            )
         else:
             built = ensure_standins(config.embedded_root(), progress=True)
     except StaleStandinError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from asvnb.leaderboard.scores import MAC_SECONDS, Entry, Scored, SetScores, TrialSet
+from asvnb.studies import corpus_audit
 
 STUDY = "00_embedded_corpus"  # the data chapter's audit trained it
 NAME = "LFCC-GMM"
@@ -23,11 +24,9 @@ NAME = "LFCC-GMM"
 def gmm_macs(n_params: int, seconds: float = MAC_SECONDS) -> tuple[int, str]:
     """Multiply-accumulates of the two diagonal GMMs' log-likelihoods over ``seconds`` of 16 kHz audio (two
     per mean and variance: (x - mean)^2 * precision), and what they are counted on."""
-    from asvnb.studies.corpus_audit import SR, BaselineConfig
-
-    cfg = BaselineConfig()
-    win, hop = int(cfg.win_ms * SR / 1000), int(cfg.hop_ms * SR / 1000)
-    frames = (round(seconds * SR) - win) // hop + 1
+    cfg, sr = corpus_audit.BaselineConfig(), corpus_audit.sr
+    win, hop = int(cfg.win_ms * sr / 1000), int(cfg.hop_ms * sr / 1000)
+    frames = (round(seconds * sr) - win) // hop + 1
     per_frame = (
         n_params - 2 * cfg.components
     )  # means and variances (the weights add one term per component)
@@ -45,12 +44,10 @@ def baseline_scored(
     Its scores are the audit's, cached by corpus build and audit code; a trial the audit did not score is an
     error naming it. The speed is the audit's: reading, LFCC and the GMMs over each whole set.
     """
-    from asvnb.studies.corpus_audit import run_audit
-
     root = Path(data_root)
     if not (root / "MANIFEST.json").is_file():
         return []
-    audit = run_audit(root, progress=progress)
+    audit = corpus_audit.run_audit(root, progress=progress)
     if "scores" not in audit:
         raise ValueError(f"{root}: the audit's cache holds no per-trial scores; run it again")
     got = {}

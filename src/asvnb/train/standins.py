@@ -50,7 +50,13 @@ from asvnb.data.commonvoice import CommonVoice
 from asvnb.data.mixtures import DynamicMixtures
 from asvnb.errors import json_object
 from asvnb.models import wavlm
-from asvnb.models.separation import SepformerNet, SepformerStandinConfig, write_sepformer
+from asvnb.models.separation import (
+    SepformerNet,
+    SepformerSeparator,
+    SepformerStandinConfig,
+    sepformer_hyperparams,
+    write_sepformer,
+)
 from asvnb.models.wavlm import WavLMStandinConfig
 from asvnb.provenance import code_key
 from asvnb.train.loop import TrainConfig, Trainer, publish_trained
@@ -427,8 +433,6 @@ def architecture_key(kind: str, c: Any) -> str:
     if kind == "sepformer":
         import speechbrain
 
-        from asvnb.models.separation import sepformer_hyperparams
-
         net, text, lib = (
             SepformerNet(c),
             sepformer_hyperparams(c),
@@ -519,8 +523,6 @@ def sepformer_figure(folder: str | Path, mixtures: np.ndarray, sources: np.ndarr
     at the model's rate: what its training validates."""
     from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-    from asvnb.models.separation import SepformerSeparator
-
     sep = SepformerSeparator(folder)
     est = sep.model.separate_batch(torch.as_tensor(mixtures, dtype=torch.float32))
     return -get_si_snr_with_pitwrapper(torch.as_tensor(sources), est).numpy().ravel()
@@ -555,7 +557,11 @@ def _recorded_subset(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
 
 
 def ship_standin(
-    kind: str, trained: str | Path, data_root: str | Path, c: Any | None = None
+    kind: str,
+    trained: str | Path,
+    data_root: str | Path,
+    c: Any | None = None,
+    draw_curve: Callable[[pd.DataFrame, str], Any] | None = None,
 ) -> Path:
     """Write the release of a trained stand-in folder into the package (:func:`shipped_dir`).
 
@@ -565,8 +571,6 @@ def ship_standin(
     key (:func:`release_key`), the dev figure recomputed through the hub
     loader on the whole validation set, and ``CARD.md``.
     """
-    from asvnb import plots
-
     c = release_config(kind) if c is None else c
     trained, out = Path(trained), shipped_dir(kind)
     if kind == "sepformer":
@@ -600,7 +604,13 @@ def ship_standin(
         for name in (*MODEL_FILES[kind], "history.csv", "standin.json"):
             shutil.copy2(trained / name, tmp / name)
         np.savez_compressed(tmp / "check.npz", x=cx, y=cy)
-        fig = plots.plot_history(history, title=f"{kind} stand-in {RELEASE}: training")
+        if (
+            draw_curve is None
+        ):  # the figure is drawn by the report layer's function the caller passes
+            raise ValueError(
+                "ship_standin needs draw_curve (e.g. asvnb.plots.plot_history) for curve.png"
+            )
+        fig = draw_curve(history, f"{kind} stand-in {RELEASE}: training")
         fig.savefig(tmp / "curve.png", dpi=80)
         (tmp / "release.json").write_text(json.dumps(release, indent=1))
         (tmp / "CARD.md").write_text(card_text(release))
@@ -723,7 +733,11 @@ def wavlm_standin(
     return train_standin("wavlm", data_root, c, progress)
 
 
-def retrain_and_ship(data_root: str | Path, progress: bool | None = None) -> dict[str, str]:
+def retrain_and_ship(
+    data_root: str | Path,
+    progress: bool | None = None,
+    draw_curve: Callable[[pd.DataFrame, str], Any] | None = None,
+) -> dict[str, str]:
     """Train the book's stand-ins at length on a corpus and write their release into the package
     (what :data:`RETRAIN_COMMAND` runs)."""
     import time
@@ -739,7 +753,7 @@ def retrain_and_ship(data_root: str | Path, progress: bool | None = None) -> dic
         ):  # this process trained it (a cached folder keeps what it recorded)
             info["cpu_seconds"] = round(time.process_time() - t0, 1)
             (trained / "standin.json").write_text(json.dumps(info, indent=1))
-        out[kind] = str(ship_standin(kind, trained, data_root, c))
+        out[kind] = str(ship_standin(kind, trained, data_root, c, draw_curve))
     return out
 
 

@@ -352,7 +352,11 @@ def key_text(rows: list[ResultRow], profile: str) -> str:
         f"min t-DCF with the corpus ASV {tdcf.value:.3f} (CI {tdcf.ci95[0]:.3f}-{tdcf.ci95[1]:.3f}).\n"
         f"- **ResNet50**: EER {100 * r50_eer.value:.1f} % {r50_eer.spread(100, 1)} "
         f"(CI {100 * r50_eer.ci95[0]:.1f}-{100 * r50_eer.ci95[1]:.1f} %).\n"
-        + difference_text(find_row(rows, "difference", DIFFERENCE, "LA19 eval", "eer"))
+        + "".join(
+            difference_text(r)
+            for r in rows
+            if r.key() == ("difference", DIFFERENCE, "LA19 eval", "eer")
+        )
     )
 
 
