@@ -24,7 +24,7 @@ NAME = "LFCC-GMM"
 def gmm_macs(n_params: int, seconds: float = MAC_SECONDS) -> tuple[int, str]:
     """Multiply-accumulates of the two diagonal GMMs' log-likelihoods over ``seconds`` of 16 kHz audio (two
     per mean and variance: (x - mean)^2 * precision), and what they are counted on."""
-    cfg, sr = corpus_audit.BaselineConfig(), corpus_audit.sr
+    cfg, sr = corpus_audit.BaselineConfig(), corpus_audit.SR
     win, hop = int(cfg.win_ms * sr / 1000), int(cfg.hop_ms * sr / 1000)
     frames = (round(seconds * sr) - win) // hop + 1
     per_frame = (
