@@ -118,6 +118,24 @@ def test_resnetse_front_end_is_the_source_preset():
         model(torch.randn(2, 40, 21))
 
 
+def test_resnetse_without_normalisation_passes_the_log_mel_bands_through():
+    # the ablation of benchmarks/teacher_training_length.py: the front end's bands, untouched
+    wav = 0.1 * torch.randn(2, 4410)
+    raw = l_resnetse(normalise=False)
+    bands = raw.frontend(wav)
+    torch.testing.assert_close(raw.features(wav), bands)
+    # a gain of 2 raises every band's log power by log(4) (log_eps aside) and leaves the normalised bands as they are
+    torch.testing.assert_close(
+        raw.features(2 * wav) - bands, torch.full_like(bands, 1.3863), atol=1e-3, rtol=0
+    )
+    norm = l_resnetse()
+    torch.testing.assert_close(norm.features(2 * wav), norm.features(wav), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="NaN|inf|finite"):
+        ResNetSE((8, 8, 8, 8), frontend=None, normalise=False).features(
+            torch.full((1, 40, 5), float("nan"))
+        )
+
+
 def test_resnetse_waveform_and_feature_inputs():
     torch.manual_seed(0)
     model = l_resnetse().eval()

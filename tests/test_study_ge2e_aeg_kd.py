@@ -760,6 +760,75 @@ def test_difference_verdicts_by_hand() -> None:
     assert verdict(row(student, 0.01, 0.03, -0.0151)) == "contradicts"
 
 
+def test_the_teacher_minus_the_baseline_on_the_same_trials(tmp_path, monkeypatch) -> None:
+    # the LFCC-GMM's scores are the audit's, looked up by utterance: the study's trials are a subset of the
+    # audit's, in another order; the difference is each seed's EER minus the GMM's on those very trials
+    from types import SimpleNamespace
+
+    from asvnb import metrics
+    from asvnb.data.asvspoof import CMTrial
+    from asvnb.studies import corpus_audit
+    from asvnb.studies.ge2e_aeg_kd import conclusions, rows
+
+    (tmp_path / "MANIFEST.json").write_text("{}")
+    keys = ["bonafide"] * 4 + ["spoof"] * 4
+    trials = [
+        CMTrial("LA_0001", f"u{i}", "bonafide" if i < 4 else "A07", k) for i, k in enumerate(keys)
+    ]
+    gmm = {f"u{i}": s for i, s in enumerate([1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 0.0, 0.5])}
+    gmm["other"] = 9.0  # a trial of the audit the study does not score
+    order = ["other", *list(gmm)[-2::-1]]  # the audit's own order: reversed, and one more trial
+    monkeypatch.setattr(
+        corpus_audit,
+        "run_audit",
+        lambda root, progress=False: {
+            "scores": {
+                d: {"utt": order, "score": [gmm[u] if u != "other" else 9.0 for u in order]}
+                for d in ("LA21 eval", "LA19 eval")
+            }
+        },
+    )
+
+    def result(shift: float) -> study.CMResult:
+        s = np.array([4.0, 5.0, 6.0, 7.0, 0.0, 1.0, 2.0, 4.5]) + shift * (np.arange(8) >= 4)
+        return study.CMResult(
+            s, np.array(keys, dtype=object), np.array(keys, dtype=object), 0.5, 0.0
+        )
+
+    # seed 0: the spoof at 4.5 sits above the bona fide 4.0 (one error each way at best); seed 1: none
+    runs = [
+        study.SeedRun(k, results={"G GE2E+NLL": result(sh)}, eval19={"G GE2E+NLL": result(sh)})
+        for k, sh in ((0, 0.0), (1, -1.0))
+    ]
+    cfg = SimpleNamespace(paths=SimpleNamespace(data=tmp_path), bootstrap=200)
+    data = SimpleNamespace(eval_trials=trials, eval19=SimpleNamespace(trials=trials))
+    got = rows.baseline_difference_rows(runs, data, cfg)
+    b = np.array(keys) == "bonafide"
+    g = np.array([gmm[t.utt] for t in trials])
+    ours = [
+        metrics.eer(r.results["G GE2E+NLL"].scores[b], r.results["G GE2E+NLL"].scores[~b])[0]
+        for r in runs
+    ]
+    expected = np.mean(ours) - metrics.eer(g[b], g[~b])[0]
+    assert [r.data for r in got] == ["LA21 eval", "LA19 eval"]
+    for r in got:
+        assert r.key()[:2] == ("difference", rows.BASELINE_DIFFERENCE) and r.n_seeds == 2
+        assert r.value == pytest.approx(expected) and r.n_trials == 8
+        assert r.ci95[0] <= r.value <= r.ci95[1]
+    assert (
+        ours[1] == 0.0 and expected < 0
+    )  # the GMM's four bona fide and spoof overlap; seed 1 separates them
+    text = " ".join(conclusions.baseline_claims(got))
+    assert "on the same 8 LA21 eval trials" in text and f"{100 * expected:+.1f} points" in text
+    # a trial the audit did not score is an error naming it
+    data.eval_trials = [*trials, CMTrial("LA_0001", "unscored", "A07", "spoof")]
+    with pytest.raises(ValueError, match="unscored has no LFCC-GMM score"):
+        rows.baseline_difference_rows(runs, data, cfg)
+    # off the embedded corpus (no MANIFEST.json) there is no such row
+    (tmp_path / "MANIFEST.json").unlink()
+    assert rows.baseline_difference_rows(runs, data, cfg) == []
+
+
 def test_the_evaluated_network_is_the_one_of_best(cfg):
     # one network per run: every epoch is scored on LA19 dev, best/ holds the epoch of lowest dev EER, and
     # fine_tune returns that network (the one the detector card describes), not the last epoch's
@@ -941,3 +1010,68 @@ def test_the_trainer_alone_tells_samplers_and_datasets_the_epoch(cfg, monkeypatc
     ds = study.FineTuneSet(study.train_dataset(cfg, data, 0), None, data.augmenter)
     study.fine_tune(cfg, cfg.student(), ds, 0, cfg.paths.out / "ft_epochs", progress=False)
     assert drawn == [("ge2e", 0), ("ge2e", 1), ("shuffle", 0, 0, 0), ("shuffle", 1, 1, 1)]
+
+
+def _arm(crops: int, epochs: int, normalise: bool, dev: dict[str, float], ev: float, sec: float):
+    fig = lambda e: {"eer": e, "ci95": [e - 0.01, e + 0.01], "n_trials": 100}  # noqa: E731
+    return {
+        "settings": {"normalise": normalise},
+        "crops": crops,
+        "epochs": epochs,
+        "best_epoch": epochs - 1,
+        "train_seconds": sec,
+        "LA19 dev": {k: fig(v) for k, v in dev.items()},
+        "LA19 eval": {"pooled": fig(ev), "A07": fig(ev + 0.05)},
+    }
+
+
+def test_the_training_length_record_as_table_rows_and_sentences(tmp_path) -> None:
+    record = {
+        "fingerprint": {"git_commit": "abcdef0123456789"},
+        "threads": 1,
+        "seed": 0,
+        "arms": {
+            "1x": _arm(4000, 8, True, {"pooled": 0.26, "A05": 0.56, "A06": 0.35}, 0.37, 38.0),
+            "4.5x": _arm(18000, 12, True, {"pooled": 0.15, "A05": 0.43, "A06": 0.09}, 0.22, 139.0),
+            "9x": _arm(36000, 24, True, {"pooled": 0.09, "A05": 0.26, "A06": 0.06}, 0.14, 300.0),
+            "4.5x-no-norm": _arm(
+                18000, 12, False, {"pooled": 0.13, "A05": 0.25, "A06": 0.17}, 0.19, 140.0
+            ),
+        },
+    }
+    path = tmp_path / "teacher_training_length.json"
+    assert study.load_training_length(path) is None  # not measured there
+    path.write_text(json.dumps(record))
+    got = study.load_training_length(path)
+    table = study.training_length_table(got)
+    assert list(table.index) == ["1x", "4.5x", "9x", "4.5x-no-norm"]
+    assert table.loc["9x", "x profile"] == 9.0 and not table.loc["4.5x-no-norm", "instance norm"]
+    assert (
+        table.loc["9x", "LA19 eval"] == "0.140 [0.130, 0.150]" and table.loc["1x", "A05"] == "0.560"
+    )
+    rows = study.training_length_rows(got)
+    # per arm: LA19 dev pooled + 2 attacks, LA19 eval pooled + 1 attack
+    assert len(rows) == 4 * 5 and {r.table for r in rows} == {"training length"}
+    r = next(
+        r
+        for r in rows
+        if r.key() == ("training length", "G-ResNetSE, NLL, 9x", "LA19 dev A05", "eer")
+    )
+    assert (r.value, r.ci95, r.n_seeds, r.n_trials) == (0.26, (0.25, 0.27), 1, 100)
+    assert "abcdef0123" in r.note and "36000 crops" in r.note
+    text = study.training_length_text(got, "embedded", seeds=3)
+    assert "At 9.0 times the crops (9x)" in text and "A05 from 0.56 to 0.26" in text
+    assert "(4.5x-no-norm against 4.5x)" in text and "A05 0.25 against 0.43" in text
+    assert "misses A05 (0.56), A06 (0.35) on LA19 dev" in text  # the attacks above 0.15 at the profile's budget
+    assert "A05 is still above the limit (0.260 [0.250, 0.270])" in text
+    # intervals of +-0.01: A05 is worse with the normalisation, A06 better, the rest not separated
+    assert "the normalisation costs A05 part of its cue, and helps A06" in text
+    # 21 networks at the 9x arm's 5.0 min each
+    assert "trained for 5.0 min on 1 thread" in text and "about 105 min" in text
+    del got["arms"]["1x"]
+    path.write_text(json.dumps(got))
+    with pytest.raises(ValueError, match="no arm '1x'"):
+        study.load_training_length(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        study.load_training_length(path)

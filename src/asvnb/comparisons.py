@@ -36,6 +36,22 @@ class Baseline:
     origin: str  # "the data chapter, same trials" / "published, the real eval set"
 
 
+def baseline_row(data: str, profile: str) -> ResultRow | None:
+    """The data chapter's row ``baseline / lfcc_gmm / <data> / eer`` of ``profile`` in this build, whatever its
+    trials; None without one (the data chapter not run yet at this profile, or a broken file: its own error)."""
+    config.check_profile(profile)
+    path = results.results_path(DATA_CHAPTER)
+    if profile == "full" or not path.is_file():
+        return None
+    try:
+        file = results.load_results_file(path)
+    except ResultsFileError:
+        return None  # a broken file is the data chapter's error to report, not this sentence's
+    if file.profile != profile:
+        return None  # another profile's corpus: other trials
+    return next((r for r in file.rows if r.key() == ("baseline", "lfcc_gmm", data, "eer")), None)
+
+
 def baseline_eer(data: str, profile: str, n_trials: int | None = None) -> Baseline | None:
     """The challenge baseline's EER on the trials ``data`` ("LA19 eval", "LA21 eval") of ``profile``; None when
     this build has no such figure (the data chapter not run yet at this profile, or trials it does not score).
@@ -47,19 +63,7 @@ def baseline_eer(data: str, profile: str, n_trials: int | None = None) -> Baseli
     if profile == "full":
         eer = PUBLISHED_BASELINE.get(data)
         return None if eer is None else Baseline(eer, None, "published, on the real eval set")
-    path = results.results_path(DATA_CHAPTER)
-    if not path.is_file():
-        return None
-    try:
-        file = results.load_results_file(path)
-    except ResultsFileError:
-        return None  # a broken file is the data chapter's error to report, not this sentence's
-    if file.profile != profile:
-        return None  # another profile's corpus: other trials
-    row = next(
-        (r for r in file.rows if r.key() == ("baseline", "lfcc_gmm", data, "eer")),
-        None,
-    )
+    row = baseline_row(data, profile)
     if row is None or (n_trials is not None and row.n_trials != n_trials):
         return None
     return Baseline(row.value, row.ci95, "the data chapter, on the same trials")
@@ -109,6 +113,11 @@ def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = N
         out.append(
             f"The challenge baseline {BASELINE} ({base.origin}): {pct(base.eer, base.ci95)}; "
             f"{_verdict(ours, base.eer, base.ci95)}."
+        )
+    elif (other := baseline_row(data, profile)) is not None:
+        out.append(
+            f"The data chapter's {BASELINE} figure, {pct(other.value, other.ci95)}, pools {other.n_trials} "
+            f"{data} trials, not these {ours.n_trials}: the two are not set side by side here."
         )
     else:
         out.append(

@@ -175,6 +175,7 @@ class ResNetSE(nn.Module):
         n_mels: int = 40,
         layout: str = "L",
         frontend: SpecConfig | dict | None = PRESETS["logmel40_resnetse_22k"],
+        normalise: bool = True,
     ):
         super().__init__()
         if isinstance(frontend, dict):  # as saved in a JSON model config
@@ -186,6 +187,9 @@ class ResNetSE(nn.Module):
                 f"front-end gives {frontend.n_mels} mel bands but the model expects n_mels={n_mels}"
             )
         self.layout, self.n_mels = layout, n_mels
+        # the source's instance normalisation; False only for the ablation that measures what it removes
+        # (benchmarks/teacher_training_length.py)
+        self.normalise = normalise
         # normalised below, once, whether features come from the front-end or from outside
         self.frontend = (
             LogMel(replace(frontend, instance_norm=False)) if frontend is not None else None
@@ -241,6 +245,9 @@ class ResNetSE(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         check_length(x.shape[-1], 1, "ResNetSE", "features need at least one frame", unit="frames")
+        if not self.normalise:
+            check_finite(x, "ResNetSE")
+            return x
         return instance_norm(x)  # refuses NaN/inf features
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -269,15 +276,22 @@ def resnetse(
     emb_dim: int = 512,
     n_classes: int = len(CLASSES),
     sample_rate: int | None = 22050,
+    normalise: bool = True,
 ) -> ResNetSE:
     """A ResNetSE countermeasure with the source's defaults (512-d embedding, three classes, 22,050 Hz).
 
     ``sample_rate`` sets the log-mel front-end (waveform input); ``None`` takes
-    40-band log-mel features instead. Plain arguments, so a JSON model config rebuilds it.
+    40-band log-mel features instead; ``normalise=False`` drops the instance normalisation (an ablation).
+    Plain arguments, so a JSON model config rebuilds it.
     """
     frontend = None if sample_rate is None else preset("logmel40_resnetse", sr=sample_rate)
     return ResNetSE(
-        channels, emb_dim=emb_dim, n_classes=n_classes, layout=layout, frontend=frontend
+        channels,
+        emb_dim=emb_dim,
+        n_classes=n_classes,
+        layout=layout,
+        frontend=frontend,
+        normalise=normalise,
     )
 
 

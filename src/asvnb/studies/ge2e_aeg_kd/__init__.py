@@ -30,7 +30,8 @@ Modules: ``settings`` (the configuration and its departures from the source),
 ``sets`` (the data), ``speaker`` (speaker verification), ``aeg`` (static and
 active AEG), ``training``, ``evaluation`` (scores and detector cards), ``runs``
 (setup, one seed, all seeds), ``complexity``, ``tables``, ``rows`` (result
-rows), ``figures`` and ``conclusions`` (the claims); ``published`` holds the source's figures.
+rows), ``figures`` and ``conclusions`` (the claims); ``published`` holds the source's figures;
+``training_length`` reads the teacher's training-length benchmark.
 """
 
 from asvnb.data.audio_cache import AudioCache, CachedCMDataset
@@ -75,7 +76,9 @@ from asvnb.studies.ge2e_aeg_kd.evaluation import (
 )
 from asvnb.studies.ge2e_aeg_kd.figures import plot_similarities
 from asvnb.studies.ge2e_aeg_kd.rows import (
+    BASELINE_DIFFERENCE,
     DIFFERENCES,
+    baseline_difference_rows,
     cm_rows,
     difference_rows,
     groups,
@@ -131,10 +134,22 @@ from asvnb.studies.ge2e_aeg_kd.tables import (
     table3_rows,
 )
 from asvnb.studies.ge2e_aeg_kd.training import fine_tune, pretrain_ge2e
+from asvnb.studies.ge2e_aeg_kd.training_length import (
+    load_training_length,
+    training_length_rows,
+    training_length_table,
+    training_length_text,
+)
 from asvnb.train.adversarial import FineTuneSet, load_adversarial
 from asvnb.train.steps import GE2EPretrainer
 
 __all__ = [
+    "BASELINE_DIFFERENCE",
+    "baseline_difference_rows",
+    "load_training_length",
+    "training_length_rows",
+    "training_length_table",
+    "training_length_text",
     "ActiveAEG",
     "aeg",
     "AEG_MODES",

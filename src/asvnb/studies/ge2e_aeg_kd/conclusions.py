@@ -58,7 +58,7 @@ def difference_claims(rows: Sequence[ResultRow]) -> list[str]:
     """One sentence per difference row: the source's claim, its figure, ours with the paired interval, verdict."""
     out = []
     for r in rows:
-        if r.table != "difference" or r.ci95 is None:
+        if r.table != "difference" or r.ci95 is None or r.system not in CLAIMS:
             continue
         v = verdict(r)
         says = {
@@ -71,6 +71,26 @@ def difference_claims(rows: Sequence[ResultRow]) -> list[str]:
             f"{CLAIMS.get(r.system, r.system)}{src}: {r.system} is {100 * r.value:+.1f} points of LA21 eval "
             f"EER, paired 95% interval [{100 * r.ci95[0]:+.1f}, {100 * r.ci95[1]:+.1f}] over {r.n_seeds} "
             f"seed{'s' if r.n_seeds > 1 else ''}: {says}."
+        )
+    return out
+
+
+def baseline_claims(rows: Sequence[ResultRow]) -> list[str]:
+    """Whether the teacher beats the challenge baseline on the same trials, read from the paired difference."""
+    out = []
+    for r in rows:
+        if r.table != "difference" or not r.system.endswith("minus LFCC-GMM") or r.ci95 is None:
+            continue
+        lo, hi = r.ci95
+        says = (
+            "it beats the baseline"
+            if hi < 0
+            else ("the baseline beats it" if lo > 0 else "the interval cannot tell them apart")
+        )
+        out.append(
+            f"Against the challenge baseline LFCC-GMM on the same {r.n_trials} {r.data} trials, the teacher's "
+            f"EER differs by {100 * r.value:+.1f} points, paired 95% interval [{100 * lo:+.1f}, {100 * hi:+.1f}] "
+            f"over {r.n_seeds} seed{'s' if r.n_seeds > 1 else ''}: {says}."
         )
     return out
 
@@ -91,6 +111,7 @@ def claims(rows: Sequence[ResultRow], cfg: GE2EAEGKDConfig) -> str:
             f"On the 2019 LA eval trials (unseen attacks, no codecs) it reaches {_pct(la19)}. "
             + comparisons.weigh_eer(la19, "LA19 eval", cfg.profile, source=None)
         )
+    out += baseline_claims(rows)
     before = _find(rows, "ge2e", "G-ResNetSE, initial", "LA19 dev bona fide", "speaker_eer")
     after = _find(rows, "ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer")
     if before is not None and after is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from asvnb import metrics
 from asvnb.audio import INT16_FULL_SCALE
 from asvnb.results import ResultRow, bootstrap_ci, eer_stat, over_seeds, paired_difference
+from asvnb.studies import corpus_audit
 from asvnb.studies.ge2e_aeg_kd.complexity import complexity_rows
 from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult
 from asvnb.studies.ge2e_aeg_kd.published import TABLE1, TABLE2
@@ -275,6 +277,69 @@ def speaker_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[ResultRo
     return rows
 
 
+BASELINE_DIFFERENCE = "G-ResNetSE, GE2E+NLL minus LFCC-GMM"
+
+
+def baseline_difference_rows(
+    runs: Sequence[SeedRun], data: StudyData, cfg: GE2EAEGKDConfig
+) -> list[ResultRow]:
+    """The teacher minus the corpus's LFCC-GMM on the study's own trials (LA21 eval of its phase, LA19 eval):
+    mean over seeds, paired 95 % bootstrap interval over trials; none off the embedded corpus.
+
+    The LFCC-GMM's scores are the data chapter's (:func:`asvnb.studies.corpus_audit.run_audit`, cached beside
+    the corpus), looked up by utterance, so the comparison holds on a subset of the trials too (the phase
+    ``eval`` of the LA21 keys is 1,801 of the 2,010 the data chapter pools); a trial the audit did not score
+    is an error naming it.
+    """
+    root = Path(cfg.paths.data)
+    if not (
+        root / "MANIFEST.json"
+    ).is_file():  # the real datasets: the audit runs on the embedded corpus
+        return []
+    sets = [("LA21 eval", "results", data.eval_trials)]
+    if data.eval19 is not None:
+        sets.append(("LA19 eval", "eval19", data.eval19.trials))
+    audit = corpus_audit.run_audit(root, progress=False)
+    rows = []
+    for name, attr, trials in sets:
+        ours = [getattr(r, attr)["G GE2E+NLL"] for r in runs if "G GE2E+NLL" in getattr(r, attr)]
+        if not ours:
+            continue
+        by_utt = dict(zip(audit["scores"][name]["utt"], audit["scores"][name]["score"]))
+        missing = [t.utt for t in trials if t.utt not in by_utt]
+        if missing:
+            raise ValueError(
+                f"{name}: trial {missing[0]} has no LFCC-GMM score in the audit of {root}"
+            )
+        gmm = np.array([by_utt[t.utt] for t in trials], dtype=float)
+        bona = ours[0].keys == "bonafide"
+        # the baseline is one deterministic model: each seed's difference is that seed's EER minus its EER
+        d = paired_difference(
+            [eer_stat(r.scores, bona) for r in ours],
+            [eer_stat(gmm, bona)] * len(ours),
+            len(bona),
+            strata=bona.astype(int),
+            reps=cfg.bootstrap,
+        )
+        rows.append(
+            ResultRow(
+                "difference",
+                BASELINE_DIFFERENCE,
+                name,
+                "eer",
+                d["value"],
+                d["std"],
+                d["n_seeds"],
+                d["ci95"],
+                len(bona),
+                None,
+                "the teacher and the data chapter's LFCC-GMM on the same trials; paired bootstrap over "
+                f"trials, {cfg.bootstrap} resamples",
+            )
+        )
+    return rows
+
+
 def result_rows(
     runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig, data: StudyData, cx: pd.DataFrame | None = None
 ) -> list[ResultRow]:
@@ -344,6 +409,7 @@ def result_rows(
             )
         )
     rows += difference_rows(runs, cfg)
+    rows += baseline_difference_rows(runs, data, cfg)
     if t2:
         sims = [r.aeg["static_similarity"] for r in t2]
         thr = float(np.mean([s["threshold"].mean() for s in sims]))
