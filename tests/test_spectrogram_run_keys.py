@@ -53,11 +53,12 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
     folders["ASV_CNN"] = seed_run_dir(
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
+    # session 10: every setup gained `fused` (False but for ResNet50's), ResNet50 batches of 15 (816 steps)
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-82290c7d4c",
-        "ResNet50": "ResNet50-fc7b8c93a3",
-        "CNN-noCV": "CNN-noCV-6cc5039310",
-        "ASV_CNN": "ASV_CNN-b75e9125b1",
+        "CNN": "CNN-4e6517add1",
+        "ResNet50": "ResNet50-889857e893",
+        "CNN-noCV": "CNN-noCV-67674cb6d0",
+        "ASV_CNN": "ASV_CNN-b333d30fa4",
     }
     assert all(v.name == "seed0" for v in folders.values())
     # one cache folder per set, its parts (LA train, then the CV train speakers' clips) drawn into one file
@@ -81,8 +82,8 @@ def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
         sort_keys=True,
     )
     common = {"weight_decay": 0.0, "monitor": "val_eer", "mode": "min", "num_workers": 0}
-    common |= {"batch_size": 16, "epochs": 10, "samples_per_epoch": None, "balanced": True}
-    common |= {"schedule": "one_cycle"}
+    common |= {"batch_size": 16, "epochs": 7, "samples_per_epoch": None, "balanced": True}
+    common |= {"schedule": "one_cycle", "fused": True}
     assert json.dumps({k: vars(v) for k, v in cfg.setups.items()}, sort_keys=True) == json.dumps(
         {"SimpleCNN": {"lr": 0.002, **common}, "ResNet18 transfer": {"lr": 0.001, **common}},
         sort_keys=True,

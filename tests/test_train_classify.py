@@ -163,3 +163,38 @@ def test_one_cycle_schedule_rises_to_lr_then_anneals(tmp_path) -> None:
     assert constant.history["lr"].tolist() == [0.01, 0.01]
     with pytest.raises(ValueError, match="schedule must be one of constant, one_cycle"):
         ClassifierSetup(schedule="cosine")
+
+
+def test_fused_adam_takes_the_same_steps(tmp_path, monkeypatch) -> None:
+    # `fused` only changes how Adam's update is computed: the same data and seed give the same weights (to
+    # float rounding), and the optimiser the trainer steps is the fused one
+    made = []
+    adam = torch.optim.Adam
+
+    def spy(*args, **kwargs):
+        made.append(kwargs.get("fused"))
+        return adam(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    torch.manual_seed(0)
+    x = torch.randn(64, 6)
+    train = TensorDataset(x, (x[:, 0] > 0).long())
+    weights = []
+    for fused in (False, True):
+        torch.manual_seed(1)
+        model = nn.Linear(6, 2)
+        setup = ClassifierSetup(lr=0.01, batch_size=16, epochs=2, fused=fused)
+        train_classifier(
+            model,
+            train,
+            train,
+            setup,
+            out_dir=tmp_path / str(fused),
+            seed=0,
+            positive=1,
+            bonafide=1,
+        )
+        weights.append(torch.load(tmp_path / str(fused) / "best" / "model.pt", weights_only=True))
+    assert made == [None, True]  # None: torch's default, the plain update
+    for k in weights[0]:
+        torch.testing.assert_close(weights[0][k], weights[1][k], atol=1e-5, rtol=1e-5)

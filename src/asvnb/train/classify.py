@@ -167,6 +167,10 @@ class ClassifierSetup:
     # then anneal to near 0, stepped per batch; Smith & Topin 2019): from random weights on a few thousand
     # images it reaches in 20 epochs what a constant rate does not reach in 60 (measured on study 01's images)
     schedule: str = "constant"
+    # Adam's fused kernel (torch's ``fused=True``): the same update in one pass over every parameter. Where a
+    # big model sees small images the update, not the images, sets a step's cost: on one CPU thread it cut
+    # ResNet50's step at 32 px from 0.69 to 0.55 s (the update 0.15 -> 0.035 s), ResNet18's at 112 px by 15 %
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -210,7 +214,9 @@ def train_classifier(
         num_workers=setup.num_workers,
     )
     val = DataLoader(val_set, batch_size=setup.batch_size, num_workers=setup.num_workers)
-    opt = torch.optim.Adam(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay, fused=setup.fused or None
+    )
     scheduler = None
     if setup.schedule == "one_cycle":
         scheduler = torch.optim.lr_scheduler.OneCycleLR(

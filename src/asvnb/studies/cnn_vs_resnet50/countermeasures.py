@@ -376,7 +376,13 @@ def cost_text(cfg: CnnVsResnet50Config, costs: pd.DataFrame, runs: dict[str, lis
     text = (
         f"Per seed, the CNN had {int(cnn['optimiser steps']):,} optimiser steps ({int(cnn['epochs'])} epochs of "
         f"{int(cnn['images per epoch']):,} images in batches of {int(cnn['batch'])}, at {int(cnn['side'])} px); "
-        f"ResNet50 had {int(r50['optimiser steps']):,} ({int(r50['epochs'])} epochs of "
+        f"ResNet50 had {int(r50['optimiser steps']):,}"
+        + (
+            f", {int(cnn['optimiser steps'] - r50['optimiser steps']):,} fewer than the CNN"
+            if r50["optimiser steps"] < cnn["optimiser steps"]
+            else ""
+        )
+        + f" ({int(r50['epochs'])} epochs of "
         f"{int(r50['images per epoch']):,} images in batches of {int(r50['batch'])}, at {int(r50['side'])} px"
         + (
             ", the side at which that many steps fit this notebook's budget on 2 CPU cores"
