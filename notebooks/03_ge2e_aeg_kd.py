@@ -333,7 +333,9 @@ display(Markdown("**Table 2: adversarial example generation and distillation.**"
 # %%
 # the teacher's training-length benchmark, measured on the embedded corpus (its record is committed)
 length = study.load_training_length() if profile == "embedded" else None
-rows = study.result_rows(runs, cfg, data, cx) + (study.training_length_rows(length) if length else [])
+rows = study.result_rows(runs, cfg, data, cx) + (
+    study.training_length_rows(length) if length else []
+)
 key = study.key_figures(rows)
 display(Markdown(report.profile_banner(profile)))
 display(study.difference_table(key))

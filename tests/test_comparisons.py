@@ -56,7 +56,10 @@ def test_no_baseline_from_another_profile_or_other_trials(build) -> None:
     assert comparisons.baseline_eer("LA19 eval", "embedded", n_trials=2010).ci95 == (0.2, 0.4)
     # a subset of the trials: the data chapter's figure is named with its count, not set beside ours
     text = comparisons.weigh_eer(eer_row(0.2, (0.1, 0.3), n=1801), "LA19 eval", "embedded")
-    assert "The data chapter's LFCC-GMM figure, 30.0 % [20.0, 40.0], pools 2010 LA19 eval trials, " in text
+    assert (
+        "The data chapter's LFCC-GMM figure, 30.0 % [20.0, 40.0], pools 2010 LA19 eval trials, "
+        in text
+    )
     assert "not these 1801" in text and "ours is" not in text.split("Chance")[0]
 
 

@@ -1062,7 +1062,9 @@ def test_the_training_length_record_as_table_rows_and_sentences(tmp_path) -> Non
     text = study.training_length_text(got, "embedded", seeds=3)
     assert "At 9.0 times the crops (9x)" in text and "A05 from 0.56 to 0.26" in text
     assert "(4.5x-no-norm against 4.5x)" in text and "A05 0.25 against 0.43" in text
-    assert "misses A05 (0.56), A06 (0.35) on LA19 dev" in text  # the attacks above 0.15 at the profile's budget
+    assert (
+        "misses A05 (0.56), A06 (0.35) on LA19 dev" in text
+    )  # the attacks above 0.15 at the profile's budget
     assert "A05 is still above the limit (0.260 [0.250, 0.270])" in text
     # intervals of +-0.01: A05 is worse with the normalisation, A06 better, the rest not separated
     assert "the normalisation costs A05 part of its cue, and helps A06" in text
