@@ -142,16 +142,18 @@ def test_the_releases_ship_their_card_log_curve_and_command_within_10_mb():
     total = 0
     for kind in standins.KINDS:
         d = standins.shipped_dir(kind)
-        assert d.name == f"{kind}-{standins.RELEASE}"
+        assert d.name == f"{kind}-{standins.RELEASES[kind]}"
         names = {p.name for p in d.iterdir()}
         need = {*standins.MODEL_FILES[kind], "CARD.md", "history.csv", "curve.png", "release.json"}
         assert need | {"check.npz", "standin.json"} <= names, need - names
         total += sum(p.stat().st_size for p in d.iterdir())
         rel = _release(kind)
+        assert rel["release"] == standins.RELEASES[kind]
         assert rel["command"] == standins.RETRAIN_COMMAND
         assert rel["key"]["config"] == asdict(standins.release_config(kind))
         card = (d / "CARD.md").read_text()
         assert standins.RETRAIN_COMMAND in card and rel["key"]["data"] in card
+        assert f"release {standins.RELEASES[kind]}" in card
         history = pd.read_csv(d / "history.csv")
         assert len(history) == rel["training"]["config"]["epochs"]
         assert rel["training"]["best_epoch"] in history["epoch"].tolist()
@@ -250,6 +252,21 @@ def test_the_book_configuration_loads_the_release_and_other_ones_train(monkeypat
     ]
     with pytest.raises(ValueError, match="unknown stand-in"):
         standins.shipped_dir("convtasnet")
+
+
+def test_the_separator_warms_up_then_decays_its_learning_rate():
+    c = replace(
+        SepformerStandinConfig(),
+        lr_schedule="cosine",
+        warmup_steps=10,
+        steps_per_epoch=10,
+        epochs=10,
+    )
+    f = standins.sepformer_lr_factor(c)
+    assert [f(s) for s in (0, 5, 10, 55, 100)] == pytest.approx([0.05, 0.525, 1.0, 0.525, 0.05])
+    assert standins.sepformer_lr_factor(SepformerStandinConfig()) is None  # the default: constant
+    with pytest.raises(ValueError, match="unknown lr_schedule"):
+        standins.sepformer_lr_factor(replace(c, lr_schedule="step"))
 
 
 def test_class_weights_are_inverse_frequencies():

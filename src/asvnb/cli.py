@@ -77,7 +77,7 @@ def cmd_data_standins(args: argparse.Namespace) -> int:
     """asvnb data standins: check the shipped stand-in models, or (--retrain) train them at length and ship them.
 
     The small SepFormer and WavLM detector that stand in for the hub models offline are shipped
-    with the package (asvnb/standins/<kind>-v1: weights, card, training log and curve), keyed by
+    with the package (asvnb/standins/<kind>-<release>: weights, card, training log and curve), keyed by
     their model architecture, configuration and the embedded corpus's LA 2019 train/dev speech. Without
     options, check that they match the code and the corpus (built first with 'synth') and print
     where they are; a mismatch names the command that retrains them. With --retrain, train both

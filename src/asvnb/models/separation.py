@@ -298,6 +298,13 @@ class SepformerStandinConfig:
     lr: float = 1e-3
     max_grad_norm: float = 5.0  # the speechbrain recipe's clipping
     seed: int = 0
+    # added for the separator's release v2 (issue 29); their defaults train as before.
+    # "constant", or "cosine": a linear warm-up from lr / 20 over warmup_steps optimiser steps, then a cosine decay
+    # to lr / 20 at the last step
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    # Common Voice validation mixtures: they choose the best epoch and give the release's dev figure
+    val_mixtures: int = 32
 
 
 @dataclass(frozen=True)
