@@ -140,8 +140,9 @@ print("".join((mixes["eval"].root / "metadata.txt").read_text().splitlines(keepe
 #
 # In the full profile these are the source's hub models. Offline (embedded
 # profile) they are small models of the same families, trained once, at length,
-# and shipped with the package as a versioned release (`asvnb/standins/<kind>-v1`,
-# each with its card, training log and curve), as hub models are downloaded: a
+# and shipped with the package as versioned releases (`asvnb/standins/sepformer-v2`
+# and `wavlm-v1`, each with its card, training log and curve), as hub models are
+# downloaded: a
 # SepFormer built from the same speechbrain blocks, trained with the
 # permutation-invariant SI-SNR loss on A.1 mixtures of every LA speaker outside
 # eval (train and dev, 19 speakers: the hub model learnt on WSJ0, not on LA),
