@@ -800,7 +800,7 @@ def test_the_teacher_minus_the_baseline_on_the_same_trials(tmp_path, monkeypatch
         study.SeedRun(k, results={"G GE2E+NLL": result(sh)}, eval19={"G GE2E+NLL": result(sh)})
         for k, sh in ((0, 0.0), (1, -1.0))
     ]
-    cfg = SimpleNamespace(paths=SimpleNamespace(data=tmp_path), bootstrap=200)
+    cfg = SimpleNamespace(paths=SimpleNamespace(data=tmp_path), bootstrap=200, max_items=None)
     data = SimpleNamespace(eval_trials=trials, eval19=SimpleNamespace(trials=trials))
     got = rows.baseline_difference_rows(runs, data, cfg)
     b = np.array(keys) == "bonafide"

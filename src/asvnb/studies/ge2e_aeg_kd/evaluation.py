@@ -86,10 +86,15 @@ def evaluate_dev(
     )
 
 
+def la19_eval_trials(cfg: GE2EAEGKDConfig, data: StudyData) -> list[CMTrial]:
+    """The LA 2019 eval trials the study scores: all of them, or a class-balanced ``max_items`` subset."""
+    return balanced_subset(data.eval19.trials, cfg.max_items, lambda t: t.system)
+
+
 def evaluate_la19_eval(cfg: GE2EAEGKDConfig, model: nn.Module, data: StudyData) -> CMResult:
     """Scores on LA 2019 eval (unseen attacks A07-A19 without codecs; the set of the corpus's LFCC-GMM figure),
     pooled EER; no t-DCF (the keys' ASV scores are read for LA 2021 only)."""
-    trials = balanced_subset(data.eval19.trials, cfg.max_items, lambda t: t.system)
+    trials = la19_eval_trials(cfg, data)
     scores, keys, systems = _scores(cfg, model, data, trials, data.eval19.audio_dir)
     bona, spoof = scores[keys == "bonafide"], scores[keys == "spoof"]
     return CMResult(scores, keys, systems, float("nan"), metrics.eer(bona, spoof)[0])

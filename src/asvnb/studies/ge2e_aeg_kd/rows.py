@@ -14,7 +14,7 @@ from asvnb.audio import INT16_FULL_SCALE
 from asvnb.results import ResultRow, bootstrap_ci, eer_stat, over_seeds, paired_difference
 from asvnb.studies import corpus_audit
 from asvnb.studies.ge2e_aeg_kd.complexity import complexity_rows
-from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult
+from asvnb.studies.ge2e_aeg_kd.evaluation import CMResult, la19_eval_trials
 from asvnb.studies.ge2e_aeg_kd.published import TABLE1, TABLE2
 from asvnb.studies.ge2e_aeg_kd.runs import AEG_MODES, SeedRun
 from asvnb.studies.ge2e_aeg_kd.sets import StudyData
@@ -298,7 +298,7 @@ def baseline_difference_rows(
         return []
     sets = [("LA21 eval", "results", data.eval_trials)]
     if data.eval19 is not None:
-        sets.append(("LA19 eval", "eval19", data.eval19.trials))
+        sets.append(("LA19 eval", "eval19", la19_eval_trials(cfg, data)))
     audit = corpus_audit.run_audit(root, progress=False)
     rows = []
     for name, attr, trials in sets:
