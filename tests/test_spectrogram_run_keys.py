@@ -82,7 +82,7 @@ def test_study_04_run_settings_and_image_caches_keep_their_names() -> None:
         sort_keys=True,
     )
     common = {"weight_decay": 0.0, "monitor": "val_eer", "mode": "min", "num_workers": 0}
-    common |= {"batch_size": 16, "epochs": 7, "samples_per_epoch": None, "balanced": True}
+    common |= {"batch_size": 16, "epochs": 10, "samples_per_epoch": None, "balanced": True}
     common |= {"schedule": "one_cycle", "fused": True}
     assert json.dumps({k: vars(v) for k, v in cfg.setups.items()}, sort_keys=True) == json.dumps(
         {"SimpleCNN": {"lr": 0.002, **common}, "ResNet18 transfer": {"lr": 0.001, **common}},
