@@ -195,31 +195,53 @@ def difference_rows(runs: Sequence[SeedRun], cfg: GE2EAEGKDConfig) -> list[Resul
         runs_of = t2 if needs_t2 else list(runs)
         if not runs_of:
             continue
-        first = runs_of[0].results[a]
-        bona = first.keys == "bonafide"
-        d = paired_difference(
-            [eer_stat(r.results[a].scores, bona) for r in runs_of],
-            [eer_stat(r.results[b].scores, bona) for r in runs_of],
-            len(bona),
-            strata=bona.astype(int),
-            reps=cfg.bootstrap,
-        )
+        bona = runs_of[0].results[a].keys == "bonafide"
         rows.append(
-            ResultRow(
-                "difference",
+            _eer_difference(
                 system,
                 "LA21 eval",
-                "eer",
-                d["value"],
-                d["std"],
-                d["n_seeds"],
-                d["ci95"],
-                len(bona),
+                [r.results[a].scores for r in runs_of],
+                [r.results[b].scores for r in runs_of],
+                bona,
+                cfg.bootstrap,
                 (src_a[1] - src_b[1]) / 100,
-                f"{a} minus {b} on the same trials; paired bootstrap over trials, {cfg.bootstrap} resamples",
+                f"{a} minus {b} on the same trials",
             )
         )
     return rows
+
+
+def _eer_difference(
+    system: str,
+    data: str,
+    a: Sequence[np.ndarray],
+    b: Sequence[np.ndarray],
+    bona: np.ndarray,
+    reps: int,
+    source: float | None,
+    note: str,
+) -> ResultRow:
+    # a "difference" row: mean EER of a's scores minus b's over seeds, paired bootstrap over the shared trials
+    d = paired_difference(
+        [eer_stat(s, bona) for s in a],
+        [eer_stat(s, bona) for s in b],
+        len(bona),
+        strata=bona.astype(int),
+        reps=reps,
+    )
+    return ResultRow(
+        "difference",
+        system,
+        data,
+        "eer",
+        d["value"],
+        d["std"],
+        d["n_seeds"],
+        d["ci95"],
+        len(bona),
+        source,
+        f"{note}; paired bootstrap over trials, {reps} resamples",
+    )
 
 
 def kept_row(
@@ -312,29 +334,17 @@ def baseline_difference_rows(
                 f"{name}: trial {missing[0]} has no LFCC-GMM score in the audit of {root}"
             )
         gmm = np.array([by_utt[t.utt] for t in trials], dtype=float)
-        bona = ours[0].keys == "bonafide"
         # the baseline is one deterministic model: each seed's difference is that seed's EER minus its EER
-        d = paired_difference(
-            [eer_stat(r.scores, bona) for r in ours],
-            [eer_stat(gmm, bona)] * len(ours),
-            len(bona),
-            strata=bona.astype(int),
-            reps=cfg.bootstrap,
-        )
         rows.append(
-            ResultRow(
-                "difference",
+            _eer_difference(
                 BASELINE_DIFFERENCE,
                 name,
-                "eer",
-                d["value"],
-                d["std"],
-                d["n_seeds"],
-                d["ci95"],
-                len(bona),
+                [r.scores for r in ours],
+                [gmm] * len(ours),
+                ours[0].keys == "bonafide",
+                cfg.bootstrap,
                 None,
-                "the teacher and the data chapter's LFCC-GMM on the same trials; paired bootstrap over "
-                f"trials, {cfg.bootstrap} resamples",
+                "the teacher and the data chapter's LFCC-GMM on the same trials",
             )
         )
     return rows
