@@ -26,17 +26,20 @@ Streams come from the study's cache (``<out>/streams``) when its key matches, el
 (default ``build/benchmarks/stream_quality/streams``; separated once, v1 and v2 ~40 s each on one thread; the
 whole cold run ~3 min).
 
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/stream_quality.py \\
-        --v1 /tmp/sepv1/src/asvnb/standins/sepformer-v1
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/stream_quality.py
 
-(``git -C /work/main archive d34bc46^ src/asvnb/standins/sepformer-v1 | tar -x -C /tmp/sepv1`` recovers v1.)
+Release v1 left the tree in the commit that shipped v2; without ``--v1`` it is recovered from the repository's
+history (``git archive V1_COMMIT src/asvnb/standins/sepformer-v1``) into ``build/benchmarks/stream_quality``.
 The record goes to ``--json`` (default ``benchmarks/results/stream_quality.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import subprocess
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -178,6 +181,31 @@ def class_table(r: dict, y: np.ndarray, partner: np.ndarray, thr: float) -> dict
     return out
 
 
+V1_COMMIT = "d34bc46^"  # the last commit that holds separator release v1
+V1_PATH = "src/asvnb/standins/sepformer-v1"
+
+
+def recover_v1(into: Path) -> Path:
+    """Release v1's folder, extracted once from the repository's history into ``into``."""
+    folder = into / V1_PATH
+    if (folder / "release.json").is_file():
+        return folder
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = subprocess.run(
+            ["git", "archive", V1_COMMIT, V1_PATH], capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise SystemExit(
+            f"cannot recover separator release v1 from git ({V1_COMMIT}, {V1_PATH}): "
+            f"{detail.decode(errors='replace').strip() or exc}; a shallow clone lacks it: pass --v1 <folder>"
+        ) from exc
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return folder
+
+
 def fmt(x: float, d: int = 3) -> str:
     """A number for the printed tables."""
     return f"{x:.{d}f}" if np.isfinite(x) else "  -  "
@@ -186,7 +214,12 @@ def fmt(x: float, d: int = 3) -> str:
 def main() -> None:
     """Separate (or read cached streams), score, measure, print the tables and write the record."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--v1", type=Path, default=Path("/tmp/sepv1/src/asvnb/standins/sepformer-v1"))
+    p.add_argument(
+        "--v1",
+        type=Path,
+        default=None,
+        help="release v1's folder (default: recovered from git history)",
+    )
     p.add_argument(
         "--data", default=None, help="data root (default: the profile's embedded corpus)"
     )
@@ -204,6 +237,7 @@ def main() -> None:
     labels = np.array([m.labels for m in ms.mixtures])  # (N, 2) 1 = spoof, metadata order
     strata = np.array([m.mixed_label for m in ms.mixtures])
     counts = {str(k): int(v) for k, v in zip(*np.unique(strata, return_counts=True))}
+    args.v1 = args.v1 or recover_v1(Path("build/benchmarks/stream_quality/releases"))
     seps = make_separators(cfg, args.v1)
     det_dir = study.detector_source(cfg)
     fe, model = wavlm.load_detector(det_dir, device=cfg.run_device())
@@ -474,7 +508,7 @@ def main() -> None:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "fingerprint": config.fingerprint(cfg.paths.data, cfg.run_device()),
         "command": "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/stream_quality.py"
-        f" --v1 {args.v1}" + (f" --n {args.n}" if args.n else ""),
+        + (f" --n {args.n}" if args.n else ""),
         "threads": 1,
         "wall_seconds": round(wall, 1),
         "n_mixtures": n,

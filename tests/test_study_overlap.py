@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -306,3 +307,96 @@ def test_difference_sentences_read_the_intervals():
     assert "**contradicts**" in text[1]
     assert "**cannot tell**" in text[2]
     assert "overlap costs" in text[3] and "**reproduces**" in text[3]
+
+
+def _quality_record() -> dict:
+    iv = lambda v, lo, hi: {"value": v, "ci95": [lo, hi]}  # noqa: E731
+    side = lambda s, c: {"all": {"mean_score": s, "called_spoof": c}}  # noqa: E731
+    summ = lambda eer, si, own, other: {  # noqa: E731
+        "stream_eer": eer,
+        "si_snri_db": si,
+        "mean_si_snr_db": own,
+        "mean_leak_si_snr_db": other,
+    }
+    return {
+        "fingerprint": {"git_commit": "0123456789abcdef"},
+        "n_mixtures": 1000,
+        "summary": {
+            "v1": summ(0.285, 2.24, 1.85, -8.75),
+            "v2": summ(0.315, 3.29, 2.83, -9.22),
+            "oracle": summ(0.2075, None, 73.7, -46.6),
+        },
+        "per_class": {
+            "v1": {"bonafide": side(1.48, 0.441), "spoof": side(-5.57, 0.845)},
+            "v2": {"bonafide": side(2.76, 0.358), "spoof": side(-2.75, 0.741)},
+            "oracle": {"bonafide": side(4.39, 0.136), "spoof": side(-3.54, 0.755)},
+        },
+        "bootstrap": {
+            "stream_eer v2 minus v1": iv(0.030, 0.004, 0.052),
+            "bonafide called_spoof v2 minus v1": iv(-0.083, -0.111, -0.059),
+            "spoof called_spoof v2 minus v1": iv(-0.105, -0.132, -0.077),
+        },
+        "tests": {
+            "v2_minus_v1_per_stream": {
+                "bonafide": {"spearman_shift_vs_gain": -0.08},
+                "spoof": {"spearman_shift_vs_gain": -0.09},
+            },
+            "crossed_eer": {"bonafide v1, spoof v2": 0.387, "bonafide v2, spoof v1": 0.2095},
+            "per_attack": {
+                "A09": {
+                    "oracle": {"mean_score": 2.53},
+                    "v1": {"mean_score": -6.26},
+                    "v2": {"mean_score": 3.27},
+                }
+            },
+            "attack_groups": {
+                "missed_on_clean": ["A09", "A15", "A18"],
+                "missed": {
+                    "n_spoof_streams": 206,
+                    "eer": {"oracle": 0.544},
+                    "v2_minus_v1": iv(0.118, 0.071, 0.158),
+                },
+                "caught": {
+                    "n_spoof_streams": 797,
+                    "eer": {"oracle": 0.106},
+                    "v2_minus_v1": iv(0.015, -0.010, 0.039),
+                },
+            },
+        },
+    }
+
+
+def test_the_stream_quality_record_as_table_rows_and_sentences(tmp_path) -> None:
+    path = tmp_path / "stream_quality.json"
+    assert study.load_stream_quality(path) is None  # not measured there
+    path.write_text(json.dumps(_quality_record()))
+    got = study.load_stream_quality(path)
+    table = study.stream_quality_table(got)
+    assert list(table.index) == ["v1", "v2", "oracle"]  # separators the record lacks are left out
+    assert (
+        table.loc["v2", "SI-SNRi (dB)"] == 3.29 and table.loc["v1", "spoof: called spoof"] == 0.845
+    )
+    assert table.loc["oracle", "SI-SNR own / other (dB)"] == "73.7 / -46.6"
+    rows = study.stream_quality_rows(got)
+    assert {r.table for r in rows} == {"stream quality"} and len(rows) == 5
+    key = ("stream quality", "v2 minus v1, attacks missed on clean speech", "LA19 eval mixtures")
+    r = next(r for r in rows if r.key() == (*key, "stream_eer"))
+    assert (r.value, r.ci95, r.n_trials) == (0.118, (0.071, 0.158), 1000)
+    assert "0123456789" in r.note
+    text = study.stream_quality_text(got)
+    assert "v2 minus v1 is +0.030 [+0.004, +0.052], an interval that excludes 0" in text
+    assert "smaller share of them spoofed than v1 (-0.083 [-0.111, -0.059])" in text
+    assert "v1's bona fide streams with v2's spoofed ones give 0.387" in text
+    assert "On their 206 spoofed streams v2 minus v1 is +0.118 [+0.071, +0.158]" in text
+    assert "A09: mean score +2.53 on the true source, -6.26 after v1, +3.27 after v2" in text
+    # an interval across 0 is read as such
+    rec = _quality_record()
+    rec["bootstrap"]["stream_eer v2 minus v1"] = {"value": 0.01, "ci95": [-0.01, 0.03]}
+    assert "an interval that includes 0" in study.stream_quality_text(rec)
+    del rec["summary"]["v1"]
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="v1/v2 summary"):
+        study.load_stream_quality(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        study.load_stream_quality(path)

@@ -12,7 +12,8 @@ separation.
 Modules: :mod:`.settings` (the profiles and the notebook's setup),
 :mod:`.model_sources` (hub models or stand-ins), :mod:`.separate_and_score`
 (the pipeline), :mod:`.evaluation` (mixtures and measurements),
-:mod:`.finetune` and :mod:`.tables`.
+:mod:`.finetune`, :mod:`.tables`, and :mod:`.stream_quality` (why a better separator can give
+worse streams, read from its benchmark's record).
 """
 
 from asvnb.studies.overlap_pipeline.evaluation import (
@@ -53,6 +54,12 @@ from asvnb.studies.overlap_pipeline.separate_and_score import (
     run_pipeline,
 )
 from asvnb.studies.overlap_pipeline.settings import SPLITS, STUDY, OverlapConfig, setup
+from asvnb.studies.overlap_pipeline.stream_quality import (
+    load_stream_quality,
+    stream_quality_rows,
+    stream_quality_table,
+    stream_quality_text,
+)
 from asvnb.studies.overlap_pipeline.tables import (
     SOURCE,
     STREAM_METRICS,
@@ -100,12 +107,16 @@ __all__ = [
     "history_table",
     "key_rows_table",
     "la",
+    "load_stream_quality",
     "lr_factor",
     "make_mixtures",
     "make_separators",
     "mixture_counts",
     "models_table",
     "standin_curves",
+    "stream_quality_rows",
+    "stream_quality_table",
+    "stream_quality_text",
     "ordering_sentence",
     "pairing_table",
     "pipeline_table",
