@@ -53,11 +53,11 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
     folders["ASV_CNN"] = seed_run_dir(
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
-    # session 10: every setup gained `fused` (False but for ResNet50's), ResNet50 batches of 15 (816 steps)
+    # session 11: CNN batches of 64 at 0.004 (384 steps), ResNet50 batches of 30 (408 steps), both fused
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-4e6517add1",
-        "ResNet50": "ResNet50-889857e893",
-        "CNN-noCV": "CNN-noCV-67674cb6d0",
+        "CNN": "CNN-a7a907a85a",
+        "ResNet50": "ResNet50-c2dce8af41",
+        "CNN-noCV": "CNN-noCV-7376a73f3b",
         "ASV_CNN": "ASV_CNN-b333d30fa4",
     }
     assert all(v.name == "seed0" for v in folders.values())

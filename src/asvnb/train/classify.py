@@ -169,9 +169,7 @@ class ClassifierSetup:
     schedule: str = "constant"
     # Adam's fused kernel (torch's ``fused=True``): the same update in one pass over every parameter. Where a
     # big model sees small images the update, not the images, sets a step's cost: on one CPU thread it cut
-    # ResNet50's step at 32 px from 0.69 to 0.55 s (the update 0.15 -> 0.035 s), ResNet18's at 112 px by 15 %;
-    # on two threads (cold build of fbd5b30) ResNet50's 816 fused steps took 572 s, its 760 plain ones 510 s
-    # before: no gain there per step
+    # ResNet50's step at 32 px from 0.69 to 0.55 s (the update 0.15 -> 0.035 s), ResNet18's at 112 px by 15 %
     fused: bool = False
 
     def __post_init__(self) -> None:
