@@ -367,7 +367,7 @@ if quality is None:
     print(
         "The stream-quality benchmark is measured on the embedded corpus only "
         "(benchmarks/results/stream_quality.json, written by "
-        "`OMP_NUM_THREADS=1 python benchmarks/stream_quality.py --v1 <release v1 folder>`)."
+        "`OMP_NUM_THREADS=1 python benchmarks/stream_quality.py`)."
     )
 else:
     display(study.stream_quality_table(quality))
@@ -431,7 +431,9 @@ else:
 # - **The stream-level EER threshold** (0.9999 before fine-tuning) shows the
 #   detector's P(spoof) is saturated on separated speech; accuracy at the fixed
 #   0.5 threshold and the EER therefore tell different stories.
-# - **Left open**: which separation artefacts hurt detection, training the
+# - **Left open**: which separation artefacts hurt detection (the section on
+#   why a better separator gives worse streams measures part of it: here the
+#   detector's errors on clean speech, not the artefacts, set the stream EER), training the
 #   separator end to end with the detector, more than two speakers, latency,
 #   and how much of the loss is due to separation at all (answered here by the
 #   oracle and no-separation rows).
