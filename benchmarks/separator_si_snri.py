@@ -15,12 +15,9 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import asdict
 
 import torch
 
-from asvnb.data import mixtures
-from asvnb.data.asvspoof import LA2019
 from asvnb.models.separation import SepformerSeparator
 from asvnb.results import bootstrap_ci
 from asvnb.studies import overlap_pipeline as study
@@ -42,24 +39,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     cfg = study.OverlapConfig.for_profile("embedded")
-    la = LA2019(cfg.paths.data, "eval")
-    mix_dir = cfg.paths.out / "mixtures" / "eval"
-    ms = mixtures.load_mixture_set(mix_dir, la.audio_dir)
-    seed = cfg.mixture_seed * 1000 + study.SPLITS.index("eval")  # as study.make_mixtures draws them
-    plan = mixtures.plan_mixtures(la.trials, cfg.n_mixtures["eval"], seed)
-    if [asdict(m) for m in plan] != [asdict(m) for m in ms.mixtures]:
-        raise SystemExit(
-            f"{mix_dir} does not hold the study's eval mixtures: run notebook 02 first"
-        )
-    n = args.n or cfg.si_snr_n
-    ms = mixtures.MixtureSet(ms.root, ms.mixtures[:n], ms.source_dir)
+    try:
+        ms = study.saved_mixtures(cfg, "eval", args.n or cfg.si_snr_n)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     sep = SepformerSeparator(args.folder)
     with tempfile.TemporaryDirectory() as tmp:
         cache = StreamCache(args.streams or tmp, sep)
         t = time.perf_counter()
         done = ensure_streams(sep, ms, cache, batch_size=cfg.sep_batch)
         seconds = time.perf_counter() - t
-        v = study.si_snri_values(ms, cache, n)
+        v = study.si_snri_values(ms, cache, len(ms))
     lo, hi = bootstrap_ci(lambda i: float(v[i].mean()), len(v))
     print(
         json.dumps(

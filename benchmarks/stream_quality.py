@@ -42,7 +42,6 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,20 +77,6 @@ BINNED = (
     "v2",
     "none",
 )  # the oracles' SI-SNR is quantisation noise (float16 cache), not separation
-
-
-def eval_mixtures(cfg: study.OverlapConfig, n: int | None) -> mixtures.MixtureSet:
-    """The study's eval mixtures (the notebook's folder, checked against the plan as separator_si_snri.py does)."""
-    la = LA2019(cfg.paths.data, "eval")
-    mix_dir = cfg.paths.out / "mixtures" / "eval"
-    ms = mixtures.load_mixture_set(mix_dir, la.audio_dir)
-    seed = cfg.mixture_seed * 1000 + study.SPLITS.index("eval")  # as study.make_mixtures draws them
-    plan = mixtures.plan_mixtures(la.trials, cfg.n_mixtures["eval"], seed)
-    if [asdict(m) for m in plan] != [asdict(m) for m in ms.mixtures]:
-        raise SystemExit(
-            f"{mix_dir} does not hold the study's eval mixtures: run notebook 02 first"
-        )
-    return mixtures.MixtureSet(ms.root, ms.mixtures[: n or len(ms)], ms.source_dir)
 
 
 def make_separators(cfg: study.OverlapConfig, v1: Path) -> dict[str, separation.Separator]:
@@ -232,7 +217,10 @@ def main() -> None:
     torch.set_num_threads(1)
     # the study's settings without setup(): setup empties the study's detector index (a run folder not ours)
     cfg = study.OverlapConfig.for_profile("embedded", args.data)
-    ms = eval_mixtures(cfg, args.n)
+    try:
+        ms = study.saved_mixtures(cfg, "eval", args.n)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     n = len(ms)
     labels = np.array([m.labels for m in ms.mixtures])  # (N, 2) 1 = spoof, metadata order
     strata = np.array([m.mixed_label for m in ms.mixtures])

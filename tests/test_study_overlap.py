@@ -400,3 +400,17 @@ def test_the_stream_quality_record_as_table_rows_and_sentences(tmp_path) -> None
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected a JSON object"):
         study.load_stream_quality(path)
+
+
+def test_saved_mixtures_are_the_notebooks_and_refuse_other_folders(setup, tmp_path):
+    cfg, mixes, _ = setup
+    got = study.saved_mixtures(cfg, "eval")
+    assert [m.mixed_file for m in got.mixtures] == [m.mixed_file for m in mixes["eval"].mixtures]
+    assert len(study.saved_mixtures(cfg, "eval", 2)) == 2  # the first n, in the plan's order
+    # another seed's plan: the folder holds mixtures, not the study's
+    with pytest.raises(ValueError, match="does not hold the study's eval mixtures"):
+        study.saved_mixtures(replace(cfg, mixture_seed=cfg.mixture_seed + 1), "eval")
+    # no folder written: the error names it and says what to run
+    other = replace(cfg, paths=replace(cfg.paths, out=tmp_path / "nothing"))
+    with pytest.raises(ValueError, match=r"nothing/mixtures/eval: .*run notebook 02 first"):
+        study.saved_mixtures(other, "eval")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,27 @@ def make_mixtures(cfg: OverlapConfig, progress: bool = False) -> dict[str, mixtu
             progress=progress,
         )
     return out
+
+
+def saved_mixtures(cfg: OverlapConfig, split: str, n: int | None = None) -> mixtures.MixtureSet:
+    """The first ``n`` (all: None) mixtures of ``split`` that the notebook wrote, checked against the study's
+    plan; a folder that holds other mixtures, or none, is an error naming it."""
+    data = la(cfg, split)
+    mix_dir = cfg.paths.out / "mixtures" / split
+    try:
+        ms = mixtures.load_mixture_set(mix_dir, data.audio_dir)
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"{mix_dir}: no mixture set of the study ({exc}); run notebook 02 first"
+        ) from exc
+    plan = mixtures.plan_mixtures(
+        data.trials, cfg.n_mixtures[split], cfg.mixture_seed * 1000 + SPLITS.index(split)
+    )
+    if [asdict(m) for m in plan] != [asdict(m) for m in ms.mixtures]:
+        raise ValueError(
+            f"{mix_dir} does not hold the study's {split} mixtures: run notebook 02 first"
+        )
+    return mixtures.MixtureSet(ms.root, ms.mixtures[: n or len(ms)], ms.source_dir)
 
 
 # ----------------------------------------------------------------------------- the detector on clean LA
