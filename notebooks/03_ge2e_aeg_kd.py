@@ -44,7 +44,9 @@
 # granted: that GE2E pre-training teaches the embedding speakers (speaker
 # verification on held-out speakers, before and after), and how many
 # adversarial examples the attack actually keeps. Every figure carries a 95%
-# bootstrap interval; Tables 1 and 2 are the mean ± std of three seeds. The
+# bootstrap interval; Table 1 is the mean ± std of three seeds, Table 2's
+# adversarially trained teachers and students of the first two (the embedded
+# profile's budget; the `full` profile trains all three). The
 # orchestration lives in `asvnb.studies.ge2e_aeg_kd`.
 #
 # The `full` profile (real data, GPU) keeps the source's architectures, rate,
@@ -65,7 +67,7 @@ ge2e_epochs = None  # int | None: GE2E epochs of one N x M batch each; None: the
 crop_s = None  # float | None: training crop in seconds; None: the profile's default (embedded 1 s, full 4 s)
 train_per_epoch = None  # int | None: utterances per fine-tuning epoch; None: the profile's default (embedded 500; full 5,000, the one-GPU-hour budget; 25,380 is all of LA train)
 seeds = None  # list[int] | None: seeds of Table 1 (mean +- std); None: the profile's [0, 1, 2]
-table2_seeds = None  # int | None: how many of the seeds also train Table 2's AEG teachers and students; None: every seed
+table2_seeds = None  # int | None: how many of the seeds also train Table 2's AEG teachers and students; None: the profile's (embedded 2, full all)
 device = "auto"  # {auto, cpu, cuda, mps}
 threads = None  # int | None: torch CPU threads (None: torch's default, every core); 1 avoids hand-off stalls on a busy machine
 teacher_layout = "L"  # {L, V2}: G-ResNetSE layout: "L" (the text's description) or "V2" (reproduces Table 3's 6.39 M)

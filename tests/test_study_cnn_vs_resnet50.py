@@ -14,6 +14,7 @@ from replicas import harmonic as tone
 from asvnb import metrics, report
 from asvnb.audio import save_audio
 from asvnb.config import Paths
+from asvnb.results import ResultRow
 from asvnb.studies import cnn_vs_resnet50 as study
 from asvnb.train.classify import Predictions, SeedRun
 
@@ -226,6 +227,45 @@ def test_mp3_shortcut_probability_that_cv_scores_above_la() -> None:
     )  # all four scores are positive
 
 
+def test_mp3_shortcut_is_read_from_the_paired_difference_of_the_two_recipes() -> None:
+    la = Predictions(np.array([[1.0, 0.0], [2.5, 0.0], [-4.0, 0.0]]), np.array([0, 0, 1]))
+
+    def run(seed: int, cv_scores: list[float]) -> SeedRun:
+        cv = Predictions(np.c_[cv_scores, np.zeros(len(cv_scores))], np.zeros(len(cv_scores), int))
+        return _run(seed, {"CV test": cv, "LA eval": la})
+
+    # P(CV > LA) against LA bona fide 1, 2.5: CV (2, 3) -> 3/4; (3, 4) -> 4/4; (0, 1) -> (0 + 0 + 0.5 + 0)/4
+    with_cv, without = [run(0, [2.0, 3.0]), run(1, [3.0, 4.0])], [run(0, [0.0, 1.0])]
+    row = study.shortcut_difference_row(with_cv, without, reps=200)
+    assert row.table == "difference" and row.metric == "p_cv_above_la" and row.n_trials == 4
+    assert row.value == pytest.approx((0.75 + 1.0) / 2 - 0.125)
+    # every clip scores higher with Common Voice than without: every paired resample's difference is positive
+    assert 0 < row.ci95[0] <= row.value <= row.ci95[1]
+    mp3 = [
+        ResultRow(
+            "mp3", "CNN", "CV vs LA19 eval bona fide", "p_cv_above_la", 0.875, ci95=(0.8, 0.9)
+        ),
+        ResultRow(
+            "mp3", study.NO_CV, "CV vs LA19 eval bona fide", "p_cv_above_la", 0.125, ci95=(0.0, 0.3)
+        ),
+        ResultRow("cm", "CNN", "LA19 eval", "eer", 0.1, ci95=(0.08, 0.12)),
+        ResultRow("cm", study.NO_CV, "LA19 eval", "eer", 0.11, ci95=(0.09, 0.13)),
+        row,
+    ]
+    text = study.shortcut_text(mp3)
+    assert "+0.750" in text and "the shortcut at work" in text
+    zero = ResultRow(
+        "difference", row.system, row.data, row.metric, 0.02, ci95=(-0.05, 0.09)
+    )  # an interval that holds 0
+    assert "not shown" in study.shortcut_text(mp3[:-1] + [zero])
+    other_la = Predictions(la.logits[:2], np.array([0, 0]))
+    odd = _run(2, {"CV test": with_cv[0].predictions["CV test"], "LA eval": other_la})
+    bad = run(2, [1.0])
+    with pytest.raises(ValueError, match="same clips"):
+        study.shortcut_difference_row(with_cv, [bad], reps=10)
+    assert study.shortcut_difference_row([odd], [odd], reps=10).value == 0.0
+
+
 def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
     rng = np.random.default_rng(1)
     asv = asv_scores(rng, 40, (2, -2, 1.5))
@@ -248,6 +288,7 @@ def test_result_rows_carry_the_key_figures_with_the_corpus_asv() -> None:
         ("cm", "ResNet50", "LA19 eval", "eer"),
         ("cm", "CNN, trained without Common Voice", "LA19 eval", "eer"),
         ("mp3", "CNN", "CV vs LA19 eval bona fide", "p_cv_above_la"),
+        ("difference", study.SHORTCUT_DIFFERENCE, "CV vs LA19 eval bona fide", "p_cv_above_la"),
     ]:
         assert (
             key in rows

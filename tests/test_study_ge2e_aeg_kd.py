@@ -165,7 +165,7 @@ def test_profiles_and_reductions(corpus):
         and emb.batch_size == 32
         and emb.train_per_epoch == 500
     )
-    assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.0, 1.5, (0, 1, 2), None)
+    assert (emb.crop_s, emb.eval_crop_s, emb.seeds, emb.table2_seeds) == (1.0, 1.5, (0, 1, 2), 2)
     assert emb.ge2e_bonafide_only and emb.aeg_threshold_rule == "sv_eer" and emb.augment_p == 0.2
     assert emb.paths.out.parts[-2:] == (study.STUDY, "embedded")
     text = "; ".join(emb.reductions)
@@ -176,7 +176,11 @@ def test_profiles_and_reductions(corpus):
         and "batch 32" not in text
     )
     assert "1 s train / 1.5 s eval crops" in text and "GE2E 15 batches of 7x10" in text
-    assert "GE2E on bona fide only" in text and "AEG teachers and students on" not in text
+    assert "GE2E on bona fide only" in text and "AEG teachers and students on 2 of 3 seeds" in text
+    full = study.GE2EAEGKDConfig.for_profile("full", data_root=corpus)
+    assert full.table2_seeds is None and "AEG teachers and students on" not in "; ".join(
+        full.reductions
+    )
     assert "AEG teachers and students on 1 of 3 seeds" in "; ".join(
         replace(emb, table2_seeds=1).describe_reductions()
     )
@@ -937,6 +941,7 @@ def test_departures_are_computed_from_the_yaml_files() -> None:
         "sample_rate",
         "student_channels",
         "sv_crop_s",
+        "table2_seeds",
         "teacher_channels",
         "train_per_epoch",
     ]
@@ -956,6 +961,7 @@ def test_departures_are_computed_from_the_yaml_files() -> None:
         "augmentation p = 0.2, one of reverb, music, speech, noise (SNR noise 0-15 dB, "
         "speech 13-20 dB, music 5-15 dB)",
         "AEG keeps cos below the attacker's speaker-verification EER threshold, BIM 5 x 3 int16 units",
+        "AEG teachers and students on 2 of 3 seeds",
     )
     # the full profile departs in its budget (and its audio cache, which is not a result's setting)
     full = config.load_settings(study.STUDY, "full")

@@ -180,6 +180,38 @@ def test_bad_config_is_refused(tmp_path: Path) -> None:
         TrainConfig(out_dir=tmp_path, epochs=0)
 
 
+def test_validation_starts_at_validate_from_and_only_validated_epochs_can_be_best(
+    tmp_path: Path,
+) -> None:
+    calls = []
+
+    def counted(model, loader):
+        calls.append(1)
+        return evaluate(model, loader)
+
+    trainer = make_trainer(tmp_path, epochs=4)
+    trainer.evaluate_fn = counted
+    trainer.cfg.validate_from = 3
+    result = trainer.fit()
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert len(calls) == 2  # epochs 3 and 4 only
+    assert hist["val_acc"].isna().tolist() == [True, True, False, False]
+    assert hist["train_loss"].notna().all()
+    assert result.best_epoch == int(hist.loc[hist["val_acc"].idxmax(), "epoch"])
+    assert result.best_epoch in (3, 4)
+    # the same run validated every epoch trains the same weights: skipping validation changes no draw
+    full = make_trainer(tmp_path / "every", epochs=4)
+    full.fit()
+    assert torch.equal(weights(full), weights(trainer))
+
+
+def test_validate_from_outside_the_epochs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="validate_from"):
+        TrainConfig(out_dir=tmp_path, epochs=4, validate_from=5)
+    with pytest.raises(ValueError, match="validate_from"):
+        TrainConfig(out_dir=tmp_path, epochs=4, validate_from=0)
+
+
 def test_unknown_monitor_is_an_error(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, epochs=1)
     trainer.cfg.monitor = "val_f1"
@@ -280,3 +312,21 @@ def test_publish_trained_replaces_the_folder_whole_and_removes_the_work(tmp_path
         "best_epoch": 2,
     }
     assert not work.exists() and not (tmp_path / "model.tmp").exists()
+
+
+def test_a_classifier_skips_the_share_of_epochs_its_setup_names() -> None:
+    from asvnb.train.classify import ClassifierSetup
+
+    # the second half of 16, 8, 2 and 1 epoch(s), and every epoch by default
+    assert [
+        ClassifierSetup(epochs=e, skip_validation=0.5).validate_from for e in (16, 8, 2, 1)
+    ] == [
+        9,
+        5,
+        2,
+        1,
+    ]
+    assert ClassifierSetup(epochs=16).validate_from == 1
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="skip_validation"):
+            ClassifierSetup(skip_validation=bad)

@@ -71,6 +71,9 @@ class TrainConfig:
     resume: bool = True  # continue from out_dir/checkpoint when present
     progress: bool | None = None  # None: a progress bar unless run non-interactively (papermill)
     cpu: bool = False  # force the CPU even when CUDA is present
+    # first epoch that is validated and may be chosen as best: under a one-cycle rate the early epochs, trained
+    # at the warm-up's high rates, are never the best, and validating them costs time
+    validate_from: int = 1
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -82,6 +85,10 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.grad_accum < 1:
             raise ValueError("epochs and grad_accum must be at least 1")
+        if not 1 <= self.validate_from <= self.epochs:
+            raise ValueError(
+                f"validate_from must be an epoch from 1 to epochs ({self.epochs}), got {self.validate_from}"
+            )
 
 
 @dataclass
@@ -373,7 +380,9 @@ class Trainer:
         ):  # the unwrapped replica: no collective calls inside evaluate_fn's forward passes
             model = self.accelerator.unwrap_model(self.model)
         model.eval()
-        with torch.no_grad():
+        # validation draws nothing training sees (a DataLoader takes a seed from torch's generator even unshuffled):
+        # how often a run validates leaves its training unchanged
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
             return self.evaluate_fn(model, self.val_loader)
 
     def fit(self, stop_after: int | None = None) -> TrainResult:
@@ -392,7 +401,12 @@ class Trainer:
             set_epoch(self.train_loader, epoch - 1)
             t0 = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
-            if self.evaluate_fn is not None and self.val_loader is not None:
+            validated = (
+                self.evaluate_fn is not None
+                and self.val_loader is not None
+                and epoch >= self.cfg.validate_from
+            )
+            if validated:
                 row.update(self._evaluate())
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = round(time.perf_counter() - t0, 2)
@@ -405,11 +419,14 @@ class Trainer:
             self.epoch = epoch
             self.history.append(row)
             monitored = row.get(self.cfg.monitor)
-            if monitored is None:
+            skipped = (
+                epoch < self.cfg.validate_from
+            )  # not validated: not a candidate for the best model
+            if monitored is None and not skipped:
                 raise KeyError(
                     f"monitor {self.cfg.monitor!r} is not among the epoch's metrics {sorted(row)}"
                 )
-            if self._improved(float(monitored)):
+            if monitored is not None and not skipped and self._improved(float(monitored)):
                 self.best, self.best_epoch = float(monitored), epoch
                 self.export_best({k: v for k, v in row.items() if isinstance(v, (int, float))})
             self.save_checkpoint()

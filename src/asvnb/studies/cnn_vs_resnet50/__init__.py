@@ -48,6 +48,8 @@ from asvnb.studies.cnn_vs_resnet50.settings import (
     setup_notes,
 )
 from asvnb.studies.cnn_vs_resnet50.tables import (
+    NO_CV,
+    SHORTCUT_DIFFERENCE,
     comparison_tables,
     cv_vs_la_bonafide,
     key_rows,
@@ -55,6 +57,7 @@ from asvnb.studies.cnn_vs_resnet50.tables import (
     la_eval_frame,
     result_rows,
     save_tables,
+    shortcut_difference_row,
     shortcut_rows,
     shortcut_table,
     shortcut_text,
@@ -76,6 +79,9 @@ from asvnb.studies.cnn_vs_resnet50.verification import (
 )
 
 __all__ = [
+    "NO_CV",
+    "SHORTCUT_DIFFERENCE",
+    "shortcut_difference_row",
     "ASVScores",
     "CM_MODELS",
     "CV",

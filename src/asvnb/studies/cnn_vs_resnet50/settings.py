@@ -80,6 +80,9 @@ class CnnVsResnet50Config(config.StudySettings):
     # a quick run: at most this many utterances per LA split and CV part, both classes kept
     # (data.balanced_subset); None: all
     max_items: int | None
+    control_seeds: (
+        int | None
+    )  # how many of the seeds (the first) also train the no-Common-Voice CNN (None: all)
     setups: dict[str, ClassifierSetup]
     device: str = "auto"
 
@@ -100,6 +103,14 @@ class CnnVsResnet50Config(config.StudySettings):
         if name == "ResNet50":
             return resnet50_classifier, {"n_classes": 2, "weights": self.weights}
         raise ValueError(f"unknown model {name!r}; valid: CNN, ResNet50")
+
+    def __post_init__(self) -> None:
+        if self.control_seeds is not None and self.control_seeds < 1:
+            raise ValueError(f"control_seeds must be at least 1 or null, got {self.control_seeds}")
+
+    def control_seeds_of(self, seeds: list[int]) -> list[int]:
+        """The seeds that also train the no-Common-Voice control: the first ``control_seeds`` of ``seeds``."""
+        return list(seeds) if self.control_seeds is None else list(seeds)[: self.control_seeds]
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """What a run depends on besides model and optimiser (its folder hash)."""
@@ -133,5 +144,12 @@ def setup_notes(cfg: CnnVsResnet50Config) -> dict[str, str]:
         for name, s in cfg.setups.items()
         if name in CM_MODELS
     }
+    for name, s in cfg.setups.items():
+        if name in CM_MODELS and s.validate_from > 1:
+            notes[name] += f", best epoch chosen from epoch {s.validate_from} on"
     notes["ResNet50"] += ", " + backbone(cfg.weights)
+    if cfg.control_seeds is not None:
+        notes["CNN without Common Voice"] = (
+            f"the CNN's settings, on the first {cfg.control_seeds} seeds"
+        )
     return notes
