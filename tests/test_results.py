@@ -149,3 +149,28 @@ def test_eer_stat_and_bad_input_of_paired_difference() -> None:
         results.paired_difference([], [lambda i: 0.0], 6)
     with pytest.raises(ValueError, match="1 trial"):
         results.paired_difference([lambda i: 0.0], [lambda i: 0.0], 1)
+
+
+def test_a_benchmark_record_is_read_checked_or_absent(tmp_path) -> None:
+    def required(record: dict) -> str | None:
+        return None if "arms" in record else "'arms'"
+
+    path = tmp_path / "bench.json"
+    assert (
+        results.benchmark_record("x.json", "benchmarks/b.py", required, path) is None
+    )  # not run there
+    path.write_text(json.dumps({"arms": {"1x": 1}}))
+    assert results.benchmark_record("x.json", "benchmarks/b.py", required, path) == {
+        "arms": {"1x": 1}
+    }
+    path.write_text(json.dumps({"other": 1}))
+    with pytest.raises(
+        ValueError, match=r"bench.json: no 'arms' in the record; run .*benchmarks/b.py"
+    ):
+        results.benchmark_record("x.json", "benchmarks/b.py", required, path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="bench.json: expected a JSON object"):
+        results.benchmark_record("x.json", "benchmarks/b.py", required, path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="bench.json: not valid JSON.*benchmarks/b.py"):
+        results.benchmark_record("x.json", "benchmarks/b.py", required, path)

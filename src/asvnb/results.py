@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from asvnb import config, files
+from asvnb.errors import json_object
 from asvnb.metrics import eer
 from asvnb.provenance import git_state, loaded_code_key
 
@@ -344,6 +345,26 @@ _BREAKDOWNS = (
     ("attack", re.compile(r"^(?P<base>.+?),?\s+(?:attack\s+)?(?P<group>A\d{2})$")),
     ("codec", re.compile(r"^(?P<base>LA21 eval),?\s+(?P<group>none|alaw|ulaw|g722|C\d)$")),
 )
+
+
+def benchmark_record(
+    record: str,
+    benchmark: str,
+    required: Callable[[dict], str | None],
+    path: str | Path | None = None,
+) -> dict | None:
+    """A benchmark's committed record (``record``, relative to the project root, or ``path``), or None when it has
+    not been run there. ``required(content)`` names what the record lacks (None: nothing); a record that lacks it,
+    or is not a JSON object, is a ValueError naming the file and the benchmark that writes it."""
+    path = Path(path) if path is not None else config.project_root() / record
+    if not path.is_file():
+        return None
+    remedy = f"run `OMP_NUM_THREADS=1 python {benchmark}` to write it again"
+    content = json_object(path, remedy)
+    missing = required(content)
+    if missing:
+        raise ValueError(f"{path}: no {missing} in the record; {remedy}")
+    return content
 
 
 def breakdown(row: ResultRow) -> tuple[str, str, str] | None:

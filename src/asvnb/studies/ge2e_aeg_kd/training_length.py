@@ -14,9 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from asvnb import comparisons, config
-from asvnb.errors import json_object
-from asvnb.results import ResultRow
+from asvnb import comparisons
+from asvnb.results import ResultRow, benchmark_record
 
 BENCHMARK = "benchmarks/teacher_training_length.py"
 RECORD = "benchmarks/results/teacher_training_length.json"
@@ -26,15 +25,16 @@ NETWORKS_PER_SEED = 7  # the study's fine-tuned and distilled networks (GE2E pre
 
 def load_training_length(path: str | Path | None = None) -> dict[str, Any] | None:
     """The benchmark's record (``RECORD`` under the project root), or None when it has not been run there."""
-    path = Path(path) if path is not None else config.project_root() / RECORD
-    if not path.is_file():
-        return None
-    record = json_object(path, f"run `OMP_NUM_THREADS=1 python {BENCHMARK}` to write it again")
-    if not isinstance(record.get("arms"), dict) or BASE_ARM not in record["arms"]:
-        raise ValueError(
-            f"{path}: no arm {BASE_ARM!r} under 'arms'; run {BENCHMARK} to write it again"
+
+    def required(record: dict) -> str | None:
+        arms = record.get("arms")
+        return (
+            None
+            if isinstance(arms, dict) and BASE_ARM in arms
+            else f"arm {BASE_ARM!r} under 'arms'"
         )
-    return record
+
+    return benchmark_record(RECORD, BENCHMARK, required, path)
 
 
 def _cell(v: dict[str, Any]) -> str:

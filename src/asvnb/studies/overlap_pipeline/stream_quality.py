@@ -14,9 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from asvnb import config
-from asvnb.errors import json_object
-from asvnb.results import ResultRow
+from asvnb.results import ResultRow, benchmark_record
 
 BENCHMARK = "benchmarks/stream_quality.py"
 RECORD = "benchmarks/results/stream_quality.json"
@@ -26,16 +24,14 @@ NEEDED = ("summary", "per_class", "bootstrap", "tests")
 
 def load_stream_quality(path: str | Path | None = None) -> dict[str, Any] | None:
     """The benchmark's record (``RECORD`` under the project root), or None when it has not been run there."""
-    path = Path(path) if path is not None else config.project_root() / RECORD
-    if not path.is_file():
-        return None
-    record = json_object(path, f"run `OMP_NUM_THREADS=1 python {BENCHMARK}` to write it again")
-    missing = [k for k in NEEDED if not isinstance(record.get(k), dict)]
-    if missing or not {"v1", "v2"} <= set(record["summary"]):
-        raise ValueError(
-            f"{path}: no {', '.join(missing) or 'v1/v2 summary'} in the record; run {BENCHMARK} to write it again"
-        )
-    return record
+
+    def required(record: dict) -> str | None:
+        missing = [k for k in NEEDED if not isinstance(record.get(k), dict)]
+        if missing:
+            return ", ".join(missing)
+        return None if {"v1", "v2"} <= set(record["summary"]) else "v1/v2 summary"
+
+    return benchmark_record(RECORD, BENCHMARK, required, path)
 
 
 def _interval(d: dict[str, Any]) -> str:
