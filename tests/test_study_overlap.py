@@ -414,3 +414,77 @@ def test_saved_mixtures_are_the_notebooks_and_refuse_other_folders(setup, tmp_pa
     other = replace(cfg, paths=replace(cfg.paths, out=tmp_path / "nothing"))
     with pytest.raises(ValueError, match=r"nothing/mixtures/eval: .*run notebook 02 first"):
         study.saved_mixtures(other, "eval")
+
+
+def _generalisation_record() -> dict:
+    def run(variant, gl, other, pooled, seen=False):
+        per = {a: v for a, v in zip(("A09", "A10", "A15", "A18"), gl)} | {
+            "A07": other,
+            "A08": other,
+        }
+        return {
+            "variant": variant,
+            "epochs": 10,
+            "best_epoch": 9,
+            "dev_eer": 0.12,
+            "eval_pooled_eer": pooled,
+            "eval_pooled_ci95": [pooled - 0.02, pooled + 0.02],
+            "eval_per_attack_eer": per,
+            "eval_trials": {"bonafide": 320, "spoof": 1690},
+        } | ({"seen": True} if seen else {})
+
+    return {
+        "runs": [
+            run("base", (0.33, 0.40, 0.60, 0.68), 0.08, 0.25),
+            run("rawboost", (0.38, 0.54, 0.51, 0.52), 0.18, 0.30),
+        ]
+    }
+
+
+def test_the_generalisation_record_as_table_rows_and_sentences(tmp_path) -> None:
+    from asvnb.results import ResultRow
+
+    path = tmp_path / "detector_generalisation.json"
+    assert study.load_generalisation(path) is None  # not measured there
+    path.write_text(json.dumps(_generalisation_record()))
+    got = study.load_generalisation(path)
+    baseline = study.baseline_eers(
+        [
+            ResultRow("baseline", "lfcc_gmm", "LA19 eval", "eer", 0.112),
+            ResultRow("baseline", "lfcc_gmm", "LA19 eval A09", "eer", 0.038),
+            ResultRow("baseline", "lfcc_gmm", "LA19 eval A07", "eer", 0.138),
+            ResultRow("baseline", "lfcc_gmm", "LA21 eval A09", "eer", 0.3),  # another set: left out
+            ResultRow("baseline", "other", "LA19 eval A09", "eer", 0.5),  # another system: left out
+        ]
+    )
+    assert baseline == {"pooled": 0.112, "A09": 0.038, "A07": 0.138}
+    table = study.generalisation_table(got, baseline)
+    assert list(table.index) == ["base", "rawboost", "LFCC-GMM (data chapter)"]
+    assert (
+        table.loc["base", "A18"] == 0.68 and table.loc["rawboost", "other attacks (mean)"] == 0.18
+    )
+    assert table.loc["base", "LA19 eval EER"] == "0.250 [0.230, 0.270]"
+    assert table.loc["LFCC-GMM (data chapter)", "A09"] == 0.038
+    rows = study.generalisation_rows(got)
+    pooled = [r for r in rows if r.data == "LA19 eval"]
+    assert [(r.system, r.value, r.n_trials) for r in pooled] == [
+        ("base", 0.25, 2010),
+        ("rawboost", 0.30, 2010),
+    ]
+    assert pooled[1].ci95 == pytest.approx((0.28, 0.32))
+    # every row carries an interval: per-attack figures without one stay in the table, out of the rows
+    assert len(rows) == 2 and {r.table for r in rows} == {"detector generalisation"}
+    rec = _generalisation_record()
+    rec["runs"][0]["eval_per_attack_ci95"] = {"A15": [0.55, 0.65]}
+    a15 = [r for r in study.generalisation_rows(rec) if r.data == "LA19 eval, A15"]
+    assert [(r.system, r.value, r.ci95) for r in a15] == [("base", 0.60, (0.55, 0.65))]
+    text = study.generalisation_text(got, None)
+    # Griffin-Lim means: base (0.33+0.40+0.60+0.68)/4 = 0.5025, rawboost 0.4875; the others 0.08 and 0.18
+    assert "their mean EER is 0.49-0.50, against 0.08-0.18 on the other eval attacks" in text
+    assert "every variant (base, rawboost) misses the Griffin-Lim attacks" in text
+    assert "On A10, A15, A18 some variants are above 0.5" in text
+    rec = _generalisation_record()
+    del rec["runs"][1]["dev_eer"]
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="'dev_eer' in every run"):
+        study.load_generalisation(path)

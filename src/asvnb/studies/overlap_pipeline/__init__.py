@@ -12,10 +12,19 @@ separation.
 Modules: :mod:`.settings` (the profiles and the notebook's setup),
 :mod:`.model_sources` (hub models or stand-ins), :mod:`.separate_and_score`
 (the pipeline), :mod:`.evaluation` (mixtures and measurements),
-:mod:`.finetune`, :mod:`.tables`, and :mod:`.stream_quality` (why a better separator can give
+:mod:`.finetune`, :mod:`.tables`, :mod:`.detector_generalisation` (why the detector misses the Griffin-Lim
+attacks) and :mod:`.stream_quality` (why a better separator can give
 worse streams, read from its benchmark's record).
 """
 
+from asvnb.studies.overlap_pipeline.detector_generalisation import (
+    baseline_eers,
+    data_chapter_baseline,
+    generalisation_rows,
+    generalisation_table,
+    generalisation_text,
+    load_generalisation,
+)
 from asvnb.studies.overlap_pipeline.evaluation import (
     Pretrained,
     clean_eval,
@@ -109,6 +118,12 @@ __all__ = [
     "key_rows_table",
     "la",
     "load_stream_quality",
+    "load_generalisation",
+    "baseline_eers",
+    "data_chapter_baseline",
+    "generalisation_rows",
+    "generalisation_table",
+    "generalisation_text",
     "lr_factor",
     "make_mixtures",
     "make_separators",
