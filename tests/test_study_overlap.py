@@ -483,6 +483,15 @@ def test_the_generalisation_record_as_table_rows_and_sentences(tmp_path) -> None
     assert "their mean EER is 0.49-0.50, against 0.08-0.18 on the other eval attacks" in text
     assert "every variant (base, rawboost) misses the Griffin-Lim attacks" in text
     assert "On A10, A15, A18 some variants are above 0.5" in text
+    assert "did not learn" not in text
+    rec = _generalisation_record()
+    rec["runs"][1]["history"] = [
+        {"epoch": 1, "train_loss": 0.695},
+        {"epoch": 2, "train_loss": 0.692},
+    ]
+    assert "rawboost did not learn in its 10 epochs (training loss never below 0.692" in (
+        study.generalisation_text(rec)
+    )
     rec = _generalisation_record()
     del rec["runs"][1]["dev_eer"]
     path.write_text(json.dumps(rec))

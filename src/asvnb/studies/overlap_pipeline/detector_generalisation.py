@@ -28,6 +28,9 @@ GRIFFIN_LIM = (
     "A18",
 )  # the eval attacks whose phase is Griffin-Lim's (data chapter)
 DATA_CHAPTER = "00_embedded_corpus"  # whose results hold the LFCC-GMM's EERs on the same trials
+UNTRAINED_LOSS = (
+    0.68  # a training loss that never falls below it: the model did not learn (ln 2 = 0.693)
+)
 MISSED = 0.25  # a mean EER at or above it on the Griffin-Lim attacks: "misses" them (chance is 0.5)
 NEEDED = ("variant", "epochs", "best_epoch", "dev_eer", "eval_pooled_eer", "eval_pooled_ci95")
 
@@ -158,6 +161,14 @@ def generalisation_text(record: dict[str, Any], baseline: dict[str, float] | Non
         f"is {min(gl.values()):.2f}-{max(gl.values()):.2f}, against "
         f"{min(other.values()):.2f}-{max(other.values()):.2f} on the other eval attacks. "
     )
+    for r in unseen:
+        losses = [h["train_loss"] for h in r.get("history", []) if "train_loss" in h]
+        if losses and min(losses) >= UNTRAINED_LOSS:
+            text += (
+                f"{r['variant']} did not learn in its {r['epochs']} epochs (training loss never below "
+                f"{min(losses):.3f}; a two-class guess scores ln 2 = 0.693): its row measures an untrained model, "
+                "not the recipe. "
+            )
     above = sorted(
         {a for r in unseen for a in GRIFFIN_LIM if _attack(r, a) > 0.5}
     )  # ranked more bona fide than bona fide speech
