@@ -198,7 +198,10 @@ display(study.clean_table(clean))
 # again with the package's own training code under a few variants at equal
 # epochs (the release's recipe, the field's RawBoost augmentation
 # {cite}`rawboost`, a wider encoder), always choosing the epoch by LA19 dev,
-# and scores each on every LA19 eval trial as this chapter does. Its record is
+# and scores each on every LA19 eval trial as this chapter does. One variant is
+# the instrument check: the eval attacks of five of the eval speakers join
+# training, and it is scored on the other speakers, so that an attack missed
+# even when seen can be told from one missed for want of examples. Its record is
 # committed with the code; each variant's pooled EER is a row of this chapter's
 # results (table `detector generalisation`).
 

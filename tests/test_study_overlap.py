@@ -489,6 +489,17 @@ def test_the_generalisation_record_as_table_rows_and_sentences(tmp_path) -> None
         {"epoch": 1, "train_loss": 0.695},
         {"epoch": 2, "train_loss": 0.692},
     ]
+    seen = rec["runs"][0] | {"variant": "seen", "seen": True, "best_epoch": 10}
+    rec["runs"].append(
+        seen | {"eval_per_attack_eer": {"A09": 0.05, "A10": 0.1, "A15": 0.12, "A18": 0.08}}
+    )
+    assert "it can see these attacks once it is shown them" in study.generalisation_text(rec)
+    rec["runs"][-1] = seen  # A15 0.60 even when seen, and the best epoch the last
+    assert "in 10 epochs (its best dev epoch the last: still learning), misses" in (
+        study.generalisation_text(rec)
+    )
+    # the seen run is the instrument check, not one of the variants trained on A01-A06
+    assert "every variant (base, rawboost) misses" in study.generalisation_text(rec)
     assert "rawboost did not learn in its 10 epochs (training loss never below 0.692" in (
         study.generalisation_text(rec)
     )

@@ -194,8 +194,14 @@ def generalisation_text(record: dict[str, Any], baseline: dict[str, float] | Non
                 "it can see these attacks once it is shown them, so the miss is one of generalisation from the "
                 "training attacks, not of the architecture. "
                 if np.nanmax([_attack(r, a) for a in GRIFFIN_LIM]) < 0.15
-                else "even when shown them it does not separate them all, so the architecture at this size "
-                "misses what sets them apart. "
+                else f"even when shown them it does not separate them all, so the architecture at this size, in "
+                f"{r['epochs']} epochs"
+                + (
+                    " (its best dev epoch the last: still learning)"
+                    if r["best_epoch"] == r["epochs"]
+                    else ""
+                )
+                + ", misses what sets them apart. "
             )
         )
     return text.strip()
