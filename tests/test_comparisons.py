@@ -30,19 +30,43 @@ def build(tmp_path, monkeypatch) -> Path:
 def test_the_sentence_weighs_ours_against_source_baseline_and_chance(build) -> None:
     write_baseline(build, "embedded", 0.198, (0.177, 0.220))
     text = comparisons.weigh_eer(eer_row(0.31, (0.29, 0.33), source=0.12), "LA19 eval", "embedded")
+    # without a paired difference, the baseline's figure is given and the ranking left open: the two
+    # intervals over the same trials (29-33 against 17.7-22.0, apart) still rank nothing
     assert text == (
         "The source: 12.0 %, on the real data; ours is higher. "
         "The challenge baseline LFCC-GMM (the data chapter, on the same trials): 19.8 % [17.7, 22.0]; "
-        "ours is higher. Chance: 50.0 %; ours is lower."
+        "no paired interval on these trials ranks the two here. Chance: 50.0 %; ours is lower."
     )
     assert "target" not in text
 
 
-def test_the_intervals_decide(build) -> None:
+def paired(value: float, ci: tuple[float, float]) -> ResultRow:
+    return ResultRow(
+        "difference", "CNN minus LFCC-GMM", "LA19 eval", "eer", value, ci95=ci, n_trials=2010
+    )
+
+
+def test_the_paired_difference_ranks_ours_and_the_baseline(build) -> None:
     write_baseline(build, "embedded", 0.198, (0.177, 0.220))
-    text = comparisons.weigh_eer(eer_row(0.21, (0.15, 0.52)), "LA19 eval", "embedded")
-    assert text.count("the intervals cannot tell them apart") == 2  # the baseline's and chance
+    # overlapping intervals (15-52 against 17.7-22.0), yet the paired interval lies below 0: ours is lower
+    text = comparisons.weigh_eer(
+        eer_row(0.21, (0.15, 0.52)), "LA19 eval", "embedded", paired=paired(-0.012, (-0.02, -0.004))
+    )
+    assert (
+        "19.8 % [17.7, 22.0]; ours minus it, paired over the same 2,010 trials: -1.2 points "
+        "[-2.0, -0.4], so ours is lower. Chance: 50.0 %; the intervals cannot tell them apart."
+    ) in text
     assert text.startswith("The source reports no EER for it.")
+    higher = comparisons.weigh_eer(
+        eer_row(0.31, (0.29, 0.33)), "LA19 eval", "embedded", paired=paired(0.11, (0.09, 0.13))
+    )
+    assert "+11.0 points [+9.0, +13.0], so ours is higher." in higher
+    open_ = comparisons.weigh_eer(
+        eer_row(0.2, (0.18, 0.22)), "LA19 eval", "embedded", paired=paired(0.002, (-0.01, 0.014))
+    )
+    assert "so the paired interval includes 0: these trials cannot tell the two apart." in open_
+    with pytest.raises(ValueError, match="needs its ci95"):
+        comparisons.paired_verdict(ResultRow("difference", "x", "LA19 eval", "eer", 0.1))
 
 
 def test_no_baseline_from_another_profile_or_other_trials(build) -> None:
@@ -90,7 +114,25 @@ def test_study_01_key_text_names_no_target(build) -> None:
     text = study.key_text(rows, "embedded")
     assert "target" not in text
     assert "EER 31.0 % ± 1.7 over 3 seeds (95 % CI 29.0-33.0 %) on LA19 eval." in text
-    assert "19.8 % [17.7, 22.0]; ours is higher. Chance: 50.0 %; ours is lower." in text
+    assert "19.8 % [17.7, 22.0]; no paired interval on these trials ranks the two here." in text
+    rows.append(
+        ResultRow(
+            "difference",
+            "CNN minus LFCC-GMM",
+            "LA19 eval",
+            "eer",
+            0.112,
+            0.017,
+            3,
+            (0.09, 0.13),
+            2010,
+        )
+    )
+    text = study.key_text(rows, "embedded")
+    assert (
+        "ours minus it, paired over the same 2,010 trials: +11.2 points [+9.0, +13.0], so ours is higher."
+        in text
+    )
     assert (
         "**ResNet50**: EER 45.0 %" in text and "above the CNN" not in text
     )  # read from the paired difference, not intervals

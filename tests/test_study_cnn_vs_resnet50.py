@@ -380,3 +380,38 @@ def test_save_tables_writes_both_tables_as_one_csv(build_dir) -> None:
     back = pd.read_csv(path, keep_default_na=False, dtype=str)
     assert back["model"].tolist() == ["CNN", "ASV CNN"]
     assert back["this book"].tolist() == ["0.30", "0.10"]
+
+
+def test_cnn_minus_the_lfcc_gmm_is_paired_on_the_same_trials() -> None:
+    # 4 genuine (label 0) then 4 spoofed trials; the score is logit0 - logit1 (logit1 = 0)
+    labels = np.r_[np.zeros(4, int), np.ones(4, int)]
+    perfect = np.r_[3.0, 2.0, 1.0, 0.2, -0.5, -1.0, -2.0, -3.0]  # EER 0
+    # one spoof (0.5) above one genuine trial (0.2): between them 1 of 4 rejected and 1 of 4 accepted, EER 0.25
+    crossed = np.r_[3.0, 2.0, 1.0, 0.2, 0.5, -1.0, -2.0, -3.0]
+    runs = [
+        _run(s, {"LA eval": Predictions(np.c_[x, np.zeros(8)], labels)})
+        for s, x in ((0, perfect), (1, crossed))
+    ]
+    gmm = np.r_[0.2, 3.0, 2.0, 1.0, -1.0, -2.0, 0.5, -3.0]  # the same 0.25 case, in another order
+    row = study.baseline_difference_row(runs, gmm, reps=200)
+    assert row.key() == ("difference", "CNN minus LFCC-GMM", "LA19 eval", "eer")
+    # mean CNN EER (0 + 0.25) / 2 minus the baseline's 0.25; per seed: -0.25 and 0
+    assert row.value == pytest.approx(-0.125)
+    assert row.n_seeds == 2 and row.std == pytest.approx(0.125 * np.sqrt(2))  # ddof 1 and row.n_trials == 8
+    assert row.ci95[0] <= row.value <= row.ci95[1]
+    with pytest.raises(ValueError, match="7 LFCC-GMM scores for 8 LA19 eval trials"):
+        study.baseline_difference_row(runs, gmm[:7])
+
+
+def test_the_baseline_scores_are_looked_up_by_trial() -> None:
+    from asvnb.studies import corpus_audit
+
+    audit = {"scores": {"LA19 eval": {"utt": ["a", "b", "c"], "score": [1.0, 2.0, 3.0]}}}
+    got = corpus_audit.lfcc_gmm_scores(audit, "LA19 eval", ["c", "a"], "/corpus")
+    assert got.tolist() == [3.0, 1.0]
+    with pytest.raises(
+        ValueError, match=r"trial d has no LFCC-GMM score in the audit of /corpus \(1 of 2"
+    ):
+        corpus_audit.lfcc_gmm_scores(audit, "LA19 eval", ["a", "d"], "/corpus")
+    with pytest.raises(ValueError, match="no per-trial LFCC-GMM scores of 'LA21 eval'"):
+        corpus_audit.lfcc_gmm_scores(audit, "LA21 eval", ["a"], "/corpus")

@@ -93,9 +93,21 @@ def _verdict(ours: ResultRow, value: float, ci95: tuple[float, float] | None = N
     return "the intervals cannot tell them apart" if v == "not distinguishable" else f"ours is {v}"
 
 
-def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = None) -> str:
+def weigh_eer(
+    ours: ResultRow,
+    data: str,
+    profile: str,
+    source: float | None = None,
+    paired: ResultRow | None = None,
+) -> str:
     """Sentences that set an EER beside the source's figure, the challenge baseline on the same trials and
-    chance, each comparison decided by the 95 % intervals (ours is ``ours.ci95``)."""
+    chance (ours is ``ours.ci95``).
+
+    Against the baseline scored on the same trials, ``paired`` (ours minus the baseline, with its paired
+    interval) decides; without it the sentence gives the baseline's figure and leaves the ranking open, since
+    two intervals over the same trials do not rank the systems. A published figure (the full profile) and
+    chance are points without per-trial scores: our interval decides.
+    """
     source = ours.source if source is None else source
     out = []
     if source is not None:
@@ -109,10 +121,20 @@ def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = N
             f"The challenge baseline {BASELINE} scores whole LA eval utterances, not these trials (the "
             "leaderboard scores every detector on those)."
         )
+    elif base is not None and base.ci95 is None:  # published: a point
+        out.append(
+            f"The challenge baseline {BASELINE} ({base.origin}): {pct(base.eer)}; "
+            f"{_verdict(ours, base.eer)}."
+        )
     elif base is not None:
         out.append(
             f"The challenge baseline {BASELINE} ({base.origin}): {pct(base.eer, base.ci95)}; "
-            f"{_verdict(ours, base.eer, base.ci95)}."
+            + (
+                paired_verdict(paired)
+                if paired is not None
+                else "no paired interval on these trials ranks the two here"
+            )
+            + "."
         )
     elif (other := baseline_row(data, profile)) is not None:
         out.append(
@@ -126,6 +148,24 @@ def weigh_eer(ours: ResultRow, data: str, profile: str, source: float | None = N
         )
     out.append(f"Chance: {pct(CHANCE_EER)}; {_verdict(ours, CHANCE_EER)}.")
     return " ".join(out)
+
+
+def paired_verdict(d: ResultRow) -> str:
+    """What a paired difference "ours minus the baseline" (EER) says, from its 95 % interval alone."""
+    if d.ci95 is None:
+        raise ValueError(f"{d.system}: a paired difference needs its ci95")
+    lo, hi = d.ci95
+    said = (
+        "ours is lower"
+        if hi < 0
+        else "ours is higher"
+        if lo > 0
+        else "the paired interval includes 0: these trials cannot tell the two apart"
+    )
+    return (
+        f"ours minus it, paired over the same {d.n_trials:,} trials: {100 * d.value:+.1f} points "
+        f"[{100 * lo:+.1f}, {100 * hi:+.1f}], so {said}"
+    )
 
 
 def ordering(ci95: tuple[float, float] | None, source_sign: int) -> str:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from asvnb.leaderboard.scores import MAC_SECONDS, Entry, Scored, SetScores, TrialSet
 from asvnb.studies import corpus_audit
 
@@ -48,18 +46,10 @@ def baseline_scored(
     if not (root / "MANIFEST.json").is_file():
         return []
     audit = corpus_audit.run_audit(root, progress=progress)
-    if "scores" not in audit:
-        raise ValueError(f"{root}: the audit's cache holds no per-trial scores; run it again")
     got = {}
     for name, ts in sets.items():
-        by_utt = dict(zip(audit["scores"][name]["utt"], audit["scores"][name]["score"]))
-        missing = [u for u in ts.utts if u not in by_utt]
-        if missing:
-            raise ValueError(
-                f"{name}: trial {missing[0]} has no LFCC-GMM score in the audit of {root}"
-            )
         got[name] = SetScores(
-            np.array([by_utt[u] for u in ts.utts]),
+            corpus_audit.lfcc_gmm_scores(audit, name, ts.utts, root),
             float(audit["scores"][name]["audio_seconds"]),
             float(audit["scores"][name]["wall_seconds"]),
         )

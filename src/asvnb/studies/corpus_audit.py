@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -346,6 +347,24 @@ def run_audit(
     }
     files.write_json(cache, out)
     return out
+
+
+def lfcc_gmm_scores(audit: dict, data: str, utts: Sequence[str], root: str | Path) -> np.ndarray:
+    """The audit's LFCC-GMM scores (bona fide high) of the trials ``utts`` of ``data`` ("LA19 dev", "LA19 eval",
+    "LA21 eval"), in that order: a detector scored on any subset of those trials is paired with the baseline
+    trial by trial. A trial the audit did not score is an error naming it and the corpus ``root``."""
+    if data not in audit.get("scores", {}):
+        raise ValueError(
+            f"{root}: the audit's cache holds no per-trial LFCC-GMM scores of {data!r}; run it again"
+        )
+    by_utt = dict(zip(audit["scores"][data]["utt"], audit["scores"][data]["score"]))
+    missing = [u for u in utts if u not in by_utt]
+    if missing:
+        raise ValueError(
+            f"{data}: trial {missing[0]} has no LFCC-GMM score in the audit of {root} "
+            f"({len(missing)} of {len(utts)} missing)"
+        )
+    return np.array([by_utt[u] for u in utts], dtype=float)
 
 
 def audit_rows(audit: dict) -> list[ResultRow]:

@@ -22,6 +22,7 @@ from asvnb.studies.cnn_vs_resnet50.countermeasures import (
     attack_groups,
     attack_table,
     attack_text,
+    baseline_scores,
     cm_image_sets,
     cm_images,
     cost_table,
@@ -48,8 +49,10 @@ from asvnb.studies.cnn_vs_resnet50.settings import (
     setup_notes,
 )
 from asvnb.studies.cnn_vs_resnet50.tables import (
+    BASELINE_DIFFERENCE,
     NO_CV,
     SHORTCUT_DIFFERENCE,
+    baseline_difference_row,
     comparison_tables,
     cv_vs_la_bonafide,
     key_rows,
@@ -79,6 +82,9 @@ from asvnb.studies.cnn_vs_resnet50.verification import (
 )
 
 __all__ = [
+    "BASELINE_DIFFERENCE",
+    "baseline_difference_row",
+    "baseline_scores",
     "NO_CV",
     "SHORTCUT_DIFFERENCE",
     "shortcut_difference_row",

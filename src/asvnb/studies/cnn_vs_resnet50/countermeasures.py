@@ -239,6 +239,16 @@ def add_attack_splits(runs: dict[str, list[SeedRun]], groups: dict[str, set[str]
 BASELINE = "LFCC-GMM (data chapter)"
 
 
+def baseline_scores(cfg: CnnVsResnet50Config, runs: list[SeedRun]) -> np.ndarray | None:
+    """The data chapter's LFCC-GMM scores of the LA eval trials ``runs`` were scored on, in their order (the
+    paired comparison's other side); None off the generated corpora, where no per-trial baseline exists."""
+    if not config.generated(cfg.profile):
+        return None
+    audit = corpus_audit.run_audit(cfg.paths.data, progress=False)
+    ids = runs[0].predictions["LA eval"].ids
+    return corpus_audit.lfcc_gmm_scores(audit, "LA19 eval", ids, cfg.paths.data)
+
+
 def attack_table(
     cfg: CnnVsResnet50Config, runs: dict[str, list[SeedRun]], splits: list[str]
 ) -> pd.DataFrame:

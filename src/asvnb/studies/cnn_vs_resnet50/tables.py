@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from asvnb import comparisons, metrics, report
 from asvnb.data.asvspoof import ASVScores
 from asvnb.report import ComparisonRow
-from asvnb.results import ResultRow, paired_difference
+from asvnb.results import ResultRow, eer_stat, paired_difference
 from asvnb.studies.cnn_vs_resnet50.settings import (
     GENUINE,
     SOURCE_NOTES,
@@ -263,6 +263,30 @@ def shortcut_text(rows: list[ResultRow]) -> str:
 # ----------------------------------------------------------------------------- key figures
 
 
+BASELINE_DIFFERENCE = "CNN minus LFCC-GMM"
+
+
+def baseline_difference_row(cnn: list[SeedRun], gmm: np.ndarray, reps: int = 1000) -> ResultRow:
+    """The CNN minus the data chapter's LFCC-GMM, EER on the same LA19 eval trials: mean over the CNN's seeds,
+    paired 95 % bootstrap interval over trials (``gmm``: the baseline's scores of those trials, in order)."""
+    preds = [r.predictions["LA eval"] for r in cnn]
+    bona = preds[0].labels == TASK.bonafide
+    if len(gmm) != len(bona):
+        raise ValueError(f"{len(gmm)} LFCC-GMM scores for {len(bona)} LA19 eval trials")
+    # the baseline is one deterministic model: each seed's difference is that seed's EER minus its EER
+    d = paired_difference(
+        [eer_stat(p.scores(TASK.bonafide), bona) for p in preds],
+        [eer_stat(gmm, bona)] * len(preds),
+        len(bona),
+        strata=bona.astype(int),
+        reps=reps,
+    )
+    note = "the data chapter's LFCC-GMM scored on the same trials; paired bootstrap over trials"
+    return ResultRow(
+        "difference", BASELINE_DIFFERENCE, "LA19 eval", "eer", n_trials=len(bona), note=note, **d
+    )
+
+
 def result_rows(
     runs: dict[str, list[SeedRun]],
     corpus_asv: ASVScores,
@@ -270,13 +294,15 @@ def result_rows(
     no_cv: list[SeedRun] | None = None,
     reps: int = 1000,
     attack_splits: list[str] | None = None,
+    gmm: np.ndarray | None = None,
 ) -> list[ResultRow]:
     """The study's results rows: mean +- std over seeds with 95 % bootstrap intervals over trials.
 
     ``corpus_asv``: the corpus's ASV scores (the t-DCF's ASV, as in the LA
     layout); ``own_asv``: our CNN verifier's LA eval scores, one per seed (its
     own t-DCF row); ``no_cv``: the CNN trained without Common Voice;
-    ``attack_splits``: the ``add_attack_splits`` names, one EER row each per CM.
+    ``attack_splits``: the ``add_attack_splits`` names, one EER row each per CM; ``gmm``: the data chapter's
+    LFCC-GMM scores of the LA19 eval trials (:func:`baseline_scores`), for the CNN's paired difference.
     """
     rows = []
     for name, rs in runs.items():
@@ -309,6 +335,8 @@ def result_rows(
             note = "the group's spoofs and every bona fide trial"
             rows.append(seed_row("cm", name, data, rs, split, "eer", TASK, reps=reps, note=note))
     cnn = runs["CNN"]
+    if gmm is not None:
+        rows.append(baseline_difference_row(cnn, gmm, reps))
     if "ResNet50" in runs:
         rows.append(
             difference_row(
@@ -358,9 +386,10 @@ def key_rows(
     cv_asv: list[ASVScores],
     no_cv: list[SeedRun] | None = None,
     attack_splits: list[str] | None = None,
+    gmm: np.ndarray | None = None,
 ) -> list[ResultRow]:
     """Every row the notebook writes: :func:`result_rows` and the verifiers' EERs (:func:`asv_rows`)."""
-    rows = result_rows(runs, corpus_asv, la_asv, no_cv, attack_splits=attack_splits)
+    rows = result_rows(runs, corpus_asv, la_asv, no_cv, attack_splits=attack_splits, gmm=gmm)
     return rows + asv_rows(
         {
             ("CNN speaker verifier", "LA19 eval"): la_asv,
@@ -376,8 +405,9 @@ def la_eval_frame(rows: list[ResultRow]) -> pd.DataFrame:
 
 
 def key_text(rows: list[ResultRow], profile: str) -> str:
-    """The key figures in two bullets: the CNN's EER beside the source, the challenge baseline on the same trials
-    and chance (:func:`asvnb.comparisons.weigh_eer`), then ResNet50 against the CNN, by their intervals."""
+    """The key figures in bullets: the CNN's EER beside the source, the challenge baseline (by the paired
+    difference on the same trials) and chance (:func:`asvnb.comparisons.weigh_eer`), then ResNet50 and the
+    paired difference CNN minus ResNet50."""
     cnn_eer, cnn_f1w = (
         find_row(rows, "cm", "CNN", "LA19 eval", "eer"),
         find_row(rows, "cm", "CNN", "LA19 eval", "f1_weighted"),
@@ -389,7 +419,19 @@ def key_text(rows: list[ResultRow], profile: str) -> str:
     return (
         f"- **CNN**: EER {100 * cnn_eer.value:.1f} % {cnn_eer.spread(100, 1)} over {cnn_eer.n_seeds} seeds "
         f"(95 % CI {100 * cnn_eer.ci95[0]:.1f}-{100 * cnn_eer.ci95[1]:.1f} %) on LA19 eval. "
-        + comparisons.weigh_eer(cnn_eer, "LA19 eval", profile)
+        + comparisons.weigh_eer(
+            cnn_eer,
+            "LA19 eval",
+            profile,
+            paired=next(
+                (
+                    r
+                    for r in rows
+                    if r.key() == ("difference", BASELINE_DIFFERENCE, "LA19 eval", "eer")
+                ),
+                None,
+            ),
+        )
         + f" Weighted F1 {cnn_f1w.value:.3f} (CI {cnn_f1w.ci95[0]:.3f}-{cnn_f1w.ci95[1]:.3f}; the source: 0.708). "
         f"min t-DCF with the corpus ASV {tdcf.value:.3f} (CI {tdcf.ci95[0]:.3f}-{tdcf.ci95[1]:.3f}).\n"
         f"- **ResNet50**: EER {100 * r50_eer.value:.1f} % {r50_eer.spread(100, 1)} "

@@ -327,13 +327,7 @@ def baseline_difference_rows(
         ours = [getattr(r, attr)["G GE2E+NLL"] for r in runs if "G GE2E+NLL" in getattr(r, attr)]
         if not ours:
             continue
-        by_utt = dict(zip(audit["scores"][name]["utt"], audit["scores"][name]["score"]))
-        missing = [t.utt for t in trials if t.utt not in by_utt]
-        if missing:
-            raise ValueError(
-                f"{name}: trial {missing[0]} has no LFCC-GMM score in the audit of {root}"
-            )
-        gmm = np.array([by_utt[t.utt] for t in trials], dtype=float)
+        gmm = corpus_audit.lfcc_gmm_scores(audit, name, [t.utt for t in trials], root)
         # the baseline is one deterministic model: each seed's difference is that seed's EER minus its EER
         rows.append(
             _eer_difference(
