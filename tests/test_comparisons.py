@@ -85,6 +85,24 @@ def test_no_baseline_from_another_profile_or_other_trials(build) -> None:
         in text
     )
     assert "not these 1801" in text and "ours is" not in text.split("Chance")[0]
+    # the baseline scored on the subset itself (its per-trial scores) ranks the two: the paired row decides
+    sub = ResultRow(
+        "difference",
+        "x minus LFCC-GMM",
+        "LA19 eval",
+        "eer",
+        -0.05,
+        ci95=(-0.08, -0.02),
+        n_trials=1801,
+    )
+    text = comparisons.weigh_eer(
+        eer_row(0.2, (0.1, 0.3), n=1801), "LA19 eval", "embedded", paired=sub
+    )
+    assert (
+        "not these 1801; scored on these trials, ours minus it, paired over the same 1,801 trials"
+        in text
+    )
+    assert "[-8.0, -2.0], so ours is lower." in text
 
 
 def test_the_full_profile_takes_the_published_baseline(build) -> None:

@@ -397,7 +397,9 @@ def test_cnn_minus_the_lfcc_gmm_is_paired_on_the_same_trials() -> None:
     assert row.key() == ("difference", "CNN minus LFCC-GMM", "LA19 eval", "eer")
     # mean CNN EER (0 + 0.25) / 2 minus the baseline's 0.25; per seed: -0.25 and 0
     assert row.value == pytest.approx(-0.125)
-    assert row.n_seeds == 2 and row.std == pytest.approx(0.125 * np.sqrt(2))  # ddof 1 and row.n_trials == 8
+    assert row.n_seeds == 2 and row.std == pytest.approx(
+        0.125 * np.sqrt(2)
+    )  # ddof 1 and row.n_trials == 8
     assert row.ci95[0] <= row.value <= row.ci95[1]
     with pytest.raises(ValueError, match="7 LFCC-GMM scores for 8 LA19 eval trials"):
         study.baseline_difference_row(runs, gmm[:7])

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 from replicas import write_la2019_cm, write_la2021_eval
 
-from asvnb import report
+from asvnb import comparisons, report
 from asvnb.models.resnetse import ADVERSARIAL_CLASS, ResNetSE
 from asvnb.studies import ge2e_aeg_kd as study
 from asvnb.train.adversarial import AdversarialSet
@@ -772,7 +772,7 @@ def test_the_teacher_minus_the_baseline_on_the_same_trials(tmp_path, monkeypatch
     from asvnb import metrics
     from asvnb.data.asvspoof import CMTrial
     from asvnb.studies import corpus_audit
-    from asvnb.studies.ge2e_aeg_kd import conclusions, rows
+    from asvnb.studies.ge2e_aeg_kd import rows
 
     (tmp_path / "MANIFEST.json").write_text("{}")
     keys = ["bonafide"] * 4 + ["spoof"] * 4
@@ -822,8 +822,9 @@ def test_the_teacher_minus_the_baseline_on_the_same_trials(tmp_path, monkeypatch
     assert (
         ours[1] == 0.0 and expected < 0
     )  # the GMM's four bona fide and spoof overlap; seed 1 separates them
-    text = " ".join(conclusions.baseline_claims(got))
-    assert "on the same 8 LA21 eval trials" in text and f"{100 * expected:+.1f} points" in text
+    # the chapter ranks the teacher and the baseline by this row, never by their two intervals
+    text = comparisons.paired_verdict(got[0])
+    assert "paired over the same 8 trials" in text and f"{100 * expected:+.1f} points" in text
     # a trial the audit did not score is an error naming it
     data.eval_trials = [*trials, CMTrial("LA_0001", "unscored", "A07", "spoof")]
     with pytest.raises(ValueError, match="unscored has no LFCC-GMM score"):

@@ -139,7 +139,12 @@ def weigh_eer(
     elif (other := baseline_row(data, profile)) is not None:
         out.append(
             f"The data chapter's {BASELINE} figure, {pct(other.value, other.ci95)}, pools {other.n_trials} "
-            f"{data} trials, not these {ours.n_trials}: the two are not set side by side here."
+            f"{data} trials, not these {ours.n_trials}"
+            + (
+                f"; scored on these trials, {paired_verdict(paired)}."
+                if paired is not None
+                else ": the two are not set side by side here."
+            )
         )
     else:
         out.append(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from asvnb import comparisons
 from asvnb.results import ResultRow
+from asvnb.studies.ge2e_aeg_kd.rows import BASELINE_DIFFERENCE
 from asvnb.studies.ge2e_aeg_kd.settings import GE2EAEGKDConfig
 
 
@@ -75,24 +76,11 @@ def difference_claims(rows: Sequence[ResultRow]) -> list[str]:
     return out
 
 
-def baseline_claims(rows: Sequence[ResultRow]) -> list[str]:
-    """Whether the teacher beats the challenge baseline on the same trials, read from the paired difference."""
-    out = []
-    for r in rows:
-        if r.table != "difference" or not r.system.endswith("minus LFCC-GMM") or r.ci95 is None:
-            continue
-        lo, hi = r.ci95
-        says = (
-            "it beats the baseline"
-            if hi < 0
-            else ("the baseline beats it" if lo > 0 else "the interval cannot tell them apart")
-        )
-        out.append(
-            f"Against the challenge baseline LFCC-GMM on the same {r.n_trials} {r.data} trials, the teacher's "
-            f"EER differs by {100 * r.value:+.1f} points, paired 95% interval [{100 * lo:+.1f}, {100 * hi:+.1f}] "
-            f"over {r.n_seeds} seed{'s' if r.n_seeds > 1 else ''}: {says}."
-        )
-    return out
+def _baseline(rows: Sequence[ResultRow], data: str) -> ResultRow | None:
+    # the teacher minus the LFCC-GMM on the same trials: the row weigh_eer ranks the two by
+    return next(
+        (r for r in rows if r.key() == ("difference", BASELINE_DIFFERENCE, data, "eer")), None
+    )
 
 
 def claims(rows: Sequence[ResultRow], cfg: GE2EAEGKDConfig) -> str:
@@ -103,15 +91,18 @@ def claims(rows: Sequence[ResultRow], cfg: GE2EAEGKDConfig) -> str:
     if ge2e is not None:
         out.append(
             f"The teacher G-ResNetSE, GE2E + NLL reaches an EER of {_pct(ge2e)} on the 2021 LA eval trials. "
-            + comparisons.weigh_eer(ge2e, "LA21 eval", cfg.profile)
+            + comparisons.weigh_eer(
+                ge2e, "LA21 eval", cfg.profile, paired=_baseline(rows, "LA21 eval")
+            )
         )
     la19 = _find(rows, "1", "G-ResNetSE, GE2E+NLL", "LA19 eval", "eer")
     if la19 is not None:
         out.append(
             f"On the 2019 LA eval trials (unseen attacks, no codecs) it reaches {_pct(la19)}. "
-            + comparisons.weigh_eer(la19, "LA19 eval", cfg.profile, source=None)
+            + comparisons.weigh_eer(
+                la19, "LA19 eval", cfg.profile, source=None, paired=_baseline(rows, "LA19 eval")
+            )
         )
-    out += baseline_claims(rows)
     before = _find(rows, "ge2e", "G-ResNetSE, initial", "LA19 dev bona fide", "speaker_eer")
     after = _find(rows, "ge2e", "G-ResNetSE, GE2E", "LA19 dev bona fide", "speaker_eer")
     if before is not None and after is not None:
