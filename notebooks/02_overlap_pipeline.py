@@ -187,6 +187,10 @@ study.describe_wavlm(
     cfg, det_dir, "WavLM pre-trained"
 )  # a card (LA19 dev threshold) for asvnb score and the leaderboard
 display(study.clean_table(clean))
+# against the challenge baseline on the same trials, ranked by the paired interval of the difference
+gmm = study.clean_baseline_scores(cfg, clean)  # the data chapter's LFCC-GMM (None on the real data)
+clean_vs_gmm = [study.clean_baseline_row(clean, gmm)] if gmm is not None else []
+display(Markdown(study.clean_text(clean, clean_vs_gmm[0] if clean_vs_gmm else None, profile)))
 
 # %% [markdown]
 # ### Why the detector misses the Griffin-Lim attacks
@@ -360,7 +364,7 @@ diff_rows = study.difference_rows(clean, pre, list(post.values()), eval_utts)
 quality = study.load_stream_quality() if profile == "embedded" else None
 quality_rows = study.stream_quality_rows(quality) if quality else []
 quality_rows += study.generalisation_rows(generalisation) if generalisation else []
-results.write_results(study.STUDY, profile, key_rows + diff_rows + quality_rows, fp)
+results.write_results(study.STUDY, profile, key_rows + diff_rows + clean_vs_gmm + quality_rows, fp)
 display(Markdown(study.ordering_sentence(key_rows)))
 study.key_rows_table(key_rows + diff_rows)
 

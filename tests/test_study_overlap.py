@@ -508,3 +508,36 @@ def test_the_generalisation_record_as_table_rows_and_sentences(tmp_path) -> None
     path.write_text(json.dumps(rec))
     with pytest.raises(ValueError, match="'dev_eer' in every run"):
         study.load_generalisation(path)
+
+
+def test_the_clean_detector_is_ranked_against_the_lfcc_gmm_by_the_paired_difference(
+    tmp_path, monkeypatch
+) -> None:
+    from asvnb import comparisons, results
+    from asvnb.results import ResultRow
+
+    # labels 0 bona fide, 1 spoof; the detector separates them (EER 0); the baseline lets one spoof (0.5)
+    # above one bona fide trial (0.2): between them 1 of 4 rejected and 1 of 4 accepted, EER 0.25
+    labels = np.r_[np.zeros(4, int), np.ones(4, int)]
+    scores = np.r_[3.0, 2.0, 1.0, 0.2, -0.5, -1.0, -2.0, -3.0]
+    clean = {"scores": scores, "labels": labels, "eer": 0.0}
+    gmm = np.r_[3.0, 2.0, 1.0, 0.2, 0.5, -1.0, -2.0, -3.0]
+    row = study.clean_baseline_row(clean, gmm, reps=200)
+    assert row.key() == ("difference", "clean minus LFCC-GMM", "LA19 eval", "eer")
+    assert row.value == pytest.approx(-0.25) and row.n_trials == 8 and row.n_seeds == 1
+    assert row.ci95[0] <= -0.25 <= row.ci95[1] <= 0
+    with pytest.raises(ValueError, match="3 LFCC-GMM scores for 8 clean LA19 eval trials"):
+        study.clean_baseline_row(clean, gmm[:3])
+    # the sentence reads the paired row, with the data chapter's figure on the same 8 trials beside it
+    monkeypatch.setenv("ASVNB_BUILD", str(tmp_path))
+    base = ResultRow("baseline", "lfcc_gmm", "LA19 eval", "eer", 0.25, ci95=(0.0, 0.5), n_trials=8)
+    results.write_results(comparisons.DATA_CHAPTER, "embedded", [base], {"git_commit": "x"})
+    paired = ResultRow(
+        "difference", study.CLEAN_BASELINE, "LA19 eval", "eer", -0.25, ci95=(-0.5, -0.1), n_trials=8
+    )
+    text = study.clean_text(clean, paired, "embedded")
+    assert text.startswith("The detector alone: EER 0.0 % [0.0, 0.0] on 8 clean LA19 eval trials.")
+    assert (
+        "25.0 % [0.0, 50.0]; ours minus it, paired over the same 8 trials: -25.0 points [-50.0, -10.0], so ours is lower."
+        in text
+    )

@@ -27,6 +27,7 @@ from asvnb.studies.overlap_pipeline.detector_generalisation import (
 )
 from asvnb.studies.overlap_pipeline.evaluation import (
     Pretrained,
+    clean_baseline_scores,
     clean_eval,
     describe_wavlm,
     la,
@@ -71,9 +72,13 @@ from asvnb.studies.overlap_pipeline.stream_quality import (
     stream_quality_text,
 )
 from asvnb.studies.overlap_pipeline.tables import (
+    CLEAN_BASELINE,
     SOURCE,
     STREAM_METRICS,
+    clean_baseline_row,
+    clean_row,
     clean_table,
+    clean_text,
     comparison_rows,
     det_systems,
     difference_rows,
@@ -101,7 +106,12 @@ __all__ = [
     "PipelineResult",
     "Pretrained",
     "StreamCache",
+    "CLEAN_BASELINE",
+    "clean_baseline_row",
+    "clean_baseline_scores",
     "clean_eval",
+    "clean_row",
+    "clean_text",
     "clean_table",
     "difference_rows",
     "difference_sentences",

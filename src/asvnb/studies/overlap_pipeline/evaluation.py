@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from asvnb import audio, metrics
+from asvnb import audio, config, metrics
 from asvnb.data import balanced_subset, mixtures
 from asvnb.data.asvspoof import LA2019, SPOOF
 from asvnb.models import separation, wavlm
 from asvnb.results import bootstrap_ci
+from asvnb.studies import corpus_audit
 from asvnb.studies.overlap_pipeline.separate_and_score import (
     PipelineResult,
     StreamCache,
@@ -114,6 +115,15 @@ def clean_eval(cfg: OverlapConfig, fe: Any, model: nn.Module) -> dict:
         t.utt for t in balanced_subset(la(cfg, "eval").trials, cfg.max_items, lambda t: t.key)
     ]
     return rep
+
+
+def clean_baseline_scores(cfg: OverlapConfig, clean: dict) -> np.ndarray | None:
+    """The data chapter's LFCC-GMM scores of the clean LA eval trials :func:`clean_eval` scored, in its order
+    (the paired comparison's other side); None off the generated corpora, where no per-trial baseline exists."""
+    if not config.generated(cfg.profile):
+        return None
+    audit = corpus_audit.run_audit(cfg.paths.data, progress=False)
+    return corpus_audit.lfcc_gmm_scores(audit, "LA19 eval", clean["utts"], cfg.paths.data)
 
 
 def describe_wavlm(

@@ -5,11 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asvnb import report
+from asvnb import comparisons, report
 from asvnb.data import mixtures
 from asvnb.metrics import eer
 from asvnb.models import separation
-from asvnb.results import ResultRow, Stat, bootstrap_ci, eer_ci, over_seeds, paired_difference
+from asvnb.results import (
+    ResultRow,
+    Stat,
+    bootstrap_ci,
+    eer_ci,
+    eer_stat,
+    over_seeds,
+    paired_difference,
+)
 from asvnb.studies.overlap_pipeline.evaluation import Pretrained, stream_eer_ci
 from asvnb.studies.overlap_pipeline.separate_and_score import PipelineResult
 from asvnb.train import TrainResult
@@ -280,6 +288,50 @@ def results_table(
     return report.comparison_table(comparison_rows(clean, si, pre, ft, post), profile)
 
 
+CLEAN_BASELINE = "clean minus LFCC-GMM"
+
+
+def clean_row(clean: dict) -> ResultRow:
+    """The detector alone on clean LA19 eval: its EER with a 95 % bootstrap interval, beside the source's."""
+    s, y = clean["scores"], clean["labels"]
+    return ResultRow(
+        "detector",
+        "clean",
+        "LA19 eval",
+        "eer",
+        clean["eer"],
+        ci95=eer_ci(s[y == 0], s[y == 1]),
+        n_trials=int(len(y)),
+        source=0.0157,
+        note="the source's chapters 6-7 say 1.15 %",
+    )
+
+
+def clean_baseline_row(clean: dict, gmm: np.ndarray, reps: int = 1000) -> ResultRow:
+    """The clean detector minus the data chapter's LFCC-GMM, EER on the same LA19 eval trials, with its paired
+    95 % bootstrap interval over trials (``gmm``: the baseline's scores of those trials, in order)."""
+    s, bona = clean["scores"], clean["labels"] == 0
+    if len(gmm) != len(bona):
+        raise ValueError(f"{len(gmm)} LFCC-GMM scores for {len(bona)} clean LA19 eval trials")
+    d = paired_difference(
+        [eer_stat(s, bona)], [eer_stat(gmm, bona)], len(bona), strata=bona.astype(int), reps=reps
+    )
+    note = "the data chapter's LFCC-GMM scored on the same trials; paired bootstrap over trials"
+    return ResultRow(
+        "difference", CLEAN_BASELINE, "LA19 eval", "eer", n_trials=len(bona), note=note, **d
+    )
+
+
+def clean_text(clean: dict, paired: ResultRow | None, profile: str) -> str:
+    """The clean detector's EER weighed against the source, the challenge baseline (by ``paired``, the
+    difference on the same trials) and chance (:func:`asvnb.comparisons.weigh_eer`)."""
+    row = clean_row(clean)
+    return (
+        f"The detector alone: EER {comparisons.pct(row.value, row.ci95)} on {row.n_trials:,} clean LA19 eval "
+        "trials. " + comparisons.weigh_eer(row, "LA19 eval", profile, paired=paired)
+    )
+
+
 def result_rows(
     clean: dict,
     si_values: dict[str, np.ndarray],
@@ -293,20 +345,7 @@ def result_rows(
     pre, controls = pretrained.results, pretrained.controls
     label_matched = pretrained.label_matched
     data = "LA19 eval mixtures"
-    s, y = clean["scores"], clean["labels"]
-    rows = [
-        ResultRow(
-            "detector",
-            "clean",
-            "LA19 eval",
-            "eer",
-            clean["eer"],
-            ci95=eer_ci(s[y == 0], s[y == 1]),
-            n_trials=int(len(y)),
-            source=0.0157,
-            note="the source's chapters 6-7 say 1.15 %",
-        )
-    ]
+    rows = [clean_row(clean)]
     for name, v in si_values.items():
         rows.append(
             ResultRow(
