@@ -54,11 +54,11 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
     # session 12: both choose their epoch from the second half (skip_validation 0.5); the ASV CNN, at its
-    # default, keeps its name
+    # default, keeps its name; session 13: the CNN trains 24 epochs of batches of 96
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-72fc0db91d",
+        "CNN": "CNN-baf3476e33",
         "ResNet50": "ResNet50-9810ce4f5e",
-        "CNN-noCV": "CNN-noCV-3cd3996835",
+        "CNN-noCV": "CNN-noCV-599a581ad1",
         "ASV_CNN": "ASV_CNN-b333d30fa4",
     }
     assert all(v.name == "seed0" for v in folders.values())

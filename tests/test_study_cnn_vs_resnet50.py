@@ -205,7 +205,7 @@ def test_source_figures_keep_both_cnn_rows_and_models_are_named() -> None:
         and src.profile == "full"
         and src.sizes == full.sizes
     )
-    assert {k: s.epochs for k, s in cfg.setups.items()} == {"CNN": 16, "ResNet50": 8, "ASV CNN": 20}
+    assert {k: s.epochs for k, s in cfg.setups.items()} == {"CNN": 24, "ResNet50": 8, "ASV CNN": 20}
     assert torch.nn.Module in type(cfg.model("CNN")[0](**cfg.model("CNN")[1])).__mro__
     with pytest.raises(ValueError, match="unknown model 'VGG'"):
         cfg.model("VGG")
@@ -417,3 +417,19 @@ def test_the_baseline_scores_are_looked_up_by_trial() -> None:
         corpus_audit.lfcc_gmm_scores(audit, "LA19 eval", ["a", "d"], "/corpus")
     with pytest.raises(ValueError, match="no per-trial LFCC-GMM scores of 'LA21 eval'"):
         corpus_audit.lfcc_gmm_scores(audit, "LA21 eval", ["a"], "/corpus")
+
+
+def test_the_setup_notes_say_how_many_seeds_train_the_control() -> None:
+    cfg = study.CnnVsResnet50Config.for_profile("embedded", data_root="/nonexistent")
+    notes = study.setup_notes(cfg)
+    assert cfg.control_seeds == 1 and cfg.control_seeds_of([0, 1, 2]) == [0]
+    assert notes["CNN without Common Voice"] == "the CNN's settings, on the first seed"
+    assert (
+        notes["CNN"].startswith("24 epochs")
+        and "best epoch chosen from epoch 13 on" in notes["CNN"]
+    )
+    two = study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", control_seeds=2)
+    assert (
+        study.setup_notes(two)["CNN without Common Voice"]
+        == "the CNN's settings, on the first 2 seeds"
+    )

@@ -149,7 +149,7 @@ def setup_notes(cfg: CnnVsResnet50Config) -> dict[str, str]:
             notes[name] += f", best epoch chosen from epoch {s.validate_from} on"
     notes["ResNet50"] += ", " + backbone(cfg.weights)
     if cfg.control_seeds is not None:
-        notes["CNN without Common Voice"] = (
-            f"the CNN's settings, on the first {cfg.control_seeds} seeds"
+        notes["CNN without Common Voice"] = "the CNN's settings, on " + (
+            "the first seed" if cfg.control_seeds == 1 else f"the first {cfg.control_seeds} seeds"
         )
     return notes

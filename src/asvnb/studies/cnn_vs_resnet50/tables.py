@@ -243,7 +243,7 @@ def shortcut_text(rows: list[ResultRow]) -> str:
     )
     lo, hi = d.ci95
     text += (
-        f" Without it ({without.n_seeds} seeds), {without.value:.3f}, and the LA eval EER "
+        f" Without it ({without.n_seeds} seed{'s' if without.n_seeds > 1 else ''}), {without.value:.3f}, and the LA eval EER "
         f"{100 * eer_wo.value:.1f} % (CI {100 * eer_wo.ci95[0]:.1f}-{100 * eer_wo.ci95[1]:.1f} %) against "
         f"{100 * cnn_eer.value:.1f} % with it. The difference in P(CV > LA), with minus without, is "
         f"{d.value:+.3f} (paired 95 % interval {lo:+.3f} to {hi:+.3f}): "
