@@ -74,6 +74,14 @@ def test_no_baseline_from_another_profile_or_other_trials(build) -> None:
     assert comparisons.baseline_eer("LA19 eval", "embedded") is None
     text = comparisons.weigh_eer(eer_row(0.2, (0.1, 0.3)), "LA19 eval", "embedded")
     assert "LFCC-GMM on these trials is not in this build" in text
+    # the audit's per-trial scores still rank the two on these trials
+    text = comparisons.weigh_eer(
+        eer_row(0.2, (0.1, 0.3)), "LA19 eval", "embedded", paired=paired(0.05, (0.01, 0.09))
+    )
+    assert (
+        "The challenge baseline LFCC-GMM, scored on these trials: ours minus it, paired over the same "
+        "2,010 trials: +5.0 points [+1.0, +9.0], so ours is higher." in text
+    )
     write_baseline(build, "embedded", 0.3, (0.2, 0.4))
     assert comparisons.baseline_eer("LA19 eval", "embedded", n_trials=100) is None  # a subset
     assert comparisons.baseline_eer("LA21 eval", "embedded") is None  # a row it does not have

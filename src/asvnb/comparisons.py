@@ -146,6 +146,12 @@ def weigh_eer(
                 else ": the two are not set side by side here."
             )
         )
+    elif (
+        paired is not None
+    ):  # the data chapter's file not in this build, the audit's per-trial scores are
+        out.append(
+            f"The challenge baseline {BASELINE}, scored on these trials: {paired_verdict(paired)}."
+        )
     else:
         out.append(
             f"The challenge baseline {BASELINE} on these trials is not in this build (the data chapter "
