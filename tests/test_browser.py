@@ -14,10 +14,12 @@ fd 4 from it, NUL-separated JSON), with the standard library only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -116,6 +118,9 @@ class Browser:
             # dup2 leaves fds 3 and 4 inheritable; closing the others would close them too
             close_fds=False,
             preexec_fn=fds,
+            # its own process group: chromium's helpers (renderers, crashpad) outlive the main process and keep
+            # writing into the profile, so close() stops the whole group before the profile is removed
+            start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -179,14 +184,46 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
-        """Stop the browser (it is ours: started above)."""
-        self.proc.terminate()
+        """Stop the browser and every helper it started (they are ours: started above)."""
         try:
+            # the graceful way: chromium flushes its profile and exits; its reply is not awaited (a helper that
+            # kept the pipe open would make the read block)
+            self._id += 1
+            os.write(
+                self._to_browser,
+                json.dumps({"id": self._id, "method": "Browser.close"}).encode() + b"\0",
+            )
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired):
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # helpers still alive in the group are stopped, and waited for, before the profile goes
+        deadline = time.monotonic() + 10
+        while alive := group_members(self.proc.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"chromium's helpers {alive} did not stop in 10 s")
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
         os.close(self._to_browser)
         os.close(self._from_browser)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes (zombies aside: they write nothing) of process group ``pgid``, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # the command name, in parentheses, may hold spaces: the fields after its last ")" are fixed
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(pgrp) == pgid and state != "Z":
+                out.append(int(stat.parent.name))
+    return out
 
 
 def chapters(root: Path = ROOT) -> list[str]:
