@@ -133,8 +133,8 @@ plots.plot_spectrogram_grid(study.sample_panels(sets["CNN"]["train"]), ncols=3)
 # anneals to near zero (the source states no schedule; with a constant rate
 # the CNN was still learning when its epochs ran out). The source names no rule for choosing an epoch; ours keeps the
 # one of lowest validation EER (F1 of the spoofed class, the majority in LA dev,
-# would crown an epoch that calls everything spoofed), among the second half's
-# epochs: the first half trains at the warm-up's high rates, and is not validated. Offline, ResNet50 starts
+# would crown an epoch that calls everything spoofed), among the later epochs
+# (the notes below say from which): the first ones train at the warm-up's high rates, and are not validated. Offline, ResNet50 starts
 # from random weights, and its epochs cost far more than the CNN's: the note
 # says what it got, and the section after the results measures what a fair
 # share would cost.

@@ -54,11 +54,12 @@ def test_study_01_run_folders_and_image_caches_keep_their_names(tmp_path) -> Non
         tmp_path, "ASV_CNN", 0, asv_kwargs, cfg.setups["ASV CNN"], asv_settings
     )
     # session 12: both choose their epoch from the second half (skip_validation 0.5); the ASV CNN, at its
-    # default, keeps its name; session 13: the CNN trains 24 epochs of batches of 96
+    # default, keeps its name; session 13: the CNN trains 24 epochs of batches of 96; session 14: the CNN is
+    # validated from epoch 16 (skip_validation 0.625)
     assert {k: v.parent.name for k, v in folders.items()} == {
-        "CNN": "CNN-baf3476e33",
+        "CNN": "CNN-c7af9cef3e",
         "ResNet50": "ResNet50-9810ce4f5e",
-        "CNN-noCV": "CNN-noCV-599a581ad1",
+        "CNN-noCV": "CNN-noCV-c26dc2bf91",
         "ASV_CNN": "ASV_CNN-b333d30fa4",
     }
     assert all(v.name == "seed0" for v in folders.values())

@@ -426,7 +426,7 @@ def test_the_setup_notes_say_how_many_seeds_train_the_control() -> None:
     assert notes["CNN without Common Voice"] == "the CNN's settings, on the first seed"
     assert (
         notes["CNN"].startswith("24 epochs")
-        and "best epoch chosen from epoch 13 on" in notes["CNN"]
+        and "best epoch chosen from epoch 16 on" in notes["CNN"]
     )
     two = study.CnnVsResnet50Config.for_profile("embedded", data_root="/x", control_seeds=2)
     assert (
