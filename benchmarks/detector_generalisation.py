@@ -12,6 +12,10 @@ package's own ``asvnb.train.standins.train_wavlm_standin`` (LA 2019 train clips,
   signal-dependent noise, (3) stationary coloured (FIR-filtered white) noise at 10-40 dB SNR; each of the three
   applied independently with p = 1/2, drawn from (seed, epoch, utterance);
 * ``wide``: conv_channels 64 (no augmentation); ``rawboost_wide``: both;
+* ``filterbank``, ``filterbank_5ms``, ``filterbank_narrow``: a learnt filter bank first (kernel 400 = 25 ms, a
+  40 Hz resolution, at a 10 ms or 5 ms hop; 128, 64 or 32 channels), then convolutions to Base's 20 ms frames;
+  ``kernel80``: Base's encoder with a first kernel of 80 samples (5 ms, 200 Hz) instead of 10. Base's first
+  kernel, 0.6 ms, cannot resolve the harmonics in which Griffin-Lim's phase leaves its trace;
 * ``seen``: the instrument check. The release's recipe with the eval trials of the first 5 (sorted) eval speakers,
   every attack A07-A19, added to training, scored on the other speakers' eval trials only: an attack missed even
   when seen is one this architecture cannot see at this size; one caught when seen is missed by generalisation.
@@ -45,6 +49,14 @@ epochs (training loss 0.692-0.695 every epoch, i.e. chance for the weighted cros
 [0.272, 0.322], 732 CPU-s; a statement about this augmentation setting at this length, not about RawBoost.
 ``wide`` (conv_channels 64): dev 0.090 (epoch 8), eval 0.222 [0.203, 0.244], 1,340 CPU-s. No variant comes near
 the LFCC-GMM's 0.112; A15 and A18 stay at 0.51-0.70 EER in every run.
+
+Session 14 (2026-12-08, one core each, two runs at a time on the 2 cores, 20 epochs): the filter banks see the
+Griffin-Lim attacks better and everything else worse. ``filterbank`` (0.25 M parameters): dev 0.213 (epoch 15),
+eval 0.253 [0.229, 0.281], Griffin-Lim mean 0.314 (A10 0.09, A15 0.39, A18 0.40; the release 0.490), other
+attacks 0.221 (the release 0.084), 303 CPU-s. ``filterbank_5ms``: dev 0.191, eval 0.253 [0.229, 0.278], 0.337
+and 0.211. ``filterbank_narrow``: dev 0.226, eval 0.294 [0.272, 0.319]. All three fit their training crops
+(accuracy 0.94-0.99) while LA19 dev, the same six attacks from other speakers, stays at 0.19-0.26 EER: a
+frequency-resolved front end learns the 12 training speakers, where Base's coarse one (dev 0.059) cannot.
 """
 
 from __future__ import annotations
@@ -189,6 +201,23 @@ VARIANTS = {
     "rawboost": ({}, True),
     "wide": ({"conv_channels": 64}, False),
     "rawboost_wide": ({"conv_channels": 64}, True),
+    # a learnt 25 ms / 10 ms filter bank first (kernel 400, stride 160: a 40 Hz resolution), then 20 ms frames
+    "filterbank": (
+        {"conv_channels": 128, "conv_kernels": (400, 3, 3), "conv_strides": (160, 2, 1)},
+        False,
+    ),
+    # the same resolution at a 5 ms hop and half the channels, three convolutions to reach 20 ms frames
+    "filterbank_5ms": (
+        {"conv_channels": 64, "conv_kernels": (400, 3, 3, 3), "conv_strides": (80, 2, 2, 1)},
+        False,
+    ),
+    # Base's encoder with a 5 ms first kernel (80 samples, a 200 Hz resolution) instead of 0.6 ms
+    "kernel80": ({"conv_kernels": (80, 3, 3, 3, 3, 2, 2)}, False),
+    # the filter bank with a quarter of the channels: fewer weights to learn the training speakers with
+    "filterbank_narrow": (
+        {"conv_channels": 32, "conv_kernels": (400, 3, 3), "conv_strides": (160, 2, 1)},
+        False,
+    ),
     # the instrument check: the release's recipe with the eval trials of SEEN_SPEAKERS of the eval speakers (every
     # attack, A07-A19) added to training, scored on the other speakers' eval trials only. An attack missed here too
     # is one this architecture cannot see at this size; one caught here is missed by generalisation alone.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +150,7 @@ def test_the_releases_ship_their_card_log_curve_and_command_within_10_mb():
         rel = _release(kind)
         assert rel["release"] == standins.RELEASES[kind]
         assert rel["command"] == standins.RETRAIN_COMMAND
-        assert rel["key"]["config"] == asdict(standins.release_config(kind))
+        assert rel["key"]["config"] == standins.standin_settings(standins.release_config(kind))
         card = (d / "CARD.md").read_text()
         assert standins.RETRAIN_COMMAND in card and rel["key"]["data"] in card
         assert f"release {standins.RELEASES[kind]}" in card
@@ -303,3 +303,22 @@ def test_asvnb_data_standins_stops_with_the_retrain_command_on_another_corpus(
     assert cli.main(["data", "standins"]) == 1
     err = capsys.readouterr().err
     assert standins.RETRAIN_COMMAND in err and "speech it was trained" in err
+
+
+def test_the_detector_encoder_kernels_are_configuration_left_out_of_keys_at_their_defaults():
+    from asvnb.models import wavlm
+
+    base = wavlm.WavLMStandinConfig()
+    # WavLM Base's encoder by default: seven convolutions, 320 samples (20 ms) per frame, 400 of receptive field
+    conf = wavlm.standin_config(base)
+    assert list(conf.conv_kernel) == [10, 3, 3, 3, 3, 2, 2]
+    assert list(conf.conv_stride) == [5, 2, 2, 2, 2, 2, 2]
+    assert wavlm.min_samples(conf) == 400
+    assert "conv_kernels" not in standins.standin_settings(base)  # the shipped v1's keys stay as they were
+    bank = replace(base, conv_channels=8, conv_kernels=(400, 3, 3), conv_strides=(160, 2, 1))
+    conf = wavlm.standin_config(bank)
+    assert list(conf.conv_dim) == [8, 8, 8] and conf.num_feat_extract_layers == 3
+    assert wavlm.min_samples(conf) == 400 + 2 * 160 + 2 * 320  # 1,360 samples: hand-computed
+    assert standins.standin_settings(bank)["conv_kernels"] == (400, 3, 3)
+    with pytest.raises(ValueError, match="3 conv_kernels but 2 conv_strides"):
+        replace(base, conv_kernels=(400, 3, 3), conv_strides=(160, 2))

@@ -137,7 +137,7 @@ class WavLMStandinConfig:
     name its cached folder, so none may be renamed or dropped.
     """
 
-    conv_channels: int = 32  # each of the 7 convolutions of the feature encoder (Base: 512)
+    conv_channels: int = 32  # each convolution of the feature encoder (Base: 512)
     hidden: int = 64  # transformer width (Base: 768)
     layers: int = 2  # transformer layers (Base: 12)
     heads: int = 2  # attention heads (Base: 12)
@@ -151,14 +151,28 @@ class WavLMStandinConfig:
     # cross entropy weighted by inverse class frequency (LA train: 1 bona fide in 5): without it the first
     # epochs predict "spoof" everywhere (training accuracy stuck at 0.80)
     class_weighted: bool = False
+    # the feature encoder's kernels and strides, one pair per convolution (default: WavLM Base's, 20 ms frames).
+    # A first kernel of 400 at stride 160 is a learnt 25 ms / 10 ms filter bank with a 40 Hz resolution: Base's
+    # 10-sample first kernel cannot resolve harmonics, where Griffin-Lim's phase leaves its trace
+    conv_kernels: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
+    conv_strides: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
+
+    def __post_init__(self) -> None:
+        if len(self.conv_kernels) != len(self.conv_strides):
+            raise ValueError(
+                f"WavLMStandinConfig: {len(self.conv_kernels)} conv_kernels but {len(self.conv_strides)} "
+                "conv_strides (one of each per convolution)"
+            )
 
 
 def standin_config(c: WavLMStandinConfig):
-    """The transformers ``WavLMConfig`` of the stand-in (WavLM Base's conv kernels/strides: 20 ms frames)."""
+    """The transformers ``WavLMConfig`` of the stand-in (its feature encoder's kernels and strides from ``c``)."""
     from transformers import WavLMConfig  # heavy: as in load_detector
 
     return WavLMConfig(
-        conv_dim=(c.conv_channels,) * 7,
+        conv_dim=(c.conv_channels,) * len(c.conv_kernels),
+        conv_kernel=tuple(c.conv_kernels),
+        conv_stride=tuple(c.conv_strides),
         hidden_size=c.hidden,
         num_hidden_layers=c.layers,
         num_attention_heads=c.heads,

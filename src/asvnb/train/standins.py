@@ -110,10 +110,17 @@ def models_dir(data_root: str | Path) -> Path:
 
 # configuration fields added after the first builds, left out of a cache folder's key at their defaults (they train
 # as before), so that the stand-ins already cached keep their names
-_ADDED_FIELDS = {"lr_schedule": "constant", "warmup_steps": 0, "val_mixtures": 32}
+_ADDED_FIELDS = {
+    "lr_schedule": "constant",
+    "warmup_steps": 0,
+    "val_mixtures": 32,
+    "conv_kernels": (10, 3, 3, 3, 3, 2, 2),
+    "conv_strides": (5, 2, 2, 2, 2, 2, 2),
+}
 
 
-def _cache_config(conf: Any) -> dict[str, Any]:
+def standin_settings(conf: Any) -> dict[str, Any]:
+    """A stand-in configuration as the keys that name its folders hash it (fields added later, at their defaults, left out)."""
     d = asdict(conf)
     return {k: v for k, v in d.items() if k not in _ADDED_FIELDS or _ADDED_FIELDS[k] != v}
 
@@ -123,7 +130,7 @@ def standin_dir(data_root: str | Path, kind: str, conf: Any) -> Path:
     key = stable_hash(
         {
             "data": config.data_fingerprint(data_root),
-            "config": _cache_config(conf),
+            "config": standin_settings(conf),
             "code": code_key(__name__),  # the training code and the models' (it imports both)
         }
     )
@@ -501,7 +508,8 @@ def release_key(kind: str, data_root: str | Path, c: Any) -> dict[str, Any]:
     configuration and the speech it read (:func:`read_fingerprint`)."""
     return {
         "code": architecture_key(kind, c),
-        "config": asdict(c),
+        # as release.json records it (tuples become lists), fields added later left out at their defaults
+        "config": json.loads(json.dumps(standin_settings(c))),
         "data": read_fingerprint(data_root, kind),
     }
 

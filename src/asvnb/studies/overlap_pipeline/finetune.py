@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from asvnb.studies.overlap_pipeline.separate_and_score import (
 )
 from asvnb.studies.overlap_pipeline.settings import OverlapConfig
 from asvnb.train import TrainConfig, Trainer, TrainResult
+from asvnb.train.standins import standin_settings
 
 
 class EpochShuffle(torch.utils.data.Sampler):
@@ -79,7 +79,7 @@ FINETUNE_KEYS = (
 def finetune_settings(cfg: OverlapConfig) -> dict:
     """Everything a fine-tuning run depends on besides its streams and seed: what names its folder."""
     return {k: getattr(cfg, k) for k in FINETUNE_KEYS} | {
-        "standin": asdict(cfg.detector_standin),
+        "standin": standin_settings(cfg.detector_standin),
         "schedule": "linear to 0, last epoch restarted",
     }
 
