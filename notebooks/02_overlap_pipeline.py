@@ -201,7 +201,9 @@ display(Markdown(study.clean_text(clean, clean_vs_gmm[0] if clean_vs_gmm else No
 # `benchmarks/detector_generalisation.py` trains the stand-in's architecture
 # again with the package's own training code under a few variants at equal
 # epochs (the release's recipe, the field's RawBoost augmentation
-# {cite}`rawboost`, a wider encoder), always choosing the epoch by LA19 dev,
+# {cite}`rawboost`, a wider encoder, and front ends whose first convolution is
+# longer than WavLM Base's 10 samples, up to a learnt 25 ms filter bank that
+# resolves harmonics), always choosing the epoch by LA19 dev,
 # and scores each on every LA19 eval trial as this chapter does. One variant is
 # the instrument check: the eval attacks of five of the eval speakers join
 # training, and it is scored on the other speakers, so that an attack missed

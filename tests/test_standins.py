@@ -314,7 +314,9 @@ def test_the_detector_encoder_kernels_are_configuration_left_out_of_keys_at_thei
     assert list(conf.conv_kernel) == [10, 3, 3, 3, 3, 2, 2]
     assert list(conf.conv_stride) == [5, 2, 2, 2, 2, 2, 2]
     assert wavlm.min_samples(conf) == 400
-    assert "conv_kernels" not in standins.standin_settings(base)  # the shipped v1's keys stay as they were
+    assert "conv_kernels" not in standins.standin_settings(
+        base
+    )  # the shipped v1's keys stay as they were
     bank = replace(base, conv_channels=8, conv_kernels=(400, 3, 3), conv_strides=(160, 2, 1))
     conf = wavlm.standin_config(bank)
     assert list(conf.conv_dim) == [8, 8, 8] and conf.num_feat_extract_layers == 3
