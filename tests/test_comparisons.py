@@ -64,7 +64,7 @@ def test_the_paired_difference_ranks_ours_and_the_baseline(build) -> None:
     open_ = comparisons.weigh_eer(
         eer_row(0.2, (0.18, 0.22)), "LA19 eval", "embedded", paired=paired(0.002, (-0.01, 0.014))
     )
-    assert "so the paired interval includes 0: these trials cannot tell the two apart." in open_
+    assert "; the interval includes 0, so these trials cannot tell the two apart." in open_
     with pytest.raises(ValueError, match="needs its ci95"):
         comparisons.paired_verdict(ResultRow("difference", "x", "LA19 eval", "eer", 0.1))
 

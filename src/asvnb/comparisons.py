@@ -167,15 +167,15 @@ def paired_verdict(d: ResultRow) -> str:
         raise ValueError(f"{d.system}: a paired difference needs its ci95")
     lo, hi = d.ci95
     said = (
-        "ours is lower"
+        ", so ours is lower"
         if hi < 0
-        else "ours is higher"
+        else ", so ours is higher"
         if lo > 0
-        else "the paired interval includes 0: these trials cannot tell the two apart"
+        else "; the interval includes 0, so these trials cannot tell the two apart"
     )
     return (
         f"ours minus it, paired over the same {d.n_trials:,} trials: {100 * d.value:+.1f} points "
-        f"[{100 * lo:+.1f}, {100 * hi:+.1f}], so {said}"
+        f"[{100 * lo:+.1f}, {100 * hi:+.1f}]{said}"
     )
 
 
